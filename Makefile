@@ -1,0 +1,31 @@
+# Entry points: `make demo` and `make test` (README). Everything else they need is built on demand.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DEMO_DIR := .controlplane
+
+.PHONY: test unit cluster-test demo demo-down controlplane clean
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+controlplane:
+	tools/controlplane/build.sh
+
+test: $(VENV)/.installed controlplane
+	$(PY) -m pytest tests
+
+unit: $(VENV)/.installed
+	$(PY) -m pytest tests/unit
+
+demo: $(VENV)/.installed controlplane
+	tools/demo.sh $(DEMO_DIR)
+
+demo-down:
+	$(PYTHON) tools/controlplane/controlplane.py down $(DEMO_DIR)
+
+clean: demo-down
+	rm -rf $(VENV) $(DEMO_DIR) bin dist build *.egg-info

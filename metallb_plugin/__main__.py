@@ -1,0 +1,5 @@
+import sys
+
+from metallb_plugin.cli import main
+
+sys.exit(main())

@@ -1,0 +1,429 @@
+"""The only module that talks to the API server.
+
+The official client is used for what it does well (kubeconfig authentication: certificates, tokens, exec and
+auth-provider plugins); requests go out as raw JSON over its urllib3 settings, so big lists are never turned into
+model objects and every failure can be turned into one clear line.
+"""
+
+import ipaddress
+import json
+import logging
+import os
+import re
+import sys
+import time
+import urllib.parse
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from metallb_plugin import errors
+from metallb_plugin.core import kubeconfig as kc
+
+FIELD_MANAGER = "kubectl-metallb"
+IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+LIST_PAGE_SIZE = 500
+DEFAULT_CONNECT_TIMEOUT = 30.0
+
+PATCH_TYPES = {
+    "json": "application/json-patch+json",
+    "merge": "application/merge-patch+json",
+    "strategic": "application/strategic-merge-patch+json",
+}
+
+
+@dataclass
+class Target:
+    """Where requests go and as whom: used in messages, never holds a secret."""
+
+    context: str
+    server: str
+    user: str
+    namespace: str = ""
+
+
+# --------------------------------------------------------------------------------------------- kubeconfig
+
+
+def kubeconfig_files(explicit, environ):
+    """The files kubectl would read, in order: --kubeconfig alone, else $KUBECONFIG, else ~/.kube/config."""
+    if explicit:
+        if not os.path.exists(explicit):
+            raise errors.ClusterError(f"kubeconfig {explicit} (from --kubeconfig) does not exist")
+        return [explicit]
+    listed = [p for p in environ.get("KUBECONFIG", "").split(os.pathsep) if p]
+    if listed:
+        return [p for p in listed if os.path.exists(p)]  # kubectl skips missing entries of the list
+    default = os.path.join(os.path.expanduser("~"), ".kube", "config")
+    return [default] if os.path.exists(default) else []
+
+
+def _read_kubeconfig(path):
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return yaml.safe_load(handle)
+    except IsADirectoryError:
+        raise errors.ClusterError(f"kubeconfig {path} is a directory, not a file") from None
+    except PermissionError:
+        raise errors.ClusterError(f"cannot read kubeconfig {path}: permission denied") from None
+    except UnicodeDecodeError:
+        raise errors.ClusterError(f"kubeconfig {path} is not a text file") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "parse error"
+        raise errors.ClusterError(f"kubeconfig {path} is not valid YAML: {problem}{where}") from None
+
+
+def load_selection(kubeconfig=None, context=None, cluster=None, user=None, environ=None):
+    """Merge the kubeconfig files and resolve the context; None when there is no kubeconfig at all."""
+    environ = os.environ if environ is None else environ
+    files = kubeconfig_files(kubeconfig, environ)
+    if not files:
+        return None
+    documents = [(path, _read_kubeconfig(path)) for path in files]
+    try:
+        return kc.select(kc.merge(documents), context=context, cluster=cluster, user=user)
+    except kc.KubeconfigError as exc:
+        raise errors.ClusterError(str(exc)) from None
+
+
+@contextmanager
+def _captured_log():
+    """The client logs (instead of raising) when an exec plugin fails; keep those lines to report them."""
+    lines = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            lines.append(record.getMessage())
+
+    root = logging.getLogger()
+    handler = Keep(logging.ERROR)
+    root.addHandler(handler)
+    try:
+        yield lines
+    finally:
+        root.removeHandler(handler)
+
+
+def _client_configuration(selection):
+    from kubernetes.client import Configuration  # deferred: importing the client costs ~0.5 s
+    from kubernetes.config import config_exception, incluster_config, kube_config
+
+    cfg = Configuration()
+    if selection is None:
+        if not os.path.exists(IN_CLUSTER_TOKEN):
+            raise errors.ClusterError("no kubeconfig found: set KUBECONFIG, pass --kubeconfig FILE, "
+                                      "or create ~/.kube/config")
+        try:
+            incluster_config.load_incluster_config(client_configuration=cfg)
+        except config_exception.ConfigException as exc:
+            raise errors.ClusterError(f"in-cluster configuration failed: {exc}") from None
+        return cfg
+    with _captured_log() as logged:
+        try:
+            kube_config.load_kube_config_from_dict(kc.single_context(selection), context="selected",
+                                                   client_configuration=cfg, persist_config=False)
+        except config_exception.ConfigException as exc:
+            raise errors.ClusterError(f'kubeconfig user "{selection.user_name}": {exc}') from None
+    exec_cfg = selection.user.get("exec")
+    if exec_cfg and not cfg.api_key.get("authorization") and not cfg.cert_file:
+        why = "; ".join(logged) or "it returned no credentials"
+        raise errors.ClusterError(
+            f"the credential plugin '{exec_cfg.get('command')}' of user \"{selection.user_name}\" failed: {why}")
+    return cfg
+
+
+def connect(opts, environ=None):
+    """A Client for the cluster that kubectl would talk to with the same flags.
+
+    opts carries the kubectl global flags: kubeconfig, context, cluster, user, as_user, as_group,
+    request_timeout (seconds, 0 = none), insecure_skip_tls_verify, verbose.
+    """
+    environ = os.environ if environ is None else environ
+    selection = load_selection(opts.kubeconfig, opts.context, opts.cluster, opts.user, environ)
+    cfg = _client_configuration(selection)
+    if opts.insecure_skip_tls_verify:
+        cfg.verify_ssl = False
+    target = Target(
+        context=selection.context if selection else "(in-cluster)",
+        server=cfg.host,
+        user=selection.user_name if selection else "(service account)",
+        namespace=selection.namespace if selection else "",
+    )
+    proxy = (selection.cluster.get("proxy-url") if selection else None) or _env_proxy(cfg.host, environ)
+    return Client(cfg, target, proxy=proxy, as_user=opts.as_user, as_groups=opts.as_group or [],
+                  timeout=opts.request_timeout, verbose=opts.verbose)
+
+
+def _env_proxy(server, environ):
+    """HTTPS_PROXY unless NO_PROXY exempts the server's host."""
+    env = {k.lower(): v for k, v in environ.items()}
+    proxy = env.get("https_proxy")
+    host = urllib.parse.urlsplit(server).hostname or ""
+    if not proxy or bypass_proxy(host, env.get("no_proxy", "")):
+        return None
+    return proxy
+
+
+def bypass_proxy(host, no_proxy):
+    """NO_PROXY matching as Go's net/http does it: *, names and domain suffixes, IP addresses and CIDRs."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    for entry in (e.strip() for e in no_proxy.split(",")):
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        if "/" in entry:
+            try:
+                if address is not None and address in ipaddress.ip_network(entry, strict=False):
+                    return True
+            except ValueError:
+                pass
+            continue
+        name = entry.split(":")[0].lstrip(".").lower()
+        if host.lower() == name or host.lower().endswith("." + name):
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------------------------- paths
+
+
+def api_path(api_version, plural, namespace=None, name=None, subresource=None):
+    """REST path of a collection or object: ("v1", "services", "ns", "web") -> /api/v1/namespaces/ns/services/web."""
+    parts = ["/api/v1" if api_version == "v1" else f"/apis/{api_version}"]
+    if namespace:
+        parts.append(f"namespaces/{namespace}")
+    parts.append(plural)
+    if name:
+        parts.append(urllib.parse.quote(name, safe=""))
+    if subresource:
+        parts.append(subresource)
+    return "/".join(parts)
+
+
+# --------------------------------------------------------------------------------------------- client
+
+
+class Client:
+    def __init__(self, cfg, target, proxy=None, as_user=None, as_groups=(), timeout=0, verbose=0):
+        import urllib3  # deferred with the rest of the client stack
+
+        self.target = target
+        self.requests = 0  # every HTTP request sent; benchmarks and tests read it
+        self._cfg = cfg
+        self._verbose = verbose
+        self._impersonation = [("Impersonate-User", as_user)] if as_user else []
+        self._impersonation += [("Impersonate-Group", group) for group in as_groups]
+        self._timeout = urllib3.Timeout(connect=min(timeout or DEFAULT_CONNECT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT),
+                                        read=timeout or None)
+        self._discovery = {}
+        tls = {
+            "cert_reqs": "CERT_REQUIRED" if cfg.verify_ssl else "CERT_NONE",
+            "ca_certs": cfg.ssl_ca_cert,
+            "cert_file": cfg.cert_file,
+            "key_file": cfg.key_file,
+        }
+        if getattr(cfg, "tls_server_name", None):
+            tls["server_hostname"] = cfg.tls_server_name
+        if not cfg.verify_ssl:
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        if proxy:
+            if not proxy.startswith(("http://", "https://")):
+                raise errors.ClusterError(f"proxy {proxy}: only http:// and https:// proxies are supported")
+            self._http = urllib3.ProxyManager(proxy, num_pools=2, maxsize=8, **tls)
+        else:
+            self._http = urllib3.PoolManager(num_pools=2, maxsize=8, **tls)
+
+    # -- transport
+
+    def _headers(self, content_type):
+        import urllib3
+
+        headers = urllib3.HTTPHeaderDict({"Accept": "application/json", "User-Agent": "kubectl-metallb"})
+        if content_type:
+            headers["Content-Type"] = content_type
+        token = self._cfg.get_api_key_with_prefix("authorization")
+        if token:
+            headers["Authorization"] = token
+        elif self._cfg.username and self._cfg.password:
+            headers["Authorization"] = self._cfg.get_basic_auth_token()
+        for name, value in self._impersonation:  # several groups means several headers of the same name
+            headers.add(name, value)
+        return headers
+
+    def request(self, method, path, query=None, body=None, content_type="application/json"):
+        """Send one request; the decoded JSON answer (None for an empty one), or a PluginError."""
+        import urllib3
+
+        url = self._cfg.host + path
+        if query:
+            url += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None}, doseq=True)
+        payload = None if body is None else json.dumps(body).encode()
+        started = time.monotonic()
+        self.requests += 1
+        try:
+            response = self._http.request(method, url, body=payload,
+                                          headers=self._headers(content_type if payload is not None else None),
+                                          timeout=self._timeout, retries=False, redirect=False)
+        except urllib3.exceptions.HTTPError as exc:
+            raise self._transport_error(exc) from None
+        if self._verbose:
+            took = (time.monotonic() - started) * 1000
+            sys.stderr.write(f"{method} {path} {response.status} ({took:.0f} ms)\n")
+        data = response.data
+        if response.status >= 400:
+            raise self._status_error(method, path, response.status, data)
+        if not data:
+            return None
+        try:
+            return json.loads(data)
+        except ValueError:
+            raise errors.ClusterError(f"the server at {self.target.server} answered {method} {path} with "
+                                      "something that is not JSON: is this a Kubernetes API server?") from None
+
+    def _transport_error(self, exc):
+        import urllib3.exceptions as ue
+
+        where = f'the API server at {self.target.server} (context "{self.target.context}")'
+        if isinstance(exc, ue.SSLError):
+            reason = str(exc.args[0] if exc.args else exc)
+            if "CERTIFICATE_VERIFY_FAILED" in reason or "certificate verify failed" in reason:
+                detail = reason.split("certificate verify failed:")[-1].split("(_ssl")[0].strip(" :")
+                return errors.ClusterError(
+                    f"TLS verification of {where} failed: {detail or 'untrusted certificate'}. Check the "
+                    "cluster's certificate-authority in your kubeconfig")
+            return errors.ClusterError(f"TLS handshake with {where} failed: {reason}")
+        if isinstance(exc, ue.ReadTimeoutError):
+            seconds = self._timeout.read_timeout
+            return errors.ClusterError(f"{where} did not answer within {seconds:g}s (--request-timeout)")
+        if isinstance(exc, ue.NameResolutionError):
+            return errors.ClusterError(f"cannot resolve the host of {where}: check the server address")
+        if isinstance(exc, ue.NewConnectionError):
+            reason = re.sub(r"^\[Errno -?\d+\] ", "", str(exc).split("new connection: ")[-1]).lower()
+            return errors.ClusterError(f"cannot reach {where}: {reason}. Is the cluster running, "
+                                       "and is this the right context?")
+        if isinstance(exc, ue.ConnectTimeoutError):  # after NewConnectionError, which subclasses it
+            return errors.ClusterError(f"timed out connecting to {where}")
+        if isinstance(exc, ue.ProtocolError):
+            return errors.ClusterError(f"the connection to {where} was dropped: {exc.args[0] if exc.args else exc}")
+        if isinstance(exc, ue.ProxyError):
+            return errors.ClusterError(f"the proxy refused the connection to {where}: {exc}")
+        return errors.ClusterError(f"cannot talk to {where}: {exc}")
+
+    def _status_error(self, method, path, status, data):
+        try:
+            body = json.loads(data)
+        except ValueError:
+            body = {}
+        message = body.get("message") if isinstance(body, dict) else None
+        reason = body.get("reason", "") if isinstance(body, dict) else ""
+        message = message or (data.decode("utf-8", "replace").strip()[:200] or f"HTTP {status}")
+        if status == 401:
+            return errors.Unauthorized(status, reason, (
+                f'the API server at {self.target.server} rejected the credentials of user "{self.target.user}" '
+                f'(context "{self.target.context}"): 401 Unauthorized. Log in again or fix the user in your '
+                "kubeconfig"))
+        if status == 403:
+            return errors.Forbidden(status, reason, (
+                f"permission denied: {message}. Ask a cluster admin for this permission, or use a --context "
+                "with more rights"))
+        cls = {404: errors.NotFound, 409: errors.Conflict, 422: errors.Invalid}.get(status, errors.APIError)
+        return cls(status, reason, f"{method} {path} failed: {message}")
+
+    # -- verbs
+
+    def get(self, path, query=None):
+        return self.request("GET", path, query)
+
+    def get_or_none(self, path, query=None):
+        try:
+            return self.get(path, query)
+        except errors.NotFound:
+            return None
+
+    def list(self, path, label_selector=None, field_selector=None):
+        """All items of a collection, read page by page (raw dicts, never client models)."""
+        items, token = [], None
+        while True:
+            page = self.get(path, {"limit": LIST_PAGE_SIZE, "continue": token,
+                                   "labelSelector": label_selector, "fieldSelector": field_selector})
+            items.extend(page.get("items") or [])
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return items
+
+    def create(self, path, body, dry_run=False):
+        return self.request("POST", path, {"dryRun": "All" if dry_run else None,
+                                           "fieldManager": FIELD_MANAGER}, body)
+
+    def replace(self, path, body, dry_run=False):
+        """PUT: with metadata.resourceVersion set, fails with Conflict if the object changed meanwhile."""
+        return self.request("PUT", path, {"dryRun": "All" if dry_run else None,
+                                          "fieldManager": FIELD_MANAGER}, body)
+
+    def patch(self, path, body, patch_type="merge", dry_run=False):
+        return self.request("PATCH", path, {"dryRun": "All" if dry_run else None, "fieldManager": FIELD_MANAGER},
+                            body, content_type=PATCH_TYPES[patch_type])
+
+    def apply(self, path, obj, force=False, dry_run=False):
+        """Server-side apply of obj at its object path, as field manager kubectl-metallb."""
+        query = {"fieldManager": FIELD_MANAGER, "force": "true" if force else None,
+                 "dryRun": "All" if dry_run else None}
+        return self.request("PATCH", path, query, obj, content_type="application/apply-patch+yaml")
+
+    def delete(self, path, dry_run=False, propagation="Background"):
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
+        if dry_run:
+            body["dryRun"] = ["All"]
+        return self.request("DELETE", path, None, body)
+
+    def server_version(self):
+        return self.get("/version")
+
+    def can_i(self, verb, resource, group="", namespace=None, name=None, subresource=None):
+        """SelfSubjectAccessReview: (allowed, reason)."""
+        attributes = {"verb": verb, "resource": resource, "group": group}
+        for key, value in (("namespace", namespace), ("name", name), ("subresource", subresource)):
+            if value:
+                attributes[key] = value
+        review = self.create("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", {
+            "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": attributes}})
+        status = review.get("status") or {}
+        return bool(status.get("allowed")), status.get("reason", "")
+
+    def resource(self, api_version, kind):
+        """(plural, namespaced) for a kind, from discovery (one request per group/version, cached)."""
+        if api_version not in self._discovery:
+            path = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+            try:
+                found = self.get(path).get("resources", [])
+            except errors.NotFound:
+                found = []
+            self._discovery[api_version] = {r["kind"]: (r["name"], r.get("namespaced", False))
+                                            for r in found if "/" not in r["name"]}
+        try:
+            return self._discovery[api_version][kind]
+        except KeyError:
+            raise errors.NotFound(404, "NotFound", f"the server does not serve {kind} in {api_version}") from None
+
+    def forget_discovery(self, api_version=None):
+        """Drop cached discovery, e.g. after new CRDs were established."""
+        if api_version:
+            self._discovery.pop(api_version, None)
+        else:
+            self._discovery.clear()
+
+    def object_path(self, obj):
+        """The REST path of a manifest object (namespace from its metadata)."""
+        plural, namespaced = self.resource(obj["apiVersion"], obj["kind"])
+        meta = obj.get("metadata") or {}
+        namespace = meta.get("namespace") if namespaced else None
+        return api_path(obj["apiVersion"], plural, namespace, meta.get("name"))
+

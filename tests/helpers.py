@@ -1,0 +1,18 @@
+"""Running the plugin the way a user does: as a separate process, checking exit code and streams."""
+
+import os
+import subprocess
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_plugin(*args, env=None, input=None, timeout=120):
+    """Run `kubectl-metallb ARGS` in a fresh interpreter; never lets a traceback pass unnoticed."""
+    full_env = dict(os.environ)
+    full_env.pop("KUBECONFIG", None)
+    full_env.update(env or {})
+    result = subprocess.run([sys.executable, "-m", "metallb_plugin", *args], cwd=REPO, env=full_env,
+                            input=input, capture_output=True, text=True, timeout=timeout)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result

@@ -1,0 +1,123 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from helpers import REPO, run_plugin
+from metallb_plugin import __version__
+from metallb_plugin.cli import COMMANDS, parse
+
+
+def _loaded_modules_after(argv):
+    code = (
+        "import sys\n"
+        "from metallb_plugin.cli import main\n"
+        f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('kubernetes', 'urllib3', 'yaml'))\n"
+        "print('LOADED:' + ','.join(heavy), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    return done.stderr.strip().splitlines()[-1].removeprefix("LOADED:")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["status", "--help"], ["version", "--client"]])
+def test_help_and_version_do_not_import_the_kubernetes_client(argv):
+    assert _loaded_modules_after(argv) == ""
+
+
+
+
+def test_usage_says_kubectl_metallb():
+    result = run_plugin("--help")
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: kubectl metallb")
+    for name in COMMANDS:
+        assert name in result.stdout
+
+
+def test_version_flag():
+    result = run_plugin("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"kubectl-metallb {__version__}"
+
+
+def test_version_client_json():
+    result = run_plugin("version", "--client", "-o", "json")
+    assert result.returncode == 0
+    doc = json.loads(result.stdout)
+    assert doc["clientVersion"]["gitVersion"] == f"v{__version__}"
+    assert "serverVersion" not in doc
+
+
+def test_unknown_flag_is_a_usage_error():
+    result = run_plugin("status", "--frobnicate")
+    assert result.returncode == 2
+    assert "unrecognized arguments: --frobnicate" in result.stderr
+
+
+def test_bad_output_format():
+    result = run_plugin("version", "-o", "xml")
+    assert result.returncode == 2
+    assert "invalid choice: 'xml'" in result.stderr
+
+
+def test_bad_request_timeout():
+    result = run_plugin("version", "--request-timeout", "soon")
+    assert result.returncode == 2
+    assert "invalid duration 'soon'" in result.stderr
+
+
+def test_no_command_prints_help():
+    result = run_plugin()
+    assert result.returncode == 0
+    assert "usage: kubectl metallb" in result.stdout
+
+
+def test_global_flags_before_and_after_the_subcommand():
+    _, before = parse(["--context", "x", "-n", "lb", "-o", "json", "version"])
+    _, after = parse(["version", "--context", "x", "-n", "lb", "-o", "json"])
+    for args in (before, after):
+        assert (args.context, args.namespace, args.output, args.namespace_given) == ("x", "lb", "json", True)
+
+
+def test_defaults():
+    _, args = parse(["version"])
+    assert args.namespace == "metallb-system" and not args.namespace_given
+    assert (args.output, args.request_timeout, args.as_group, args.verbose) == ("table", 0.0, [], 0)
+    _, args = parse(["version", "--as-group", "a", "--as-group", "b", "--request-timeout", "1m", "-vv"])
+    assert (args.as_group, args.request_timeout, args.verbose) == (["a", "b"], 60.0, 2)
+
+
+def test_missing_kubeconfig_file():
+    result = run_plugin("version", "--kubeconfig", "/nonexistent/config")
+    assert result.returncode == 3
+    assert result.stderr.strip() == "error: kubeconfig /nonexistent/config (from --kubeconfig) does not exist"
+
+
+def test_no_kubeconfig_anywhere(tmp_path):
+    result = run_plugin("version", env={"HOME": str(tmp_path)})
+    assert result.returncode == 3
+    assert "no kubeconfig found" in result.stderr
+
+
+@pytest.mark.parametrize("content, message", [
+    ("clusters: [\n", "is not valid YAML"),
+    ("- a\n- b\n", "expected a mapping at the top"),
+    ("current-context: x\n", 'current context "x" is not defined'),
+])
+def test_broken_kubeconfig(tmp_path, content, message):
+    path = tmp_path / "config"
+    path.write_text(content)
+    result = run_plugin("version", "--kubeconfig", str(path))
+    assert result.returncode == 3
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_import_probe_can_see_the_client(tmp_path):
+    # a command that connects does import the client: the probe above is able to fail
+    config = tmp_path / "config"
+    config.write_text('{"current-context": "c", "contexts": [{"name": "c", "context": {"cluster": "c"}}],'
+                      ' "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}]}')
+    assert "kubernetes" in _loaded_modules_after(["version", "--kubeconfig", str(config)]).split(",")
