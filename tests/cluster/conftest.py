@@ -122,3 +122,24 @@ def mark_ready(kubectl):
                 "-p", json.dumps({"status": status}))
 
     return mark
+
+
+@pytest.fixture(scope="session")
+def metallb_crds(controlplane, upstream_manifest):
+    """The real metallb.io CRDs (v0.16.1 native manifest: real schemas and CEL rules), and nothing else.
+
+    Only the CRDs: without a running controller the manifest's webhook configuration would reject every
+    metallb.io write. Tests then keep their MetalLB objects in a namespace of their own (-n NAMESPACE).
+    """
+    import yaml
+
+    with open(upstream_manifest("v0.16.1")) as handle:
+        crds = [d for d in yaml.safe_load_all(handle) if d and d["kind"] == "CustomResourceDefinition"]
+    binary = os.path.join(os.path.dirname(sys.executable), "kubectl")
+    subprocess.run([binary, "--kubeconfig", controlplane.kubeconfig("admin"), "apply", "--server-side",
+                    "--field-manager=test-setup", "-f", "-"], input=yaml.safe_dump_all(crds), text=True,
+                   check=True, capture_output=True)
+    subprocess.run([binary, "--kubeconfig", controlplane.kubeconfig("admin"), "wait", "--for=condition=Established",
+                    "--timeout=60s", *[f"crd/{c['metadata']['name']}" for c in crds]], check=True,
+                   capture_output=True)
+    return [c["metadata"]["name"] for c in crds]
