@@ -1,0 +1,254 @@
+"""Find an existing MetalLB installation in raw Deployment / DaemonSet dicts (pure: no I/O).
+
+How MetalLB can be installed, and how each install looks:
+- manifest (`kubectl apply -f metallb-native.yaml`, or this plugin): Deployment `controller` and DaemonSet `speaker`
+  labelled `app=metallb,component=controller|speaker`;
+- Helm chart: Deployment `<release>-controller`, DaemonSet `<release>-speaker` labelled
+  `app.kubernetes.io/name=metallb,app.kubernetes.io/component=controller|speaker` (+ `app.kubernetes.io/instance`);
+- metallb-operator: a `metallb-operator*` Deployment and a `MetalLB` custom resource; the controller and speaker it
+  creates carry the manifest labels and an ownerReference to the `MetalLB` resource.
+
+Typical use (one LIST per kind, all namespaces):
+
+    deployments = client.list("/apis/apps/v1/deployments")
+    daemonsets = client.list("/apis/apps/v1/daemonsets")
+    metallbs = client.list("/apis/metallb.io/v1beta1/metallbs")  # only if the operator's CRD exists; else []
+    found = installation.find_installation(deployments, daemonsets, metallbs, namespace=args.namespace)
+
+The list calls may be narrowed with LABEL_SELECTORS (one list per selector) when listing everything is too costly;
+the operator's own Deployment is then found through the `MetalLB` resources only.
+
+API (stable):
+    Installation        dataclass: namespace, version, backend, managed_by, controller, speaker, frr_k8s,
+                        webhook_service, webhook_secret, webhook_configuration, memberlist_secret, helm_release,
+                        controller_image, operator; .to_dict() for JSON output
+    find_installations(deployments, daemonsets, metallbs=()) -> [Installation], one per namespace, sorted
+    find_installation(deployments, daemonsets, metallbs=(), namespace=None) -> Installation or None
+                        (the one in `namespace` if there is one there, else the only/first one found)
+    find_operator(deployments) -> "namespace/name" of a metallb-operator Deployment, or None (the operator may
+                        be installed before any MetalLB resource asks it to deploy MetalLB)
+    image_tag(image)    "quay.io/metallb/controller:v0.16.1@sha256:..." -> "v0.16.1" (None without a tag)
+"""
+
+from dataclasses import asdict, dataclass, field
+
+from metallb_plugin.core import releases
+
+MANIFEST = "manifest"
+HELM = "helm"
+OPERATOR = "operator"
+
+NATIVE = "native"
+FRR = "frr"
+FRR_K8S = "frr-k8s"
+UNKNOWN = "unknown"
+
+LABEL_SELECTORS = ("app=metallb", "app.kubernetes.io/name=metallb")
+FRR_K8S_DAEMONSET = "frr-k8s-daemon"
+OPERATOR_PREFIX = "metallb-operator"
+
+
+@dataclass(frozen=True)
+class Installation:
+    """One MetalLB installation: where it is, which release, how it was installed, and its object names."""
+
+    namespace: str
+    version: str  # image tag of the controller ("v0.16.1"); None when the image has no tag
+    backend: str  # native | frr | frr-k8s | unknown (no speaker found and nothing else tells)
+    managed_by: str  # manifest | helm | operator
+    controller: str = None  # Deployment name (None: missing)
+    speaker: str = None  # DaemonSet name (None: missing)
+    frr_k8s: str = None  # "namespace/name" of the frr-k8s DaemonSet, when one runs with this install
+    webhook_service: str = releases.WEBHOOK_NAMES[0]
+    webhook_secret: str = releases.WEBHOOK_NAMES[1]
+    webhook_configuration: str = releases.WEBHOOK_CONFIGURATION
+    memberlist_secret: str = "memberlist"
+    helm_release: str = None
+    controller_image: str = None
+    operator: str = None  # "namespace/name" of the operator Deployment, for operator installs
+    notes: tuple = field(default_factory=tuple)  # odd findings worth telling the user (e.g. two speakers)
+
+    def to_dict(self):
+        doc = asdict(self)
+        doc["notes"] = list(self.notes)
+        return doc
+
+
+def image_tag(image):
+    """The tag of an image reference, ignoring a digest and a registry port; None when it has no tag."""
+    if not image:
+        return None
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else None
+
+
+def _meta(obj):
+    return obj.get("metadata") or {}
+
+
+def _labels(obj):
+    return _meta(obj).get("labels") or {}
+
+
+def _component(obj):
+    """'controller' / 'speaker' for MetalLB workloads (manifest or Helm labels), else None."""
+    labels = _labels(obj)
+    if labels.get("app") == "metallb" and labels.get("component") in ("controller", "speaker"):
+        return labels["component"]
+    if labels.get("app.kubernetes.io/name") == "metallb":
+        component = labels.get("app.kubernetes.io/component")
+        if component in ("controller", "speaker"):
+            return component
+    return None
+
+
+def _is_helm(obj):
+    labels = _labels(obj)
+    return labels.get("app.kubernetes.io/managed-by") == "Helm" or (
+        labels.get("app.kubernetes.io/name") == "metallb" and "app.kubernetes.io/instance" in labels)
+
+
+def _owned_by_operator(obj):
+    return any(ref.get("kind") == "MetalLB" for ref in _meta(obj).get("ownerReferences") or [])
+
+
+def _containers(obj):
+    spec = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+    return list(spec.get("containers") or [])
+
+
+def _volumes(obj):
+    spec = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+    return list(spec.get("volumes") or [])
+
+
+def _main_container(obj, name):
+    containers = _containers(obj)
+    return next((c for c in containers if c.get("name") == name), containers[0] if containers else {})
+
+
+def _env(container, name):
+    for item in container.get("env") or []:
+        if item.get("name") == name and "value" in item:
+            return item["value"]
+    return None
+
+
+def _arg(container, flag):
+    args = list(container.get("args") or []) + list(container.get("command") or [])
+    for i, arg in enumerate(args):
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+        if arg == flag and i + 1 < len(args):
+            return args[i + 1]
+    return None
+
+
+def _backend(speaker, controller, frr_k8s):
+    for workload, name in ((speaker, "speaker"), (controller, "controller")):
+        if workload:
+            value = _env(_main_container(workload, name), "METALLB_BGP_TYPE")
+            if value:
+                return FRR_K8S if value.startswith("frr-k8s") else value
+    if speaker:
+        if any(c.get("name") == "frr" for c in _containers(speaker)):
+            return FRR
+        return FRR_K8S if frr_k8s else NATIVE
+    return FRR_K8S if frr_k8s else UNKNOWN
+
+
+def _webhook_names(controller, version):
+    service, secret = releases.webhook_names(version or "")
+    if controller:
+        container = _main_container(controller, "controller")
+        service = _arg(container, "--cert-service-name") or service
+        secret = _arg(container, "--webhook-secret") or next(
+            ((v.get("secret") or {}).get("secretName") for v in _volumes(controller)
+             if v.get("name") == "cert" and (v.get("secret") or {}).get("secretName")), secret)
+    return service, secret
+
+
+def _pick(items, kind, notes):
+    """The workload to report when a namespace holds several of one component (should not happen)."""
+    items = sorted(items, key=lambda o: _meta(o).get("name", ""))
+    if len(items) > 1:
+        names = ", ".join(_meta(o).get("name", "") for o in items)
+        notes.append(f"more than one MetalLB {kind} in this namespace: {names}")
+    return items[0] if items else None
+
+
+def find_installations(deployments, daemonsets, metallbs=()):
+    """Every MetalLB installation in the given objects (all namespaces), one per namespace, by namespace."""
+    by_ns = {}
+    for kind, objects in (("controller", deployments), ("speaker", daemonsets)):
+        for obj in objects or []:
+            component = _component(obj)
+            if component == kind:
+                by_ns.setdefault(_meta(obj).get("namespace", ""), {"controller": [], "speaker": []})[kind].append(obj)
+    frr_k8s = {}
+    for obj in daemonsets or []:
+        meta = _meta(obj)
+        if meta.get("name") == FRR_K8S_DAEMONSET or _labels(obj).get("app.kubernetes.io/name") == "frr-k8s":
+            frr_k8s.setdefault(meta.get("namespace", ""), f"{meta.get('namespace', '')}/{meta.get('name')}")
+    operator = find_operator(deployments)
+    cr_namespaces = {_meta(cr).get("namespace", "") for cr in metallbs or []}
+    # the operator has been asked for MetalLB but has not created its workloads (yet): still an install
+    for namespace in cr_namespaces:
+        by_ns.setdefault(namespace, {"controller": [], "speaker": []})
+
+    found = []
+    for namespace in sorted(by_ns):
+        notes = []
+        controller = _pick(by_ns[namespace]["controller"], "controller Deployment", notes)
+        speaker = _pick(by_ns[namespace]["speaker"], "speaker DaemonSet", notes)
+        workloads = [w for w in (controller, speaker) if w]
+        if namespace in cr_namespaces or any(_owned_by_operator(w) for w in workloads):
+            managed_by = OPERATOR
+        elif any(_is_helm(w) for w in workloads):
+            managed_by = HELM
+        else:
+            managed_by = MANIFEST
+        image = _main_container(controller, "controller").get("image") if controller else None
+        if not image and speaker:
+            image = _main_container(speaker, "speaker").get("image")
+        version = image_tag(image)
+        service, secret = _webhook_names(controller, version)
+        memberlist = "memberlist"
+        if controller:
+            memberlist = _env(_main_container(controller, "controller"), "METALLB_ML_SECRET_NAME") or memberlist
+        helm_release = None
+        if managed_by == HELM:
+            helm_release = next((_labels(w).get("app.kubernetes.io/instance") for w in workloads
+                                 if _labels(w).get("app.kubernetes.io/instance")), None)
+        local_frr = frr_k8s.get(namespace)
+        if local_frr is None and len(frr_k8s) == 1:  # frr-k8s may run in a namespace of its own
+            local_frr = next(iter(frr_k8s.values()))
+        found.append(Installation(
+            namespace=namespace, version=version, backend=_backend(speaker, controller, local_frr),
+            managed_by=managed_by,
+            controller=_meta(controller).get("name") if controller else None,
+            speaker=_meta(speaker).get("name") if speaker else None,
+            frr_k8s=local_frr, webhook_service=service, webhook_secret=secret, memberlist_secret=memberlist,
+            helm_release=helm_release, controller_image=image,
+            operator=operator if managed_by == OPERATOR else None,
+            notes=tuple(notes)))
+    return found
+
+
+def find_operator(deployments):
+    """"namespace/name" of the first metallb-operator Deployment (by name prefix or app.kubernetes.io/name)."""
+    names = sorted(f"{_meta(o).get('namespace', '')}/{_meta(o).get('name')}" for o in deployments or []
+                   if (_meta(o).get("name") or "").startswith(OPERATOR_PREFIX)
+                   or _labels(o).get("app.kubernetes.io/name") == OPERATOR_PREFIX)
+    return names[0] if names else None
+
+
+def find_installation(deployments, daemonsets, metallbs=(), namespace=None):
+    """The installation in `namespace` if there is one, else the first one found anywhere; None if none."""
+    found = find_installations(deployments, daemonsets, metallbs)
+    if namespace is not None:
+        for item in found:
+            if item.namespace == namespace:
+                return item
+    return found[0] if found else None
