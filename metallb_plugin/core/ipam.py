@@ -1,0 +1,367 @@
+"""Address arithmetic for MetalLB pools, on the standard library's `ipaddress` (no I/O).
+
+An IPAddressPool lists entries that are either a CIDR (`192.168.10.0/24`, `fc00::/120`) or an inclusive range
+(`192.168.10.1-192.168.10.50`, spaces around the dash allowed, as MetalLB trims them). Every entry becomes an
+`AddressRange` (first and last address, both inclusive); everything else here works on those.
+
+API (stable; preflight and status import it):
+
+- `parse_entry(text, strict=True) -> AddressRange`: one entry; `AddressError` (a ValueError with a one-line
+  message naming the entry and what is wrong) on bad input. `strict=True` also refuses what MetalLB would
+  silently accept but is almost certainly a typo (a CIDR with host bits set, `10.0.0.5/24`). Use
+  `strict=False` to read pools that already exist.
+- `parse_entries(texts, strict=True) -> [AddressRange]`: a list; also refuses entries that overlap each other.
+- `split_addresses("a, b,c") -> ["a", "b", "c"]`: a comma-separated command-line value.
+- `capacity(ranges, avoid_buggy_ips=False) -> Capacity(v4, v6)`: usable addresses per family; with
+  avoid_buggy_ips, IPv4 addresses ending in .0 or .255 are not counted (MetalLB never hands them out).
+- `overlaps(ranges_a, ranges_b) -> [(a, b)]`, `pool_overlaps({pool: ranges}) -> [Overlap]`: shared addresses.
+- `network_overlaps(ranges, network) -> [AddressRange]`: entries that share addresses with a CIDR (service CIDR,
+  pod CIDR, a node address as /32 or /128).
+- `contains(ranges, ip)`, `pool_of(ip, pools)`: which pool holds an address.
+- `usage(services, pools) -> Usage`: per pool, the distinct LoadBalancer IPs and the Services using them, from
+  raw Service dicts (annotation `metallb.io/ip-allocated-from-pool`, else the pool containing the ingress IP).
+- `readable_count(n)`: `256`, `65536`, `2^64`, `~2^64.6`: sizes a person can read, IPv6 included.
+"""
+
+import ipaddress
+import math
+from dataclasses import dataclass, field
+from typing import Dict, FrozenSet, List, Tuple
+
+ALLOCATED_FROM_POOL = ("metallb.io/ip-allocated-from-pool", "metallb.universe.tf/ip-allocated-from-pool")
+EXAMPLES = "use a CIDR like 192.168.10.0/24 or a range like 192.168.10.1-192.168.10.50"
+
+
+class AddressError(ValueError):
+    """Bad address input; str() is one line that names the entry."""
+
+
+@dataclass(frozen=True, order=True)
+class AddressRange:
+    """An inclusive range of addresses of one family, with the text it was written as."""
+
+    first: object  # ipaddress.IPv4Address | IPv6Address
+    last: object
+    text: str = field(compare=False, default="")
+
+    @property
+    def version(self):
+        return self.first.version
+
+    @property
+    def size(self):
+        return int(self.last) - int(self.first) + 1
+
+    @property
+    def cidrs(self):
+        """The smallest list of CIDRs covering exactly this range (what MetalLB summarises a range into)."""
+        return list(ipaddress.summarize_address_range(self.first, self.last))
+
+    def __contains__(self, ip):
+        ip = _as_address(ip)
+        return ip.version == self.version and self.first <= ip <= self.last
+
+    def overlaps(self, other):
+        return self.version == other.version and self.first <= other.last and other.first <= self.last
+
+    def usable(self, avoid_buggy_ips=False):
+        """Addresses MetalLB may hand out from this range."""
+        if not avoid_buggy_ips or self.version != 4:
+            return self.size
+        return self.size - _buggy_count(int(self.first), int(self.last))
+
+    def __str__(self):
+        return self.text or (f"{self.first}-{self.last}" if self.first != self.last else f"{self.first}")
+
+
+@dataclass(frozen=True)
+class Capacity:
+    v4: int = 0
+    v6: int = 0
+
+    @property
+    def total(self):
+        return self.v4 + self.v6
+
+
+@dataclass(frozen=True)
+class Overlap:
+    pool: str
+    entry: AddressRange
+    other_pool: str
+    other_entry: AddressRange
+
+    def __str__(self):
+        return (f'{self.entry} in pool "{self.pool}" overlaps {self.other_entry} in pool "{self.other_pool}"'
+                if self.pool != self.other_pool else
+                f'{self.entry} overlaps {self.other_entry} in pool "{self.pool}"')
+
+
+@dataclass(frozen=True)
+class PoolUsage:
+    ips: FrozenSet[str] = frozenset()  # distinct addresses in use (shared IPs count once)
+    services: Tuple[str, ...] = ()  # "namespace/name", sorted
+
+    @property
+    def used(self):
+        return len(self.ips)
+
+    def by_family(self):
+        v4 = sum(1 for ip in self.ips if ipaddress.ip_address(ip).version == 4)
+        return Capacity(v4, len(self.ips) - v4)
+
+
+@dataclass(frozen=True)
+class Usage:
+    pools: Dict[str, PoolUsage]  # every pool name given, used or not
+    outside: Tuple[Tuple[str, str], ...] = ()  # (service, ip) for ingress IPs that are in no pool
+
+
+# --------------------------------------------------------------------------------------------- parsing
+
+
+def _as_address(ip):
+    return ip if isinstance(ip, (ipaddress.IPv4Address, ipaddress.IPv6Address)) else ipaddress.ip_address(ip)
+
+
+def _check_characters(text, what):
+    for char in text:
+        if not char.isascii():
+            raise AddressError(f'invalid {what} "{text}": non-ASCII character "{char}" (U+{ord(char):04X}); '
+                               "addresses use ASCII digits only")
+
+
+def _address(part, text, what, role=""):
+    """An address inside an entry; the error says which entry and which part."""
+    label = f"{role} address" if role else "address"
+    if not part:
+        raise AddressError(f'invalid {what} "{text}": the {label} is missing; {EXAMPLES}')
+    if any(c.isspace() for c in part):
+        raise AddressError(f'invalid {what} "{text}": the {label} "{part}" contains a space')
+    if "%" in part:
+        raise AddressError(f'invalid {what} "{text}": the {label} "{part}" has a zone (%...), which pools '
+                           "cannot use")
+    try:
+        return ipaddress.IPv6Address(part) if ":" in part else ipaddress.IPv4Address(part)
+    except ValueError as exc:
+        reason = str(exc)
+        reason = reason[0].lower() + reason[1:] if reason else "not an IP address"
+        raise AddressError(f'invalid {what} "{text}": {reason}') from None
+
+
+def parse_entry(text, strict=True):
+    """One pool entry (CIDR or `start-end` range) -> AddressRange, or AddressError."""
+    if not isinstance(text, str):
+        raise AddressError(f"invalid address {text!r}: expected text; {EXAMPLES}")
+    if not text.strip():
+        raise AddressError(f"empty address entry; {EXAMPLES}")
+    if "-" in text:
+        return _parse_range(text)
+    return _parse_cidr(text, strict)
+
+
+def _parse_range(text):
+    what = "range"
+    _check_characters(text, what)
+    parts = text.split("-")
+    if len(parts) != 2:
+        raise AddressError(f'invalid range "{text}": more than one "-"; write one range as START-END')
+    start_text, end_text = parts[0].strip(), parts[1].strip()
+    for part, role in ((start_text, "start"), (end_text, "end")):
+        if "/" in part:
+            raise AddressError(f'invalid range "{text}": the {role} "{part}" is a CIDR; a range is two plain '
+                               "addresses, START-END")
+    start = _address(start_text, text, what, "start")
+    end = _address(end_text, text, what, "end")
+    if start.version != end.version:
+        raise AddressError(f'invalid range "{text}": the start is IPv{start.version} and the end is '
+                           f"IPv{end.version}; both ends must be of the same family")
+    if start > end:
+        raise AddressError(f'invalid range "{text}": the start {start} is after the end {end}')
+    return AddressRange(start, end, text)
+
+
+def _parse_cidr(text, strict):
+    what = "CIDR"
+    _check_characters(text, what)
+    if any(c.isspace() for c in text):
+        raise AddressError(f'invalid CIDR "{text}": contains a space')
+    if "/" not in text:
+        address = _address(text, text, "address")
+        bits = address.max_prefixlen
+        raise AddressError(f'invalid address "{text}": a single address needs a prefix length, like '
+                           f"{address}/{bits}; {EXAMPLES}")
+    address_text, _, prefix_text = text.partition("/")
+    address = _address(address_text, text, what)
+    bits = address.max_prefixlen
+    if not prefix_text:
+        raise AddressError(f'invalid CIDR "{text}": the prefix length after "/" is missing')
+    if not prefix_text.isdigit():
+        raise AddressError(f'invalid CIDR "{text}": the prefix length "{prefix_text}" is not a number')
+    prefix = int(prefix_text)
+    if prefix > bits:
+        raise AddressError(f'invalid CIDR "{text}": prefix length {prefix} is out of range for '
+                           f"IPv{address.version} (0-{bits})")
+    network = ipaddress.ip_network(f"{address}/{prefix}", strict=False)
+    if strict and network.network_address != address:
+        raise AddressError(f'invalid CIDR "{text}": host bits are set after /{prefix}; did you mean {network}'
+                           f" (or {address}/{bits} for the single address)?")
+    return AddressRange(network.network_address, network.broadcast_address, text)
+
+
+def split_addresses(value):
+    """A comma-separated command-line value -> stripped entries (empty items are kept, so they are reported)."""
+    if isinstance(value, (list, tuple)):
+        items = []
+        for part in value:
+            items.extend(split_addresses(part))
+        return items
+    return [item.strip() for item in value.split(",")]
+
+
+def parse_entries(texts, strict=True):
+    """A pool's address list -> [AddressRange]; AddressError on a bad entry or entries that overlap."""
+    if not texts:
+        raise AddressError(f"no addresses given; {EXAMPLES}")
+    ranges = [parse_entry(text, strict) for text in texts]
+    found = pool_overlaps({"": ranges})
+    if found:
+        first = found[0]
+        raise AddressError(f"{first.entry} overlaps {first.other_entry}: entries of a pool must not overlap")
+    return ranges
+
+
+# --------------------------------------------------------------------------------------------- sizes
+
+
+def _multiples(low, high, step, offset):
+    """How many x in [low, high] with x % step == offset."""
+    def upto(n):  # count in [0, n]
+        return 0 if n < offset else (n - offset) // step + 1
+    return upto(high) - (upto(low - 1) if low > 0 else 0)
+
+
+def _buggy_count(low, high):
+    return _multiples(low, high, 256, 0) + _multiples(low, high, 256, 255)
+
+
+def is_buggy(ip):
+    """An IPv4 address ending in .0 or .255 (skipped by MetalLB when avoidBuggyIPs is set)."""
+    ip = _as_address(ip)
+    return ip.version == 4 and int(ip) % 256 in (0, 255)
+
+
+def capacity(ranges, avoid_buggy_ips=False):
+    """Usable addresses per family."""
+    v4 = sum(r.usable(avoid_buggy_ips) for r in ranges if r.version == 4)
+    v6 = sum(r.usable(avoid_buggy_ips) for r in ranges if r.version == 6)
+    return Capacity(v4, v6)
+
+
+def readable_count(n):
+    """A count a person can read: exact below ten million, else a power of two (`2^64`, `~2^64.6`)."""
+    n = int(n)
+    if n < 10_000_000:
+        return str(n)
+    if n & (n - 1) == 0:
+        return f"2^{n.bit_length() - 1}"
+    return f"~2^{math.log2(n):.1f}"
+
+
+# --------------------------------------------------------------------------------------------- overlaps
+
+
+def overlaps(ranges_a, ranges_b):
+    """[(a, b)] for every pair of entries that share at least one address."""
+    return [(a, b) for a in ranges_a for b in ranges_b if a.overlaps(b)]
+
+
+def pool_overlaps(pools):
+    """Every overlap between entries of the given pools ({name: [AddressRange]}), within a pool too.
+
+    A sweep over the entries sorted by start, so thousands of entries stay cheap.
+    """
+    entries = sorted(((r.version, int(r.first), int(r.last), name, r) for name, ranges in pools.items()
+                      for r in ranges), key=lambda e: e[:3])
+    found, active = [], []
+    for version, first, last, name, entry in entries:
+        active = [a for a in active if a[0] == version and a[2] >= first]
+        for _, _, _, other_name, other in active:
+            found.append(Overlap(other_name, other, name, entry))
+        active.append((version, first, last, name, entry))
+    return found
+
+
+def network_overlaps(ranges, network):
+    """Entries sharing addresses with a network (CIDR text, ip_network, or an address = one-address network)."""
+    if isinstance(network, str):
+        network = ipaddress.ip_network(network, strict=False)
+    elif isinstance(network, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        network = ipaddress.ip_network(network)
+    other = AddressRange(network.network_address, network.broadcast_address, str(network))
+    return [r for r in ranges if r.overlaps(other)]
+
+
+def contains(ranges, ip):
+    try:
+        ip = _as_address(ip)
+    except ValueError:
+        return False
+    return any(ip in r for r in ranges)
+
+
+def pool_of(ip, pools):
+    """The name of the first pool ({name: [AddressRange]}) holding ip, or None."""
+    for name, ranges in pools.items():
+        if contains(ranges, ip):
+            return name
+    return None
+
+
+# --------------------------------------------------------------------------------------------- usage
+
+
+def _annotation_pool(service):
+    annotations = (service.get("metadata") or {}).get("annotations") or {}
+    for key in ALLOCATED_FROM_POOL:  # the current prefix wins, as in MetalLB
+        if annotations.get(key):
+            return annotations[key]
+    return None
+
+
+def ingress_ips(service):
+    """The LoadBalancer IPs written in a Service's status."""
+    ingress = (((service.get("status") or {}).get("loadBalancer") or {}).get("ingress")) or []
+    return [entry["ip"] for entry in ingress if isinstance(entry, dict) and entry.get("ip")]
+
+
+def usage(services, pools):
+    """Which addresses of which pool ({name: [AddressRange]}) LoadBalancer Services use.
+
+    An ingress IP counts for the pool named in `metallb.io/ip-allocated-from-pool` when that pool holds it,
+    else for the pool whose range holds it; a Service is listed under every pool it takes an IP from, or under
+    the annotated pool. IPs shared by several Services count once.
+    """
+    ips = {name: set() for name in pools}
+    users = {name: set() for name in pools}
+    outside = []
+    for service in services:
+        if (service.get("spec") or {}).get("type") != "LoadBalancer":
+            continue
+        meta = service.get("metadata") or {}
+        key = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+        annotated = _annotation_pool(service)
+        if annotated in users:
+            users[annotated].add(key)
+        for ip in ingress_ips(service):
+            if annotated in pools and contains(pools[annotated], ip):
+                owner = annotated
+            else:
+                owner = pool_of(ip, pools)
+            if owner is None:
+                outside.append((key, ip))
+                continue
+            ips[owner].add(str(ipaddress.ip_address(ip)))
+            users[owner].add(key)
+    return Usage({name: PoolUsage(frozenset(ips[name]), tuple(sorted(users[name]))) for name in pools},
+                 tuple(outside))
