@@ -1,0 +1,327 @@
+"""MetalLB release manifests as data: verify, split, validate, order and rewrite (pure: no I/O, no cluster).
+
+    verify_sha256(data, expected)      raise ManifestError with both digests when they differ
+    parse(data)                        multi-document YAML -> [object dicts]; guards against huge inputs and
+                                       alias bombs; every document must be a Kubernetes object
+    validate(objects)                  only the kinds a MetalLB manifest contains, one Namespace, every namespaced
+                                       object in it, no duplicates -> the namespace
+    order(objects)                     dependency order: Namespace, CRDs, RBAC, config, Services, workloads,
+                                       monitoring, webhook configurations (stable within a step)
+    rewrite_images(objects, registry)  quay.io/metallb/* and quay.io/frrouting/* -> REGISTRY/<name>:<tag>
+    prepare(data, registry=None)       parse + validate + order + rewrite -> Manifest
+    render(objects)                    YAML text, documents separated by ---
+    key(obj) / describe(obj)           identity tuple / "kind.group/name" as kubectl prints it
+"""
+
+import copy
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+MAX_BYTES = 8 * 1024 * 1024  # the biggest upstream manifest is ~150 KB
+MAX_DOCUMENTS = 1000
+MAX_ALIASES = 100  # upstream manifests use none
+MAX_NODES = 2_000_000  # values after expanding aliases: stops "billion laughs" documents
+
+# kind -> (API groups allowed, plural, namespaced, apply step). Only what MetalLB's manifests contain.
+KINDS = {
+    "Namespace": (("",), "namespaces", False, 0),
+    "CustomResourceDefinition": (("apiextensions.k8s.io",), "customresourcedefinitions", False, 1),
+    "ServiceAccount": (("",), "serviceaccounts", True, 2),
+    "ClusterRole": (("rbac.authorization.k8s.io",), "clusterroles", False, 3),
+    "Role": (("rbac.authorization.k8s.io",), "roles", True, 3),
+    "ClusterRoleBinding": (("rbac.authorization.k8s.io",), "clusterrolebindings", False, 4),
+    "RoleBinding": (("rbac.authorization.k8s.io",), "rolebindings", True, 4),
+    "ConfigMap": (("",), "configmaps", True, 5),
+    "Secret": (("",), "secrets", True, 5),
+    "Service": (("",), "services", True, 6),
+    "Deployment": (("apps",), "deployments", True, 7),
+    "DaemonSet": (("apps",), "daemonsets", True, 7),
+    "ServiceMonitor": (("monitoring.coreos.com",), "servicemonitors", True, 8),
+    "PodMonitor": (("monitoring.coreos.com",), "podmonitors", True, 8),
+    "ValidatingWebhookConfiguration": (("admissionregistration.k8s.io",), "validatingwebhookconfigurations", False, 9),
+}
+STEPS = ("namespace", "crds", "service accounts", "roles", "role bindings", "config", "services", "workloads",
+         "monitoring", "webhooks")
+CRD_GROUPS = ("metallb.io", "frrk8s.metallb.io")
+IMAGE_PREFIXES = ("quay.io/metallb/", "quay.io/frrouting/")
+
+
+class ManifestError(ValueError):
+    """The manifest cannot be used; the message says why in one line."""
+
+
+@dataclass
+class Manifest:
+    objects: list  # ordered, images rewritten
+    namespace: str
+    images: dict = field(default_factory=dict)  # original image -> rewritten image (only the rewritten ones)
+
+    def installation(self):
+        """What the manifest installs, described like a live install (version, backend, object names)."""
+        from metallb_plugin.core.installation import find_installation
+
+        deployments = [o for o in self.objects if o["kind"] == "Deployment"]
+        daemonsets = [o for o in self.objects if o["kind"] == "DaemonSet"]
+        return find_installation(deployments, daemonsets, namespace=self.namespace)
+
+    @property
+    def version(self):
+        """Tag of the controller image (the MetalLB release the manifest installs), or None."""
+        found = self.installation()
+        return found.version if found else None
+
+    @property
+    def mode(self):
+        """native | frr | frr-k8s (unknown without a speaker)."""
+        found = self.installation()
+        return found.backend if found else "unknown"
+
+
+# ------------------------------------------------------------------------------------------- digests
+
+
+def sha256_hex(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def normalize_digest(text):
+    """A sha256 as 64 lower-case hex digits (an optional "sha256:" prefix is accepted); ManifestError if not."""
+    value = (text or "").strip().lower()
+    if value.startswith("sha256:"):
+        value = value[len("sha256:"):]
+    if not re.fullmatch(r"[0-9a-f]{64}", value):
+        raise ManifestError(f"'{text}' is not a sha256 digest (64 hexadecimal digits)")
+    return value
+
+
+def verify_sha256(data, expected, source="the manifest"):
+    """The actual digest; ManifestError naming both digests when it is not the expected one."""
+    actual = sha256_hex(data)
+    expected = normalize_digest(expected)
+    if actual != expected:
+        raise ManifestError(f"checksum mismatch for {source}: expected sha256 {expected}, got {actual}; "
+                            "nothing was applied")
+    return actual
+
+
+# ------------------------------------------------------------------------------------------- parsing
+
+
+def _loader():
+    import yaml
+
+    class GuardedLoader(yaml.SafeLoader):
+        """SafeLoader that refuses documents with too many aliases."""
+
+        aliases = 0
+
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.events.AliasEvent):
+                self.aliases += 1
+                if self.aliases > MAX_ALIASES:
+                    raise ManifestError(f"the manifest uses more than {MAX_ALIASES} YAML aliases; refusing it "
+                                        "(MetalLB's manifests use none)")
+            return super().compose_node(parent, index)
+
+    return GuardedLoader
+
+
+def _count_nodes(value, budget):
+    """Walk a loaded document as if aliases were expanded; ManifestError once it exceeds the budget."""
+    stack, seen = [value], 0
+    while stack:
+        item = stack.pop()
+        seen += 1
+        if seen > budget:
+            raise ManifestError(f"the manifest expands to more than {budget} values (a YAML alias bomb?); "
+                                "refusing it")
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return seen
+
+
+def parse(data, source="the manifest"):
+    """The objects of a multi-document YAML text (bytes or str); empty documents are skipped."""
+    import yaml
+
+    size = len(data)
+    if size > MAX_BYTES:
+        raise ManifestError(f"{source} is {size} bytes, more than the {MAX_BYTES} a MetalLB manifest can be")
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ManifestError(f"{source} is not UTF-8 text") from None
+    objects, budget = [], MAX_NODES
+    try:
+        for number, doc in enumerate(yaml.load_all(data, Loader=_loader()), start=1):
+            if number > MAX_DOCUMENTS:
+                raise ManifestError(f"{source} has more than {MAX_DOCUMENTS} documents")
+            if doc is None:
+                continue
+            budget -= _count_nodes(doc, budget)
+            if not isinstance(doc, dict):
+                raise ManifestError(f"document {number} of {source} is not a Kubernetes object "
+                                    f"(a {type(doc).__name__})")
+            if doc.get("kind") == "List" and isinstance(doc.get("items"), list):
+                raise ManifestError(f"document {number} of {source} is a List: give the objects one per document")
+            meta = doc.get("metadata")
+            if not doc.get("apiVersion") or not doc.get("kind") or not isinstance(meta, dict) or not meta.get("name"):
+                raise ManifestError(f"document {number} of {source} lacks apiVersion, kind or metadata.name")
+            objects.append(doc)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "parse error"
+        raise ManifestError(f"{source} is not valid YAML: {problem}{where}") from None
+    except RecursionError:
+        raise ManifestError(f"{source} is nested too deeply") from None
+    if not objects:
+        raise ManifestError(f"{source} contains no objects")
+    return objects
+
+
+# ------------------------------------------------------------------------------------------- validation
+
+
+def group_of(obj):
+    api_version = obj.get("apiVersion", "")
+    return api_version.split("/", 1)[0] if "/" in api_version else ""
+
+
+def key(obj):
+    """Identity of an object: (group, kind, namespace, name)."""
+    meta = obj.get("metadata") or {}
+    return group_of(obj), obj.get("kind"), meta.get("namespace") or "", meta.get("name")
+
+
+def describe(obj):
+    """kubectl's way of naming an object: deployment.apps/controller, namespace/metallb-system."""
+    group = group_of(obj)
+    kind = obj.get("kind", "").lower()
+    return f"{kind}{'.' + group if group else ''}/{obj['metadata']['name']}"
+
+
+def validate(objects):
+    """The namespace the manifest installs into; ManifestError for anything a MetalLB manifest does not contain."""
+    namespaces = [o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"]
+    if len(namespaces) != 1:
+        raise ManifestError(f"a MetalLB manifest creates exactly one Namespace; this one creates {len(namespaces)}")
+    namespace = namespaces[0]
+    seen = set()
+    for obj in objects:
+        kind, meta = obj["kind"], obj["metadata"]
+        spec = KINDS.get(kind)
+        if spec is None:
+            raise ManifestError(f"unexpected {kind} {meta['name']}: a MetalLB manifest contains only "
+                                f"{', '.join(sorted(KINDS))}")
+        groups, _, namespaced, _ = spec
+        if group_of(obj) not in groups:
+            raise ManifestError(f"unexpected apiVersion {obj['apiVersion']} for {kind} {meta['name']}")
+        if namespaced:
+            if meta.get("namespace", namespace) != namespace:
+                raise ManifestError(f"{kind} {meta['name']} is in namespace {meta.get('namespace')}; every "
+                                    f"namespaced object of the manifest must be in {namespace}")
+        elif meta.get("namespace"):
+            raise ManifestError(f"{kind} {meta['name']} is cluster-scoped but has a namespace")
+        if kind == "CustomResourceDefinition":
+            group = (obj.get("spec") or {}).get("group")
+            if group not in CRD_GROUPS:
+                raise ManifestError(f"CustomResourceDefinition {meta['name']} is for group {group}, "
+                                    f"not a MetalLB group ({', '.join(CRD_GROUPS)})")
+        if kind == "ValidatingWebhookConfiguration":
+            for hook in obj.get("webhooks") or []:
+                service = (hook.get("clientConfig") or {}).get("service") or {}
+                if service and service.get("namespace") != namespace:
+                    raise ManifestError(f"webhook {hook.get('name')} calls a Service outside {namespace}")
+        ident = key(obj)
+        if ident in seen:
+            raise ManifestError(f"{kind} {meta['name']} appears twice in the manifest")
+        seen.add(ident)
+    return namespace
+
+
+def step(obj):
+    return KINDS[obj["kind"]][3]
+
+
+def order(objects):
+    """Objects in dependency order (stable: the manifest's order within a step)."""
+    return sorted(objects, key=step)
+
+
+def with_namespace(objects, namespace):
+    """Copies with metadata.namespace set on every namespaced object (server-side apply needs it in the path)."""
+    result = []
+    for obj in objects:
+        obj = copy.deepcopy(obj)
+        if KINDS[obj["kind"]][2]:
+            obj["metadata"]["namespace"] = namespace
+        result.append(obj)
+    return result
+
+
+# ------------------------------------------------------------------------------------------- images
+
+
+def _pod_spec(obj):
+    return ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+
+
+def rewrite_image(image, registry):
+    """quay.io/metallb/controller:v0.16.1 -> REGISTRY/controller:v0.16.1; other images unchanged."""
+    registry = registry.rstrip("/")
+    for prefix in IMAGE_PREFIXES:
+        if image.startswith(prefix):
+            return f"{registry}/{image[len(prefix):].rsplit('/', 1)[-1]}"
+    return image
+
+
+def validate_registry(registry):
+    """HOST[:PORT][/PATH] without scheme, tag or digest; ManifestError otherwise."""
+    value = (registry or "").strip().rstrip("/")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]*(:\d+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*", value):
+        raise ManifestError(f"--image-registry '{registry}' is not a registry like registry.example.com/mirror "
+                            "(host[:port][/path], no scheme, tag or digest)")
+    return value
+
+
+def rewrite_images(objects, registry):
+    """Copies of objects with MetalLB and FRR images pulled from registry; {old: new} of what changed."""
+    changed, result = {}, []
+    for obj in objects:
+        obj = copy.deepcopy(obj)
+        spec = _pod_spec(obj)
+        for container in (spec.get("initContainers") or []) + (spec.get("containers") or []):
+            image = container.get("image")
+            if image:
+                new = rewrite_image(image, registry)
+                if new != image:
+                    changed[image] = new
+                    container["image"] = new
+        result.append(obj)
+    return result, changed
+
+
+# ------------------------------------------------------------------------------------------- all together
+
+
+def prepare(data, registry=None, source="the manifest"):
+    """Parse, validate, order and (optionally) rewrite images: the objects to apply."""
+    objects = parse(data, source)
+    namespace = validate(objects)
+    objects = with_namespace(order(objects), namespace)
+    images = {}
+    if registry:
+        objects, images = rewrite_images(objects, validate_registry(registry))
+    return Manifest(objects, namespace, images)
+
+
+def render(objects):
+    import yaml
+
+    return yaml.safe_dump_all(objects, sort_keys=False, default_flow_style=False, explicit_start=True)
