@@ -350,3 +350,251 @@ def test_nothing_found():
     info = kp.inspect()
     assert (info.distribution, info.location.kind, info.needs_change) == ("unknown", "Unknown", None)
     assert info.hint == kp.UNKNOWN_HINT
+
+
+# ------------------------------------------------------------------------------------------- the text edit
+
+
+def one_splice(old, new):
+    """(removed, inserted, offset): the single differing region of two texts (common prefix and suffix stripped)."""
+    prefix = 0
+    while prefix < min(len(old), len(new)) and old[prefix] == new[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < min(len(old), len(new)) - prefix and old[-1 - suffix] == new[-1 - suffix]:
+        suffix += 1
+    return old[prefix:len(old) - suffix], new[prefix:len(new) - suffix], prefix
+
+
+def data(text):
+    import yaml
+
+    return list(yaml.safe_load_all(text))
+
+
+def with_strict(text, value):
+    """The data of `text` with ipvs.strictARP set, the way the edit must change it."""
+    docs = data(text)
+    target = next(d for d in docs if isinstance(d, dict) and d.get("kind", "KubeProxyConfiguration")
+                  == "KubeProxyConfiguration")
+    if not isinstance(target.get("ipvs"), dict):
+        target["ipvs"] = {}
+    target["ipvs"]["strictARP"] = value
+    return docs
+
+
+def test_kubeadm_defaults_change_one_line():
+    old = kubeadm("ipvs")
+    new = kp.set_strict_arp(old, True)
+    assert new == old.replace("  strictARP: false\n", "  strictARP: true\n")
+    assert kp.set_strict_arp(new, False) == old
+    assert kp.unified_diff(old, new, "kube-system/kube-proxy/config.conf") == (
+        "--- a/kube-system/kube-proxy/config.conf\n"
+        "+++ b/kube-system/kube-proxy/config.conf\n"
+        "@@ -34,7 +34,7 @@\n"
+        "   excludeCIDRs: null\n"
+        "   minSyncPeriod: 0s\n"
+        '   scheduler: ""\n'
+        "-  strictARP: false\n"
+        "+  strictARP: true\n"
+        "   syncPeriod: 0s\n"
+        "   tcpFinTimeout: 0s\n"
+        "   tcpTimeout: 0s\n")
+
+
+def test_already_set_returns_the_same_text():
+    old = kubeadm("ipvs", "true")
+    assert kp.set_strict_arp(old, True) is old
+    assert kp.unified_diff(old, old, "x") == ""
+
+
+EDITS = [
+    pytest.param("kind: KubeProxyConfiguration\nmode: ipvs\n",
+                 "ipvs:\n  strictARP: true\nkind: KubeProxyConfiguration\nmode: ipvs\n", id="ipvs-absent"),
+    pytest.param("apiVersion: kubeproxy.config.k8s.io/v1alpha1\nmode: ipvs\n",
+                 "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nipvs:\n  strictARP: true\nmode: ipvs\n",
+                 id="ipvs-absent-sorted-place"),
+    pytest.param("apiVersion: v1alpha1\nconntrack:\n  min: 1\n", "apiVersion: v1alpha1\nconntrack:\n  min: 1\n"
+                 "ipvs:\n  strictARP: true\n", id="ipvs-absent-appended-after-nested"),
+    pytest.param("mode: ipvs\nipvs:\n  scheduler: rr\n", "mode: ipvs\nipvs:\n  scheduler: rr\n  strictARP: true\n",
+                 id="strictARP-absent-appended"),
+    pytest.param("mode: ipvs\nipvs:\n  scheduler: rr\n  syncPeriod: 30s\n",
+                 "mode: ipvs\nipvs:\n  scheduler: rr\n  strictARP: true\n  syncPeriod: 30s\n",
+                 id="strictARP-absent-sorted-place"),
+    pytest.param("mode: ipvs\nipvs:\n    scheduler: rr\nconntrack:\n    min: 1",
+                 "mode: ipvs\nipvs:\n    scheduler: rr\n    strictARP: true\nconntrack:\n    min: 1",
+                 id="four-space-indent-no-final-newline"),
+    pytest.param("conntrack:\n    min: 1\n", "conntrack:\n    min: 1\nipvs:\n    strictARP: true\n",
+                 id="new-block-follows-indent"),
+    pytest.param("kind: KubeProxyConfiguration\nzz: |\n  text\n", "ipvs:\n  strictARP: true\n"
+                 "kind: KubeProxyConfiguration\nzz: |\n  text\n", id="last-is-block-scalar"),
+    pytest.param("kind: KubeProxyConfiguration\r\nmode: ipvs\r\nipvs:\r\n  strictARP: false\r\n",
+                 "kind: KubeProxyConfiguration\r\nmode: ipvs\r\nipvs:\r\n  strictARP: true\r\n", id="crlf"),
+    pytest.param("kind: KubeProxyConfiguration\r\nmode: ipvs\r\nipvs:\r\n  scheduler: rr\r\n",
+                 "kind: KubeProxyConfiguration\r\nmode: ipvs\r\nipvs:\r\n  scheduler: rr\r\n  strictARP: true\r\n",
+                 id="crlf-added"),
+    pytest.param("mode: ipvs\nipvs: {}\n", "mode: ipvs\nipvs: {strictARP: true}\n", id="flow-empty"),
+    pytest.param("mode: ipvs\nipvs: {scheduler: rr}\n", "mode: ipvs\nipvs: {strictARP: true, scheduler: rr}\n",
+                 id="flow"),
+    pytest.param("mode: ipvs\nipvs: {strictARP: false, scheduler: rr}\n",
+                 "mode: ipvs\nipvs: {strictARP: true, scheduler: rr}\n", id="flow-present"),
+    pytest.param("mode: ipvs\nipvs:   # IPVS settings\n", "mode: ipvs\nipvs: {strictARP: true}   # IPVS settings\n",
+                 id="ipvs-empty-with-comment"),
+    pytest.param("mode: ipvs\nipvs: null\n", "mode: ipvs\nipvs: {strictARP: true}\n", id="ipvs-null"),
+    pytest.param("mode: ipvs\nipvs: ~\n", "mode: ipvs\nipvs: {strictARP: true}\n", id="ipvs-tilde"),
+    pytest.param("mode: ipvs\nipvs:\n  strictARP:\n", "mode: ipvs\nipvs:\n  strictARP: true\n", id="value-empty"),
+    pytest.param('mode: ipvs\nipvs:\n  strictARP: "false"  # quoted\n',
+                 "mode: ipvs\nipvs:\n  strictARP: true  # quoted\n", id="double-quoted"),
+    pytest.param("mode: ipvs\nipvs:\n  strictARP: 'false'\n", "mode: ipvs\nipvs:\n  strictARP: true\n",
+                 id="single-quoted"),
+    pytest.param("mode: ipvs\nipvs:\n  strictARP: False\n", "mode: ipvs\nipvs:\n  strictARP: true\n",
+                 id="capitalised"),
+    pytest.param("mode: ipvs\nipvs:\n  strictARP: no\n", "mode: ipvs\nipvs:\n  strictARP: true\n", id="yaml11-no"),
+    pytest.param("mode: ipvs\nipvs:\n  strictARP: !!bool false\n", "mode: ipvs\nipvs:\n  strictARP: true\n",
+                 id="tagged"),
+    pytest.param("# written by hand\nmode: \"ipvs\"   # IPVS!\nipvs:\n  # MetalLB wants this\n  strictARP: false"
+                 " # see metallb.io\n  scheduler: 'rr'\n",
+                 "# written by hand\nmode: \"ipvs\"   # IPVS!\nipvs:\n  # MetalLB wants this\n  strictARP: true"
+                 " # see metallb.io\n  scheduler: 'rr'\n", id="comments-and-quoting-kept"),
+    pytest.param("{kind: KubeProxyConfiguration, mode: ipvs}", "{ipvs: {strictARP: true}, kind: KubeProxyConfiguration,"
+                 " mode: ipvs}", id="flow-document"),
+    pytest.param("kind: KubeletConfiguration\nipvs:\n  strictARP: false\n---\nkind: KubeProxyConfiguration\n"
+                 "mode: ipvs\n---\nkind: Other\n",
+                 "kind: KubeletConfiguration\nipvs:\n  strictARP: false\n---\nipvs:\n  strictARP: true\n"
+                 "kind: KubeProxyConfiguration\nmode: ipvs\n---\nkind: Other\n", id="multi-document"),
+    pytest.param("---\nmode: ipvs\nipvs:\n  strictARP: false\n...\n", "---\nmode: ipvs\nipvs:\n  strictARP: true\n...\n",
+                 id="explicit-markers"),
+    pytest.param("\ufeffmode: ipvs\nipvs:\n  strictARP: false\n", "\ufeffmode: ipvs\nipvs:\n  strictARP: true\n",
+                 id="byte-order-mark"),
+    pytest.param("mode: ipvs\nipvs:\n  excludeCIDRs:\n  - 10.0.0.0/8\n  - 192.168.0.0/16\n",
+                 "mode: ipvs\nipvs:\n  excludeCIDRs:\n  - 10.0.0.0/8\n  - 192.168.0.0/16\n  strictARP: true\n",
+                 id="after-a-sequence"),
+    pytest.param("mode: ipvs\nipvs:\n  udpTimeout: |\n    0s\n", "mode: ipvs\nipvs:\n  strictARP: true\n"
+                 "  udpTimeout: |\n    0s\n", id="before-a-block-scalar"),
+]
+
+
+@pytest.mark.parametrize("old, new", EDITS)
+def test_edit_shapes(old, new):
+    assert kp.set_strict_arp(old, True) == new
+    assert data(new) == with_strict(old, True)
+    assert kp.read_config(new)[1] is True
+
+
+@pytest.mark.parametrize("old, new", EDITS)
+def test_edit_round_trip(old, new):
+    back = kp.set_strict_arp(new, False)
+    assert data(back) == with_strict(old, False)
+    assert kp.set_strict_arp(back, False) is back
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("mode: [ipvs\n", "not valid YAML"),
+    ("mode: ipvs\nipvs: [strictARP]\n", "`ipvs` is list"),
+    ("mode: ipvs\nipvs:\n  strictARP: {value: true}\n", "ipvs.strictARP is {'value': True}"),
+    ("mode: ipvs\nipvs:\n  strictARP: maybe\n", "ipvs.strictARP is 'maybe'"),
+    ("mode: ipvs\nipvs:\n  strictARP: false\n  strictARP: false\n", "`strictARP` appears more than once"),
+    ("mode: ipvs\nipvs:\n  scheduler: rr\nipvs:\n  scheduler: rr\n", "`ipvs` appears more than once"),
+    ("base: &b {strictARP: false}\nmode: ipvs\nipvs:\n  <<: *b\n", "merge keys"),
+    ("mode: ipvs\nipvs: &shared\n  strictARP: false\nother: *shared\n", "change more than ipvs.strictARP"),
+    ("mode: ipvs\nipvs: &a {scheduler: rr}\n", "unexpected mapping layout"),
+    ("", "empty"),
+    ("kind: KubeProxyConfiguration\n---\nkind: KubeProxyConfiguration\n", "more than one"),
+])
+def test_edit_refuses(text, problem):
+    with pytest.raises(kp.ConfigError, match=problem):
+        kp.set_strict_arp(text, True)
+
+
+def test_unified_diff_without_final_newline():
+    diff = kp.unified_diff("a: 1", "a: 2", "cm/key")
+    assert diff.endswith("-a: 1\n\\ No newline at end of file\n+a: 2\n\\ No newline at end of file\n")
+
+
+# ------------------------------------------------------------------------------------------- property
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+KEYS = ["apiVersion", "bindAddress", "clusterCIDR", "conntrack", "iptables", "kind", "logging", "mode",
+        "nftables", "oomScoreAdj", "portRange", "zzz"]
+IPVS_KEYS = ["excludeCIDRs", "minSyncPeriod", "scheduler", "syncPeriod", "tcpTimeout", "udpTimeout"]
+SCALARS = ["0s", '""', "''", "null", "~", "0", "-999", "true", "false", '"quoted: yes"', "'single'", "10.0.0.0/8",
+           "rr", "|\n{deeper}x\n", "[a, b]", "{k: v}"]
+STRICT = ["true", "false", "True", "FALSE", "yes", "no", '"true"', "'false'", "!!bool true", "", "null"]
+COMMENTS = ["", "  # a comment", " #x"]
+
+
+@st.composite
+def configs(draw):
+    nl = draw(st.sampled_from(["\n", "\r\n"]))
+    step = draw(st.sampled_from([2, 4]))
+    pad = " " * step
+
+    def scalar():
+        text = draw(st.sampled_from(SCALARS))
+        return text.replace("{deeper}", pad * 2)
+
+    def entry(key, indent):
+        comment = draw(st.sampled_from(COMMENTS))
+        if draw(st.booleans()):
+            return [f"{indent}{key}: {scalar()}{comment}"]
+        return [f"{indent}{key}:{comment}", f"{indent}{pad}inner: {scalar()}"]
+
+    lines = []
+    if draw(st.booleans()):
+        lines.append("# kube-proxy configuration")
+    keys = draw(st.lists(st.sampled_from(KEYS), unique=True, max_size=len(KEYS)))
+    ipvs_at = draw(st.integers(0, len(keys)))
+    ipvs_shape = draw(st.sampled_from(["absent", "empty", "null", "flow", "block"]))
+    for i, key in enumerate(keys + [None]):
+        if i == ipvs_at and ipvs_shape != "absent":
+            inner = draw(st.lists(st.sampled_from(IPVS_KEYS), unique=True))
+            strict = draw(st.one_of(st.none(), st.sampled_from(STRICT)))
+            if strict is not None:
+                inner.insert(draw(st.integers(0, len(inner))), "strictARP")
+            values = {k: (strict if k == "strictARP" else draw(st.sampled_from(["0s", "rr", '""', "null"])))
+                      for k in inner}
+            if ipvs_shape == "empty":
+                lines.append("ipvs:" + draw(st.sampled_from(COMMENTS)))
+            elif ipvs_shape == "null":
+                lines.append("ipvs: null")
+            elif ipvs_shape == "flow":
+                lines.append("ipvs: {" + ", ".join(f"{k}: {v or 'null'}" for k, v in values.items()) + "}")
+            else:
+                lines.append("ipvs:" + draw(st.sampled_from(COMMENTS)))
+                if not values:
+                    values = {"scheduler": "rr"}
+                lines += [f"{pad}{k}: {v}".rstrip() + draw(st.sampled_from(COMMENTS)) for k, v in values.items()]
+        if key == "kind":
+            lines.append("kind: KubeProxyConfiguration")
+        elif key == "mode":
+            lines.append("mode: " + draw(st.sampled_from(["ipvs", '""', "iptables", "'nftables'", ""])))
+        elif key is not None:
+            lines += entry(key, "")
+    if not lines or all(line.startswith("#") for line in lines):
+        lines.append("mode: ipvs")
+    text = nl.join(lines) + (nl if draw(st.booleans()) else "")
+    before = draw(st.sampled_from(["", f"kind: KubeletConfiguration{nl}---{nl}"]))
+    after = draw(st.sampled_from(["", f"---{nl}kind: Other{nl}ipvs:{nl}{pad}strictARP: false{nl}"]))
+    if after and not text.endswith(nl):
+        text += nl
+    if before or after:  # several documents: the target must say what it is
+        if "kind: KubeProxyConfiguration" not in text:
+            text = f"kind: KubeProxyConfiguration{nl}" + text
+    return before + text + after
+
+
+@settings(max_examples=400, deadline=None)
+@given(configs(), st.booleans())
+def test_property_only_strict_arp_changes(text, value):
+    new = kp.set_strict_arp(text, value)
+    assert data(new) == with_strict(text, value)
+    assert kp.read_config(new)[1] is value
+    removed, inserted, at = one_splice(text, new)
+    assert "\n" not in removed  # at most one old value token goes; everything around it stays byte-identical
+    assert any(removed in token for token in STRICT + ["null", "~"]), removed
+    if new is not text:
+        assert ("true" if value else "false") in new[max(0, at - 5):at + len(inserted) + 5]
+    assert "\r\n" not in text or "\n" not in inserted.replace("\r\n", "")  # keeps CRLF line endings
+    assert kp.set_strict_arp(new, value) is new
