@@ -28,6 +28,7 @@ API (stable):
     find_operator(deployments) -> "namespace/name" of a metallb-operator Deployment, or None (the operator may
                         be installed before any MetalLB resource asks it to deploy MetalLB)
     image_tag(image)    "quay.io/metallb/controller:v0.16.1@sha256:..." -> "v0.16.1" (None without a tag)
+    deployment_ready(obj) / daemonset_ready(obj) / endpoints_ready(endpointslices) -> (ready, "1/1 available")
 """
 
 from dataclasses import asdict, dataclass, field
@@ -252,3 +253,46 @@ def find_installation(deployments, daemonsets, metallbs=(), namespace=None):
             if item.namespace == namespace:
                 return item
     return found[0] if found else None
+
+
+# ------------------------------------------------------------------------------------------- readiness
+# How far a workload or webhook Service is from serving, judged from raw objects as their controllers write them.
+# Each returns (ready: bool, text): text is a short phrase such as "1/1 available" or "ready on 2/3 nodes".
+
+
+def deployment_ready(obj):
+    """A Deployment is ready when its controller saw the current spec and every wanted replica is available."""
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    want = spec.get("replicas", 1)
+    available = status.get("availableReplicas", 0) or 0
+    updated = status.get("updatedReplicas", 0) or 0
+    if not status or status.get("observedGeneration", 0) < _meta(obj).get("generation", 0):
+        return False, f"{available}/{want} available (its controller has not seen the current spec yet)"
+    ready = available >= want and updated >= want
+    return ready, f"{available}/{want} available"
+
+
+def daemonset_ready(obj):
+    """A DaemonSet is ready when it runs, updated and ready, on every node it should (and at least one)."""
+    status = obj.get("status") or {}
+    desired = status.get("desiredNumberScheduled", 0) or 0
+    ready = status.get("numberReady", 0) or 0
+    updated = status.get("updatedNumberScheduled", 0) or 0
+    if not status or status.get("observedGeneration", 0) < _meta(obj).get("generation", 0):
+        return False, f"ready on {ready}/{desired} nodes (its controller has not seen the current spec yet)"
+    if desired == 0:
+        return False, "ready on 0/0 nodes (no node is eligible to run it)"
+    return ready >= desired and updated >= desired, f"ready on {ready}/{desired} nodes"
+
+
+def endpoints_ready(slices):
+    """A Service serves when one of its EndpointSlices (discovery.k8s.io/v1 dicts) has a ready address."""
+    count = 0
+    for item in slices or []:
+        for endpoint in item.get("endpoints") or []:
+            # ready unset means ready (EndpointSlice API); serving-but-terminating does not count
+            if (endpoint.get("conditions") or {}).get("ready", True) is not False and endpoint.get("addresses"):
+                count += 1
+    if count:
+        return True, f"{count} ready endpoint{'s' if count != 1 else ''}"
+    return False, "no ready endpoints" if slices else "no endpoints (no EndpointSlice yet)"

@@ -2,7 +2,8 @@
 
 import pytest
 
-from metallb_plugin.core.installation import find_installation, find_installations, find_operator, image_tag
+from metallb_plugin.core.installation import (daemonset_ready, deployment_ready, endpoints_ready, find_installation,
+                                              find_installations, find_operator, image_tag)
 
 
 def workload(kind, name, namespace, labels, containers, volumes=None, owners=None):
@@ -174,3 +175,50 @@ def test_duplicate_components_are_noted():
 ])
 def test_image_tag(image, tag):
     assert image_tag(image) == tag
+
+
+# ------------------------------------------------------------------------------------------- readiness
+
+def _with_status(kind, status, generation=1, replicas=None):
+    obj = {"kind": kind, "metadata": {"name": "x", "generation": generation}, "spec": {}}
+    if replicas is not None:
+        obj["spec"]["replicas"] = replicas
+    if status is not None:
+        obj["status"] = status
+    return obj
+
+
+@pytest.mark.parametrize("status, generation, replicas, expected", [
+    (None, 1, None, (False, "0/1 available (its controller has not seen the current spec yet)")),
+    ({"observedGeneration": 1, "availableReplicas": 1, "updatedReplicas": 1}, 1, None, (True, "1/1 available")),
+    ({"observedGeneration": 1, "availableReplicas": 1, "updatedReplicas": 1}, 2, None,
+     (False, "1/1 available (its controller has not seen the current spec yet)")),
+    ({"observedGeneration": 3, "availableReplicas": 1, "updatedReplicas": 2}, 3, 2, (False, "1/2 available")),
+    ({"observedGeneration": 3, "availableReplicas": 2, "updatedReplicas": 1}, 3, 2, (False, "2/2 available")),
+])
+def test_deployment_ready(status, generation, replicas, expected):
+    assert deployment_ready(_with_status("Deployment", status, generation, replicas)) == expected
+
+
+@pytest.mark.parametrize("status, expected", [
+    (None, (False, "ready on 0/0 nodes (its controller has not seen the current spec yet)")),
+    ({"observedGeneration": 1, "desiredNumberScheduled": 0}, (False, "ready on 0/0 nodes (no node is eligible "
+                                                                     "to run it)")),
+    ({"observedGeneration": 1, "desiredNumberScheduled": 3, "numberReady": 2, "updatedNumberScheduled": 3},
+     (False, "ready on 2/3 nodes")),
+    ({"observedGeneration": 1, "desiredNumberScheduled": 3, "numberReady": 3, "updatedNumberScheduled": 3},
+     (True, "ready on 3/3 nodes")),
+])
+def test_daemonset_ready(status, expected):
+    assert daemonset_ready(_with_status("DaemonSet", status)) == expected
+
+
+def test_endpoints_ready():
+    assert endpoints_ready([]) == (False, "no endpoints (no EndpointSlice yet)")
+    not_ready = {"endpoints": [{"addresses": ["10.0.0.5"], "conditions": {"ready": False}}]}
+    assert endpoints_ready([not_ready]) == (False, "no ready endpoints")
+    assert endpoints_ready([{"endpoints": None}]) == (False, "no ready endpoints")
+    unset = {"endpoints": [{"addresses": ["10.0.0.5"]}]}
+    assert endpoints_ready([not_ready, unset]) == (True, "1 ready endpoint")
+    two = {"endpoints": [{"addresses": ["10.0.0.6"], "conditions": {"ready": True}}, {"addresses": ["10.0.0.7"]}]}
+    assert endpoints_ready([two]) == (True, "2 ready endpoints")
