@@ -1,12 +1,223 @@
-"""kubectl metallb preflight: check that the cluster is ready for MetalLB."""
+"""Check that a cluster is ready for MetalLB, before installing it.
 
-from metallb_plugin.commands import not_available
+Reads the cluster (one LIST per kind of object, nothing is changed), then reports every check grouped by
+category: √ passed, ‼ warning, × failed, - skipped (with the reason, e.g. a kind you may not read). A hint under
+each warning or failure says what to run or where to read more.
+
+examples:
+  kubectl metallb preflight
+  kubectl metallb preflight --mode bgp --addresses 192.168.10.0/24,fc00:10::/120
+  kubectl metallb preflight --version v0.15.3 --manifest metallb-native.yaml -o json
+
+exit codes: 0 nothing failed (warnings allowed), 1 a check failed, 2 bad flags or input,
+3 the cluster cannot be reached.
+"""
+
+import sys
+
+from metallb_plugin import cluster, errors, output
+from metallb_plugin.core import checks as checklib
+from metallb_plugin.core import ipam, manifests, releases
+from metallb_plugin.core import preflight as core
 
 HELP = "check that the cluster is ready for MetalLB"
 
 
 def add_arguments(parser):
-    pass
+    parser.add_argument("--mode", choices=(core.L2, core.BGP), default=core.L2,
+                        help="how MetalLB will announce addresses (default l2)")
+    parser.add_argument("--addresses", action="append", metavar="RANGE[,RANGE...]",
+                        help="planned pool addresses to check: CIDRs or START-END ranges, IPv4 or IPv6 "
+                             "(comma-separated or repeated)")
+    parser.add_argument("--version", dest="release", metavar="VERSION",
+                        help=f"the MetalLB release to check for (default {releases.DEFAULT_TAG})")
+    parser.add_argument("--manifest", metavar="FILE",
+                        help="a local copy of the release manifest: dry-run its cluster-scoped objects on the "
+                             "server (admission, schemas, permissions) and take its permissions list")
 
 
-run = not_available("preflight")
+def _options(args):
+    """Everything that can be wrong with the flags, found before contacting the cluster (exit 2)."""
+    facts = core.Facts(namespace=args.namespace, mode=args.mode)
+    if args.addresses:
+        try:
+            facts.addresses = core.parse_addresses(args.addresses)
+        except ipam.AddressError as exc:
+            raise errors.UsageError(f"--addresses: {exc}") from None
+    if args.release:
+        try:
+            facts.tag = releases.normalize_tag(args.release)
+        except ValueError as exc:
+            raise errors.UsageError(f"--version: {exc}") from None
+        if facts.tag not in releases.RELEASES:
+            raise errors.UsageError(f"--version: unknown MetalLB release {facts.tag}; known releases are "
+                                    f"{releases.TAGS[0]} .. {releases.TAGS[-1]}")
+    manifest = None
+    if args.manifest:
+        manifest = _load_manifest(args.manifest)
+        known = manifest[1].release
+        if known and args.release and known[0] != facts.tag:
+            raise errors.UsageError(f"--manifest {args.manifest} is MetalLB {known[0]}'s {known[1]}, but --version "
+                                    f"is {facts.tag}: pass the manifest of {facts.tag}, or drop --version")
+        if known and not args.release:
+            facts.tag = known[0]
+    return facts, manifest
+
+
+def _load_manifest(path):
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(manifests.MAX_BYTES + 1)
+    except OSError as exc:
+        raise errors.UsageError(f"--manifest {path}: {exc.strerror or exc}") from None
+    try:
+        objects = manifests.parse(data, source=path)
+    except manifests.ManifestError as exc:
+        raise errors.UsageError(f"--manifest: {exc}") from None
+    unknown = sorted({o["kind"] for o in objects if o["kind"] not in manifests.KINDS})
+    if unknown:
+        raise errors.UsageError(f"--manifest {path} is not a MetalLB manifest: it contains {', '.join(unknown)}")
+    digest = manifests.sha256_hex(data)
+    return objects, core.ManifestCheck(path=path, release=releases.known_digest(digest), sha256=digest)
+
+
+def run(args):
+    facts, manifest = _options(args)
+    client = cluster.connect(args)
+    progress = output.Progress() if sys.stderr.isatty() else None
+    try:
+        facts.server = client.server_version()
+    except errors.PluginError as exc:
+        if exc.exit_code != errors.CLUSTER:
+            raise
+        outcomes = [checklib.Outcome(core.checks(facts)[0], checklib.Result(checklib.FAIL, exc.message))]
+        _emit(args, client, facts, outcomes)
+        return errors.CLUSTER
+    gather(client, facts, progress)
+    facts.permissions = review_permissions(client, facts, manifest[0] if manifest else None, progress)
+    if manifest:
+        facts.manifest = dry_run(client, *manifest, progress=progress)
+    if progress:
+        progress.done()
+    outcomes = checklib.run_checks(core.checks(facts), facts)
+    _emit(args, client, facts, outcomes)
+    return errors.OK if checklib.succeeded(outcomes) else errors.FAILED
+
+
+# --------------------------------------------------------------------------------------------- reading
+
+
+def _path(source, facts):
+    if source.crd:
+        crds = facts.objects.get("crds")
+        if isinstance(crds, core.Unreadable):
+            return core.Unreadable(f"{crds.reason}, so {source.what} cannot be looked for")
+        crd = next((c for c in crds or [] if (c.get("metadata") or {}).get("name") == source.crd), None)
+        version = core.crd_version(crd) if crd else None
+        if not version:
+            return None  # the kind does not exist on this cluster
+        api_version = f"{crd['spec']['group']}/{version}"
+    else:
+        api_version = source.api_version
+    namespace = {core.SYSTEM: core.KUBE_SYSTEM, core.METALLB: facts.namespace}.get(source.scope)
+    if source.scope == core.METALLB and facts.objects.get("namespace") == []:
+        return []  # the namespace does not exist: nothing in it
+    return cluster.api_path(api_version, source.plural, namespace)
+
+
+def read(client, source, facts):
+    """The objects of one source: a list, None (the server does not serve the kind) or Unreadable."""
+    path = _path(source, facts)
+    if not isinstance(path, str):
+        return path
+    selector = source.field_selector.format(namespace=facts.namespace) if source.field_selector else None
+    try:
+        return client.list(path, field_selector=selector)
+    except errors.Forbidden:
+        return core.Unreadable(core.unreadable_reason(source, facts.namespace, forbidden=True))
+    except errors.NotFound:
+        if source.optional or source.crd:
+            return None
+        return core.Unreadable(f"{core.unreadable_reason(source, facts.namespace, False)}: the server does not "
+                               "serve them")
+    except errors.APIError as exc:
+        return core.Unreadable(f"{core.unreadable_reason(source, facts.namespace, False)}: {exc.message}")
+
+
+def gather(client, facts, progress=None):
+    for source in core.SOURCES:
+        if progress:
+            progress.update(f"reading {source.what}...")
+        facts.objects[source.key] = read(client, source, facts)
+
+
+def review_permissions(client, facts, objects=None, progress=None):
+    """[(Access, allowed, reason)] for everything install needs (from the manifest's kinds when given)."""
+    resources = core.INSTALL_RESOURCES
+    if objects:
+        resources = tuple(dict.fromkeys((manifests.group_of(o), manifests.KINDS[o["kind"]][1],
+                                         manifests.KINDS[o["kind"]][2]) for o in objects))
+    needs = core.needed_access(facts.namespace, resources, facts.mode, pools=facts.addresses is not None)
+    if progress:
+        progress.update(f"checking {len(needs)} permissions...")
+    reviews = []
+    for access in needs:
+        try:
+            allowed, reason = client.can_i(access.verb, access.resource, group=access.group,
+                                           namespace=access.namespace)
+        except errors.Forbidden:
+            return core.Unreadable("no permission to create SelfSubjectAccessReviews")
+        reviews.append((access, allowed, reason))
+    return reviews
+
+
+def _server_message(exc):
+    """The API server's own words, without the plugin's wrapping (request line, advice)."""
+    message = exc.message
+    if " failed: " in message:
+        message = message.split(" failed: ", 1)[1]
+    if message.startswith("permission denied: "):
+        message = message[len("permission denied: "):].split(". Ask a cluster admin")[0]
+    return message
+
+
+def dry_run(client, objects, check, progress=None):
+    """Server-side dry-run apply of the manifest's cluster-scoped objects (admission, schemas, RBAC)."""
+    scoped = [o for o in objects if not manifests.KINDS[o["kind"]][2]]
+    if progress:
+        progress.update(f"dry-running {len(scoped)} cluster-scoped objects...")
+    for obj in scoped:
+        path = cluster.api_path(obj["apiVersion"], manifests.KINDS[obj["kind"]][1], None, obj["metadata"]["name"])
+        try:
+            client.apply(path, obj, force=True, dry_run=True)
+        except errors.APIError as exc:
+            check.errors.append(f"{manifests.describe(obj)}: {_server_message(exc)}")
+        check.tried += 1
+    return check
+
+
+# --------------------------------------------------------------------------------------------- output
+
+
+def document(client, facts, outcomes):
+    return {
+        "context": client.target.context,
+        "server": client.target.server,
+        "namespace": facts.namespace,
+        "mode": facts.mode,
+        "metallbVersion": facts.tag,
+        "kubernetesVersion": (facts.server or {}).get("gitVersion"),
+        **checklib.to_document(outcomes),
+    }
+
+
+def _emit(args, client, facts, outcomes):
+    style = output.Style(output.use_color(sys.stdout, args.no_color))
+
+    def text(doc):
+        mode = "L2" if facts.mode == core.L2 else "BGP"
+        header = (f'Checking context "{doc["context"]}" ({doc["server"]}) for MetalLB {facts.tag} in {mode} mode, '
+                  f"namespace {facts.namespace}")
+        return f"{style.bold(header)}\n\n{output.render_checks(outcomes, style)}"
+
+    output.emit(document(client, facts, outcomes), args.output, text)
