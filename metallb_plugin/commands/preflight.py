@@ -120,7 +120,7 @@ def _path(source, facts):
     else:
         api_version = source.api_version
     namespace = {core.SYSTEM: core.KUBE_SYSTEM, core.METALLB: facts.namespace}.get(source.scope)
-    if source.scope == core.METALLB and facts.objects.get("namespace") == []:
+    if source.scope == core.METALLB and facts.objects.get("metallb_namespace") == []:
         return []  # the namespace does not exist: nothing in it
     return cluster.api_path(api_version, source.plural, namespace)
 

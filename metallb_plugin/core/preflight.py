@@ -62,7 +62,7 @@ class Source:
 
 SOURCES = (
     Source("nodes", "v1", "nodes", CLUSTER, "nodes"),
-    Source("namespace", "v1", "namespaces", CLUSTER, "namespaces", field_selector="metadata.name={namespace}"),
+    Source("metallb_namespace", "v1", "namespaces", CLUSTER, "namespaces", field_selector="metadata.name={namespace}"),
     Source("daemonsets", "apps/v1", "daemonsets", ALL, "DaemonSets"),
     Source("deployments", "apps/v1", "deployments", ALL, "Deployments"),
     Source("pods", "v1", "pods", SYSTEM, "Pods"),
@@ -710,7 +710,7 @@ def check_taints(facts):
 
 
 def check_pod_security(facts):
-    found = facts.items("namespace")
+    found = facts.items("metallb_namespace")
     if not found:
         return Result(OK, details=(f"namespace {facts.namespace} does not exist yet: kubectl metallb install "
                                    "creates it with the privileged Pod Security labels",))
@@ -780,7 +780,7 @@ def blocked_ports(policy, component):
 
 
 def check_network_policies(facts):
-    if not facts.items("namespace"):
+    if not facts.items("metallb_namespace"):
         return Result(OK)
     policies = facts.items("networkpolicies")
     details = []
@@ -1031,7 +1031,8 @@ def checks(facts):
     ]
     found += kube_proxy_checks()
     found += [
-        Check("linux-nodes", nodes, "Linux nodes are present", check_linux_nodes),
+        Check("linux-nodes", nodes, "Linux nodes are present", check_linux_nodes,
+              hint="kubectl get nodes -L kubernetes.io/os"),
         Check("excluded-nodes", nodes, f"no node is labelled {EXCLUDE_LB_LABEL}", check_excluded_nodes,
               severity="warning", hint=f"{DOCS}/troubleshooting/"),
         Check("node-taints", nodes, "MetalLB's pods tolerate the nodes' taints", check_taints,
