@@ -8,6 +8,8 @@
     order(objects)                     dependency order: Namespace, CRDs, RBAC, config, Services, workloads,
                                        monitoring, webhook configurations (stable within a step)
     rewrite_images(objects, registry)  quay.io/metallb/* and quay.io/frrouting/* -> REGISTRY/<name>:<tag>
+    drop_ca_bundles(objects)           without webhook caBundles (MetalLB's controller injects the real ones)
+    typed_secrets(objects)             empty Secrets get their default `type: Opaque` spelled out
     prepare(data, registry=None)       parse + validate + order + rewrite -> Manifest
     render(objects)                    YAML text, documents separated by ---
     key(obj) / describe(obj)           identity tuple / "kind.group/name" as kubectl prints it
@@ -307,14 +309,55 @@ def rewrite_images(objects, registry):
     return result, changed
 
 
+# ------------------------------------------------------------------------------------------- webhooks
+
+
+def drop_ca_bundles(objects):
+    """Copies without the caBundle of webhook client configs (validating webhooks, CRD conversion).
+
+    MetalLB's controller generates the webhook certificate and writes the real caBundle into these objects; some
+    releases (e.g. v0.14.9) ship a placeholder there. Applying it would undo the controller's work on every run and
+    make server-side apply report a conflict with the controller's field manager.
+    """
+    result = []
+    for obj in objects:
+        obj = copy.deepcopy(obj)
+        configs = []
+        if obj["kind"] == "ValidatingWebhookConfiguration":
+            configs = [hook.get("clientConfig") for hook in obj.get("webhooks") or []]
+        elif obj["kind"] == "CustomResourceDefinition":
+            webhook = ((obj.get("spec") or {}).get("conversion") or {}).get("webhook") or {}
+            configs = [webhook.get("clientConfig")]
+        for config in configs:
+            if isinstance(config, dict):
+                config.pop("caBundle", None)
+        result.append(obj)
+    return result
+
+
+def typed_secrets(objects):
+    """Copies where a Secret without a type says `type: Opaque` (the server's default).
+
+    The webhook certificate Secrets ship empty (the controller fills them). Server-side apply of an object that sets
+    no field leaves the applier owning nothing, so every later apply rewrites the object's managedFields: re-running
+    install would never be a no-op. Spelling out the default gives kubectl-metallb one field to own.
+    """
+    result = []
+    for obj in objects:
+        if obj["kind"] == "Secret" and "type" not in obj and "data" not in obj and "stringData" not in obj:
+            obj = {**copy.deepcopy(obj), "type": "Opaque"}
+        result.append(obj)
+    return result
+
+
 # ------------------------------------------------------------------------------------------- all together
 
 
 def prepare(data, registry=None, source="the manifest"):
-    """Parse, validate, order and (optionally) rewrite images: the objects to apply."""
+    """Parse, validate, order, drop placeholder caBundles, type empty Secrets, optionally rewrite images."""
     objects = parse(data, source)
     namespace = validate(objects)
-    objects = with_namespace(order(objects), namespace)
+    objects = typed_secrets(drop_ca_bundles(with_namespace(order(objects), namespace)))
     images = {}
     if registry:
         objects, images = rewrite_images(objects, validate_registry(registry))

@@ -255,3 +255,28 @@ def test_describe_and_key():
     assert manifests.describe(deployment) == "deployment.apps/controller"
     assert manifests.describe(obj("Namespace", NS)) == "namespace/metallb-system"
     assert manifests.key(deployment) == ("apps", "Deployment", NS, "controller")
+
+
+def test_drop_ca_bundles():
+    crd = obj("CustomResourceDefinition", "bgppeers.metallb.io", "apiextensions.k8s.io/v1", spec={
+        "group": "metallb.io", "conversion": {"strategy": "Webhook", "webhook": {"clientConfig": {
+            "caBundle": "cGxhY2Vob2xkZXI=", "service": {"name": "metallb-webhook-service", "namespace": NS}}}}})
+    vwc = sample()[0]
+    vwc["webhooks"][0]["clientConfig"]["caBundle"] = "cGxhY2Vob2xkZXI="
+    plain = obj("ConfigMap", "c", ns=NS, data={"caBundle": "kept"})
+    out = manifests.drop_ca_bundles([crd, vwc, plain])
+    assert out[0]["spec"]["conversion"]["webhook"]["clientConfig"] == {
+        "service": {"name": "metallb-webhook-service", "namespace": NS}}
+    assert "caBundle" not in out[1]["webhooks"][0]["clientConfig"]
+    assert out[2]["data"] == {"caBundle": "kept"}
+    assert crd["spec"]["conversion"]["webhook"]["clientConfig"]["caBundle"]  # the input is left alone
+
+
+def test_typed_secrets():
+    empty = obj("Secret", "metallb-webhook-cert", ns=NS)
+    typed = obj("Secret", "tls", ns=NS, type="kubernetes.io/tls")
+    with_data = obj("Secret", "d", ns=NS, data={"k": "dg=="})
+    out = manifests.typed_secrets([empty, typed, with_data, obj("ConfigMap", "c", ns=NS)])
+    assert out[0]["type"] == "Opaque" and "type" not in empty
+    assert out[1]["type"] == "kubernetes.io/tls"
+    assert "type" not in out[2] and "type" not in out[3]
