@@ -20,7 +20,7 @@ API (stable; preflight and status import it):
 - `contains(ranges, ip)`, `pool_of(ip, pools)`: which pool holds an address.
 - `usage(services, pools) -> Usage`: per pool, the distinct LoadBalancer IPs and the Services using them, from
   raw Service dicts (annotation `metallb.io/ip-allocated-from-pool`, else the pool containing the ingress IP).
-- `readable_count(n)`: `256`, `65536`, `2^64`, `~2^64.6`: sizes a person can read, IPv6 included.
+- `readable_count(n)`: `256`, `2^64`, `2^64+254`, `~2^64.6`: sizes a person can read, IPv6 included.
 """
 
 import ipaddress
@@ -258,13 +258,23 @@ def capacity(ranges, avoid_buggy_ips=False):
     return Capacity(v4, v6)
 
 
+EXACT_BELOW = 10_000_000
+
+
 def readable_count(n):
-    """A count a person can read: exact below ten million, else a power of two (`2^64`, `~2^64.6`)."""
+    """A count a person can read: exact below ten million, else near a power of two.
+
+    `256`, `2^64`, `2^64+254` and `2^64-3` (still exact), or `~2^64.6` when nothing short is exact.
+    """
     n = int(n)
-    if n < 10_000_000:
+    if n < EXACT_BELOW:
         return str(n)
-    if n & (n - 1) == 0:
-        return f"2^{n.bit_length() - 1}"
+    below = n.bit_length() - 1
+    if n - 2 ** below < EXACT_BELOW:
+        rest = n - 2 ** below
+        return f"2^{below}+{rest}" if rest else f"2^{below}"
+    if 2 ** (below + 1) - n < EXACT_BELOW:
+        return f"2^{below + 1}-{2 ** (below + 1) - n}"
     return f"~2^{math.log2(n):.1f}"
 
 
