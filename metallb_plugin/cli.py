@@ -16,7 +16,7 @@ DEFAULT_NAMESPACE = "metallb-system"
 
 # Subcommands in help order; each lives in metallb_plugin/commands/<name with _>.py and provides
 # HELP, add_arguments(parser) and run(args) -> exit code.
-COMMANDS = ("preflight", "strict-arp", "install", "uninstall", "status", "pools", "version")
+COMMANDS = ("preflight", "strict-arp", "install", "uninstall", "status", "pools", "version", "completion")
 
 EPILOG = """exit codes:
   0  success (warnings allowed)
@@ -95,7 +95,10 @@ def parse(argv):
 
 
 def main(argv=None):
-    parser, args = parse(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["__complete"]:  # hidden: shell completion (cobra's protocol; see commands/completion.py)
+        return _module("completion").complete(argv[1:])
+    parser, args = parse(argv)
     if not args.command:
         parser.print_help()
         return errors.OK
