@@ -317,6 +317,15 @@ def read_config(text):
     return mode, strict
 
 
+def written_strict_arp(text):
+    """ipvs.strictARP exactly as written: True / False, None when absent (kube-proxy's default, false), or the
+    text of anything else (e.g. a quoted "true"). ConfigError when the text cannot be read."""
+    document, _ = _load_target(text)
+    ipvs = document.get("ipvs")
+    strict = ipvs.get("strictARP") if isinstance(ipvs, dict) else None
+    return strict if strict is None or isinstance(strict, bool) else str(strict)
+
+
 def _read(text):
     """(configured mode, strictARP, notes)."""
     document, _ = _load_target(text)
@@ -501,7 +510,8 @@ def set_strict_arp(text, value):
     before = _safe_load_all(text)
     index = _target_index(before)
     ipvs = before[index].get("ipvs")
-    if isinstance(ipvs, dict) and ipvs.get("strictARP") is value:
+    current = ipvs.get("strictARP") if isinstance(ipvs, dict) else None
+    if current is value or (current is None and value is False):  # absent means false, kube-proxy's default
         return text
     try:
         root = list(yaml.compose_all(text, Loader=yaml.SafeLoader))[index]
@@ -664,3 +674,31 @@ def unified_diff(old, new, name):
             line += "\n\\ No newline at end of file\n"
         out.append(line)
     return "".join(out)
+
+
+# --------------------------------------------------------------------------------------------- restart
+
+
+def rollout_pending(daemonset, pods, restarted_at):
+    """Sorted names of the nodes whose kube-proxy pod still predates the restart or is not Ready yet.
+
+    `restarted_at` is the RFC 3339 UTC time written into the pod template (2026-07-01T10:00:00Z). Timestamps have
+    one-second resolution, so a pod created in that same second counts as old: this only decides what is shown as
+    pending, never when the rollout is complete (that is the DaemonSet's status)."""
+    from metallb_plugin.core.selectors import matches
+
+    meta = (daemonset or {}).get("metadata") or {}
+    selector = ((daemonset or {}).get("spec") or {}).get("selector")
+    pending = set()
+    for pod in pods or ():
+        pod_meta = pod.get("metadata") or {}
+        if pod_meta.get("namespace") != meta.get("namespace") or not matches(selector, pod_meta.get("labels") or {}):
+            continue
+        node = (pod.get("spec") or {}).get("nodeName")
+        if not node:
+            continue
+        ready = any(c.get("type") == "Ready" and c.get("status") == "True"
+                    for c in (pod.get("status") or {}).get("conditions") or ())
+        if pod_meta.get("deletionTimestamp") or pod_meta.get("creationTimestamp", "") <= restarted_at or not ready:
+            pending.add(node)
+    return sorted(pending)

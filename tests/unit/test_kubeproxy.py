@@ -377,6 +377,8 @@ def with_strict(text, value):
     docs = data(text)
     target = next(d for d in docs if isinstance(d, dict) and d.get("kind", "KubeProxyConfiguration")
                   == "KubeProxyConfiguration")
+    if not value and (target.get("ipvs") or {}).get("strictARP") is None:
+        return docs  # absent means false: nothing to write
     if not isinstance(target.get("ipvs"), dict):
         target["ipvs"] = {}
     target["ipvs"]["strictARP"] = value
@@ -484,7 +486,8 @@ def test_edit_shapes(old, new):
 @pytest.mark.parametrize("old, new", EDITS)
 def test_edit_round_trip(old, new):
     back = kp.set_strict_arp(new, False)
-    assert data(back) == with_strict(old, False)
+    assert data(back) == with_strict(new, False)
+    assert kp.read_config(back)[1] is False
     assert kp.set_strict_arp(back, False) is back
 
 
@@ -598,3 +601,49 @@ def test_property_only_strict_arp_changes(text, value):
         assert ("true" if value else "false") in new[max(0, at - 5):at + len(inserted) + 5]
     assert "\r\n" not in text or "\n" not in inserted.replace("\r\n", "")  # keeps CRLF line endings
     assert kp.set_strict_arp(new, value) is new
+
+
+# ------------------------------------------------------------------------------------------- small helpers
+
+
+@pytest.mark.parametrize("text, written", [
+    ("mode: ipvs\nipvs:\n  strictARP: true\n", True),
+    ("mode: ipvs\nipvs:\n  strictARP: false\n", False),
+    ("mode: ipvs\nipvs:\n  scheduler: rr\n", None),
+    ("mode: ipvs\n", None),
+    ("mode: ipvs\nipvs:\n  strictARP: \"true\"\n", "true"),
+])
+def test_written_strict_arp(text, written):
+    assert kp.written_strict_arp(text) == written
+
+
+@pytest.mark.parametrize("text", ["mode: ipvs\n", "mode: ipvs\nipvs:\n", "mode: ipvs\nipvs: {scheduler: rr}\n"])
+def test_disabling_an_absent_value_changes_nothing(text):
+    assert kp.set_strict_arp(text, False) is text  # absent is kube-proxy's default, false
+
+
+def test_rollout_pending():
+    ds = {"metadata": {"name": "kube-proxy", "namespace": "kube-system"},
+          "spec": {"selector": {"matchLabels": {"k8s-app": "kube-proxy"}}}}
+
+    def proxy_pod(name, node, created, ready=True, labels=None, namespace="kube-system", deleting=False):
+        meta = {"name": name, "namespace": namespace, "creationTimestamp": created,
+                "labels": {"k8s-app": "kube-proxy"} if labels is None else labels}
+        if deleting:
+            meta["deletionTimestamp"] = "2026-07-01T10:00:30Z"
+        return {"metadata": meta, "spec": {"nodeName": node},
+                "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}}
+
+    restart = "2026-07-01T10:00:00Z"
+    pods = [
+        proxy_pod("old", "n1", "2026-06-01T00:00:00Z"),
+        proxy_pod("same-second", "n2", restart),
+        proxy_pod("new-ready", "n3", "2026-07-01T10:00:05Z"),
+        proxy_pod("new-unready", "n4", "2026-07-01T10:00:05Z", ready=False),
+        proxy_pod("old-going", "n5", "2026-06-01T00:00:00Z", deleting=True),
+        proxy_pod("other-app", "n6", "2026-06-01T00:00:00Z", labels={"k8s-app": "coredns"}),
+        proxy_pod("other-ns", "n7", "2026-06-01T00:00:00Z", namespace="default"),
+        {"metadata": {"name": "unscheduled", "namespace": "kube-system", "labels": {"k8s-app": "kube-proxy"}}},
+    ]
+    assert kp.rollout_pending(ds, pods, restart) == ["n1", "n2", "n4", "n5"]
+    assert kp.rollout_pending(ds, [], restart) == []
