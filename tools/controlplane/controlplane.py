@@ -33,8 +33,9 @@ SERVICE_CIDR = "10.96.0.0/12"
 
 
 class ControlPlane:
-    def __init__(self, workdir):
+    def __init__(self, workdir, audit=False):
         self.dir = os.path.abspath(workdir)
+        self.audit = audit  # write every request to audit.log (JSON lines), for counting requests for real
         self.pki = os.path.join(self.dir, "pki")
         state = self._state()
         self.port = state.get("port")
@@ -107,7 +108,17 @@ class ControlPlane:
             "--disable-admission-plugins=ServiceAccount",
             # loopback cannot be published as the kubernetes Service's endpoint; nothing needs it here
             "--endpoint-reconciler-type=none",
+            *(self._audit_flags() if self.audit else []),
         ])
+
+    def _audit_flags(self):
+        policy = self.path("audit-policy.json")
+        with open(policy, "w") as handle:  # one event per request, when the response is complete
+            json.dump({"apiVersion": "audit.k8s.io/v1", "kind": "Policy",
+                       "omitStages": ["RequestReceived", "ResponseStarted"], "rules": [{"level": "Metadata"}]},
+                      handle)
+        return [f"--audit-policy-file={policy}", f"--audit-log-path={self.path('audit.log')}",
+                "--audit-log-format=json", "--audit-log-mode=blocking", "--audit-log-maxsize=0"]
 
     def stop_apiserver(self, sig=signal.SIGKILL):
         _stop(self.path("apiserver.pid"), sig)
