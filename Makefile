@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEMO_DIR := .controlplane
 
-.PHONY: test unit cluster-test demo demo-down controlplane clean
+.PHONY: test unit cluster-test demo demo-down controlplane clean dist krew
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,14 @@ unit: $(VENV)/.installed
 
 demo: $(VENV)/.installed controlplane
 	tools/demo.sh $(DEMO_DIR)
+
+# The krew release archive dist/kubectl-metallb_v<version>.tar.gz (one zipapp + LICENSE) and krew-manifest.yaml
+dist: $(VENV)/.installed
+	$(PY) tools/dist/build.py
+
+# krew v0.4.3 and validate-krew-manifest into bin/ (the krew tests build them on demand too)
+krew:
+	tools/krew/build.sh
 
 demo-down:
 	$(PYTHON) tools/controlplane/controlplane.py down $(DEMO_DIR)
