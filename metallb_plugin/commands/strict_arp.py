@@ -14,7 +14,6 @@ examples:
   kubectl metallb strict-arp --enable --yes --wait --backup kube-proxy.yaml
 """
 
-import argparse
 import json
 import os
 import sys
@@ -22,8 +21,8 @@ import time
 from datetime import datetime, timezone
 
 from metallb_plugin import cluster, errors, output
+from metallb_plugin.cli import _duration  # the argparse type of every DURATION flag
 from metallb_plugin.core import kubeproxy as kp
-from metallb_plugin.core.duration import parse_duration
 
 HELP = "show or change kube-proxy's ipvs.strictARP"
 
@@ -31,13 +30,6 @@ ANNOTATION = "metallb.io/strict-arp-previous"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 MAX_ATTEMPTS = 5  # writes tried when another writer keeps changing the ConfigMap
 POLL_SECONDS = 2.0
-
-
-def _duration(text):
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_arguments(parser):
@@ -218,9 +210,9 @@ def _change(client, args, facts):
     try:
         result["restart"] = _restart(client, facts)
     except errors.PluginError as exc:  # the change is written: say so, then how to finish by hand
-        raise type(exc)(f"ipvs.strictARP was set to {word} in {location.describe()}, but restarting kube-proxy "
-                        f"failed: {exc.message}. Restart it yourself: kubectl -n {kp.NAMESPACE} rollout restart "
-                        f"daemonset/{kp.DAEMONSET}", exit_code=exc.exit_code) from None
+        raise errors.PluginError(f"ipvs.strictARP was set to {word} in {location.describe()}, but restarting "
+                                 f"kube-proxy failed: {exc.message}. Restart it yourself: kubectl -n {kp.NAMESPACE} "
+                                 f"rollout restart daemonset/{kp.DAEMONSET}", exit_code=exc.exit_code) from None
     if args.wait and result["restart"]["restarted"]:
         try:
             result["restart"]["rollout"] = _wait(client, facts, result["restart"]["restartedAt"], args.timeout)

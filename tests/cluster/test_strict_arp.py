@@ -357,6 +357,30 @@ def test_reader_gets_a_clear_403_and_nothing_changes(kubeadm, api, controlplane)
     assert restarted_at(api) is None
 
 
+def test_restart_refused_after_the_change_says_both(kubeadm, api, admin):
+    rbac = "/apis/rbac.authorization.k8s.io/v1"
+    api.create(f"{rbac}/clusterroles", {
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "cm-editor"},
+        "rules": [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["list"]},
+                  {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "update"]},
+                  {"apiGroups": ["apps"], "resources": ["daemonsets"], "verbs": ["get"]}]})
+    kubeadm.created.append(f"{rbac}/clusterroles/cm-editor")
+    api.create(f"{rbac}/clusterrolebindings", {
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "cm-editor"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cm-editor"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "cm-editor"}]})
+    kubeadm.created.append(f"{rbac}/clusterrolebindings/cm-editor")
+    result = plugin(admin, "--enable", "--yes", "--as", "cm-editor")
+    assert result.returncode == 3
+    assert result.stderr.startswith(
+        "error: ipvs.strictARP was set to true in ConfigMap kube-system/kube-proxy, key config.conf, but restarting "
+        "kube-proxy failed: permission denied: daemonsets.apps \"kube-proxy\" is forbidden: User \"cm-editor\" "
+        "cannot patch resource \"daemonsets\"")
+    assert result.stderr.rstrip().endswith("Restart it yourself: kubectl -n kube-system rollout restart "
+                                           "daemonset/kube-proxy")
+    assert "strictARP: true" in api.get(CM_PATH)["data"]["config.conf"]
+
+
 def test_nobody_cannot_even_read(kubeadm, controlplane):
     result = plugin({"KUBECONFIG": controlplane.kubeconfig("nobody")})
     assert result.returncode == 3
