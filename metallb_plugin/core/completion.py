@@ -152,21 +152,21 @@ class _State:
     pending: object = None  # a flag still waiting for its value
     global_argv: list = field(default_factory=list)
     root_flags: set = field(default_factory=set)
+    only_positionals: bool = False  # after "--"
 
 
 def _walk(root, args):
     root_flags = {s for a in _options(root) for s in a.option_strings
                   if not isinstance(a, (argparse._HelpAction, argparse._VersionAction))}
     state = _State(parser=root, path=[], used=set(), root_flags=root_flags)
-    only_positionals = False
     index = 0
     while index < len(args):
         word = args[index]
         index += 1
-        if not only_positionals and word == "--":
-            only_positionals = True
+        if not state.only_positionals and word == "--":
+            state.only_positionals = True
             continue
-        if not only_positionals and word.startswith("-") and word != "-":
+        if not state.only_positionals and word.startswith("-") and word != "-":
             action, attached = _find_option(state.parser, word)
             if action is None:
                 continue  # unknown flag: the command will complain; keep completing the rest
@@ -259,6 +259,9 @@ def complete(parser, args, to_complete):
     state = _walk(parser, list(args))
     if state.pending is not None:
         answer = _values(state.pending, state.path, to_complete)
+    elif state.only_positionals:
+        action = _next_positional(state)
+        answer = _values(action, state.path, to_complete) if action is not None else Answer()
     elif to_complete.startswith("-") and "=" in to_complete:
         action, value = _find_option(state.parser, to_complete)
         # cobra's convention for --flag=<TAB>: the values alone; the shell script keeps the "--flag=" part
