@@ -25,17 +25,9 @@ WEBHOOK_DOWN = ("failed calling webhook", "failed to call webhook", "conversion 
 DEFAULT_TIMEOUT = 120.0
 
 
-def _duration(text):
-    from metallb_plugin.core.duration import parse_duration
-
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def add_arguments(parser):
-    from metallb_plugin.cli import _global_flags  # kubectl flags keep working after the nested subcommand
+    # kubectl's flags keep working after the nested subcommand; durations parse as for --request-timeout
+    from metallb_plugin.cli import _duration, _global_flags
 
     flags = _global_flags()
     sub = parser.add_subparsers(dest="pools_command", metavar="COMMAND")
@@ -332,8 +324,10 @@ def run_create(args):
 def _confirm(question):
     if not sys.stdin.isatty():
         raise errors.UsageError(f"{question}: pass --yes to confirm (no terminal to ask on)")
+    sys.stderr.write(f"{question} [y/N] ")  # the prompt is not data: keep stdout clean
+    sys.stderr.flush()
     try:
-        answer = input(f"{question} [y/N] ")
+        answer = input()
     except EOFError:
         answer = ""
     return answer.strip().lower() in ("y", "yes")

@@ -323,19 +323,27 @@ def _renamed(name, kind, path, renamed):
     return new
 
 
-def _bfd_profiles(value, namespace, renamed, warnings):
-    profiles, seen = [], {}
-    for i, raw in enumerate(_list(value, "bfd-profiles")):
-        path = f"bfd-profiles[{i}]"
+def _named_items(value, section, keys, kind, what, renamed, warnings):
+    """(path, item, normalised name) for each entry of a list of named things (pools, BFD profiles)."""
+    seen = {}
+    for i, raw in enumerate(_list(value, section)):
+        path = f"{section}[{i}]"
         item = _mapping(raw, path)
-        _unknown(item, BFD_KEYS, path, warnings)
+        _unknown(item, keys, path, warnings)
         legacy_name = _string(item.get("name"), f"{path}.name")
         if not legacy_name:
             raise LegacyConfigError(f"{path}.name: missing")
-        name = _renamed(legacy_name, "BFDProfile", f"{path}.name", renamed)
+        name = _renamed(legacy_name, kind, f"{path}.name", renamed)
         if name in seen:
-            raise LegacyConfigError(f'{path}.name: duplicate BFD profile "{name}" (also {seen[name]})')
+            raise LegacyConfigError(f'{path}.name: duplicate {what} "{name}" (also {seen[name]})')
         seen[name] = path
+        yield path, item, name
+
+
+def _bfd_profiles(value, namespace, renamed, warnings):
+    profiles = []
+    for path, item, name in _named_items(value, "bfd-profiles", BFD_KEYS, "BFDProfile", "BFD profile", renamed,
+                                         warnings):
         spec = {}
         for key, field_name, low, high in BFD_INTERVALS:
             number = _integer(item.get(key), f"{path}.{key}")
@@ -452,18 +460,9 @@ def _peers(value, namespace, profile_names, renamed, warnings):
 
 def _pools(value, namespace, communities, renamed, warnings):
     pools, bgp_advs, l2_advs = [], [], []
-    seen, all_ranges = {}, {}
-    for i, raw in enumerate(_list(value, "address-pools")):
-        path = f"address-pools[{i}]"
-        item = _mapping(raw, path)
-        _unknown(item, POOL_KEYS, path, warnings)
-        legacy_name = _string(item.get("name"), f"{path}.name")
-        if not legacy_name:
-            raise LegacyConfigError(f"{path}.name: missing")
-        name = _renamed(legacy_name, "IPAddressPool", f"{path}.name", renamed)
-        if name in seen:
-            raise LegacyConfigError(f'{path}.name: duplicate pool "{name}" (also {seen[name]})')
-        seen[name] = path
+    all_ranges = {}
+    for path, item, name in _named_items(value, "address-pools", POOL_KEYS, "IPAddressPool", "pool", renamed,
+                                         warnings):
         protocol = _string(item.get("protocol"), f"{path}.protocol")
         if protocol not in PROTOCOLS:
             raise LegacyConfigError(f'{path}.protocol: {"missing" if not protocol else repr(protocol)}; use '

@@ -6,9 +6,6 @@ Every MetalLB object lives in a namespace of this module (-n NS); nothing cluste
 """
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 import uuid
 
@@ -19,17 +16,10 @@ from metallb_plugin import cli, cluster
 
 
 @pytest.fixture(scope="module")
-def kube(controlplane):
-    binary = os.path.join(os.path.dirname(sys.executable), "kubectl")
-
-    def run(*args, input=None, check=True):
-        done = subprocess.run([binary, "--kubeconfig", controlplane.kubeconfig("admin"), *args], input=input,
-                              capture_output=True, text=True, timeout=60)
-        if check and done.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed: {done.stderr}")
-        return done.stdout
-
-    return run
+def client(controlplane):
+    """The admin's API client, for setting up and checking what the plugin did."""
+    _, args = cli.parse(["version", "--kubeconfig", controlplane.kubeconfig("admin")])
+    return cluster.connect(args, environ={})
 
 
 @pytest.fixture(scope="module")
@@ -38,27 +28,31 @@ def env(controlplane):
 
 
 @pytest.fixture(scope="module")
-def make_ns(kube):
+def make_ns(client):
     made = []
 
     def make():
         name = f"pools-{uuid.uuid4().hex[:8]}"
-        kube("create", "namespace", name)
+        client.create(cluster.api_path("v1", "namespaces"), {"apiVersion": "v1", "kind": "Namespace",
+                                                              "metadata": {"name": name}})
         made.append(name)
         return name
 
     yield make
     for name in made:
-        kube("delete", "namespace", name, "--wait=false")
+        client.delete(cluster.api_path("v1", "namespaces", name=name))
 
 
-def admin_client(controlplane):
-    _, args = cli.parse(["version", "--kubeconfig", controlplane.kubeconfig("admin")])
-    return cluster.connect(args, environ={})
+def apply(client, text):
+    import yaml
+
+    for doc in yaml.safe_load_all(textwrap.dedent(text)):
+        client.apply(client.object_path(doc), doc, force=True)
 
 
-def apply(kube, text):
-    kube("apply", "--server-side", "--field-manager=test-setup", "-f", "-", input=textwrap.dedent(text))
+def get(client, plural, ns, name=None):
+    path = cluster.api_path("metallb.io/v1beta2" if plural == "bgppeers" else "metallb.io/v1beta1", plural, ns, name)
+    return client.get(path) if name else {"items": client.list(path)}
 
 
 def lb_service(client, ns, name, ip=None, pool=None):
@@ -74,19 +68,14 @@ def lb_service(client, ns, name, ip=None, pool=None):
                      {"status": {"loadBalancer": {"ingress": [{"ip": i, "ipMode": "VIP"} for i in ip.split(",")]}}})
 
 
-def get(kube, kind, ns, name=None):
-    args = ["get", kind, "-n", ns, "-o", "json"] + ([name] if name else [])
-    return json.loads(kube(*args))
-
-
 # --------------------------------------------------------------------------------------------- list
 
 
 @pytest.fixture(scope="module")
-def populated(metallb_crds, controlplane, kube, make_ns):
+def populated(metallb_crds, client, make_ns):
     """Three pools (L2, BGP, unannounced), one with v0.15+ status counters, and Services using them."""
     ns, apps = make_ns(), make_ns()
-    apply(kube, f"""\
+    apply(client, f"""\
         apiVersion: metallb.io/v1beta1
         kind: IPAddressPool
         metadata: {{name: web, namespace: {ns}}}
@@ -113,9 +102,8 @@ def populated(metallb_crds, controlplane, kube, make_ns):
         spec: {{ipAddressPoolSelectors: [{{matchLabels: {{tier: edge}}}}]}}
         """)
     # MetalLB v0.15+ writes counters into the pool's status; the edge pool has them, the others do not
-    kube("patch", "ipaddresspool", "edge", "-n", ns, "--subresource=status", "--type=merge", "-p",
-         json.dumps({"status": {"assignedIPv4": 3, "assignedIPv6": 0, "availableIPv4": 7, "availableIPv6": 0}}))
-    client = admin_client(controlplane)
+    client.patch(cluster.api_path("metallb.io/v1beta1", "ipaddresspools", ns, "edge", "status"),
+                 {"status": {"assignedIPv4": 3, "assignedIPv6": 0, "availableIPv4": 7, "availableIPv6": 0}})
     lb_service(client, apps, "shop", "192.168.10.5,fc00:10::5", pool="web")
     lb_service(client, apps, "shop-udp", "192.168.10.5", pool="web")  # shares the IP: counted once
     lb_service(client, apps, "blog", "192.168.10.6")  # no annotation: found by its address
@@ -191,25 +179,25 @@ def test_nobody_gets_a_clear_403(populated, controlplane):
 # --------------------------------------------------------------------------------------------- create
 
 
-def test_create_l2(metallb_crds, env, kube, make_ns):
+def test_create_l2(metallb_crds, env, client, make_ns):
     ns = make_ns()
     result = run_plugin("pools", "create", "lan", "-n", ns, "--addresses", "192.168.40.0/28, 192.168.40.100-192.168.40.110",
                         "--l2", "--interfaces", "eth0,eth1", "--node-selector", "kubernetes.io/os=linux,zone=a",
                         "--avoid-buggy-ips", "--priority", "10", "--namespaces", "web,shop", env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout == ("ipaddresspool.metallb.io/lan created\nl2advertisement.metallb.io/lan created\n")
-    pool = get(kube, "ipaddresspool", ns, "lan")
+    pool = get(client, "ipaddresspools", ns, "lan")
     assert pool["spec"] == {"addresses": ["192.168.40.0/28", "192.168.40.100-192.168.40.110"], "autoAssign": True,
                             "avoidBuggyIPs": True, "serviceAllocation": {"priority": 10, "namespaces": ["web", "shop"]}}
     assert pool["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "kubectl-metallb"}
-    l2 = get(kube, "l2advertisement", ns, "lan")
+    l2 = get(client, "l2advertisements", ns, "lan")
     assert l2["spec"] == {"ipAddressPools": ["lan"], "interfaces": ["eth0", "eth1"],
                           "nodeSelectors": [{"matchLabels": {"kubernetes.io/os": "linux", "zone": "a"}}]}
     listed = json.loads(run_plugin("pools", "-n", ns, "-o", "json", env=env).stdout)["pools"][0]
     assert (listed["size"], listed["advertised"]) == (16 - 1 + 11, ["L2"])  # .0 of the /28 is skipped
 
 
-def test_create_bgp_yaml_output(metallb_crds, env, kube, make_ns):
+def test_create_bgp_yaml_output(metallb_crds, env, client, make_ns):
     import yaml
 
     ns = make_ns()
@@ -224,17 +212,17 @@ def test_create_bgp_yaml_output(metallb_crds, env, kube, make_ns):
                                "aggregationLengthV6": 128}  # the CRD's defaults, as the server returns them
     assert "managedFields" not in docs[0]["metadata"] and docs[0]["metadata"]["uid"]
     assert f"warning: no BGPPeer named spine-1 in namespace {ns}" in result.stderr
-    assert get(kube, "bgpadvertisement", ns, "wan")["spec"]["peers"] == ["spine-1"]
+    assert get(client, "bgpadvertisements", ns, "wan")["spec"]["peers"] == ["spine-1"]
 
 
-def test_create_without_advertisement_warns(metallb_crds, env, kube, make_ns):
+def test_create_without_advertisement_warns(metallb_crds, env, client, make_ns):
     ns = make_ns()
     result = run_plugin("pools", "create", "quiet", "-n", ns, "--addresses", "192.168.60.0/29", env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "ipaddresspool.metallb.io/quiet created\n"
     assert 'warning: no advertisement announces pool "quiet"' in result.stderr
     # an advertisement covering every pool (empty spec) announces the next one: no warning
-    apply(kube, f"""\
+    apply(client, f"""\
         apiVersion: metallb.io/v1beta1
         kind: L2Advertisement
         metadata: {{name: all, namespace: {ns}}}
@@ -243,17 +231,17 @@ def test_create_without_advertisement_warns(metallb_crds, env, kube, make_ns):
     assert result.returncode == 0 and "warning" not in result.stderr, result.stderr
 
 
-def test_create_dry_run_writes_nothing(metallb_crds, env, kube, make_ns):
+def test_create_dry_run_writes_nothing(metallb_crds, env, client, make_ns):
     ns = make_ns()
     result = run_plugin("pools", "create", "try", "-n", ns, "--addresses", "192.168.70.0/29", "--l2", "--dry-run",
                         env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout == ("ipaddresspool.metallb.io/try created (server dry run)\n"
                              "l2advertisement.metallb.io/try created (server dry run)\n")
-    assert get(kube, "ipaddresspools", ns)["items"] == [] and get(kube, "l2advertisements", ns)["items"] == []
+    assert get(client, "ipaddresspools", ns)["items"] == [] and get(client, "l2advertisements", ns)["items"] == []
 
 
-def test_create_refuses_overlap_with_another_pool(metallb_crds, env, kube, make_ns):
+def test_create_refuses_overlap_with_another_pool(metallb_crds, env, client, make_ns):
     ns = make_ns()
     assert run_plugin("pools", "create", "first", "-n", ns, "--addresses", "10.20.0.0/24", "--l2",
                       env=env).returncode == 0
@@ -265,7 +253,7 @@ def test_create_refuses_overlap_with_another_pool(metallb_crds, env, kube, make_
                              "metallb pools)\n")
     again = run_plugin("pools", "create", "first", "-n", ns, "--addresses", "10.30.0.0/24", env=env)
     assert again.returncode == 1 and f'pool "first" already exists in namespace {ns}' in again.stderr
-    assert [p["metadata"]["name"] for p in get(kube, "ipaddresspools", ns)["items"]] == ["first"]
+    assert [p["metadata"]["name"] for p in get(client, "ipaddresspools", ns)["items"]] == ["first"]
 
 
 @pytest.mark.parametrize("addresses, message", [
@@ -276,12 +264,12 @@ def test_create_refuses_overlap_with_another_pool(metallb_crds, env, kube, make_
     ("10.0.0.1", 'error: invalid address "10.0.0.1": a single address needs a prefix length, like 10.0.0.1/32'),
     ("10.0.0.0/24,,10.0.1.0/24", "error: empty address entry"),
 ])
-def test_create_refuses_invalid_addresses(metallb_crds, env, kube, make_ns, addresses, message):
+def test_create_refuses_invalid_addresses(metallb_crds, env, client, make_ns, addresses, message):
     ns = make_ns()
     result = run_plugin("pools", "create", "bad", "-n", ns, "--addresses", addresses, "--l2", env=env)
     assert result.returncode == 2
     assert result.stderr.startswith(message), result.stderr
-    assert get(kube, "ipaddresspools", ns)["items"] == []
+    assert get(client, "ipaddresspools", ns)["items"] == []
 
 
 def test_create_warns_about_the_service_cidr(metallb_crds, env, make_ns):
@@ -292,7 +280,7 @@ def test_create_warns_about_the_service_cidr(metallb_crds, env, make_ns):
             "that are already in use") in result.stderr
 
 
-def test_reader_gets_a_clear_403_on_create(metallb_crds, controlplane, make_ns, kube):
+def test_reader_gets_a_clear_403_on_create(metallb_crds, controlplane, make_ns, client):
     ns = make_ns()
     result = run_plugin("pools", "create", "mine", "-n", ns, "--addresses", "10.60.0.0/24", "--l2",
                         "--kubeconfig", controlplane.kubeconfig("reader"))
@@ -300,17 +288,17 @@ def test_reader_gets_a_clear_403_on_create(metallb_crds, controlplane, make_ns, 
     assert result.stderr.startswith('error: permission denied: ipaddresspools.metallb.io is forbidden: User "reader" '
                                     'cannot create resource "ipaddresspools"')
     assert "Ask a cluster admin for this permission" in result.stderr
-    assert get(kube, "ipaddresspools", ns)["items"] == []
+    assert get(client, "ipaddresspools", ns)["items"] == []
 
 
 # --------------------------------------------------------------------------------------------- delete
 
 
-def test_delete_guarded_then_forced(metallb_crds, controlplane, env, kube, make_ns):
+def test_delete_guarded_then_forced(metallb_crds, controlplane, env, client, make_ns):
     ns, apps = make_ns(), make_ns()
     assert run_plugin("pools", "create", "busy", "-n", ns, "--addresses", "10.70.0.0/24", "--l2",
                       env=env).returncode == 0
-    apply(kube, f"""\
+    apply(client, f"""\
         apiVersion: metallb.io/v1beta1
         kind: IPAddressPool
         metadata: {{name: other, namespace: {ns}}}
@@ -321,7 +309,6 @@ def test_delete_guarded_then_forced(metallb_crds, controlplane, env, kube, make_
         metadata: {{name: shared, namespace: {ns}}}
         spec: {{ipAddressPools: [busy, other]}}
         """)
-    client = admin_client(controlplane)
     lb_service(client, apps, "db", "10.70.0.7", pool="busy")
     lb_service(client, apps, "cache", "10.70.0.8")
 
@@ -329,7 +316,7 @@ def test_delete_guarded_then_forced(metallb_crds, controlplane, env, kube, make_
     assert guarded.returncode == 1
     assert guarded.stderr == (f'error: pool "busy" still has addresses in use by 2 Service(s): {apps}/cache, '
                               f"{apps}/db. Move or delete them first, or pass --force\n")
-    assert get(kube, "ipaddresspool", ns, "busy")["metadata"]["name"] == "busy"
+    assert get(client, "ipaddresspools", ns, "busy")["metadata"]["name"] == "busy"
 
     unconfirmed = run_plugin("pools", "delete", "busy", "-n", ns, "--force", env=env, input="")
     assert unconfirmed.returncode == 2
@@ -340,9 +327,9 @@ def test_delete_guarded_then_forced(metallb_crds, controlplane, env, kube, make_
     assert forced.stdout == ("ipaddresspool.metallb.io/busy deleted\nl2advertisement.metallb.io/busy deleted\n"
                              "bgpadvertisement.metallb.io/shared edited: no longer names busy\n")
     assert f"--force: 2 Service(s) lose their address" in forced.stderr
-    assert [p["metadata"]["name"] for p in get(kube, "ipaddresspools", ns)["items"]] == ["other"]
-    assert get(kube, "l2advertisements", ns)["items"] == []
-    assert get(kube, "bgpadvertisement", ns, "shared")["spec"]["ipAddressPools"] == ["other"]
+    assert [p["metadata"]["name"] for p in get(client, "ipaddresspools", ns)["items"]] == ["other"]
+    assert get(client, "l2advertisements", ns)["items"] == []
+    assert get(client, "bgpadvertisements", ns, "shared")["spec"]["ipAddressPools"] == ["other"]
 
 
 def test_delete_unknown_pool(metallb_crds, env, make_ns):
@@ -352,7 +339,7 @@ def test_delete_unknown_pool(metallb_crds, env, make_ns):
     assert result.stderr == f'error: no pool "ghost" in namespace {ns} (pools there: none)\n'
 
 
-def test_delete_dry_run(metallb_crds, env, kube, make_ns):
+def test_delete_dry_run(metallb_crds, env, client, make_ns):
     ns = make_ns()
     assert run_plugin("pools", "create", "keep", "-n", ns, "--addresses", "10.80.0.0/24", "--bgp",
                       env=env).returncode == 0
@@ -360,7 +347,7 @@ def test_delete_dry_run(metallb_crds, env, kube, make_ns):
     assert result.returncode == 0, result.stderr
     assert result.stdout == ("ipaddresspool.metallb.io/keep deleted (server dry run)\n"
                              "bgpadvertisement.metallb.io/keep deleted (server dry run)\n")
-    assert get(kube, "ipaddresspool", ns, "keep") and get(kube, "bgpadvertisement", ns, "keep")
+    assert get(client, "ipaddresspools", ns, "keep") and get(client, "bgpadvertisements", ns, "keep")
 
 
 # --------------------------------------------------------------------------------------------- migrate
@@ -400,11 +387,11 @@ def legacy_configmap(ns):
             "data": {"config": LEGACY}}
 
 
-def test_migrate_prints_yaml_from_the_cluster(metallb_crds, env, kube, make_ns):
+def test_migrate_prints_yaml_from_the_cluster(metallb_crds, env, client, make_ns):
     import yaml
 
     ns = make_ns()
-    kube("apply", "-f", "-", input=json.dumps(legacy_configmap(ns)))
+    client.create(cluster.api_path("v1", "configmaps", ns), legacy_configmap(ns))
     result = run_plugin("pools", "migrate", "-n", ns, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"# Converted from ConfigMap {ns}/config by kubectl metallb pools migrate.\n")
@@ -416,13 +403,13 @@ def test_migrate_prints_yaml_from_the_cluster(metallb_crds, env, kube, make_ns):
     assert {d["metadata"]["namespace"] for d in docs} == {ns}
     assert docs[0]["spec"]["bfdProfile"] == "fast-bfd" and docs[0]["spec"]["holdTime"] == "2m0s"
     assert 'note: IPAddressPool "Production_Pool" is named "production-pool"' in result.stderr
-    nothing = get(kube, "ipaddresspools", ns)["items"]
+    nothing = get(client, "ipaddresspools", ns)["items"]
     assert nothing == []  # printing writes nothing
 
 
-def test_migrate_apply_round_trip(metallb_crds, env, kube, make_ns):
+def test_migrate_apply_round_trip(metallb_crds, env, client, make_ns):
     ns = make_ns()
-    kube("apply", "-f", "-", input=json.dumps(legacy_configmap(ns)))
+    client.create(cluster.api_path("v1", "configmaps", ns), legacy_configmap(ns))
     result = run_plugin("pools", "migrate", "--from-configmap", f"{ns}/config", "--apply", env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
@@ -431,12 +418,12 @@ def test_migrate_apply_round_trip(metallb_crds, env, kube, make_ns):
         "bgppeer.metallb.io/peer1 serverside-applied", "bgpadvertisement.metallb.io/bgpadvertisement1 serverside-applied",
         "l2advertisement.metallb.io/l2advertisement1 serverside-applied"]
     assert f"remove it: kubectl delete configmap -n {ns} config" in result.stderr
-    peer = get(kube, "bgppeers.v1beta2.metallb.io", ns, "peer1")
+    peer = get(client, "bgppeers", ns, "peer1")
     assert peer["spec"]["nodeSelectors"] == [{"matchLabels": {"rack": "r1"}}] and peer["spec"]["myASN"] == 64500
-    assert get(kube, "communities", ns, "communities")["spec"]["communities"] == [
+    assert get(client, "communities", ns, "communities")["spec"]["communities"] == [
         {"name": "no-advertise", "value": "65535:65282"}]
-    assert get(kube, "bfdprofile", ns, "fast-bfd")["spec"]["receiveInterval"] == 100
-    assert get(kube, "bgpadvertisement", ns, "bgpadvertisement1")["spec"]["communities"] == ["no-advertise", "64500:1"]
+    assert get(client, "bfdprofiles", ns, "fast-bfd")["spec"]["receiveInterval"] == 100
+    assert get(client, "bgpadvertisements", ns, "bgpadvertisement1")["spec"]["communities"] == ["no-advertise", "64500:1"]
     listed = json.loads(run_plugin("pools", "-n", ns, "-o", "json", env=env).stdout)
     assert [(p["name"], p["size"], p["advertised"]) for p in listed["pools"]] == [
         ("lan", 11, ["L2"]), ("production-pool", 256, ["BGP"])]
@@ -445,7 +432,7 @@ def test_migrate_apply_round_trip(metallb_crds, env, kube, make_ns):
     assert len(json.loads(again.stdout)["items"]) == 7
 
 
-def test_migrate_from_file_with_another_namespace(metallb_crds, env, kube, make_ns, tmp_path):
+def test_migrate_from_file_with_another_namespace(metallb_crds, env, client, make_ns, tmp_path):
     ns = make_ns()
     path = tmp_path / "config.yaml"
     path.write_text(LEGACY)  # only the data, as in configmaptocrs -only-data
@@ -454,7 +441,7 @@ def test_migrate_from_file_with_another_namespace(metallb_crds, env, kube, make_
     assert {i["metadata"]["namespace"] for i in json.loads(result.stdout)["items"]} == {ns}
 
 
-def test_migrate_refuses_invalid_config_and_overlap(metallb_crds, env, kube, make_ns, tmp_path):
+def test_migrate_refuses_invalid_config_and_overlap(metallb_crds, env, client, make_ns, tmp_path):
     ns = make_ns()
     bad = tmp_path / "bad.yaml"
     bad.write_text(LEGACY.replace("198.51.100.0/24", "198.51.100.0/33"))
@@ -469,7 +456,7 @@ def test_migrate_refuses_invalid_config_and_overlap(metallb_crds, env, kube, mak
     clash = run_plugin("pools", "migrate", "--file", str(good), "-n", ns, "--apply", env=env)
     assert clash.returncode == 1
     assert "overlap pools already in namespace" in clash.stderr and "nothing was applied" in clash.stderr
-    assert [p["metadata"]["name"] for p in get(kube, "ipaddresspools", ns)["items"]] == ["taken"]
+    assert [p["metadata"]["name"] for p in get(client, "ipaddresspools", ns)["items"]] == ["taken"]
 
 
 def test_migrate_missing_configmap(metallb_crds, env, make_ns):
@@ -483,15 +470,14 @@ def test_migrate_missing_configmap(metallb_crds, env, make_ns):
 # --------------------------------------------------------------------------------------------- cost
 
 
-def test_request_count_does_not_grow_with_services(metallb_crds, controlplane, env, kube, make_ns):
+def test_request_count_does_not_grow_with_services(metallb_crds, controlplane, env, client, make_ns):
     ns, apps = make_ns(), make_ns()
-    apply(kube, f"""\
+    apply(client, f"""\
         apiVersion: metallb.io/v1beta1
         kind: IPAddressPool
         metadata: {{name: big, namespace: {ns}}}
         spec: {{addresses: [10.100.0.0/16]}}
         """)
-    client = admin_client(controlplane)
 
     def requests():
         result = run_plugin("pools", "-n", ns, "-v", "-o", "json", env=env)
