@@ -303,7 +303,18 @@ def check_existing_install(facts):
         return Result(WARN, f"MetalLB {version} in {current.namespace} is managed by the MetalLB operator: change "
                             "its MetalLB resource instead of installing the manifest", described)
     return Result(WARN, f"MetalLB {version} is already installed in {current.namespace}: kubectl metallb install "
-                        f"would upgrade it to {facts.tag}", described)
+                        f"would {_change(current.version, facts.tag)}", described)
+
+
+def _change(installed, tag):
+    """What installing `tag` over `installed` means, in words."""
+    try:
+        have, want = releases.parse_version(installed), releases.parse_version(tag)
+    except ValueError:
+        return f"replace it with {tag}"
+    if have == want:
+        return "re-apply the same release"
+    return f"{'upgrade' if have < want else 'downgrade'} it to {tag}"
 
 
 def _describe_install(found):
@@ -330,7 +341,8 @@ def check_legacy_config(facts):
         return Result(OK)
     names = [_qualified(cm) for cm in legacy]
     return Result(WARN, f"ConfigMap {_listing(names)} holds a MetalLB <= 0.12 configuration, which MetalLB 0.13 "
-                        "and later ignore: convert it to IPAddressPool resources")
+                        "and later ignore: convert it to custom resources",
+                  tuple(f"kubectl metallb pools migrate --from-configmap {name}" for name in names))
 
 
 def check_microk8s(facts):
@@ -836,10 +848,11 @@ def check_permissions(facts):
         raise Skip(facts.permissions.reason)
     reviews = facts.permissions or []
     missing = [access for access, allowed, _ in reviews if not allowed]
+    what = "install and the planned pool need" if facts.addresses is not None else "install needs"
     if missing:
-        return Result(FAIL, f"{len(missing)} of the {len(reviews)} permissions that install needs are missing",
+        return Result(FAIL, f"{len(missing)} of the {len(reviews)} permissions that {what} are missing",
                       tuple(str(m) for m in missing))
-    return Result(OK, details=(f"all {len(reviews)} permissions that install needs are granted",))
+    return Result(OK, details=(f"all {len(reviews)} permissions that {what} are granted",))
 
 
 def check_manifest_dry_run(facts):
@@ -1039,7 +1052,7 @@ def checks(facts):
               hint="kubectl get nodes -o custom-columns=NAME:.metadata.name,TAINTS:.spec.taints"),
         Check("pod-security", psa, f"namespace {facts.namespace} allows privileged pods", check_pod_security,
               hint=f"{DOCS}/installation/"),
-        Check("memberlist-ports", ml, f"TCP and UDP port {MEMBERLIST_PORT} are open between nodes",
+        Check("memberlist-ports", ml, f"memberlist needs TCP and UDP port {MEMBERLIST_PORT} open between nodes",
               check_memberlist_ports, severity="warning", hint=f"{DOCS}/#requirements"),
         Check("network-policies", ml, f"no NetworkPolicy in {facts.namespace} blocks MetalLB", check_network_policies,
               severity="warning", hint=f"kubectl get networkpolicies -n {facts.namespace}"),

@@ -8,13 +8,13 @@ controller runs here, so the tests that need a namespace use one of their own an
 import json
 import os
 import re
-import socket
 
 import pytest
 import yaml
 
 import scenarios
 from helpers import run_plugin
+from test_connection import closed_port, write_kubeconfig
 
 
 @pytest.fixture(scope="module")
@@ -268,24 +268,10 @@ def test_user_without_any_rights(controlplane):
     assert found["permissions"]["message"] == "26 of the 26 permissions that install needs are missing"
 
 
-def closed_port():
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
-
-
 def test_unreachable_cluster_exits_3(controlplane, tmp_path):
-    config = {"apiVersion": "v1", "kind": "Config", "current-context": "gone",
-              "clusters": [{"name": "gone", "cluster": {"server": f"https://127.0.0.1:{closed_port()}",
-                                                        "certificate-authority": os.path.join(controlplane.pki,
-                                                                                              "ca.crt")}}],
-              "users": [{"name": "u", "user": {}}],
-              "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "u"}}]}
-    path = tmp_path / "config"
-    path.write_text(json.dumps(config))
-    text, doc = preflight(env={"KUBECONFIG": str(path)}, text=True)
+    config = write_kubeconfig(tmp_path / "config", f"https://127.0.0.1:{closed_port()}",
+                              os.path.join(controlplane.pki, "ca.crt"), {}, context="gone")
+    text, doc = preflight(env={"KUBECONFIG": config}, text=True)
     assert text.returncode == 3
     assert text.stdout.splitlines()[2:5] == ["Kubernetes", "----------", "× can reach the Kubernetes API"]
     assert "cannot reach the API server at https://127.0.0.1:" in text.stdout
@@ -345,6 +331,7 @@ def test_existing_install_and_legacy_config(admin, admin_kubectl, upstream_manif
     assert found["existing-install"]["hint"] == "kubectl metallb status"
     assert found["legacy-config"]["result"] == "warn"
     assert found["legacy-config"]["hint"] == "kubectl metallb pools migrate"
+    assert found["legacy-config"]["details"] == ["kubectl metallb pools migrate --from-configmap metallb-system/config"]
     assert found["pod-security"]["details"] == ["namespace metallb-system enforces the privileged level"]
     assert found["network-policies"]["details"] == ["deny-all: blocks 7946/TCP, 7946/UDP to the speaker",
                                                     "deny-all: blocks 9443/TCP to the controller"]

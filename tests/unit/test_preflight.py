@@ -181,6 +181,12 @@ def test_existing_manifest_install_in_the_namespace():
     assert details == ("metallb-system: MetalLB v0.14.9 (manifest, native backend)",)
 
 
+def test_existing_install_version_words():
+    assert pf._change("v0.16.1", "v0.16.1") == "re-apply the same release"
+    assert pf._change("v0.16.1", "v0.15.3") == "downgrade it to v0.15.3"
+    assert pf._change(None, "v0.15.3") == "replace it with v0.15.3"
+
+
 def test_existing_helm_install():
     status, message, _ = run(pf.check_existing_install, facts(**metallb("metallb-system", helm=True)))
     assert status == WARN and "by Helm release lb: upgrade it with helm" in message
@@ -210,9 +216,10 @@ def test_legacy_configmap():
     f = facts(legacy_configmaps=[configmap("metallb-system", "config", {"config": LEGACY}),
                                  configmap("app", "config", {"config": "unrelated: true"}),
                                  configmap("other", "config", {"settings": "x"})])
-    status, message, _ = run(pf.check_legacy_config, f)
+    status, message, details = run(pf.check_legacy_config, f)
     assert status == WARN
     assert message.startswith("ConfigMap metallb-system/config holds a MetalLB <= 0.12 configuration")
+    assert details == ("kubectl metallb pools migrate --from-configmap metallb-system/config",)
     assert run(pf.check_legacy_config, facts(legacy_configmaps=f.objects["legacy_configmaps"][1:]))[0] == OK
 
 
