@@ -6,12 +6,16 @@ Every MetalLB object lives in a namespace of this module (-n NS); nothing cluste
 """
 
 import json
+import os
+import pty
+import subprocess
+import sys
 import textwrap
 import uuid
 
 import pytest
 
-from helpers import run_plugin
+from helpers import REPO, run_plugin
 from metallb_plugin import cli, cluster
 
 
@@ -492,3 +496,33 @@ def test_request_count_does_not_grow_with_services(metallb_crds, controlplane, e
         counts.append(requests())
     assert counts[0][1] == 10 and counts[1][1] == 120
     assert counts[0][0] == counts[1][0] == 4  # one LIST per kind: pools, L2 and BGP advertisements, Services
+
+
+def on_terminal(env, answer, *args):
+    """Run the plugin with a terminal as stdin (so it asks) and type answer."""
+    leader, follower = pty.openpty()
+    full_env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+    full_env.update(env)
+    with subprocess.Popen([sys.executable, "-m", "metallb_plugin", *args], cwd=REPO, env=full_env, stdin=follower,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        os.close(follower)
+        os.write(leader, answer.encode())
+        out, err = proc.communicate(timeout=120)
+    os.close(leader)
+    assert "Traceback" not in err, err
+    return proc.returncode, out, err
+
+
+def test_delete_asks_on_a_terminal(metallb_crds, env, client, make_ns):
+    ns = make_ns()
+    assert run_plugin("pools", "create", "ask", "-n", ns, "--addresses", "10.90.0.0/24", "--l2",
+                      env=env).returncode == 0
+    code, out, err = on_terminal(env, "n\n", "pools", "delete", "ask", "-n", ns)
+    assert (code, out) == (1, "")
+    assert (f"Delete ipaddresspool.metallb.io/ask, l2advertisement.metallb.io/ask in namespace {ns}? [y/N] "
+            in err and "nothing deleted" in err)
+    assert get(client, "ipaddresspools", ns, "ask")
+    code, out, err = on_terminal(env, "y\n", "pools", "delete", "ask", "-n", ns)
+    assert code == 0, err
+    assert out == "ipaddresspool.metallb.io/ask deleted\nl2advertisement.metallb.io/ask deleted\n"
+    assert get(client, "ipaddresspools", ns)["items"] == []
