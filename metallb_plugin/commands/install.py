@@ -562,7 +562,7 @@ class Installer:
             if obj["kind"] == "Namespace" and not args.dry_run:
                 # record what is about to be applied first, so an interrupted install can still be uninstalled
                 self.client.apply(f"/api/v1/namespaces/{self.namespace}/configmaps/{INVENTORY}",
-                                  _inventory(self.namespace, _merge_refs(old_refs, new_refs), details))
+                                  _inventory(self.namespace, _merge_refs(old_refs, new_refs), details), force=True)
             if obj["kind"] == "CustomResourceDefinition":
                 crds.append(after or obj)
             if crds and manifests.step(obj) == 1 and obj is _last_of_step(objects, 1) and not args.dry_run:
@@ -571,7 +571,7 @@ class Installer:
             self._delete_stale(ref)
         if stale and not args.dry_run:
             self.client.apply(f"/api/v1/namespaces/{self.namespace}/configmaps/{INVENTORY}",
-                              _inventory(self.namespace, new_refs, details))
+                              _inventory(self.namespace, new_refs, details), force=True)
 
         counts = {k: sum(1 for r in self.results if r["result"] == k)
                   for k in ("created", "changed", "unchanged", "deleted", "conflict")}
@@ -685,8 +685,9 @@ class Installer:
              "`kubectl metallb pools create` can run now")
 
     def _stuck_message(self, pending, states):
-        """One line naming each stuck part and why; pod details (Pending pods and their events) above it."""
+        """One line naming each stuck part and why (Pending pods and their events, failed pod creation)."""
         from metallb_plugin import cluster
+        from metallb_plugin.core import installation
 
         pods = self.client.list(cluster.api_path("v1", "pods", self.namespace))
         events = self.client.list(cluster.api_path("v1", "events", self.namespace))
@@ -694,51 +695,12 @@ class Installer:
         for label, obj, _ in pending:
             why = states[label]
             if obj is not None:
-                why += "; " + _workload_diagnosis(obj, pods, events)
+                why += "; " + installation.why_not_ready(obj, pods, events)
             else:
                 why += " (the controller Pod that serves the webhook is not ready)" if "controller" not in why else ""
             parts.append(f"{label}: {why}")
         return (f"MetalLB is not ready after {_human(self.args.timeout)}: " + "; ".join(parts)
                 + f". Look at `kubectl -n {self.namespace} get pods,events`")
-
-
-def _workload_diagnosis(obj, pods, events):
-    """Why a workload has no ready pods: Pending pods with their events, creation failures, or no pods at all."""
-    name = obj["metadata"]["name"]
-    selector = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-    mine = [p for p in pods if selector and all(((p.get("metadata") or {}).get("labels") or {}).get(k) == v
-                                                 for k, v in selector.items())]
-    related = {name} | {p["metadata"]["name"] for p in mine}
-    own_events = [e for e in events if (e.get("involvedObject") or {}).get("name") in related
-                  or ((e.get("involvedObject") or {}).get("kind") == "ReplicaSet"
-                      and (e.get("involvedObject") or {}).get("name", "").startswith(name + "-"))]
-    warnings = [e for e in own_events if e.get("type") == "Warning"]
-
-    def event_text(e):
-        return f"{e.get('reason')}: {(e.get('message') or '').strip()}"
-
-    if not mine:
-        failed = [event_text(e) for e in warnings if e.get("reason") in ("FailedCreate", "FailedScheduling")]
-        if failed:
-            return "no pods were created: " + " / ".join(dict.fromkeys(failed))
-        return "no pods were created"
-    pending = [p for p in mine if (p.get("status") or {}).get("phase") == "Pending"]
-    if pending:
-        details = []
-        for pod in pending:
-            pname = pod["metadata"]["name"]
-            reasons = [event_text(e) for e in warnings if (e.get("involvedObject") or {}).get("name") == pname]
-            waiting = [((c.get("state") or {}).get("waiting") or {}) for c in
-                       (pod.get("status") or {}).get("containerStatuses") or []]
-            reasons += [f"{w.get('reason')}: {w.get('message', '')}".strip(": ") for w in waiting if w.get("reason")]
-            details.append(f"pod {pname} Pending" + (f" ({' / '.join(dict.fromkeys(reasons))})" if reasons else ""))
-        return "; ".join(details)
-    not_ready = [p["metadata"]["name"] for p in mine
-                 if not any(c.get("type") == "Ready" and c.get("status") == "True"
-                            for c in (p.get("status") or {}).get("conditions") or [])]
-    if not_ready:
-        return f"pods not ready: {', '.join(not_ready)} (see `kubectl logs`)"
-    return "its pods run, but its controller has not reported them ready yet"
 
 
 def _webhook_services(objects, namespace):

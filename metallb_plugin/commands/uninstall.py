@@ -1,12 +1,258 @@
-"""kubectl metallb uninstall: remove MetalLB."""
+"""Remove MetalLB as `kubectl metallb install` installed it, after backing up its configuration.
 
-from metallb_plugin.commands import not_available
+Every metallb.io configuration object (pools, advertisements, peers, BFD profiles, communities, FRR-K8s
+configurations; not the status reports MetalLB writes itself) is first written to a YAML file (--backup FILE, by
+default metallb-backup-<timestamp>.yaml in the current directory) that `kubectl apply -f` can restore. Then the
+objects install recorded are deleted in reverse order: webhook configuration, workloads, Services, configuration,
+RBAC, CRDs (and with them every MetalLB custom resource) and the namespace. --keep-crds keeps the CRDs and the
+namespace, so the configuration stays for a later install.
 
-HELP = "remove MetalLB"
+While LoadBalancer Services still hold addresses handed out by MetalLB, uninstall refuses (they would keep IPs
+nobody announces any more) and lists them; --force removes MetalLB anyway.
+
+examples:
+  kubectl metallb uninstall
+  kubectl metallb uninstall --yes --backup metallb-config.yaml
+  kubectl metallb uninstall --keep-crds
+"""
+
+import datetime
+import os
+import sys
+
+from metallb_plugin import errors, output
+
+HELP = "remove MetalLB (backs up its configuration first)"
+
+METALLB_GROUPS = ("metallb.io", "frrk8s.metallb.io")
+# written by MetalLB itself to report state; restoring them would only leave stale reports behind
+STATUS_KINDS = ("ServiceL2Status", "ServiceBGPStatus", "ConfigurationState", "FRRNodeState", "BGPSessionState")
+SERVER_FIELDS = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink",
+                 "deletionTimestamp", "deletionGracePeriodSeconds")
 
 
 def add_arguments(parser):
-    pass
+    parser.add_argument("--backup", metavar="FILE",
+                        help="where to write the backup of every metallb.io object (default "
+                             "metallb-backup-<timestamp>.yaml in the current directory)")
+    parser.add_argument("--keep-crds", action="store_true",
+                        help="keep the CRDs and the namespace (and so every pool, advertisement and peer)")
+    parser.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    parser.add_argument("--force", action="store_true",
+                        help="uninstall even while LoadBalancer Services hold MetalLB addresses")
 
 
-run = not_available("uninstall")
+def run(args):
+    from metallb_plugin import cluster
+    from metallb_plugin.commands.install import INVENTORY, confirm, read_inventory
+    from metallb_plugin.core import installation
+
+    client = cluster.connect(args)
+    namespace = args.namespace
+    refs, details = read_inventory(client, namespace)
+    deployments = client.list("/apis/apps/v1/deployments")
+    found = installation.find_installation(deployments, client.list("/apis/apps/v1/daemonsets"),
+                                           namespace=namespace)
+    if found and found.namespace != namespace:
+        found = None
+    if refs is None:
+        if found and found.managed_by == installation.HELM:
+            raise errors.PluginError(f"MetalLB in {namespace} was installed with Helm (release "
+                                     f"{found.helm_release or 'unknown'}): remove it with `helm uninstall`")
+        if found and found.managed_by == installation.OPERATOR:
+            raise errors.PluginError(f"MetalLB in {namespace} is managed by metallb-operator: delete its MetalLB "
+                                     "resource, then the operator")
+        if found:
+            raise errors.PluginError(
+                f"MetalLB {found.version or ''} in {namespace} was not installed by `kubectl metallb install` (no "
+                f"ConfigMap {INVENTORY}); remove it the way it was installed, e.g. `kubectl delete -f <manifest>`")
+        _say(f"MetalLB is not installed in namespace {namespace} (nothing recorded by kubectl metallb install): "
+             "nothing to do")
+        _emit(args, {"namespace": namespace, "version": None, "backup": None, "backedUp": 0, "objects": []})
+        return errors.OK
+
+    version = details.get("version") or (found.version if found else None) or "unknown"
+    holders = _services_holding_addresses(client, namespace, refs)
+    if holders:
+        for line in holders:
+            _say(f"  {line}")
+        if not args.force:
+            raise errors.PluginError(
+                f"{len(holders)} LoadBalancer Service(s) still hold MetalLB addresses (listed above): delete them or "
+                "change their type first, or pass --force to uninstall anyway (their addresses stay in their status "
+                "but nobody announces them)")
+        _say(f"warning: --force: {len(holders)} LoadBalancer Service(s) keep addresses nobody will announce")
+
+    keep = " (keeping the CRDs, the namespace and the configuration)" if args.keep_crds else ""
+    if not confirm(f"Remove MetalLB {version} from namespace {namespace}{keep}?", args.yes, what="uninstall"):
+        raise errors.PluginError("uninstall cancelled; nothing was changed")
+
+    backup = args.backup or f"metallb-backup-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}.yaml"
+    count = _backup(client, refs, backup)
+    _say(f"backed up {count} metallb.io object(s) to {os.path.abspath(backup)} (restore with kubectl apply -f)")
+
+    removed = _delete_all(client, args, refs, namespace, INVENTORY)
+    deleted = sum(1 for r in removed if r["result"] == "deleted")
+    _say(f"MetalLB {version} removed from {namespace}: {deleted} object(s) deleted"
+         + (", CRDs and namespace kept" if args.keep_crds else ""))
+    _emit(args, {"namespace": namespace, "version": version, "backup": os.path.abspath(backup), "backedUp": count,
+                 "objects": removed})
+    return errors.OK
+
+
+def _say(message):
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+def _emit(args, doc):
+    if args.output != "table":
+        output.emit(doc, args.output, lambda d: "")
+
+
+def _crd_refs(refs):
+    return [r for r in refs if r["kind"] == "CustomResourceDefinition"
+            and r["name"].split(".", 1)[-1] in METALLB_GROUPS]
+
+
+def _served_version(crd):
+    versions = (crd.get("spec") or {}).get("versions") or []
+    storage = next((v for v in versions if v.get("storage")), None)
+    return (storage or next((v for v in versions if v.get("served")), {})).get("name")
+
+
+def _custom_resources(client, refs, group_filter=None):
+    """Every custom resource of the install's CRDs, in all namespaces: [(crd, [objects])]."""
+    from metallb_plugin import cluster
+
+    found = []
+    for ref in _crd_refs(refs):
+        crd = client.get_or_none(cluster.api_path("apiextensions.k8s.io/v1", "customresourcedefinitions",
+                                                  name=ref["name"]))
+        if not crd:
+            continue
+        spec = crd.get("spec") or {}
+        if group_filter and spec.get("group") != group_filter:
+            continue
+        version = _served_version(crd)
+        if not version:
+            continue
+        items = client.list(cluster.api_path(f"{spec['group']}/{version}", spec["names"]["plural"]))
+        found.append((crd, items))
+    return found
+
+
+def _services_holding_addresses(client, namespace, refs):
+    """"namespace/name ip (pool)" for LoadBalancer Services with a MetalLB address."""
+    from metallb_plugin.core import ipam
+
+    pools = {}
+    for crd, items in _custom_resources(client, refs, group_filter="metallb.io"):
+        if crd["spec"]["names"]["kind"] != "IPAddressPool":
+            continue
+        for pool in items:
+            if (pool.get("metadata") or {}).get("namespace") != namespace:
+                continue
+            ranges = []
+            for entry in (pool.get("spec") or {}).get("addresses") or []:
+                try:
+                    ranges.append(ipam.parse_entry(entry, strict=False))
+                except ipam.AddressError:
+                    continue
+            pools[pool["metadata"]["name"]] = ranges
+    services = [s for s in client.list("/api/v1/services") if (s.get("spec") or {}).get("type") == "LoadBalancer"]
+    usage = ipam.usage(services, pools)
+    holders = {}
+    for pool, used in usage.pools.items():
+        for service in used.services:
+            holders.setdefault(service, set()).add(pool)
+    for service in services:
+        meta = service.get("metadata") or {}
+        annotations = meta.get("annotations") or {}
+        pool = next((annotations[k] for k in ipam.ALLOCATED_FROM_POOL if annotations.get(k)), None)
+        if pool and ipam.ingress_ips(service):
+            holders.setdefault(f"{meta.get('namespace')}/{meta.get('name')}", set()).add(pool)
+    by_name = {f"{(s.get('metadata') or {}).get('namespace')}/{(s.get('metadata') or {}).get('name')}": s
+               for s in services}
+    lines = []
+    for name in sorted(holders):
+        ips = ", ".join(ipam.ingress_ips(by_name[name])) or "no address in status"
+        lines.append(f"{name} {ips} (pool {', '.join(sorted(holders[name]))})")
+    return lines
+
+
+def _clean(obj):
+    import copy
+
+    obj = copy.deepcopy(obj)
+    meta = obj.get("metadata") or {}
+    for field in SERVER_FIELDS:
+        meta.pop(field, None)
+    annotations = meta.get("annotations") or {}
+    annotations.pop("kubectl.kubernetes.io/last-applied-configuration", None)
+    if not annotations:
+        meta.pop("annotations", None)
+    obj.pop("status", None)
+    return obj
+
+
+def _backup(client, refs, path):
+    """Write every custom resource of the install's CRDs to path (0600: BGP passwords live there)."""
+    import yaml
+
+    objects = []
+    for crd, items in _custom_resources(client, refs):
+        group = crd["spec"]["group"]
+        kind = crd["spec"]["names"]["kind"]
+        if kind in STATUS_KINDS:
+            continue
+        for item in items:
+            item.setdefault("apiVersion", f"{group}/{_served_version(crd)}")
+            item.setdefault("kind", kind)
+            objects.append(_clean(item))
+    header = (f"# MetalLB configuration backed up by `kubectl metallb uninstall` on "
+              f"{datetime.datetime.now().isoformat(timespec='seconds')}: {len(objects)} object(s).\n"
+              "# Restore after reinstalling with: kubectl apply -f <this file>\n")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise errors.UsageError(f"backup file {path} already exists; choose another with --backup FILE") from None
+    except OSError as exc:
+        raise errors.PluginError(f"cannot write the backup to {path}: {exc.strerror}; nothing was removed") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(header)
+        if objects:
+            handle.write(yaml.safe_dump_all(objects, sort_keys=False, explicit_start=True))
+    return len(objects)
+
+
+def _delete_all(client, args, refs, namespace, inventory):
+    """Delete the recorded objects, last installed first; [{ref..., result}]."""
+    from metallb_plugin import cluster
+    from metallb_plugin.core import manifests
+
+    keep_kinds = {"CustomResourceDefinition", "Namespace"} if args.keep_crds else set()
+    ordered = sorted(refs, key=lambda r: manifests.KINDS.get(r["kind"], (None, None, None, 0))[3], reverse=True)
+    inventory_ref = {"apiVersion": "v1", "kind": "ConfigMap", "namespace": namespace, "name": inventory}
+    # the record goes just before the namespace (or last when the namespace stays)
+    position = next((i for i, r in enumerate(ordered) if r["kind"] == "Namespace"), len(ordered))
+    ordered.insert(position, inventory_ref)
+    results = []
+    for ref in ordered:
+        if ref["kind"] in keep_kinds:
+            continue
+        spec = manifests.KINDS.get(ref["kind"])
+        if spec is None:
+            continue
+        path = cluster.api_path(ref["apiVersion"], spec[1], ref.get("namespace") if spec[2] else None, ref["name"])
+        obj = {"apiVersion": ref["apiVersion"], "kind": ref["kind"], "metadata": {"name": ref["name"]}}
+        try:
+            client.delete(path)
+            result = "deleted"
+        except errors.NotFound:
+            result = "not found"
+        results.append({**ref, "result": result})
+        if args.output == "table":
+            sys.stdout.write(f"{manifests.describe(obj)} {result}\n")
+            sys.stdout.flush()
+    return results

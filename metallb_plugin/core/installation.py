@@ -29,6 +29,7 @@ API (stable):
                         be installed before any MetalLB resource asks it to deploy MetalLB)
     image_tag(image)    "quay.io/metallb/controller:v0.16.1@sha256:..." -> "v0.16.1" (None without a tag)
     deployment_ready(obj) / daemonset_ready(obj) / endpoints_ready(endpointslices) -> (ready, "1/1 available")
+    why_not_ready(workload, pods, events) -> "pod controller-x Pending (FailedScheduling: ...)" and the like
 """
 
 from dataclasses import asdict, dataclass, field
@@ -296,3 +297,46 @@ def endpoints_ready(slices):
     if count:
         return True, f"{count} ready endpoint{'s' if count != 1 else ''}"
     return False, "no ready endpoints" if slices else "no endpoints (no EndpointSlice yet)"
+
+
+def why_not_ready(obj, pods, events):
+    """Why a Deployment or DaemonSet has no ready pods, from raw Pod and Event dicts of its namespace.
+
+    Pending pods with their Warning events and waiting reasons (FailedScheduling, ErrImagePull, ...), pods that could
+    not be created (FailedCreate events, e.g. a Pod Security violation), or plainly that no pods were created.
+    """
+    name = obj["metadata"]["name"]
+    selector = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    mine = [p for p in pods if selector and all(((p.get("metadata") or {}).get("labels") or {}).get(k) == v
+                                                 for k, v in selector.items())]
+    related = {name} | {p["metadata"]["name"] for p in mine}
+    own_events = [e for e in events if (e.get("involvedObject") or {}).get("name") in related
+                  or ((e.get("involvedObject") or {}).get("kind") == "ReplicaSet"
+                      and (e.get("involvedObject") or {}).get("name", "").startswith(name + "-"))]
+    warnings = [e for e in own_events if e.get("type") == "Warning"]
+
+    def event_text(e):
+        return f"{e.get('reason')}: {(e.get('message') or '').strip()}"
+
+    if not mine:
+        failed = [event_text(e) for e in warnings if e.get("reason") in ("FailedCreate", "FailedScheduling")]
+        if failed:
+            return "no pods were created: " + " / ".join(dict.fromkeys(failed))
+        return "no pods were created"
+    pending = [p for p in mine if (p.get("status") or {}).get("phase") == "Pending"]
+    if pending:
+        details = []
+        for pod in pending:
+            pname = pod["metadata"]["name"]
+            reasons = [event_text(e) for e in warnings if (e.get("involvedObject") or {}).get("name") == pname]
+            waiting = [((c.get("state") or {}).get("waiting") or {}) for c in
+                       (pod.get("status") or {}).get("containerStatuses") or []]
+            reasons += [f"{w.get('reason')}: {w.get('message', '')}".strip(": ") for w in waiting if w.get("reason")]
+            details.append(f"pod {pname} Pending" + (f" ({' / '.join(dict.fromkeys(reasons))})" if reasons else ""))
+        return "; ".join(details)
+    not_ready = [p["metadata"]["name"] for p in mine
+                 if not any(c.get("type") == "Ready" and c.get("status") == "True"
+                            for c in (p.get("status") or {}).get("conditions") or [])]
+    if not_ready:
+        return f"pods not ready: {', '.join(not_ready)} (see `kubectl logs`)"
+    return "its pods run, but its controller has not reported them ready yet"

@@ -3,7 +3,7 @@
 import pytest
 
 from metallb_plugin.core.installation import (daemonset_ready, deployment_ready, endpoints_ready, find_installation,
-                                              find_installations, find_operator, image_tag)
+                                              find_installations, find_operator, image_tag, why_not_ready)
 
 
 def workload(kind, name, namespace, labels, containers, volumes=None, owners=None):
@@ -222,3 +222,60 @@ def test_endpoints_ready():
     assert endpoints_ready([not_ready, unset]) == (True, "1 ready endpoint")
     two = {"endpoints": [{"addresses": ["10.0.0.6"], "conditions": {"ready": True}}, {"addresses": ["10.0.0.7"]}]}
     assert endpoints_ready([two]) == (True, "2 ready endpoints")
+
+
+def _pod(name, labels, phase="Pending", waiting=None, ready=False):
+    status = {"phase": phase, "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}
+    if waiting:
+        status["containerStatuses"] = [{"name": "c", "state": {"waiting": waiting}}]
+    return {"metadata": {"name": name, "labels": labels}, "status": status}
+
+
+def _event(kind, name, reason, message, type_="Warning"):
+    return {"involvedObject": {"kind": kind, "name": name}, "reason": reason, "message": message, "type": type_}
+
+
+CONTROLLER = {"kind": "Deployment", "metadata": {"name": "controller"},
+              "spec": {"selector": {"matchLabels": {"app": "metallb", "component": "controller"}}}}
+SPEAKER = {"kind": "DaemonSet", "metadata": {"name": "speaker"},
+           "spec": {"selector": {"matchLabels": {"app": "metallb", "component": "speaker"}}}}
+LABELS = {"app": "metallb", "component": "controller", "pod-template-hash": "abc"}
+
+
+def test_why_not_ready_without_pods():
+    assert why_not_ready(CONTROLLER, [], []) == "no pods were created"
+    other = _pod("web-1", {"app": "web"})
+    assert why_not_ready(CONTROLLER, [other], [_event("Pod", "web-1", "FailedScheduling", "x")]) == \
+        "no pods were created"
+
+
+def test_why_not_ready_pod_security_violation():
+    psa = _event("DaemonSet", "speaker", "FailedCreate",
+                 'Error creating: pods "speaker-x" is forbidden: violates PodSecurity "baseline:latest": host '
+                 "namespaces (hostNetwork=true)")
+    rs = _event("ReplicaSet", "controller-7d4b9", "FailedCreate", "quota exceeded")
+    normal = _event("DaemonSet", "speaker", "SuccessfulCreate", "created", type_="Normal")
+    assert why_not_ready(SPEAKER, [], [psa, normal, psa]) == (
+        'no pods were created: FailedCreate: Error creating: pods "speaker-x" is forbidden: violates PodSecurity '
+        '"baseline:latest": host namespaces (hostNetwork=true)')
+    assert why_not_ready(CONTROLLER, [], [rs]) == "no pods were created: FailedCreate: quota exceeded"
+
+
+def test_why_not_ready_pending_pods_with_events_and_image_pull():
+    pods = [_pod("controller-abc-1", LABELS), _pod("controller-abc-2", LABELS,
+                                                   waiting={"reason": "ImagePullBackOff",
+                                                            "message": "Back-off pulling image"})]
+    events = [_event("Pod", "controller-abc-1", "FailedScheduling", "0/3 nodes are available: 3 node(s) had "
+                                                                   "untolerated taint."),
+              _event("Pod", "controller-abc-1", "Scheduled", "ok", type_="Normal")]
+    assert why_not_ready(CONTROLLER, pods, events) == (
+        "pod controller-abc-1 Pending (FailedScheduling: 0/3 nodes are available: 3 node(s) had untolerated "
+        "taint.); pod controller-abc-2 Pending (ImagePullBackOff: Back-off pulling image)")
+
+
+def test_why_not_ready_running_but_not_ready():
+    running = _pod("controller-abc-1", LABELS, phase="Running")
+    assert why_not_ready(CONTROLLER, [running], []) == "pods not ready: controller-abc-1 (see `kubectl logs`)"
+    ready = _pod("controller-abc-1", LABELS, phase="Running", ready=True)
+    assert why_not_ready(CONTROLLER, [ready], []) == \
+        "its pods run, but its controller has not reported them ready yet"

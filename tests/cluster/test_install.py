@@ -1,0 +1,559 @@
+"""install / uninstall end to end with MetalLB's real release manifests on a real API server.
+
+Install changes cluster-wide state (CRDs, ClusterRoles, a webhook configuration), so this module runs its own API
+server. The tests run in file order and build on each other: refusals on an empty cluster first, then an install of
+v0.14.9, a no-op re-run, the upgrade to v0.16.1, waiting, the switch to FRR-K8s, and uninstall at the end.
+No controllers run on this server: where readiness matters the test writes .status (and an EndpointSlice for the
+webhook Service) the way the Deployment, DaemonSet and EndpointSlice controllers would, and says so.
+"""
+
+import http.server
+import json
+import os
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+
+import pytest
+import yaml
+
+from helpers import run_plugin
+
+# sha256 of the upstream files, from the reference digests page (the same values the releases table pins)
+V0149_NATIVE = "951065e85692aa106f1bb5d5a487d9306154923a794ab1d82122881cbaf588e4"
+V0161_NATIVE = "bf25feebb7582ca7df845efd52ffbc2960d6cbf4cfc972f47fded9f788b67f0b"
+V0161_FRR_K8S = "19313e5031714cc1489b3b0ed0ae6e58be0e92538b4a5ed9c529c847ef2bac62"
+NS = "metallb-system"
+REQUEST_LINE = re.compile(r"^(GET|POST|PATCH|PUT|DELETE) /\S* \d{3} \(\d+ ms\)$")
+
+
+@pytest.fixture(scope="module")
+def controlplane(private_controlplane):
+    return private_controlplane
+
+
+def requests_in(stderr):
+    return [line.split()[0] for line in stderr.splitlines() if REQUEST_LINE.match(line)]
+
+
+def results_in(stdout):
+    """{"kind.group/name": result} from install's per-object lines."""
+    return dict(line.split(" ")[:2] for line in stdout.splitlines() if line.strip())
+
+
+def resource_versions(kubectl):
+    out = {}
+    for kind in ("crd", "clusterrole", "clusterrolebinding", "validatingwebhookconfiguration"):
+        for item in json.loads(kubectl("get", kind, "-o", "json"))["items"]:
+            out[(kind, item["metadata"]["name"])] = item["metadata"]["resourceVersion"]
+    for item in json.loads(kubectl("get", "all,cm,secret,sa,role,rolebinding", "-n", NS, "-o", "json"))["items"]:
+        out[(item["kind"], item["metadata"]["name"])] = item["metadata"]["resourceVersion"]
+    return out
+
+
+def metallb_state(kubectl):
+    """What MetalLB-related state the cluster holds: CRD names, whether the namespace and webhook exist."""
+    crds = [c["metadata"]["name"] for c in json.loads(kubectl("get", "crd", "-o", "json"))["items"]
+            if "metallb.io" in c["metadata"]["name"]]
+    namespace = kubectl("get", "namespace", NS, "--ignore-not-found", "-o", "name")
+    vwc = kubectl("get", "validatingwebhookconfiguration", "--ignore-not-found", "-o", "name")
+    return sorted(crds), namespace.strip(), vwc.strip()
+
+
+# ------------------------------------------------------------------------------------------- no cluster needed
+
+
+def test_print_needs_no_cluster(upstream_manifest, tmp_path):
+    # a kubeconfig that points nowhere: --print must not even read it
+    env = {"KUBECONFIG": str(tmp_path / "missing.kubeconfig")}
+    result = run_plugin("install", "--print", "--manifest", upstream_manifest("v0.16.1"), "--sha256", V0161_NATIVE,
+                        "--image-registry", "registry.local:5000/mirror", env=env)
+    assert result.returncode == 0, result.stderr
+    docs = list(yaml.safe_load_all(result.stdout))
+    assert [d["kind"] for d in docs[:2]] == ["Namespace", "CustomResourceDefinition"]
+    assert docs[-1]["kind"] == "ValidatingWebhookConfiguration"
+    controller = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "controller")
+    assert controller["spec"]["template"]["spec"]["containers"][0]["image"] == \
+        "registry.local:5000/mirror/controller:v0.16.1"
+    assert "quay.io/metallb" not in result.stdout
+    assert result.stderr.strip() == "printed 26 objects of MetalLB v0.16.1 (native); nothing was applied"
+
+
+def test_list_versions():
+    result = run_plugin("install", "--list-versions", "-o", "json")
+    assert result.returncode == 0, result.stderr
+    releases = json.loads(result.stdout)["releases"]
+    assert releases[0] == {"version": "v0.16.1", "default": True, "modes": ["native", "frr", "frr-k8s"],
+                           "prometheusModes": ["native", "frr", "frr-k8s"], "minKubernetes": "1.21"}
+    assert releases[-1]["version"] == "v0.13.0" and releases[-1]["modes"] == ["native", "frr"]
+    table = run_plugin("install", "--list-versions")
+    assert table.stdout.splitlines()[0].split() == ["VERSION", "MODES", "PROMETHEUS", "MIN", "KUBERNETES"]
+    assert "v0.16.1 (default)" in table.stdout
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--version", "v0.13.12", "--mode", "frr-k8s"], "MetalLB v0.13.12 has no manifest for frr-k8s mode"),
+    (["--version", "v0.99.0"], "unknown MetalLB release v0.99.0"),
+    (["--manifest", "x.yaml", "--version", "v0.16.1"], "do not combine it with --version"),
+    (["--sha256", "0" * 64], "--sha256 checks a --manifest"),
+    (["--manifest", "nowhere.yaml"], "--manifest nowhere.yaml: no such file"),
+    (["--manifest", "ftp://example.com/m.yaml"], "only https:// (or http:// with --insecure)"),
+    (["--manifest", "http://127.0.0.1:9/m.yaml"], "is plain http://"),
+    (["--manifest", "x.yaml", "--sha256", "abc"], "'abc' is not a sha256 digest"),
+])
+def test_bad_input_is_a_usage_error(argv, message, tmp_path):
+    result = run_plugin("install", "--print", *argv, env={"KUBECONFIG": str(tmp_path / "none")})
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+
+
+def test_foreign_objects_in_a_manifest_are_refused(upstream_manifest, tmp_path):
+    docs = list(yaml.safe_load_all(open(upstream_manifest("v0.16.1"))))
+    docs.append({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "miner", "namespace": NS}})
+    path = tmp_path / "tampered.yaml"
+    path.write_text(yaml.safe_dump_all(docs))
+    result = run_plugin("install", "--print", "--manifest", str(path), env={"KUBECONFIG": str(tmp_path / "none")})
+    assert result.returncode == 2
+    assert "unexpected Pod miner: a MetalLB manifest contains only" in result.stderr
+    assert result.stdout == ""
+
+
+# ------------------------------------------------------------------------------------------- downloads
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory, upstream_manifest):
+    """Local HTTP and HTTPS servers on 127.0.0.1 serving the upstream manifest; HTTPS with a CA made here."""
+    root = tmp_path_factory.mktemp("web")
+    shutil.copy(upstream_manifest("v0.16.1", "metallb-frr-k8s.yaml"), root / "metallb-frr-k8s.yaml")
+    pki = tmp_path_factory.mktemp("webpki")
+
+    def openssl(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=pki)
+
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+            "-subj", "/CN=test mirror CA", "-keyout", "ca.key", "-out", "ca.crt")
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=127.0.0.1",
+            "-keyout", "server.key", "-out", "server.csr")
+    (pki / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-days", "2", "-extfile", "ext.cnf", "-out", "server.crt")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    servers = []
+    for secure in (False, True):
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", _free_port()), Quiet)
+        if secure:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(str(pki / "server.crt"), str(pki / "server.key"))
+            server.socket = context.wrap_socket(server.socket, server_side=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+    http_url = f"http://127.0.0.1:{servers[0].server_address[1]}"
+    https_url = f"https://127.0.0.1:{servers[1].server_address[1]}"
+    yield {"http": http_url, "https": https_url, "ca": str(pki / "ca.crt")}
+    for server in servers:
+        server.shutdown()
+
+
+def no_proxy_env(**extra):
+    env = {"KUBECONFIG": "/nonexistent", "HTTPS_PROXY": "", "https_proxy": "", "HTTP_PROXY": "", "http_proxy": "",
+           "NO_PROXY": "", "no_proxy": ""}
+    env.update(extra)
+    return env
+
+
+def test_https_url_with_a_private_ca(web):
+    url = f"{web['https']}/metallb-frr-k8s.yaml"
+    result = run_plugin("install", "--print", "--manifest", url, "--sha256", V0161_FRR_K8S,
+                        env=no_proxy_env(SSL_CERT_FILE=web["ca"]))
+    assert result.returncode == 0, result.stderr
+    kinds = [d["kind"] for d in yaml.safe_load_all(result.stdout)]
+    assert kinds.count("CustomResourceDefinition") == 13 and kinds[-1] == "ValidatingWebhookConfiguration"
+    assert "printed 47 objects of MetalLB v0.16.1 (frr-k8s)" in result.stderr
+    assert "downloading" not in result.stderr  # progress only on a terminal
+
+
+def test_https_url_untrusted_without_the_ca(web):
+    result = run_plugin("install", "--print", "--manifest", f"{web['https']}/metallb-frr-k8s.yaml",
+                        "--sha256", V0161_FRR_K8S, env=no_proxy_env(SSL_CERT_FILE="/nonexistent-ca.pem"))
+    assert result.returncode == 1
+    assert "the server's certificate is not trusted" in result.stderr
+    assert "SSL_CERT_FILE" in result.stderr
+
+
+def test_https_url_checksum_mismatch(web):
+    result = run_plugin("install", "--print", "--manifest", f"{web['https']}/metallb-frr-k8s.yaml",
+                        "--sha256", V0161_NATIVE, env=no_proxy_env(SSL_CERT_FILE=web["ca"]))
+    assert result.returncode == 2
+    assert (f"checksum mismatch for {web['https']}/metallb-frr-k8s.yaml: expected sha256 {V0161_NATIVE}, "
+            f"got {V0161_FRR_K8S}; nothing was applied") in result.stderr
+    assert result.stdout == ""
+
+
+def test_http_url_only_with_insecure_and_without_sha256_warns(web):
+    url = f"{web['http']}/metallb-frr-k8s.yaml"
+    refused = run_plugin("install", "--print", "--manifest", url, env=no_proxy_env())
+    assert refused.returncode == 2 and "is plain http://" in refused.stderr
+    allowed = run_plugin("install", "--print", "--insecure", "--manifest", url, env=no_proxy_env())
+    assert allowed.returncode == 0, allowed.stderr
+    assert (f"warning: no --sha256 given: the manifest's sha256 is {V0161_FRR_K8S} (it is MetalLB's v0.16.1 "
+            "metallb-frr-k8s.yaml); pass --sha256 to verify it") in allowed.stderr
+
+
+def test_missing_file_on_the_server(web):
+    result = run_plugin("install", "--print", "--manifest", f"{web['https']}/nope.yaml", "--sha256", V0161_NATIVE,
+                        env=no_proxy_env(SSL_CERT_FILE=web["ca"]))
+    assert result.returncode == 1
+    assert "HTTP 404" in result.stderr
+
+
+def test_https_proxy_is_used_and_no_proxy_bypasses_it(web):
+    closed = f"http://127.0.0.1:{_free_port()}"
+    url = f"{web['https']}/metallb-frr-k8s.yaml"
+    through_proxy = run_plugin("install", "--print", "--manifest", url, "--sha256", V0161_FRR_K8S,
+                               env=no_proxy_env(SSL_CERT_FILE=web["ca"], HTTPS_PROXY=closed, https_proxy=closed))
+    assert through_proxy.returncode == 1  # the (dead) proxy was used
+    assert "Connection refused" in through_proxy.stderr or "connection refused" in through_proxy.stderr
+    bypassed = run_plugin("install", "--print", "--manifest", url, "--sha256", V0161_FRR_K8S,
+                          env=no_proxy_env(SSL_CERT_FILE=web["ca"], HTTPS_PROXY=closed, https_proxy=closed,
+                                           NO_PROXY="127.0.0.1", no_proxy="127.0.0.1"))
+    assert bypassed.returncode == 0, bypassed.stderr
+
+
+# ------------------------------------------------------------------------------------------- the cluster, in order
+
+
+def test_empty_cluster_to_begin_with(kubectl):
+    assert metallb_state(kubectl) == ([], "", "")
+
+
+def test_uninstall_with_nothing_installed(admin):
+    result = run_plugin("uninstall", "--yes", env=admin)
+    assert result.returncode == 0, result.stderr
+    assert "MetalLB is not installed in namespace metallb-system" in result.stderr
+
+
+def test_checksum_mismatch_applies_nothing(admin, kubectl, upstream_manifest):
+    result = run_plugin("install", "--manifest", upstream_manifest("v0.16.1"), "--sha256", V0149_NATIVE,
+                        "-v", env=admin)
+    assert result.returncode == 2
+    assert f"expected sha256 {V0149_NATIVE}, got {V0161_NATIVE}; nothing was applied" in result.stderr
+    assert requests_in(result.stderr) == []  # the cluster was not even contacted
+    assert metallb_state(kubectl) == ([], "", "")
+
+
+def test_dry_run_on_an_empty_cluster_changes_nothing(admin, kubectl, upstream_manifest):
+    result = run_plugin("install", "--dry-run", "--manifest", upstream_manifest("v0.14.9"), "--sha256", V0149_NATIVE,
+                        "-v", env=admin)
+    assert result.returncode == 0, result.stderr
+    results = results_in(result.stdout)
+    assert len(results) == 24 and set(results.values()) == {"created"}
+    assert "dry run: MetalLB v0.14.9 (native): 24 created, 0 changed, 0 unchanged; nothing was changed" \
+        in result.stderr
+    assert set(requests_in(result.stderr)) == {"GET", "PATCH"}  # PATCH = server-side apply with dryRun=All
+    assert metallb_state(kubectl) == ([], "", "")
+
+
+def test_helm_install_elsewhere_is_refused(admin, kubectl, namespace, upstream_manifest):
+    helm = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {
+        "name": "metallb-controller", "namespace": namespace, "labels": {
+            "app.kubernetes.io/name": "metallb", "app.kubernetes.io/component": "controller",
+            "app.kubernetes.io/instance": "metallb", "app.kubernetes.io/managed-by": "Helm"}},
+        "spec": {"selector": {"matchLabels": {"app": "x"}}, "template": {
+            "metadata": {"labels": {"app": "x"}},
+            "spec": {"containers": [{"name": "controller", "image": "quay.io/metallb/controller:v0.15.3"}]}}}}
+    kubectl("apply", "-f", "-", input=json.dumps(helm))
+    result = run_plugin("install", "--dry-run", "--manifest", upstream_manifest("v0.16.1"), "--sha256", V0161_NATIVE,
+                        env=admin)
+    assert result.returncode == 1
+    assert f"MetalLB v0.15.3 in namespace {namespace} was installed with Helm (release metallb)" in result.stderr
+    assert "helm upgrade" in result.stderr
+    kubectl("delete", "deployment", "metallb-controller", "-n", namespace)
+
+
+def test_install_v0_14_9(admin, kubectl, upstream_manifest):
+    result = run_plugin("install", "--no-wait", "--manifest", upstream_manifest("v0.14.9"), "--sha256", V0149_NATIVE,
+                        env=admin)
+    assert result.returncode == 0, result.stderr
+    results = results_in(result.stdout)
+    assert len(results) == 24 and set(results.values()) == {"created"}
+    assert list(results)[0] == "namespace/metallb-system"
+    assert list(results)[-1] == \
+        "validatingwebhookconfiguration.admissionregistration.k8s.io/metallb-webhook-configuration"
+    assert "CRDs Established (7/7)" in result.stderr
+    assert "MetalLB v0.14.9 (native) installed in metallb-system: 24 created, 0 changed, 0 unchanged" in result.stderr
+    # the real CRD schemas were accepted and are served
+    crds, namespace, vwc = metallb_state(kubectl)
+    assert len(crds) == 7 and namespace == "namespace/metallb-system"
+    for name in crds:
+        kubectl("wait", "--for=condition=Established", "--timeout=10s", f"crd/{name}")
+    controller = json.loads(kubectl("get", "deployment", "controller", "-n", NS, "-o", "json",
+                                    "--show-managed-fields"))
+    assert [m["manager"] for m in controller["metadata"]["managedFields"]] == ["kubectl-metallb"]
+    record = json.loads(kubectl("get", "configmap", "kubectl-metallb-install", "-n", NS, "-o", "json"))["data"]
+    assert (record["version"], record["mode"], record["sha256"]) == ("v0.14.9", "native", V0149_NATIVE)
+    assert len(json.loads(record["objects"])) == 24
+
+
+def test_rerun_is_a_no_op(admin, kubectl, upstream_manifest):
+    before = resource_versions(kubectl)
+    result = run_plugin("install", "--no-wait", "-v", "--manifest", upstream_manifest("v0.14.9"),
+                        "--sha256", V0149_NATIVE, env=admin)
+    assert result.returncode == 0, result.stderr
+    assert set(results_in(result.stdout).values()) == {"unchanged"}
+    assert ("MetalLB v0.14.9 (native) is already installed in metallb-system: nothing changed (0 created, "
+            "0 changed, 24 unchanged)") in result.stderr
+    verbs = requests_in(result.stderr)
+    # 2 LISTs (find installs) + /version + the install record + a GET and an apply per object + the record again
+    assert verbs.count("PATCH") == 24 + 1 and verbs.count("GET") == 2 + 1 + 1 + 24
+    assert "POST" not in verbs and "DELETE" not in verbs and "PUT" not in verbs
+    assert f"{len(verbs)} API requests in" in result.stderr
+    assert resource_versions(kubectl) == before  # nothing was written
+
+
+def test_rerun_json_shape(admin, upstream_manifest):
+    result = run_plugin("install", "--no-wait", "-o", "json", "--manifest", upstream_manifest("v0.14.9"),
+                        "--sha256", V0149_NATIVE, env=admin)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert {k: doc[k] for k in ("action", "version", "previousVersion", "mode", "namespace", "dryRun", "ready")} == {
+        "action": "reinstall", "version": "v0.14.9", "previousVersion": "v0.14.9", "mode": "native",
+        "namespace": NS, "dryRun": False, "ready": None}
+    assert doc["summary"] == {"created": 0, "changed": 0, "unchanged": 24, "deleted": 0, "conflict": 0}
+    assert doc["objects"][0] == {"apiVersion": "v1", "kind": "Namespace", "name": NS, "result": "unchanged"}
+
+
+def test_field_conflicts_are_reported_and_force_takes_ownership(admin, kubectl, upstream_manifest):
+    # someone edits a field install owns, with a client-side tool
+    kubectl("patch", "configmap", "metallb-excludel2", "-n", NS, "--type=merge", "--field-manager=hand-edit",
+            "-p", json.dumps({"data": {"excludel2.yaml": "announcedInterfacesToExclude: [\"^eth9$\"]\n"}}))
+    result = run_plugin("install", "--no-wait", "--manifest", upstream_manifest("v0.14.9"), "--sha256",
+                        V0149_NATIVE, env=admin)
+    assert result.returncode == 1
+    assert "configmap/metallb-excludel2" in result.stderr and 'conflict with "hand-edit"' in result.stderr
+    assert "--force-conflicts" in result.stderr
+    forced = run_plugin("install", "--no-wait", "--force-conflicts", "--manifest", upstream_manifest("v0.14.9"),
+                        "--sha256", V0149_NATIVE, env=admin)
+    assert forced.returncode == 0, forced.stderr
+    assert results_in(forced.stdout)["configmap/metallb-excludel2"] == "changed"
+    assert "eth9" not in kubectl("get", "configmap", "metallb-excludel2", "-n", NS, "-o", "yaml")
+
+
+def test_upgrade_needs_confirmation_without_a_terminal(admin, upstream_manifest):
+    result = run_plugin("install", "--no-wait", "--manifest", upstream_manifest("v0.16.1"), "--sha256",
+                        V0161_NATIVE, env=admin)
+    assert result.returncode == 2
+    assert ("Upgrade MetalLB in metallb-system from v0.14.9 (native) to v0.16.1 (native)? Pass --yes to upgrade"
+            in result.stderr)
+
+
+def test_upgrade_dry_run_shows_what_changes(admin, kubectl, upstream_manifest):
+    before = resource_versions(kubectl)
+    result = run_plugin("install", "--dry-run", "--manifest", upstream_manifest("v0.16.1"), "--sha256", V0161_NATIVE,
+                        env=admin)
+    assert result.returncode == 0, result.stderr
+    results = results_in(result.stdout)
+    assert results["customresourcedefinition.apiextensions.k8s.io/servicebgpstatuses.metallb.io"] == "created"
+    assert results["customresourcedefinition.apiextensions.k8s.io/configurationstates.metallb.io"] == "created"
+    assert results["deployment.apps/controller"] == "changed"  # new image
+    assert results["serviceaccount/controller"] == "unchanged"
+    assert "dry run: would upgrade MetalLB in metallb-system from v0.14.9 (native) to v0.16.1 (native)" \
+        in result.stderr
+    assert resource_versions(kubectl) == before
+
+
+def test_upgrade_to_v0_16_1_removes_renamed_objects(admin, kubectl, upstream_manifest):
+    # v0.14.9 and v0.16.1 use the same object names; the webhook Service and Secret were renamed in v0.14.4
+    # (webhook-service -> metallb-webhook-service, webhook-server-cert -> metallb-webhook-cert). Leave the old
+    # names behind as an install of <= v0.14.3 would have, recorded in install's record, to see them pruned.
+    kubectl("create", "service", "clusterip", "webhook-service", "-n", NS, "--tcp=443:9443")
+    kubectl("create", "secret", "generic", "webhook-server-cert", "-n", NS)
+    record = json.loads(kubectl("get", "configmap", "kubectl-metallb-install", "-n", NS, "-o", "json"))
+    refs = json.loads(record["data"]["objects"])
+    refs += [{"apiVersion": "v1", "kind": "Service", "namespace": NS, "name": "webhook-service"},
+             {"apiVersion": "v1", "kind": "Secret", "namespace": NS, "name": "webhook-server-cert"}]
+    kubectl("patch", "configmap", "kubectl-metallb-install", "-n", NS, "--type=merge",
+            "-p", json.dumps({"data": {"objects": json.dumps(refs)}}))
+
+    result = run_plugin("install", "--no-wait", "--yes", "--manifest", upstream_manifest("v0.16.1"),
+                        "--sha256", V0161_NATIVE, env=admin)
+    assert result.returncode == 0, result.stderr
+    assert "upgrading MetalLB in metallb-system from v0.14.9 (native) to v0.16.1 (native)" in result.stderr
+    results = results_in(result.stdout)
+    assert results["service/webhook-service"] == "deleted"
+    assert results["secret/webhook-server-cert"] == "deleted"
+    assert results["service/metallb-webhook-service"] == "unchanged"
+    assert "MetalLB v0.16.1 (native) upgraded from v0.14.9 in metallb-system: 2 created," in result.stderr
+    assert kubectl("get", "service,secret", "-n", NS, "-o", "name").split() == [
+        "service/metallb-webhook-service", "secret/metallb-webhook-cert"]
+    assert len(metallb_state(kubectl)[0]) == 9
+    image = kubectl("get", "deployment", "controller", "-n", NS, "-o", "jsonpath={.spec.template.spec.containers[0].image}")
+    assert image == "quay.io/metallb/controller:v0.16.1"
+    record = json.loads(kubectl("get", "configmap", "kubectl-metallb-install", "-n", NS, "-o", "json"))["data"]
+    assert record["version"] == "v0.16.1" and len(json.loads(record["objects"])) == 26
+
+
+def test_downgrade_is_refused(admin, upstream_manifest):
+    result = run_plugin("install", "--no-wait", "--yes", "--manifest", upstream_manifest("v0.14.9"),
+                        "--sha256", V0149_NATIVE, env=admin)
+    assert result.returncode == 1
+    assert "MetalLB v0.16.1 is installed; v0.14.9 is older" in result.stderr
+    assert "pass --force" in result.stderr
+
+
+def test_wait_times_out_naming_what_is_stuck(admin, upstream_manifest):
+    # nothing patched: no controllers run here, so no pods are ever created
+    result = run_plugin("install", "--timeout", "3s", "--manifest", upstream_manifest("v0.16.1"),
+                        "--sha256", V0161_NATIVE, env=admin)
+    assert result.returncode == 4
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith("error: MetalLB is not ready after 3s: Deployment controller: 0/1 available")
+    assert "DaemonSet speaker: ready on 0/0 nodes" in error
+    assert "no pods were created" in error
+    assert "webhook Service metallb-webhook-service: no endpoints (no EndpointSlice yet)" in error
+    assert "waiting up to 3s for MetalLB to serve" in result.stderr
+
+
+def test_wait_timeout_reports_a_pending_pod_and_its_events(admin, kubectl, upstream_manifest):
+    # a controller pod that the scheduler could not place, with the event the scheduler writes: created by hand,
+    # since no ReplicaSet controller or scheduler runs here (a Pod created through the API starts out Pending)
+    kubectl("apply", "-f", "-", input=yaml.safe_dump_all([
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {
+            "name": "controller-5f7b8c6d4-x2x9k", "namespace": NS,
+            "labels": {"app": "metallb", "component": "controller", "pod-template-hash": "5f7b8c6d4"}},
+         "spec": {"containers": [{"name": "controller", "image": "quay.io/metallb/controller:v0.16.1"}]}},
+        {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "controller-5f7b8c6d4-x2x9k.1", "namespace": NS},
+         "involvedObject": {"kind": "Pod", "name": "controller-5f7b8c6d4-x2x9k", "namespace": NS},
+         "type": "Warning", "reason": "FailedScheduling",
+         "message": "0/3 nodes are available: 3 node(s) had untolerated taint {dedicated: storage}."},
+    ]))
+    try:
+        result = run_plugin("install", "--timeout", "1s", "--manifest", upstream_manifest("v0.16.1"),
+                            "--sha256", V0161_NATIVE, env=admin)
+        assert result.returncode == 4
+        assert ("Deployment controller: 0/1 available (its controller has not seen the current spec yet); pod "
+                "controller-5f7b8c6d4-x2x9k Pending (FailedScheduling: 0/3 nodes are available: 3 node(s) had "
+                "untolerated taint {dedicated: storage}.)") in result.stderr
+    finally:
+        kubectl("delete", "pod", "controller-5f7b8c6d4-x2x9k", "-n", NS, "--grace-period=0", "--force", check=False)
+
+
+def test_wait_succeeds_once_everything_serves(admin, kubectl, mark_ready, upstream_manifest):
+    # write what the Deployment, DaemonSet and EndpointSlice controllers would write once the pods run
+    mark_ready("deployment", NS, "controller")
+    mark_ready("daemonset", NS, "speaker", desired=3)
+    kubectl("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": "metallb-webhook-service-abcde", "namespace": NS,
+                     "labels": {"kubernetes.io/service-name": "metallb-webhook-service"}},
+        "addressType": "IPv4", "ports": [{"port": 9443, "protocol": "TCP"}],
+        "endpoints": [{"addresses": ["10.244.0.7"], "conditions": {"ready": True}}]}))
+    result = run_plugin("install", "--timeout", "30s", "-o", "json", "--manifest", upstream_manifest("v0.16.1"),
+                        "--sha256", V0161_NATIVE, env=admin)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["ready"] is True
+    for line in ("Deployment controller: 1/1 available", "DaemonSet speaker: ready on 3/3 nodes",
+                 "webhook Service metallb-webhook-service: 1 ready endpoint",
+                 "`kubectl metallb pools create` can run now"):
+        assert line in result.stderr
+
+
+def test_switch_to_frr_k8s(admin, kubectl, upstream_manifest):
+    result = run_plugin("install", "--no-wait", "--yes", "--manifest", upstream_manifest("v0.16.1", "metallb-frr-k8s.yaml"),
+                        "--sha256", V0161_FRR_K8S, env=admin)
+    assert result.returncode == 0, result.stderr
+    assert "from v0.16.1 (native) to v0.16.1 (frr-k8s)" in result.stderr
+    assert "CRDs Established (13/13)" in result.stderr
+    results = results_in(result.stdout)
+    assert results["daemonset.apps/frr-k8s-daemon"] == "created"
+    assert results["daemonset.apps/speaker"] == "changed"  # METALLB_BGP_TYPE=frr-k8s
+    crds = metallb_state(kubectl)[0]
+    assert "frrconfigurations.frrk8s.metallb.io" in crds and len(crds) == 13
+    assert kubectl("get", "validatingwebhookconfiguration", "-o", "name").split() == [
+        "validatingwebhookconfiguration.admissionregistration.k8s.io/frr-k8s-validating-webhook-configuration",
+        "validatingwebhookconfiguration.admissionregistration.k8s.io/metallb-webhook-configuration"]
+
+
+def _configure_metallb(kubectl):
+    # no webhook server runs here: let the API server skip the unreachable webhooks so the test can write CRs
+    for name in ("metallb-webhook-configuration", "frr-k8s-validating-webhook-configuration"):
+        hooks = json.loads(kubectl("get", "validatingwebhookconfiguration", name, "-o", "json"))["webhooks"]
+        patch = [{"op": "replace", "path": f"/webhooks/{i}/failurePolicy", "value": "Ignore"} for i in range(len(hooks))]
+        kubectl("patch", "validatingwebhookconfiguration", name, "--type=json", "-p", json.dumps(patch))
+    kubectl("apply", "-f", "-", input=yaml.safe_dump_all([
+        {"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool", "metadata": {"name": "lab", "namespace": NS},
+         "spec": {"addresses": ["192.168.10.0/24"]}},
+        {"apiVersion": "metallb.io/v1beta1", "kind": "L2Advertisement", "metadata": {"name": "lab", "namespace": NS}},
+        {"apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer", "metadata": {"name": "tor", "namespace": NS},
+         "spec": {"myASN": 64500, "peerASN": 64501, "peerAddress": "10.0.0.1", "password": "s3cret"}},
+    ]))
+
+
+def test_uninstall_keep_crds(admin, kubectl, tmp_path):
+    _configure_metallb(kubectl)
+    backup = tmp_path / "keep.yaml"
+    result = run_plugin("uninstall", "--yes", "--keep-crds", "--backup", str(backup), env=admin)
+    assert result.returncode == 0, result.stderr
+    assert f"backed up 3 metallb.io object(s) to {backup}" in result.stderr
+    crds, namespace, vwc = metallb_state(kubectl)
+    assert len(crds) == 13 and namespace == "namespace/metallb-system" and vwc == ""
+    assert kubectl("get", "deployment,daemonset", "-n", NS, "-o", "name") == ""
+    assert kubectl("get", "ipaddresspools", "-n", NS, "-o", "name").strip() == "ipaddresspool.metallb.io/lab"
+    assert "configmap/kubectl-metallb-install deleted" in result.stdout
+
+
+def test_reinstall_after_keep_crds_then_full_uninstall_round_trip(admin, kubectl, upstream_manifest, tmp_path):
+    result = run_plugin("install", "--no-wait", "--manifest", upstream_manifest("v0.16.1", "metallb-frr-k8s.yaml"),
+                        "--sha256", V0161_FRR_K8S, env=admin)
+    assert result.returncode == 0, result.stderr
+    assert "MetalLB v0.16.1 (frr-k8s) installed in metallb-system" in result.stderr
+    _configure_metallb(kubectl)
+    # a Service holding an address from the pool, as MetalLB's controller would have written it
+    kubectl("create", "service", "loadbalancer", "web", "--tcp=80:8080")
+    kubectl("annotate", "service", "web", "metallb.io/ip-allocated-from-pool=lab")
+    kubectl("patch", "service", "web", "--subresource=status", "--type=merge",
+            "-p", json.dumps({"status": {"loadBalancer": {"ingress": [{"ip": "192.168.10.5"}]}}}))
+
+    refused = run_plugin("uninstall", "--yes", env=admin)
+    assert refused.returncode == 1
+    assert "  default/web 192.168.10.5 (pool lab)" in refused.stderr
+    assert "1 LoadBalancer Service(s) still hold MetalLB addresses" in refused.stderr
+    assert len(metallb_state(kubectl)[0]) == 13  # nothing removed
+
+    backup = tmp_path / "backup.yaml"
+    result = run_plugin("uninstall", "--yes", "--force", "--backup", str(backup), "-o", "json", env=admin)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["backedUp"] == 3 and doc["backup"] == str(backup) and doc["version"] == "v0.16.1"
+    assert [o["kind"] for o in doc["objects"]][:2] == ["ValidatingWebhookConfiguration"] * 2
+    assert [o["kind"] for o in doc["objects"]][-3:] == ["CustomResourceDefinition", "ConfigMap", "Namespace"]
+    assert {o["result"] for o in doc["objects"]} == {"deleted"}
+    assert oct(os.stat(backup).st_mode & 0o777) == "0o600"  # BGP passwords may be inside
+    saved = [d for d in yaml.safe_load_all(backup.read_text()) if d]
+    assert sorted((d["kind"], d["metadata"]["name"]) for d in saved) == [
+        ("BGPPeer", "tor"), ("IPAddressPool", "lab"), ("L2Advertisement", "lab")]
+    pool = next(d for d in saved if d["kind"] == "IPAddressPool")
+    assert pool["apiVersion"] == "metallb.io/v1beta1" and pool["spec"]["addresses"] == ["192.168.10.0/24"]
+    assert set(pool["metadata"]) == {"name", "namespace"}  # no server-side fields: restorable with kubectl apply
+    crds, namespace, vwc = metallb_state(kubectl)
+    assert crds == [] and vwc == ""
+    # no namespace controller runs here, so the namespace stays Terminating rather than disappearing
+    assert namespace in ("", "namespace/metallb-system")
+    roles = kubectl("get", "clusterrole,clusterrolebinding", "-o", "name")
+    assert "metallb-system:" not in roles and "frr-k8s" not in roles
