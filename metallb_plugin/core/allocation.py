@@ -1,0 +1,235 @@
+"""What a LoadBalancer Service asks MetalLB for, and which IPAddressPools could serve it (pure).
+
+Mirrors MetalLB's allocator (internal/allocator/allocator.go, controller/service.go):
+- A Service names a pool (`metallb.io/address-pool`) and/or addresses (`metallb.io/loadBalancerIPs`, or the
+  older `spec.loadBalancerIP`); both annotation prefixes are honoured, the current one wins.
+- Requested addresses must all lie in one pool, that pool must be compatible with the Service (its
+  `serviceAllocation` namespaces / namespace selectors / Service selectors), and autoAssign does not matter.
+- Without a request, pools whose serviceAllocation matches the Service are tried first (by priority), then every
+  pool with autoAssign and no serviceAllocation. autoAssign: false pools are only used when asked for.
+- The pool must hold the Service's IP families and have a free address of each (IPv4 addresses ending in .0 and
+  .255 are skipped with avoidBuggyIPs).
+
+API:
+    annotation(service, keys) -> value           keys = (current, deprecated)
+    deprecated_annotations(service) -> [key]     `metallb.universe.tf/*` keys on the Service
+    request(service) -> Request                  what the Service asks for
+    evaluate_pools(service, pools, namespace_labels, services) -> [PoolFit]  one per pool, by name
+    pool_ranges(pool) -> ([AddressRange], error)
+"""
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from metallb_plugin.core import ipam
+from metallb_plugin.core.selectors import any_matches, describe
+
+ADDRESS_POOL = ("metallb.io/address-pool", "metallb.universe.tf/address-pool")
+LOADBALANCER_IPS = ("metallb.io/loadBalancerIPs", "metallb.universe.tf/loadBalancerIPs")
+ALLOW_SHARED_IP = ("metallb.io/allow-shared-ip", "metallb.universe.tf/allow-shared-ip")
+ALLOCATED_FROM_POOL = ipam.ALLOCATED_FROM_POOL
+DEPRECATED_PREFIX = "metallb.universe.tf/"
+
+
+def _meta(obj):
+    return obj.get("metadata") or {}
+
+
+def _annotations(obj):
+    return _meta(obj).get("annotations") or {}
+
+
+def annotation(service, keys):
+    annotations = _annotations(service)
+    for key in keys:
+        if annotations.get(key):
+            return annotations[key]
+    return None
+
+
+def deprecated_annotations(service):
+    return sorted(k for k in _annotations(service) if k.startswith(DEPRECATED_PREFIX))
+
+
+@dataclass(frozen=True)
+class Request:
+    ips: tuple = ()  # requested addresses (text)
+    pool: str = None  # requested pool name
+    sharing_key: str = None
+    families: tuple = (4,)  # IP families the Service must get, by number
+    dual_stack: str = "SingleStack"  # spec.ipFamilyPolicy
+    problems: tuple = ()  # requests MetalLB refuses outright
+
+
+def _family_number(text):
+    return 6 if text == "IPv6" else 4
+
+
+def request(service):
+    spec = service.get("spec") or {}
+    problems = []
+    listed = annotation(service, LOADBALANCER_IPS)
+    ips = [part.strip() for part in (listed or "").split(",") if part.strip()]
+    if spec.get("loadBalancerIP"):
+        if ips:
+            problems.append("the Service sets both spec.loadBalancerIP and the metallb.io/loadBalancerIPs "
+                            "annotation: MetalLB refuses that; keep only the annotation")
+        else:
+            ips = [spec["loadBalancerIP"]]
+    families = []
+    for ip in ips:
+        try:
+            families.append(ipaddress.ip_address(ip).version)
+        except ValueError:
+            problems.append(f'requested address "{ip}" is not an IP address')
+    policy = spec.get("ipFamilyPolicy") or "SingleStack"
+    declared = tuple(_family_number(f) for f in spec.get("ipFamilies") or ["IPv4"])
+    if families:
+        wanted = tuple(dict.fromkeys(families))
+    elif policy == "RequireDualStack":
+        wanted = (4, 6)
+    else:
+        wanted = declared[:1] if policy == "SingleStack" else declared
+    return Request(ips=tuple(ips), pool=annotation(service, ADDRESS_POOL),
+                   sharing_key=annotation(service, ALLOW_SHARED_IP), families=wanted, dual_stack=policy,
+                   problems=tuple(problems))
+
+
+def pool_ranges(pool):
+    """The pool's addresses as AddressRanges, read leniently (as MetalLB does); (ranges, error text or None)."""
+    ranges = []
+    for text in (pool.get("spec") or {}).get("addresses") or []:
+        try:
+            ranges.append(ipam.parse_entry(text, strict=False))
+        except ValueError as exc:
+            return ranges, str(exc)
+    return ranges, None
+
+
+@dataclass
+class PoolFit:
+    """Whether one pool could give the Service its address(es), and why not."""
+
+    name: str
+    eligible: bool = True
+    reasons: list = field(default_factory=list)  # why it cannot serve this Service
+    auto_assign: bool = True
+    pinned: bool = False  # it has a serviceAllocation that matches this Service
+    priority: int = 0
+    families: tuple = ()
+    free: dict = field(default_factory=dict)  # {4: n, 6: n}; absent family = none in the pool
+
+    def to_dict(self):
+        return {"name": self.name, "eligible": self.eligible, "reasons": list(self.reasons),
+                "autoAssign": self.auto_assign, "pinned": self.pinned, "priority": self.priority,
+                "families": [f"IPv{f}" for f in self.families], "free": {f"IPv{k}": v for k, v in self.free.items()}}
+
+
+def _namespace_allowed(allocation, namespace, namespace_labels):
+    names = allocation.get("namespaces") or []
+    selectors = allocation.get("namespaceSelectors") or []
+    if not names and not selectors:
+        return True, ""
+    if namespace in names or any_matches(selectors, namespace_labels):
+        return True, ""
+    limits = []
+    if names:
+        limits.append("namespaces " + ", ".join(names))
+    if selectors:
+        limits.append("namespaces labelled " + " or ".join(describe(s) for s in selectors))
+    return False, f"serviceAllocation limits it to {' or '.join(limits)}, not {namespace}"
+
+
+def _service_allowed(allocation, service):
+    selectors = allocation.get("serviceSelectors") or []
+    if not selectors or any_matches(selectors, _meta(service).get("labels")):
+        return True, ""
+    return False, ("serviceAllocation limits it to Services labelled " + " or ".join(describe(s) for s in selectors))
+
+
+def _free(pool, ranges, used):
+    """{family: free addresses}: the pool's status counters (v0.15+) when present, else capacity minus use."""
+    status = pool.get("status") or {}
+    cap = ipam.capacity(ranges, bool((pool.get("spec") or {}).get("avoidBuggyIPs")))
+    in_use = used.by_family() if used else ipam.Capacity()
+    free = {}
+    for family, size, taken, counter in ((4, cap.v4, in_use.v4, "availableIPv4"),
+                                         (6, cap.v6, in_use.v6, "availableIPv6")):
+        if not size:
+            continue
+        free[family] = status[counter] if counter in status else max(size - taken, 0)
+    return free
+
+
+def _users_of(ip, services, own_key):
+    users = []
+    for other in services or []:
+        meta = _meta(other)
+        key = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+        if key != own_key and ip in ipam.ingress_ips(other):
+            users.append((key, annotation(other, ALLOW_SHARED_IP)))
+    return users
+
+
+def evaluate_pools(service, pools, namespace_labels=None, services=()):
+    """A PoolFit per pool (sorted by name) for this Service, as MetalLB's allocator would judge them."""
+    meta = _meta(service)
+    namespace = meta.get("namespace", "")
+    own_key = f"{namespace}/{meta.get('name', '')}"
+    wanted = request(service)
+    parsed = {}
+    for pool in pools or []:
+        parsed[_meta(pool).get("name", "")] = pool_ranges(pool)
+    use = ipam.usage(services or [], {name: ranges for name, (ranges, _) in parsed.items()})
+    fits = []
+    for pool in sorted(pools or [], key=lambda p: _meta(p).get("name", "")):
+        name = _meta(pool).get("name", "")
+        spec = pool.get("spec") or {}
+        ranges, error = parsed[name]
+        allocation = spec.get("serviceAllocation")
+        fit = PoolFit(name=name, auto_assign=spec.get("autoAssign", True) is not False,
+                      priority=(allocation or {}).get("priority") or 0,
+                      families=tuple(sorted({r.version for r in ranges})))
+        fit.free = _free(pool, ranges, use.pools.get(name))
+        if error:
+            fit.reasons.append(f"its addresses cannot be read: {error}")
+        if allocation is not None:
+            for allowed, why in (_namespace_allowed(allocation, namespace, namespace_labels or {}),
+                                 _service_allowed(allocation, service)):
+                if not allowed:
+                    fit.reasons.append(why)
+            fit.pinned = not fit.reasons
+        if wanted.pool and wanted.pool != name:
+            fit.reasons.append(f'the Service asks for pool "{wanted.pool}"')
+        avoid_buggy = bool(spec.get("avoidBuggyIPs"))
+        if wanted.ips:
+            outside = [ip for ip in wanted.ips if not ipam.contains(ranges, ip)
+                       or (avoid_buggy and _is_buggy(ip))]
+            if outside:
+                fit.reasons.append(f"requested address {', '.join(outside)} is not in this pool")
+            for ip in wanted.ips:
+                for user, key in _users_of(ip, services, own_key):
+                    if not wanted.sharing_key or key != wanted.sharing_key:
+                        fit.reasons.append(f"requested address {ip} is already used by {user} and the two do not "
+                                           "share the same metallb.io/allow-shared-ip key")
+        elif not wanted.pool and not fit.auto_assign:
+            fit.reasons.append("autoAssign is false: it only serves Services that ask for it by name or address")
+        missing = [f for f in wanted.families if f not in fit.families]
+        if wanted.dual_stack == "PreferDualStack" and len(missing) < len(wanted.families):
+            missing = []  # one family is enough when dual stack is only preferred
+        if missing and not error:
+            fit.reasons.append("it has no " + " or ".join(f"IPv{f}" for f in missing) + " addresses")
+        exhausted = [f for f in wanted.families if f in fit.free and fit.free[f] <= 0]
+        holds = any(ipam.contains(ranges, ip) for ip in ipam.ingress_ips(service))  # its own address is no loss
+        if exhausted and not wanted.ips and not wanted.sharing_key and not holds:
+            fit.reasons.append("no free " + " or ".join(f"IPv{f}" for f in exhausted) + " address left")
+        fit.eligible = not fit.reasons
+        fits.append(fit)
+    return fits
+
+
+def _is_buggy(ip):
+    try:
+        return ipam.is_buggy(ip)
+    except ValueError:
+        return False

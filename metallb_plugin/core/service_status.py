@@ -1,0 +1,240 @@
+"""Where each LoadBalancer Service stands with MetalLB: assigned (and announced by which nodes), pending (and
+why), ignored (a loadBalancerClass MetalLB does not handle) or served by something else (pure).
+
+    handles(view, service) -> (bool, why not)
+    announcements(view, service) -> [Announcement]       from ServiceL2Status / ServiceBGPStatus / nodeAssigned
+    pending_reason(view, service) -> (reason, hint)
+    classify(view, service) -> ServiceState              one row of the status report
+"""
+
+import re
+from dataclasses import dataclass, field
+
+from metallb_plugin.core import advertisements as adv
+from metallb_plugin.core import allocation, ipam
+from metallb_plugin.core import events as ev
+from metallb_plugin.core import workloads
+from metallb_plugin.core.view import key, meta, name, ready_endpoints
+
+ASSIGNED, PENDING, IGNORED, OTHER = "assigned", "pending", "ignored", "other"
+ANNOUNCING = re.compile(r'announcing from node "([^"]+)" with protocol "([^"]+)"')
+ALLOCATION_WARNINGS = ("AllocationFailed", "LoadBalancerFailed", "nolbIPsIPFamily", "noclusterIPsIPFamily",
+                       "InternalError")
+
+
+@dataclass(frozen=True, order=True)
+class Announcement:
+    node: str
+    protocol: str
+    source: str = ""  # ServiceL2Status | ServiceBGPStatus | event
+
+    def to_dict(self):
+        return {"node": self.node, "protocol": self.protocol, "source": self.source}
+
+
+@dataclass
+class ServiceState:
+    namespace: str
+    name: str
+    state: str
+    ips: list = field(default_factory=list)
+    pool: str = None
+    pool_inferred: bool = False  # no ip-allocated-from-pool annotation: the pool holding the address
+    announced_by: list = field(default_factory=list)
+    reason: str = ""
+    hint: str = ""
+    severity: str = None  # None: fine; "warn" or "fail": a problem of this Service
+    deprecated_annotations: list = field(default_factory=list)
+
+    @property
+    def key(self):
+        return f"{self.namespace}/{self.name}"
+
+    def to_dict(self):
+        return {"namespace": self.namespace, "name": self.name, "state": self.state, "ips": list(self.ips),
+                "pool": self.pool, "poolInferred": self.pool_inferred,
+                "announcedBy": [a.to_dict() for a in self.announced_by], "reason": self.reason, "hint": self.hint,
+                "problem": self.severity, "deprecatedAnnotations": list(self.deprecated_annotations)}
+
+
+def explain_hint(service):
+    return f"kubectl metallb status --service {key(service)}"
+
+
+def handles(view, service):
+    """Whether MetalLB's controller takes care of this Service, given its loadBalancerClass."""
+    wanted = (service.get("spec") or {}).get("loadBalancerClass")
+    if view.lb_class:
+        if wanted == view.lb_class:
+            return True, ""
+        if not wanted:
+            return False, (f"it has no loadBalancerClass and MetalLB only handles class {view.lb_class} "
+                           "(--lb-class)")
+        return False, f"its loadBalancerClass {wanted} is not MetalLB's ({view.lb_class})"
+    if wanted:
+        return False, (f"its loadBalancerClass {wanted} belongs to another load balancer; MetalLB only handles "
+                       "Services without a class")
+    return True, ""
+
+
+def addresses(service):
+    """The Service's load balancer addresses (IPs, or hostnames some implementations write)."""
+    ingress = (((service.get("status") or {}).get("loadBalancer") or {}).get("ingress")) or []
+    return [i.get("ip") or i.get("hostname") for i in ingress if isinstance(i, dict) and (i.get("ip") or i.get("hostname"))]
+
+
+def _status_matches(obj, service):
+    status = obj.get("status") or {}
+    labels = meta(obj).get("labels") or {}
+    svc_ns, svc_name = meta(service).get("namespace"), name(service)
+    return ((status.get("serviceNamespace") or labels.get("metallb.io/service-namespace")) == svc_ns
+            and (status.get("serviceName") or labels.get("metallb.io/service-name")) == svc_name)
+
+
+def announcements(view, service):
+    found = set()
+    for kind, protocol, source in (("servicel2statuses", adv.L2, "ServiceL2Status"),
+                                   ("servicebgpstatuses", adv.BGP, "ServiceBGPStatus")):
+        for obj in view.local.get(kind) or []:
+            node = (obj.get("status") or {}).get("node") or (meta(obj).get("labels") or {}).get("metallb.io/node")
+            if node and _status_matches(obj, service):
+                found.add(Announcement(node, protocol, source))
+    if not found:
+        events = [e for e in view.events_of_service(service) if e.get("reason") == "nodeAssigned"]
+        parsed = [(ev.when(e), ANNOUNCING.search(e.get("message") or "")) for e in events]
+        parsed = [(t, m.group(1), m.group(2)) for t, m in parsed if m]
+        layer2 = [p for p in parsed if p[2] == adv.L2]
+        if layer2:  # one node at a time announces in L2: the latest event names it
+            latest = max(layer2)
+            found.add(Announcement(latest[1], latest[2], "event"))
+        for _, node, protocol in parsed:
+            if protocol != adv.L2:
+                found.add(Announcement(node, protocol, "event"))
+    return sorted(found)
+
+
+def _allocation_events(view, service):
+    """The latest MetalLB warning about allocating this Service, unless an IPAllocated came after it."""
+    items = view.events_of_service(service)
+    warning = ev.latest(items, reasons=ALLOCATION_WARNINGS, type_="Warning")
+    allocated = ev.latest(items, reasons=("IPAllocated",))
+    if warning and (allocated is None or ev.when(allocated) <= ev.when(warning)):
+        return warning
+    return None
+
+
+# message fragment -> what to do (AllocationFailed texts from MetalLB's allocator and controller)
+_FAILURE_HINTS = (
+    ("no available IPs in pool", "the requested pool is full: add addresses to it (kubectl metallb pools) or free "
+                                 "some"),
+    ("unknown pool", "the metallb.io/address-pool annotation names a pool that does not exist in {ns}"),
+    ("is not allowed in config", "the requested address is in no IPAddressPool: add it to a pool or request "
+                                 "another one"),
+    ("not compatible for ip assignment", "the pool's serviceAllocation does not select this Service (namespace or "
+                                         "labels)"),
+    ("is not compatible with requested address pool", "the requested address is not in the requested pool"),
+    ("no suitable pool for", "no pool has addresses of the Service's IP family"),
+    ("sharing key", "Services sharing an address need the same metallb.io/allow-shared-ip value"),
+    ("does not allow sharing", "Services sharing an address need the same metallb.io/allow-shared-ip value"),
+    ("already in use on", "another Service already uses this port on the shared address"),
+    ("can not have both", "set either spec.loadBalancerIP or metallb.io/loadBalancerIPs, not both"),
+    ("no available IPs", "no pool could serve it (full, autoAssign: false, serviceAllocation, or IP family)"),
+)
+
+
+def failure_hint(message, namespace):
+    for fragment, hint in _FAILURE_HINTS:
+        if fragment in message:
+            return hint.format(ns=namespace)
+    return ""
+
+
+def pending_reason(view, service):
+    """(reason, hint) for a Service MetalLB should serve but that has no address."""
+    wanted = allocation.request(service)
+    explain = explain_hint(service)
+    if wanted.problems:
+        return wanted.problems[0], explain
+    if not view.install:
+        return "MetalLB is not installed (no controller found)", "kubectl metallb install"
+    if not view.controller:
+        return f"MetalLB's controller Deployment is missing in {view.install.namespace}", "kubectl metallb install"
+    counts = workloads.deployment_counts(view.controller)
+    if counts["ready"] < 1:
+        return ("MetalLB's controller is not ready, so nothing assigns addresses",
+                f"kubectl -n {view.install.namespace} describe deployment {name(view.controller)}")
+    if not view.pools:
+        reason = f"there is no IPAddressPool in {view.ns} (MetalLB records no event in that case)"
+        others = sorted({meta(p).get("namespace", "") for p in view.elsewhere["ipaddresspools"]})
+        if others:
+            reason += f"; the pools in {', '.join(others)} are ignored"
+        return reason, "kubectl metallb pools create NAME --addresses RANGE --l2"
+    warning = _allocation_events(view, service)
+    if warning:
+        message = " ".join((warning.get("message") or "").split())
+        return f"{warning.get('reason')}: {message}", failure_hint(message, view.ns) or explain
+    invalid = [c for c in view.local["configurationstates"] if (c.get("status") or {}).get("result") == "Invalid"]
+    if invalid:
+        return (f"MetalLB rejected its configuration: {(invalid[0].get('status') or {}).get('errorSummary', '')}",
+                f"kubectl -n {view.ns} get configurationstates -o yaml")
+    fits = allocation.evaluate_pools(service, view.pools, view.namespace_labels.get(meta(service).get("namespace")),
+                                     view.services)
+    if not any(f.eligible for f in fits):
+        return "no IPAddressPool can serve it: " + "; ".join(f"{f.name}: {f.reasons[0]}" for f in fits), explain
+    return "no MetalLB event yet: the controller has not processed it", explain
+
+
+def _not_announced(view, service, pool_name):
+    """(reason, severity) for an assigned Service nobody announces."""
+    pool = next((p for p in view.pools if name(p) == pool_name), None)
+    covering = adv.covering(pool, view.advertisements) if pool else []
+    if pool and not covering:
+        return f"pool {pool_name} is not announced: no L2Advertisement or BGPAdvertisement selects it", "fail"
+    if covering and not any(adv.selects_service(a, service) for a in covering):
+        return "no advertisement of its pool selects this Service (serviceSelectors)", "fail"
+    if not ready_endpoints(view.slices_of(service)):
+        return "not announced: it has no ready endpoints", "warn"
+    protocols = {adv.protocol(a) for a in covering}
+    observable = (adv.L2 in protocols and view.served("servicel2statuses") and view.at_least(0, 14, 6)) or (
+        adv.BGP in protocols and view.served("servicebgpstatuses"))
+    if observable:
+        return "no node announces it (no ServiceL2Status/ServiceBGPStatus, no nodeAssigned event)", "fail"
+    return "announcing node unknown (no recent nodeAssigned event)", None
+
+
+def classify(view, service):
+    state = ServiceState(meta(service).get("namespace", ""), name(service), PENDING,
+                         deprecated_annotations=allocation.deprecated_annotations(service))
+    ok, why = handles(view, service)
+    state.ips = addresses(service)
+    if not ok:
+        state.state = OTHER if state.ips else IGNORED
+        state.reason = why[0].upper() + why[1:] if why else ""
+        return state
+    pools = {name(p): allocation.pool_ranges(p)[0] for p in view.pools}
+    annotated = allocation.annotation(service, allocation.ALLOCATED_FROM_POOL)
+    if state.ips:
+        state.pool = annotated
+        if not state.pool:
+            state.pool = next((ipam.pool_of(ip, pools) for ip in state.ips if ipam.pool_of(ip, pools)), None)
+            state.pool_inferred = state.pool is not None
+        if not state.pool:
+            state.state = OTHER
+            state.reason = ("has an address MetalLB did not assign (no metallb.io/ip-allocated-from-pool, not in a "
+                            "pool): another load balancer implementation serves it")
+            state.hint = "disable the other implementation (k3s: --disable=servicelb) or give the Service a class"
+            state.severity = "warn"
+            return state
+        state.state = ASSIGNED
+        state.announced_by = announcements(view, service)
+        if not state.announced_by:
+            state.reason, state.severity = _not_announced(view, service, state.pool)
+            state.hint = explain_hint(service) if state.severity else ""
+        elif len({a.node for a in state.announced_by if a.protocol == adv.L2}) > 1:
+            state.reason = "announced in layer 2 by several nodes at once (split brain?)"
+            state.severity = "warn"
+            state.hint = explain_hint(service)
+        return state
+    state.reason, state.hint = pending_reason(view, service)
+    state.severity = "fail"
+    return state
