@@ -12,9 +12,9 @@ import re
 import pytest
 import yaml
 
-import scenarios
+from . import scenarios
 from helpers import run_plugin
-from test_connection import closed_port, write_kubeconfig
+from .test_connection import closed_port, write_kubeconfig
 
 
 @pytest.fixture(scope="module")
