@@ -88,9 +88,6 @@ def run(args):
                                 "digests pinned in this plugin")
     if args.print_yaml and args.dry_run:
         raise errors.UsageError("--print and --dry-run do not go together: --print never contacts the cluster")
-    if args.namespace_given:
-        raise errors.UsageError("install uses the namespace of MetalLB's manifests (metallb-system); -n is not "
-                                "supported for install")
 
     data, source, expected = _load_source(args)
     try:
@@ -98,6 +95,9 @@ def run(args):
         manifest = manifests.prepare(data, registry=args.image_registry, source=source)
     except manifests.ManifestError as exc:
         raise errors.PluginError(str(exc), exit_code=errors.USAGE if args.manifest else errors.FAILED) from None
+    if args.namespace_given and args.namespace != manifest.namespace:
+        raise errors.UsageError(f"MetalLB's manifests install into namespace {manifest.namespace}; installing into "
+                                f"{args.namespace} (-n) is not supported (the Helm chart can do that)")
     if not expected:
         known = releases.known_digest(digest)
         note = f" (it is MetalLB's {known[0]} {known[1]})" if known else ""
@@ -255,6 +255,7 @@ def _download(url, args):
             raise errors.PluginError(f"downloading {url} failed: the server's certificate is not trusted "
                                      f"({reason.verify_message}); set SSL_CERT_FILE to your CA bundle if a proxy or "
                                      "mirror uses its own CA") from None
+        reason = getattr(reason, "strerror", None) or reason
         raise errors.PluginError(f"downloading {url} failed: {reason}. Behind a proxy? Set HTTPS_PROXY; "
                                  "air-gapped? use --manifest FILE --sha256 HEX") from None
     except (TimeoutError, OSError) as exc:

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import socket
+import socketserver
 import ssl
 import subprocess
 import threading
@@ -135,6 +136,15 @@ def web(tmp_path_factory, upstream_manifest):
     """Local HTTP and HTTPS servers on 127.0.0.1 serving the upstream manifest; HTTPS with a CA made here."""
     root = tmp_path_factory.mktemp("web")
     shutil.copy(upstream_manifest("v0.16.1", "metallb-frr-k8s.yaml"), root / "metallb-frr-k8s.yaml")
+    # the layout of raw.githubusercontent.com, with a genuine v0.16.1 file and a tampered v0.14.9 one
+    release = root / "metallb" / "metallb" / "v0.16.1" / "config" / "manifests"
+    release.mkdir(parents=True)
+    shutil.copy(upstream_manifest("v0.16.1", "metallb-frr-k8s.yaml"), release / "metallb-frr-k8s.yaml")
+    tampered = root / "metallb" / "metallb" / "v0.14.9" / "config" / "manifests"
+    tampered.mkdir(parents=True)
+    text = open(upstream_manifest("v0.14.9")).read()
+    (tampered / "metallb-native.yaml").write_text(text.replace("quay.io/metallb/controller:v0.14.9",
+                                                              "evil.example.com/controller:v0.14.9"))
     pki = tmp_path_factory.mktemp("webpki")
 
     def openssl(*args):
@@ -144,7 +154,8 @@ def web(tmp_path_factory, upstream_manifest):
             "-subj", "/CN=test mirror CA", "-keyout", "ca.key", "-out", "ca.crt")
     openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=127.0.0.1",
             "-keyout", "server.key", "-out", "server.csr")
-    (pki / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+    # the same certificate also says raw.githubusercontent.com, for the mirror-in-the-middle proxy below
+    (pki / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:raw.githubusercontent.com\n")
     openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
             "-days", "2", "-extfile", "ext.cnf", "-out", "server.crt")
 
@@ -164,9 +175,41 @@ def web(tmp_path_factory, upstream_manifest):
             server.socket = context.wrap_socket(server.socket, server_side=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
-    http_url = f"http://127.0.0.1:{servers[0].server_address[1]}"
-    https_url = f"https://127.0.0.1:{servers[1].server_address[1]}"
-    yield {"http": http_url, "https": https_url, "ca": str(pki / "ca.crt")}
+    https_port = servers[1].server_address[1]
+
+    class Tunnel(socketserver.StreamRequestHandler):
+        """An HTTPS proxy that answers every CONNECT with a tunnel to the local HTTPS server (a mirror)."""
+
+        def handle(self):
+            request = self.rfile.readline().decode()
+            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                pass
+            tunnels.append(request.split()[1])
+            upstream = socket.create_connection(("127.0.0.1", https_port))
+            self.wfile.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            self.wfile.flush()
+
+            def pipe(source, target):
+                try:
+                    while data := source.recv(65536):
+                        target.sendall(data)
+                except OSError:
+                    pass
+                finally:
+                    target.close()
+
+            back = threading.Thread(target=pipe, args=(upstream, self.connection), daemon=True)
+            back.start()
+            pipe(self.connection, upstream)
+            back.join(timeout=10)
+
+    tunnels = []
+    proxy = socketserver.ThreadingTCPServer(("127.0.0.1", _free_port()), Tunnel)
+    proxy.daemon_threads = True
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    servers.append(proxy)
+    yield {"http": f"http://127.0.0.1:{servers[0].server_address[1]}", "https": f"https://127.0.0.1:{https_port}",
+           "ca": str(pki / "ca.crt"), "proxy": f"http://127.0.0.1:{proxy.server_address[1]}", "tunnels": tunnels}
     for server in servers:
         server.shutdown()
 
@@ -234,6 +277,21 @@ def test_https_proxy_is_used_and_no_proxy_bypasses_it(web):
                           env=no_proxy_env(SSL_CERT_FILE=web["ca"], HTTPS_PROXY=closed, https_proxy=closed,
                                            NO_PROXY="127.0.0.1", no_proxy="127.0.0.1"))
     assert bypassed.returncode == 0, bypassed.stderr
+
+
+def test_release_download_is_checked_against_the_pinned_digest(web):
+    # --version/--mode download from raw.githubusercontent.com; HTTPS_PROXY sends that through a local proxy whose
+    # tunnel ends at the local mirror (its certificate, from the test CA, names raw.githubusercontent.com)
+    env = no_proxy_env(SSL_CERT_FILE=web["ca"], HTTPS_PROXY=web["proxy"], https_proxy=web["proxy"])
+    genuine = run_plugin("install", "--print", "--version", "v0.16.1", "--mode", "frr-k8s", env=env)
+    assert genuine.returncode == 0, genuine.stderr
+    assert "raw.githubusercontent.com:443" in web["tunnels"]
+    assert "printed 47 objects of MetalLB v0.16.1 (frr-k8s)" in genuine.stderr
+    tampered = run_plugin("install", "--print", "--version", "0.14.9", env=env)
+    assert tampered.returncode == 1
+    assert ("checksum mismatch for https://raw.githubusercontent.com/metallb/metallb/v0.14.9/config/manifests/"
+            f"metallb-native.yaml: expected sha256 {V0149_NATIVE}, got ") in tampered.stderr
+    assert tampered.stdout == ""
 
 
 # ------------------------------------------------------------------------------------------- the cluster, in order

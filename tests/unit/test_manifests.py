@@ -52,6 +52,13 @@ def sample(tag="v0.16.1", speaker_env=None):
     ]
 
 
+@pytest.fixture(autouse=True, params=["libyaml", "pure-python"])
+def yaml_parser(request, monkeypatch):
+    """Every test runs with PyYAML's C parser (when built with it) and with its pure-Python fallback."""
+    monkeypatch.setattr(manifests, "USE_LIBYAML", request.param == "libyaml")
+    return request.param
+
+
 def text(objects):
     return yaml.safe_dump_all(objects).encode()
 
