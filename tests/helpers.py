@@ -16,3 +16,21 @@ def run_plugin(*args, env=None, input=None, timeout=120):
                             input=input, capture_output=True, text=True, timeout=timeout)
     assert "Traceback" not in result.stderr, result.stderr
     return result
+
+
+def run_plugin_on_terminal(*args, answer, env=None, timeout=120):
+    """Run the plugin with a terminal as stdin (so it asks), type answer; (exit code, stdout, stderr)."""
+    import pty
+
+    leader, follower = pty.openpty()
+    full_env = dict(os.environ)
+    full_env.pop("KUBECONFIG", None)
+    full_env.update(env or {})
+    with subprocess.Popen([sys.executable, "-m", "metallb_plugin", *args], cwd=REPO, env=full_env, stdin=follower,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        os.close(follower)
+        os.write(leader, answer.encode())
+        out, err = proc.communicate(timeout=timeout)
+    os.close(leader)
+    assert "Traceback" not in err, err
+    return proc.returncode, out, err

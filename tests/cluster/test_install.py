@@ -21,7 +21,7 @@ import threading
 import pytest
 import yaml
 
-from helpers import run_plugin
+from helpers import run_plugin, run_plugin_on_terminal
 
 # sha256 of the upstream files, from the reference digests page (the same values the releases table pins)
 V0149_NATIVE = "951065e85692aa106f1bb5d5a487d9306154923a794ab1d82122881cbaf588e4"
@@ -421,6 +421,16 @@ def test_upgrade_needs_confirmation_without_a_terminal(admin, upstream_manifest)
             in result.stderr)
 
 
+def test_upgrade_asks_on_a_terminal(admin, kubectl, upstream_manifest):
+    before = resource_versions(kubectl)
+    code, out, err = run_plugin_on_terminal("install", "--no-wait", "--manifest", upstream_manifest("v0.16.1"),
+                                            "--sha256", V0161_NATIVE, answer="n\n", env=admin)
+    assert (code, out) == (1, "")
+    assert "Upgrade MetalLB in metallb-system from v0.14.9 (native) to v0.16.1 (native)? [y/N] " in err
+    assert "error: upgrade cancelled; nothing was changed" in err
+    assert resource_versions(kubectl) == before
+
+
 def test_upgrade_dry_run_shows_what_changes(admin, kubectl, upstream_manifest):
     before = resource_versions(kubectl)
     result = run_plugin("install", "--dry-run", "--manifest", upstream_manifest("v0.16.1"), "--sha256", V0161_NATIVE,
@@ -561,6 +571,16 @@ def _configure_metallb(kubectl):
         {"apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer", "metadata": {"name": "tor", "namespace": NS},
          "spec": {"myASN": 64500, "peerASN": 64501, "peerAddress": "10.0.0.1", "password": "s3cret"}},
     ]))
+
+
+def test_uninstall_asks_on_a_terminal(admin, kubectl, tmp_path):
+    backup = tmp_path / "never.yaml"
+    code, out, err = run_plugin_on_terminal("uninstall", "--backup", str(backup), answer="no\n", env=admin)
+    assert (code, out) == (1, "")
+    assert "Remove MetalLB v0.16.1 from namespace metallb-system? [y/N] " in err
+    assert "error: uninstall cancelled; nothing was changed" in err
+    assert not backup.exists()
+    assert len(metallb_state(kubectl)[0]) == 13
 
 
 def test_uninstall_keep_crds(admin, kubectl, tmp_path):
