@@ -25,9 +25,9 @@ from concurrent.futures import ThreadPoolExecutor
 from metallb_plugin import cluster, errors, output
 from metallb_plugin.cli import _duration  # the argparse type of every DURATION flag
 from metallb_plugin.core import explain as explainer
-from metallb_plugin.core import installation, releases, status
+from metallb_plugin.core import releases, status
 from metallb_plugin.core.checks import FAIL
-from metallb_plugin.core.view import METALLB_KINDS, SERVICE_NAME_LABEL, Facts, View
+from metallb_plugin.core.view import METALLB_KINDS, SERVICE_NAME_LABEL, Facts, View, locate
 
 HELP = "show whether MetalLB is healthy and doing its job; explain one Service"
 DEFAULT_TIMEOUT = 300.0
@@ -118,15 +118,7 @@ class Gatherer:
                 served.add(kind)
         facts.served = frozenset(served) if served else None
 
-        facts.installations = installation.find_installations(facts.objects["deployments"],
-                                                              facts.objects["daemonsets"])
-        if self.args.namespace_given:
-            facts.installation = next((i for i in facts.installations if i.namespace == facts.namespace), None)
-        else:
-            facts.installation = installation.find_installation(
-                facts.objects["deployments"], facts.objects["daemonsets"], namespace=facts.namespace)
-            if facts.installation:
-                facts.namespace = facts.installation.namespace
+        locate(facts)
         self._second_round(facts)
         return facts
 

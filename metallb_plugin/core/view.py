@@ -47,6 +47,21 @@ class Facts:
         return kind not in self.unreadable
 
 
+def locate(facts):
+    """Find the MetalLB install in the listed Deployments/DaemonSets and settle MetalLB's namespace: -n when given
+    (the install there, if any), else the install's namespace (metallb-system preferred when there are several)."""
+    deployments = facts.objects.get("deployments") or []
+    daemonsets = facts.objects.get("daemonsets") or []
+    facts.installations = inst.find_installations(deployments, daemonsets)
+    if facts.namespace_given:
+        facts.installation = next((i for i in facts.installations if i.namespace == facts.namespace), None)
+    else:
+        facts.installation = inst.find_installation(deployments, daemonsets, namespace=facts.namespace)
+        if facts.installation:
+            facts.namespace = facts.installation.namespace
+    return facts
+
+
 def meta(obj):
     return obj.get("metadata") or {}
 
