@@ -196,21 +196,18 @@ def _read_file(path):
     return data
 
 
-class _HTTPSOnlyRedirects:
+def _redirect_handler(allow_http):
     """A urllib redirect handler that will not follow a redirect from https:// down to http://."""
+    import urllib.request
 
-    @staticmethod
-    def make(allow_http):
-        import urllib.request
+    class Handler(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, req, fp, code, msg, headers, newurl):
+            if newurl.startswith("http://") and not allow_http:
+                raise errors.PluginError(f"{req.full_url} redirects to {newurl}, which is not HTTPS; refusing (pass "
+                                         "--insecure to allow it)")
+            return super().redirect_request(req, fp, code, msg, headers, newurl)
 
-        class Handler(urllib.request.HTTPRedirectHandler):
-            def redirect_request(self, req, fp, code, msg, headers, newurl):
-                if newurl.startswith("http://") and not allow_http:
-                    raise errors.PluginError(f"{req.full_url} redirects to {newurl}, which is not HTTPS; refusing "
-                                             "(pass --insecure to allow it)")
-                return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-        return Handler()
+    return Handler()
 
 
 def _download(url, args):
@@ -224,7 +221,7 @@ def _download(url, args):
     if url.startswith("http://") and not args.insecure:
         raise errors.UsageError(f"{url} is plain http://: anyone on the path could change it. Use https://, or "
                                 "pass --insecure (and --sha256) if you must")
-    opener = urllib.request.build_opener(_HTTPSOnlyRedirects.make(args.insecure))
+    opener = urllib.request.build_opener(_redirect_handler(args.insecure))
     request = urllib.request.Request(url, headers={"User-Agent": "kubectl-metallb"})
     progress = output.Progress(sys.stderr)
     show = progress.live
@@ -513,7 +510,7 @@ class Installer:
         _say(f"CRDs Established ({len(crds)}/{len(crds)})")
         self.client.forget_discovery()
 
-    def _conflict_check(self, objects, paths, before):
+    def _conflict_check(self, objects, paths, before, foreign=None):
         """Dry-run the objects that already exist, to report every conflict before anything is written."""
         from metallb_plugin.core import manifests
 
@@ -530,9 +527,13 @@ class Installer:
         if problems:
             for line in problems:
                 _say(f"  {line}")
+            origin = ""
+            if foreign:
+                origin = (f"MetalLB {foreign.version or ''} in {foreign.namespace} was installed another way (kubectl "
+                          "apply?) and ")
             raise errors.PluginError(
-                f"{len(problems)} object(s) would conflict with other field managers (listed above); nothing was "
-                "changed. Re-run with --force-conflicts to take ownership of those fields")
+                f"{origin}{len(problems)} object(s) would conflict with other field managers (listed above); nothing "
+                "was changed. Re-run with --force-conflicts to take ownership of those fields")
 
     def run(self):
         from metallb_plugin.core import manifests
@@ -549,7 +550,7 @@ class Installer:
         self._namespace_exists = before[id(objects[0])] is not None
         if not args.force_conflicts and not args.dry_run and any(before.values()) and (
                 action != "reinstall" or any(b is not None and not _ours(b) for b in before.values())):
-            self._conflict_check(objects, paths, before)
+            self._conflict_check(objects, paths, before, foreign=found if found and old_refs is None else None)
 
         new_refs = [_ref(o) for o in objects]
         new_keys = {_ref_key(r) for r in new_refs}
