@@ -156,7 +156,9 @@ def test_krew_installs_the_archive_and_shows_the_caveats(installed, krew_env):
 
 
 def test_kubectl_runs_the_krew_installed_plugin_against_the_server(installed, krew_env, bare_python, controlplane):
-    env = dict(krew_env, KUBECONFIG=controlplane.kubeconfig("admin"))
+    env = dict(krew_env, KUBECONFIG=controlplane.kubeconfig("admin"), PYTHONDONTWRITEBYTECODE="1")
+    cache = os.path.join(krew_env["XDG_CACHE_HOME"], "kubectl-metallb")
+    os.makedirs(os.path.join(cache, "0.0.1-0123456789abcdef"))  # an older build, to be replaced
     plugins = kubectl("plugin", "list", env=env, check=False).stdout
     assert os.path.join(krew_env["KREW_ROOT"], "bin", "kubectl-metallb") in plugins
     text = kubectl("metallb", "version", env=env).stdout
@@ -169,9 +171,12 @@ def test_kubectl_runs_the_krew_installed_plugin_against_the_server(installed, kr
     assert doc["serverVersion"]["major"] == "1"
     # -o yaml needs PyYAML: the bundled pure-Python one
     assert "gitVersion: v1." in kubectl("metallb", "version", "-o", "yaml", env=env).stdout
-    # the first run unpacked the build into the cache, so later runs keep their bytecode
-    unpacked = os.listdir(os.path.join(krew_env["XDG_CACHE_HOME"], "kubectl-metallb"))
+    # the first run unpacked the build into the cache (replacing the older one), so later runs keep their
+    # bytecode, even when the user's environment says not to write any into source trees
+    unpacked = os.listdir(cache)
     assert len(unpacked) == 1 and unpacked[0].startswith(f"{__version__}-")
+    compiled = [n for _, _, names in os.walk(os.path.join(cache, unpacked[0])) for n in names if n.endswith(".pyc")]
+    assert len(compiled) > 500  # the Kubernetes client's models, compiled once
 
 
 def test_runs_from_the_zip_when_it_cannot_unpack(installed, krew_env, controlplane, tmp_path):

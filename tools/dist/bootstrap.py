@@ -4,7 +4,8 @@
 # Python cannot keep compiled bytecode for modules imported from a zip file, so importing the Kubernetes client
 # from the archive would recompile ~800 modules on every run (about 2 s). The first run therefore unpacks the
 # archive into the user's cache directory (one folder per build, written atomically) and later runs import from
-# there. When that is impossible (read-only home, KUBECTL_METALLB_NO_CACHE set) everything runs from the zip.
+# there; a new build removes the folders of older ones. When that is impossible (read-only home,
+# KUBECTL_METALLB_NO_CACHE set) everything runs from the zip.
 # Keep this file importable by old Pythons, so that they get the message below instead of a syntax error.
 import os
 import sys
@@ -43,6 +44,7 @@ def _unpacked(archive):
         open(os.path.join(staging, ".complete"), "w").close()
         os.rename(staging, target)  # atomic; fails when another run finished first, which is fine
         staging = None
+        _prune(os.path.dirname(target), os.path.basename(target))
     except OSError:
         pass
     finally:
@@ -51,9 +53,26 @@ def _unpacked(archive):
     return target if _complete(target) else None
 
 
+def _prune(base, keep):
+    """Remove other builds (this one replaced them) and staging folders that a crashed run left behind."""
+    import shutil
+    import time
+
+    for name in os.listdir(base):
+        path = os.path.join(base, name)
+        if name == keep:
+            continue
+        if name.startswith(".unpack-") and time.time() - os.path.getmtime(path) < 3600:
+            continue  # maybe another run unpacking right now
+        shutil.rmtree(path, ignore_errors=True)
+
+
 _root = _unpacked(sys.path[0])
 if _root:
     sys.path[0] = _root
+    # bytecode is what the unpacked copy is for; it stays inside this private folder (PYTHONDONTWRITEBYTECODE
+    # is about not littering source trees)
+    sys.dont_write_bytecode = False
 
 from metallb_plugin.cli import main  # noqa: E402
 
