@@ -91,18 +91,24 @@ def test_no_pool_names_for_a_user_who_may_not_list_them(controlplane, metallb_cr
         ([], 4)
 
 
+def kubeconfig_for(folder, name, port, controlplane):
+    """A kubeconfig whose only context points at 127.0.0.1:port."""
+    config = folder / "config"
+    config.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": name,
+        "clusters": [{"name": name, "cluster": {"server": f"https://127.0.0.1:{port}",
+                                               "certificate-authority": os.path.join(controlplane.pki, "ca.crt")}}],
+        "users": [{"name": "u", "user": {"token": "t"}}],
+        "contexts": [{"name": name, "context": {"cluster": name, "user": "u"}}]}))
+    return config
+
+
 def test_an_unreachable_cluster_gives_no_candidates_and_no_noise(controlplane, tmp_path):
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    config = tmp_path / "config"
-    config.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "gone",
-        "clusters": [{"name": "gone", "cluster": {"server": f"https://127.0.0.1:{port}",
-                                                 "certificate-authority": os.path.join(controlplane.pki, "ca.crt")}}],
-        "users": [{"name": "u", "user": {"token": "t"}}],
-        "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "u"}}]}))
+    config = kubeconfig_for(tmp_path, "gone", port, controlplane)
     assert complete("pools", "delete", "", kubeconfig=str(config)) == ([], 4)
     assert complete("--context", "", kubeconfig=str(config)) == (["gone"], 4)  # the kubeconfig alone suffices
 
@@ -125,13 +131,7 @@ def test_a_server_that_never_answers_is_given_up_on(controlplane, tmp_path):
 
     thread = threading.Thread(target=hold, daemon=True)
     thread.start()
-    config = tmp_path / "config"
-    config.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "mute",
-        "clusters": [{"name": "mute", "cluster": {"server": f"https://127.0.0.1:{listener.getsockname()[1]}",
-                                                 "certificate-authority": os.path.join(controlplane.pki, "ca.crt")}}],
-        "users": [{"name": "u", "user": {"token": "t"}}],
-        "contexts": [{"name": "mute", "context": {"cluster": "mute", "user": "u"}}]}))
+    config = kubeconfig_for(tmp_path, "mute", listener.getsockname()[1], controlplane)
     try:
         assert complete("pools", "delete", "", kubeconfig=str(config), timeout=30) == ([], 4)
         assert accepted, "the plugin never tried the server"
