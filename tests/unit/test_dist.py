@@ -230,3 +230,13 @@ def test_the_version_and_python_floor_come_from_the_package():
     assert build.plugin_version() == __version__
     with open(os.path.join(REPO, "setup.cfg")) as handle:
         assert f"python_requires = >={build.PYTHON_MINIMUM}" in handle.read()
+
+
+def test_the_bundled_plugin_parses_as_python_3_9():
+    """The archive promises Python 3.9+ (caveats): no newer syntax (match, except*, ...) in the plugin."""
+    import ast
+
+    floor = tuple(int(p) for p in build.PYTHON_MINIMUM.split("."))
+    for name, data in sorted(build.plugin_files().items()):
+        if name.endswith(".py"):
+            ast.parse(data, filename=name, feature_version=floor)
