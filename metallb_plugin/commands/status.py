@@ -217,10 +217,14 @@ def _explain_text(explanation, style):
     return "\n".join(lines) + "\n"
 
 
-def _progress_line(report, started):
-    waited = int(time.monotonic() - started)
-    problems = [o.result.message for o in report.outcomes if o.result.status == FAIL]
-    return f"waiting for MetalLB ({waited}s): " + "; ".join(problems)
+def _progress_line(result, what, started, live):
+    """What --wait is waiting for; the elapsed time only on a terminal, so a log gets a line per change."""
+    if isinstance(result, status.Report):
+        left = "; ".join(o.result.message for o in result.outcomes if o.result.status == FAIL)
+    else:
+        left = result.cause
+    waited = f" ({int(time.monotonic() - started)}s)" if live else ""
+    return f"waiting for {what}{waited}: {left}"
 
 
 # --------------------------------------------------------------------------------------------- run
@@ -282,10 +286,7 @@ def _wait(evaluate, args, result, good, doc, what):
     deadline = started + args.timeout
     progress = output.Progress()
     while not good:
-        if isinstance(result, status.Report):
-            progress.update(_progress_line(result, started))
-        else:
-            progress.update(f"waiting for {what} ({int(time.monotonic() - started)}s): {result.cause}")
+        progress.update(_progress_line(result, what, started, progress.live))
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break

@@ -34,7 +34,6 @@ from metallb_plugin.core.view import CONFIG_KINDS, View, meta, name
 
 INSTALLATION, COMPONENTS, WEBHOOK, CONFIGURATION, SERVICES = (
     "Installation", "Components", "Webhook and secrets", "Configuration", "Services")
-DOCS = "https://metallb.io/troubleshooting/"
 MEMBERLIST_KEY = "secretkey"
 CA_KEY = "ca.crt"
 LEGACY_CONFIGMAP = "config"
@@ -405,7 +404,7 @@ def check_configuration_state(view):
     if unknown:
         return Result(WARN, f"configuration state unknown for {_plural(len(unknown), 'component')}",
                       tuple(_state_line(s) for s in unknown))
-    return Result(OK, f"configuration valid ({_plural(len(states), 'component')} report Valid)")
+    return Result(OK, f"configuration valid ({_plural(len(states), 'component')}: Valid)")
 
 
 # --------------------------------------------------------------------------------------------- services

@@ -824,3 +824,16 @@ def test_service_status_handles():
     copy_ = copy.deepcopy(view.services[0])
     copy_["status"]["loadBalancer"]["ingress"] = [{"hostname": "lb.example.com"}]
     assert service_status.addresses(copy_) == ["lb.example.com"]
+
+
+def test_wait_progress_line_counts_seconds_only_on_a_terminal():
+    from metallb_plugin.commands.status import _progress_line
+
+    facts = healthy()
+    facts.objects["deployments"][0]["status"].update(readyReplicas=0, availableReplicas=0)
+    report = evaluate(facts)
+    line = _progress_line(report, "MetalLB to become healthy", started=0, live=False)
+    assert line == "waiting for MetalLB to become healthy: controller Deployment controller: 0/1 available"
+    live = _progress_line(report, "MetalLB to become healthy", started=0, live=True)
+    assert live.startswith("waiting for MetalLB to become healthy (") and live.endswith("s): controller Deployment "
+                                                                                        "controller: 0/1 available")
