@@ -357,6 +357,7 @@ class Installer:
         self.version = manifest.version
         self.mode = manifest.mode
         self.results = []  # {"kind", "apiVersion", "namespace", "name", "result"}
+        self._unchecked = 0  # dry run: namespaced objects the server could not check (no namespace yet)
         self.style = output.Style(output.use_color(sys.stdout, args.no_color))
 
     # -- planning
@@ -452,7 +453,8 @@ class Installer:
         dry_run = self.args.dry_run
         if dry_run and before is None and obj["kind"] != "Namespace" and manifests.KINDS[obj["kind"]][2] \
                 and not self._namespace_exists:
-            return "created", None  # the server cannot dry-run into a namespace that does not exist yet
+            self._unchecked += 1  # the server cannot dry-run into a namespace that does not exist yet
+            return "created", None
         try:
             after = self.client.apply(path, obj, force=self.args.force_conflicts, dry_run=dry_run)
         except errors.Conflict as exc:
@@ -588,6 +590,9 @@ class Installer:
                 "--force-conflicts would take ownership of those fields")
         if args.dry_run:
             headline = f"dry run: MetalLB {self.version} ({self.mode}): {summary}; nothing was changed"
+            if self._unchecked:
+                headline += (f" ({self._unchecked} objects in namespace {self.namespace} could not be checked by "
+                             "the server: the namespace does not exist yet)")
         elif action == "reinstall" and not counts["created"] and not counts["changed"] and not counts["deleted"]:
             headline = f"MetalLB {self.version} ({self.mode}) is already installed in {self.namespace}: nothing " \
                        f"changed ({summary})"
