@@ -78,10 +78,6 @@ def _node_ready_condition(node, kind):
                  if c.get("type") == kind), None)
 
 
-def _kubectl_svc(b):
-    return f"kubectl -n {b.ns} get service {b.name} -o yaml"
-
-
 def _type_and_class(b):
     kind = b.spec.get("type", "ClusterIP")
     if kind != "LoadBalancer":
@@ -216,7 +212,10 @@ def _address(b, wanted, fits):
     if fits and not any(f.eligible for f in fits):
         summary = "no IPAddressPool can serve it: " + "; ".join(f"{f.name}: {f.reasons[0]}" for f in fits)
         b.blocked(summary, _pool_fix(fits, wanted, b))
-    hint = state.hint if not state.hint.startswith("kubectl metallb status --service") else _kubectl_svc(b)
+    hint = state.hint
+    if hint.startswith("kubectl metallb status --service"):  # that is this very command: point at the controller
+        controller = view.install.controller if view.install and view.install.controller else "controller"
+        hint = f"kubectl -n {view.ns} logs deployment/{controller} (look for {key(b.service)})"
     b.blocked(state.reason, hint)
     return state
 

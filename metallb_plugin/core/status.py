@@ -456,8 +456,8 @@ def check_annotations(view, states):
     view.facts.get("services")
     old = [s for s in states if s.deprecated_annotations]
     if old:
-        return Result(WARN, f"{_plural(len(old), 'Service')} use deprecated metallb.universe.tf/ annotations "
-                            "(use metallb.io/)",
+        return Result(WARN, f"{_plural(len(old), 'Service')} {'uses' if len(old) == 1 else 'use'} deprecated "
+                            "metallb.universe.tf/ annotations (use metallb.io/)",
                       tuple(f"{s.key}: {', '.join(s.deprecated_annotations)}" for s in old))
     return Result(OK, "no deprecated annotations")
 

@@ -601,3 +601,21 @@ def test_one_list_per_kind_whatever_the_number_of_services(ready, apps):
     for i in range(25):
         ready.service(apps, f"many-{i}")
     assert count() == before == 19  # 14 lists (7 of them metallb.io kinds), then 5 in MetalLB's namespace
+
+
+def test_wait_for_one_service_to_be_served(ready, apps, admin):
+    late = ready.service(apps, "late")
+    ready.endpoints(late, ["n1"])
+
+    def metallb_assigns():
+        time.sleep(2)
+        ready.assign(late, "192.168.10.9")
+
+    thread = threading.Thread(target=metallb_assigns)
+    thread.start()
+    result = status(admin, "--service", f"{apps}/late", "--wait", "--timeout", "60s")
+    thread.join()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stderr.splitlines()[0] == (f"waiting for Service {apps}/late to be served: no MetalLB event yet: "
+                                             "the controller has not processed it")
+    assert "Most likely cause: none: MetalLB assigned 192.168.10.9 and n1 announces it" in result.stdout

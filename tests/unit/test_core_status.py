@@ -837,3 +837,11 @@ def test_wait_progress_line_counts_seconds_only_on_a_terminal():
     live = _progress_line(report, "MetalLB to become healthy", started=0, live=True)
     assert live.startswith("waiting for MetalLB to become healthy (") and live.endswith("s): controller Deployment "
                                                                                         "controller: 0/1 available")
+
+
+def test_explain_waiting_for_the_controller_points_at_its_log():
+    facts = healthy()
+    facts.objects["services"].append(service("new"))
+    result_ = _explain(facts, "new")
+    assert result_.cause == "no MetalLB event yet: the controller has not processed it"
+    assert result_.fix == "kubectl -n metallb-system logs deployment/controller (look for apps/new)"
