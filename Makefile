@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEMO_DIR := .controlplane
 
-.PHONY: test unit cluster-test demo demo-down controlplane clean dist krew
+.PHONY: test unit demo demo-down controlplane bench clean dist krew
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,3 +37,6 @@ demo-down:
 
 clean: demo-down
 	rm -rf $(VENV) $(DEMO_DIR) bin dist build *.egg-info
+
+bench: $(VENV)/.installed controlplane
+	$(PY) benchmarks/bench.py
