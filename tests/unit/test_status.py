@@ -1,7 +1,4 @@
-"""The pure evaluation behind `kubectl metallb status` on hand-built object sets.
-
-Named test_core_status.py (not test_status.py) so pytest can collect it beside tests/cluster/test_status.py.
-"""
+"""The pure evaluation behind `kubectl metallb status` on hand-built object sets."""
 
 import copy
 from datetime import datetime, timedelta, timezone
