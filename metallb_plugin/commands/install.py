@@ -546,7 +546,12 @@ class Installer:
         self._check_kubernetes()
         action, previous = self._plan(found)
         objects = self.manifest.objects
-        paths = {id(obj): object_path(self.client, obj) for obj in objects}
+        try:
+            paths = {id(obj): object_path(self.client, obj) for obj in objects}
+        except errors.NotFound as exc:
+            raise errors.PluginError(f"{exc.message}: the Prometheus variants need the Prometheus operator's CRDs "
+                                     "(monitoring.coreos.com); install it first, or drop --prometheus. Nothing was "
+                                     "changed") from None
         old_refs, _ = read_inventory(self.client, self.namespace)
         before = self._get_all(objects, paths)
         self._namespace_exists = before[id(objects[0])] is not None

@@ -329,6 +329,21 @@ def test_dry_run_on_an_empty_cluster_changes_nothing(admin, kubectl, upstream_ma
     assert metallb_state(kubectl) == ([], "", "")
 
 
+def test_prometheus_variant_needs_the_prometheus_operator(admin, kubectl, upstream_manifest, tmp_path):
+    docs = list(yaml.safe_load_all(open(upstream_manifest("v0.16.1"))))
+    docs.append({"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+                 "metadata": {"name": "controller-monitor", "namespace": NS},
+                 "spec": {"endpoints": [{"port": "metricshttps"}], "selector": {"matchLabels": {"name": "x"}}}})
+    path = tmp_path / "with-monitor.yaml"
+    path.write_text(yaml.safe_dump_all(docs))
+    result = run_plugin("install", "--no-wait", "--manifest", str(path), env=admin)
+    assert result.returncode == 1
+    assert "warning: no --sha256 given" in result.stderr
+    assert ("the server does not serve ServiceMonitor in monitoring.coreos.com/v1: the Prometheus variants need the "
+            "Prometheus operator's CRDs") in result.stderr
+    assert metallb_state(kubectl) == ([], "", "")
+
+
 def test_helm_install_elsewhere_is_refused(admin, kubectl, namespace, upstream_manifest):
     helm = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {
         "name": "metallb-controller", "namespace": namespace, "labels": {
