@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import sys
+import threading
 import time
 import urllib.parse
 from contextlib import contextmanager
@@ -216,6 +217,7 @@ class Client:
 
         self.target = target
         self.requests = 0  # every HTTP request sent; benchmarks and tests read it
+        self._count_lock = threading.Lock()  # commands may send requests from several threads
         self._cfg = cfg
         self._verbose = verbose
         self._impersonation = [("Impersonate-User", as_user)] if as_user else []
@@ -266,7 +268,8 @@ class Client:
             url += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None}, doseq=True)
         payload = None if body is None else json.dumps(body).encode()
         started = time.monotonic()
-        self.requests += 1
+        with self._count_lock:
+            self.requests += 1
         try:
             response = self._http.request(method, url, body=payload,
                                           headers=self._headers(content_type if payload is not None else None),
