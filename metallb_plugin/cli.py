@@ -1,7 +1,8 @@
 """Command line: the argparse tree, kubectl's global flags, dispatch and exit codes.
 
-Imports nothing heavy: --help, --version and argument errors must stay fast, so the Kubernetes client is only
-imported by a command that talks to the cluster.
+Imports nothing heavy: --help, --version and argument errors must stay fast. A subcommand's module (and the
+logic it imports) is loaded only when that subcommand runs or shows its help; the Kubernetes client only when a
+command talks to the cluster.
 """
 
 import argparse
@@ -9,14 +10,23 @@ import importlib
 import sys
 
 from metallb_plugin import __version__, errors
-from metallb_plugin.core.duration import parse_duration
+from metallb_plugin.commands import duration
 from metallb_plugin.output import FORMATS
 
 DEFAULT_NAMESPACE = "metallb-system"
 
-# Subcommands in help order; each lives in metallb_plugin/commands/<name with _>.py and provides
-# HELP, add_arguments(parser) and run(args) -> exit code.
-COMMANDS = ("preflight", "strict-arp", "install", "uninstall", "status", "pools", "version", "completion")
+# Subcommands in help order, with their one-line help. Each lives in metallb_plugin/commands/<name with _>.py
+# and provides add_arguments(parser) and run(args) -> exit code; its docstring is the description.
+COMMANDS = {
+    "preflight": "check that the cluster is ready for MetalLB",
+    "strict-arp": "show or change kube-proxy's ipvs.strictARP",
+    "install": "install or upgrade MetalLB (verified, idempotent, waits until it serves)",
+    "uninstall": "remove MetalLB (backs up its configuration first)",
+    "status": "show whether MetalLB is healthy and doing its job; explain one Service",
+    "pools": "list, create and delete address pools; migrate a legacy ConfigMap",
+    "version": "show the plugin's and the cluster's versions",
+    "completion": "print a shell completion script (bash, zsh, fish, or kubectl's plugin hook)",
+}
 
 EPILOG = """exit codes:
   0  success (warnings allowed)
@@ -27,14 +37,7 @@ EPILOG = """exit codes:
 """
 
 
-def _duration(text):
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _global_flags():
+def global_flags():
     """kubectl's global flags, accepted before or after the subcommand (kubectl passes plugins only argv)."""
     flags = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     group = flags.add_argument_group("kubectl flags")
@@ -45,7 +48,7 @@ def _global_flags():
     group.add_argument("-n", "--namespace", help=f"MetalLB's namespace (default {DEFAULT_NAMESPACE})")
     group.add_argument("--as", dest="as_user", metavar="USER", help="user to impersonate")
     group.add_argument("--as-group", action="append", metavar="GROUP", help="group to impersonate (repeatable)")
-    group.add_argument("--request-timeout", type=_duration, metavar="DURATION",
+    group.add_argument("--request-timeout", type=duration, metavar="DURATION",
                        help="time limit for each request, like 30s or 1m (0: none)")
     group.add_argument("--insecure-skip-tls-verify", action="store_true",
                        help="do not verify the server's certificate (insecure)")
@@ -66,25 +69,40 @@ def _module(name):
     return importlib.import_module(f"metallb_plugin.commands.{name.replace('-', '_')}")
 
 
-def build_parser():
-    flags = _global_flags()
+def build_parser(only=None):
+    """The argparse tree. only: the one subcommand whose arguments are needed ("" for none, None for all)."""
+    flags = global_flags()
     parser = argparse.ArgumentParser(
         prog="kubectl metallb", parents=[flags], allow_abbrev=False, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Install MetalLB on a bare-metal cluster, check it, and keep it handing out addresses.")
     parser.add_argument("--version", action="version", version=f"kubectl-metallb {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        module = _module(name)
-        command = sub.add_parser(name, parents=[flags], help=module.HELP, description=module.__doc__,
-                                 allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter)
-        module.add_arguments(command)
-        command.set_defaults(run=module.run)
+    for name, help_text in COMMANDS.items():
+        command = sub.add_parser(name, parents=[flags], help=help_text, allow_abbrev=False,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+        if only is None or only == name:
+            module = _module(name)
+            command.description = module.__doc__
+            module.add_arguments(command)
+            command.set_defaults(run=module.run)
     return parser
 
 
+def _subcommand(argv):
+    """The subcommand named in argv, telling flag values apart from it ("" when there is none)."""
+    probe = argparse.ArgumentParser(add_help=False, parents=[global_flags()], allow_abbrev=False)
+    probe.add_argument("command", nargs="?")
+    probe.add_argument("rest", nargs=argparse.REMAINDER)
+    try:
+        found, _ = probe.parse_known_args(argv)
+    except SystemExit:  # a malformed global flag: the full parser reports it
+        return ""
+    return found.command if found.command in COMMANDS else ""
+
+
 def parse(argv):
-    parser = build_parser()
+    parser = build_parser(only=_subcommand(argv))
     args = parser.parse_args(argv)
     for key, value in GLOBAL_DEFAULTS.items():
         if not hasattr(args, key):

@@ -7,7 +7,6 @@ model objects and every failure can be turned into one clear line.
 
 import ipaddress
 import json
-import logging
 import os
 import re
 import sys
@@ -93,6 +92,8 @@ def load_selection(kubeconfig=None, context=None, cluster=None, user=None, envir
 @contextmanager
 def _captured_log():
     """The client logs (instead of raising) when an exec plugin fails; keep those lines to report them."""
+    import logging
+
     lines = []
 
     class Keep(logging.Handler):

@@ -46,6 +46,23 @@ def emit(data, fmt, table, stream=None):
     stream.write(text if text.endswith("\n") else text + "\n")
 
 
+def confirm(question, refusal, assume_yes=False):
+    """Ask a yes/no question on stderr (--yes answers it); without a terminal, refuse: UsageError(refusal)."""
+    from metallb_plugin import errors
+
+    if assume_yes:
+        return True
+    if not sys.stdin.isatty():
+        raise errors.UsageError(refusal)
+    sys.stderr.write(f"{question} [y/N] ")  # a prompt is not data: stdout stays clean
+    sys.stderr.flush()
+    try:
+        answer = input()
+    except EOFError:
+        answer = ""
+    return answer.strip().lower() in ("y", "yes")
+
+
 def table(rows, headers):
     """A plain kubectl-style table: upper-case headers, columns separated by three spaces."""
     from tabulate import tabulate

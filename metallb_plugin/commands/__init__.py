@@ -1,12 +1,13 @@
-"""One module per subcommand: HELP, add_arguments(parser) and run(args) -> exit code."""
+"""One module per subcommand: add_arguments(parser) and run(args) -> exit code (help texts: cli.COMMANDS)."""
 
-from metallb_plugin import errors
+import argparse
+
+from metallb_plugin.core.duration import parse_duration
 
 
-def not_available(name):
-    """run() of a subcommand that this version of the plugin does not implement yet."""
-
-    def run(args):
-        raise errors.UsageError(f"'kubectl metallb {name}' is not available yet in this version of the plugin")
-
-    return run
+def duration(text):
+    """argparse type of every DURATION flag: 30s, 5m, 1h30m or seconds."""
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

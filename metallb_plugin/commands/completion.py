@@ -19,7 +19,6 @@ import os
 import sys
 import threading
 
-HELP = "print a shell completion script (bash, zsh, fish, or kubectl's plugin hook)"
 SHELLS = ("bash", "zsh", "fish", "kubectl")
 TIME_BOX = 2.0  # seconds for a cluster lookup while the user waits at the prompt
 

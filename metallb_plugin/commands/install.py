@@ -22,9 +22,8 @@ import sys
 import time
 
 from metallb_plugin import errors, output
-from metallb_plugin.core.duration import parse_duration
+from metallb_plugin.commands import duration
 
-HELP = "install or upgrade MetalLB (verified, idempotent, waits until it serves)"
 
 INVENTORY = "kubectl-metallb-install"  # ConfigMap in MetalLB's namespace: what install applied (read by uninstall)
 POLL_SECONDS = 2.0
@@ -57,22 +56,13 @@ def add_arguments(parser):
     how.add_argument("--wait", dest="wait", action="store_true", default=True,
                      help="wait until MetalLB serves (default)")
     how.add_argument("--no-wait", dest="wait", action="store_false", help="return once everything is applied")
-    how.add_argument("--timeout", type=_duration, default=300.0, metavar="DURATION",
+    how.add_argument("--timeout", type=duration, default=300.0, metavar="DURATION",
                      help="how long to wait (default 5m)")
     how.add_argument("-y", "--yes", action="store_true", help="do not ask before an upgrade")
     how.add_argument("--force", action="store_true",
                      help="allow a downgrade, or a cluster older than the release supports")
     how.add_argument("--force-conflicts", action="store_true",
                      help="take ownership of fields another field manager set (server-side apply force)")
-
-
-def _duration(text):
-    import argparse
-
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def run(args):
@@ -262,21 +252,6 @@ def _download(url, args):
             progress.done()
 
 
-# ------------------------------------------------------------------------------------------- confirmation
-
-
-def confirm(question, assume_yes, what="continue"):
-    """True if --yes, or the user says yes on a terminal; UsageError when there is nobody to ask."""
-    if assume_yes:
-        return True
-    if not sys.stdin.isatty():
-        raise errors.UsageError(f"{question} Pass --yes to {what} (there is no terminal to ask on)")
-    sys.stderr.write(f"{question} [y/N] ")
-    sys.stderr.flush()
-    answer = sys.stdin.readline().strip().lower()
-    return answer in ("y", "yes")
-
-
 # ------------------------------------------------------------------------------------------- the installer
 
 
@@ -430,10 +405,11 @@ class Installer:
         else:
             action = "upgrade"
         change = f"from {previous or 'an unknown version'} ({found.backend}) to {self.version} ({self.mode})"
+        question = f"{action.capitalize()} MetalLB in {self.namespace} {change}?"
         if self.args.dry_run:
             _say(f"dry run: would {action} MetalLB in {self.namespace} {change}")
-        elif not confirm(f"{action.capitalize()} MetalLB in {self.namespace} {change}?", self.args.yes,
-                         what=action):
+        elif not output.confirm(question, f"{question} Pass --yes to {action} (there is no terminal to ask on)",
+                                assume_yes=self.args.yes):
             raise errors.PluginError(f"{action} cancelled; nothing was changed")
         else:
             _say(f"{action.replace('grade', 'grading')} MetalLB in {self.namespace} {change}")

@@ -15,7 +15,6 @@ import time
 
 from metallb_plugin import cluster, errors, output
 
-HELP = "list, create and delete address pools; migrate a legacy ConfigMap"
 
 PLURALS = {"IPAddressPool": "ipaddresspools", "L2Advertisement": "l2advertisements",
            "BGPAdvertisement": "bgpadvertisements", "BGPPeer": "bgppeers", "BFDProfile": "bfdprofiles",
@@ -27,9 +26,10 @@ DEFAULT_TIMEOUT = 120.0
 
 def add_arguments(parser):
     # kubectl's flags keep working after the nested subcommand; durations parse as for --request-timeout
-    from metallb_plugin.cli import _duration, _global_flags
+    from metallb_plugin.cli import global_flags
+    from metallb_plugin.commands import duration
 
-    flags = _global_flags()
+    flags = global_flags()
     sub = parser.add_subparsers(dest="pools_command", metavar="COMMAND")
 
     def command(name, help_text, description):
@@ -62,7 +62,7 @@ def add_arguments(parser):
     create.add_argument("--priority", type=int, metavar="N", help="serviceAllocation priority (lower is preferred)")
     create.add_argument("--namespaces", metavar="NS[,NS...]", help="only Services in these namespaces use the pool")
     create.add_argument("--dry-run", action="store_true", help="validate with the API server, write nothing")
-    create.add_argument("--timeout", type=_duration, default=DEFAULT_TIMEOUT, metavar="DURATION",
+    create.add_argument("--timeout", type=duration, default=DEFAULT_TIMEOUT, metavar="DURATION",
                         help="how long to retry while MetalLB's webhook is not serving yet (default 2m)")
 
     delete = command("delete", "delete a pool (refused while Services use it)",
@@ -82,7 +82,7 @@ def add_arguments(parser):
                         help="read this ConfigMap from the cluster (default: config in MetalLB's namespace)")
     source.add_argument("--file", "-f", metavar="FILE", help="read a ConfigMap (or its config data) from FILE, - for stdin")
     migrate.add_argument("--apply", action="store_true", help="apply the result to the cluster (server-side apply)")
-    migrate.add_argument("--timeout", type=_duration, default=DEFAULT_TIMEOUT, metavar="DURATION",
+    migrate.add_argument("--timeout", type=duration, default=DEFAULT_TIMEOUT, metavar="DURATION",
                          help="how long to retry while MetalLB's webhook is not serving yet (default 2m)")
 
 
@@ -158,13 +158,14 @@ def _write(action, what, timeout, progress):
                 progress.done()
                 raise _rejected(exc, what) from None
             reason = _why(exc.message)
+            # said before any deadline check, so even a short --timeout shows what it waited for
+            progress.update(f"waiting for MetalLB's admission webhook to serve ({reason}); retrying {what} for up "
+                            f"to {timeout:g}s")
             if time.monotonic() + delay > deadline:
                 progress.done()
                 raise errors.WaitTimeout(
                     f"MetalLB's admission webhook did not accept {what} within {timeout:g}s ({reason}). Is the "
                     "controller running? Check with: kubectl metallb status") from None
-            progress.update(f"waiting for MetalLB's admission webhook to serve ({reason}); retrying {what} for up "
-                            f"to {timeout:g}s")
             time.sleep(delay)
             delay = min(delay * 2, 10.0)
 
@@ -321,18 +322,6 @@ def run_create(args):
 # --------------------------------------------------------------------------------------------- delete
 
 
-def _confirm(question):
-    if not sys.stdin.isatty():
-        raise errors.UsageError(f"{question}: pass --yes to confirm (no terminal to ask on)")
-    sys.stderr.write(f"{question} [y/N] ")  # the prompt is not data: keep stdout clean
-    sys.stderr.flush()
-    try:
-        answer = input()
-    except EOFError:
-        answer = ""
-    return answer.strip().lower() in ("y", "yes")
-
-
 def run_delete(args):
     from metallb_plugin.core import ipam
     from metallb_plugin.core import pools as model
@@ -356,7 +345,9 @@ def run_delete(args):
     advertisements = _list_metallb(client, "L2Advertisement", ns) + _list_metallb(client, "BGPAdvertisement", ns)
     remove, edit = model.cleanup_plan(args.name, advertisements)
     plan = [f"ipaddresspool.metallb.io/{args.name}"] + [_ref(a) for a in remove]
-    if not args.yes and not args.dry_run and not _confirm(f"Delete {', '.join(plan)} in namespace {ns}?"):
+    question = f"Delete {', '.join(plan)} in namespace {ns}?"
+    if not args.dry_run and not output.confirm(question, f"{question}: pass --yes to confirm (no terminal to ask on)",
+                                               assume_yes=args.yes):
         print("nothing deleted", file=sys.stderr)
         return errors.FAILED
     suffix = " (server dry run)" if args.dry_run else ""

@@ -20,7 +20,6 @@ from metallb_plugin.core import checks as checklib
 from metallb_plugin.core import ipam, manifests, releases
 from metallb_plugin.core import preflight as core
 
-HELP = "check that the cluster is ready for MetalLB"
 
 
 def add_arguments(parser):

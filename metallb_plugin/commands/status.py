@@ -23,13 +23,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from metallb_plugin import cluster, errors, output
-from metallb_plugin.cli import _duration  # the argparse type of every DURATION flag
+from metallb_plugin.commands import duration
 from metallb_plugin.core import explain as explainer
 from metallb_plugin.core import releases, status
 from metallb_plugin.core.checks import FAIL
 from metallb_plugin.core.view import METALLB_KINDS, SERVICE_NAME_LABEL, Facts, View, locate
 
-HELP = "show whether MetalLB is healthy and doing its job; explain one Service"
 DEFAULT_TIMEOUT = 300.0
 POLL_SECONDS = 2.0
 WORKERS = 8
@@ -42,7 +41,7 @@ def add_arguments(parser):
                         help="explain one LoadBalancer Service step by step (NAME alone: the context's namespace)")
     parser.add_argument("--wait", action="store_true",
                         help="wait until MetalLB is healthy (or the Service is served), up to --timeout")
-    parser.add_argument("--timeout", default=DEFAULT_TIMEOUT, type=_duration, metavar="DURATION",
+    parser.add_argument("--timeout", default=DEFAULT_TIMEOUT, type=duration, metavar="DURATION",
                         help="how long --wait waits, like 90s or 5m (default 5m)")
 
 

@@ -21,10 +21,9 @@ import time
 from datetime import datetime, timezone
 
 from metallb_plugin import cluster, errors, output
-from metallb_plugin.cli import _duration  # the argparse type of every DURATION flag
+from metallb_plugin.commands import duration
 from metallb_plugin.core import kubeproxy as kp
 
-HELP = "show or change kube-proxy's ipvs.strictARP"
 
 ANNOTATION = "metallb.io/strict-arp-previous"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
@@ -45,7 +44,7 @@ def add_arguments(parser):
     parser.add_argument("--no-restart", action="store_true",
                         help="do not restart the kube-proxy DaemonSet after the change")
     parser.add_argument("--wait", action="store_true", help="wait until the kube-proxy rollout completes")
-    parser.add_argument("--timeout", type=_duration, default=300.0, metavar="DURATION",
+    parser.add_argument("--timeout", type=duration, default=300.0, metavar="DURATION",
                         help="how long --wait waits, like 90s or 5m (default 5m)")
     parser.add_argument("--backup", metavar="FILE",
                         help="before changing, save the ConfigMap as YAML to FILE (must not exist)")
@@ -236,17 +235,11 @@ def _confirm(args, info, diff, word):
     what = f"set ipvs.strictARP: {word} in {info.location.describe()}"
     if not args.no_restart:
         what += f" and restart DaemonSet {kp.NAMESPACE}/{kp.DAEMONSET}"
-    if not sys.stdin.isatty():
-        raise errors.UsageError(f"refusing to {what} without confirmation: not an interactive terminal. Pass --yes "
-                                "to go ahead, or --dry-run to see the change")
-    sys.stderr.write(diff)
-    sys.stderr.write(f"{what[0].upper()}{what[1:]}? [y/N] ")
-    sys.stderr.flush()
-    try:
-        answer = input()
-    except EOFError:
-        answer = ""
-    if answer.strip().lower() not in ("y", "yes"):
+    if sys.stdin.isatty():
+        sys.stderr.write(diff)
+    refusal = (f"refusing to {what} without confirmation: not an interactive terminal. Pass --yes to go ahead, "
+               "or --dry-run to see the change")
+    if not output.confirm(f"{what[0].upper()}{what[1:]}?", refusal):
         raise errors.PluginError("aborted: nothing was changed")
 
 

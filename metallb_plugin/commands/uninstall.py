@@ -19,10 +19,11 @@ examples:
 import datetime
 import os
 import sys
+import time
 
 from metallb_plugin import errors, output
+from metallb_plugin.commands import duration
 
-HELP = "remove MetalLB (backs up its configuration first)"
 
 METALLB_GROUPS = ("metallb.io", "frrk8s.metallb.io")
 # written by MetalLB itself to report state; restoring them would only leave stale reports behind
@@ -40,11 +41,13 @@ def add_arguments(parser):
     parser.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     parser.add_argument("--force", action="store_true",
                         help="uninstall even while LoadBalancer Services hold MetalLB addresses")
+    parser.add_argument("--timeout", type=duration, default=60.0, metavar="DURATION",
+                        help="how long to wait until the CRDs are gone (default 1m)")
 
 
 def run(args):
     from metallb_plugin import cluster
-    from metallb_plugin.commands.install import INVENTORY, confirm, read_inventory
+    from metallb_plugin.commands.install import INVENTORY, read_inventory
     from metallb_plugin.core import installation
 
     client = cluster.connect(args)
@@ -84,7 +87,9 @@ def run(args):
         _say(f"warning: --force: {len(holders)} LoadBalancer Service(s) keep addresses nobody will announce")
 
     keep = " (keeping the CRDs, the namespace and the configuration)" if args.keep_crds else ""
-    if not confirm(f"Remove MetalLB {version} from namespace {namespace}{keep}?", args.yes, what="uninstall"):
+    question = f"Remove MetalLB {version} from namespace {namespace}{keep}?"
+    if not output.confirm(question, f"{question} Pass --yes to uninstall (there is no terminal to ask on)",
+                          assume_yes=args.yes):
         raise errors.PluginError("uninstall cancelled; nothing was changed")
 
     backup = args.backup or f"metallb-backup-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}.yaml"
@@ -92,12 +97,30 @@ def run(args):
     _say(f"backed up {count} metallb.io object(s) to {os.path.abspath(backup)} (restore with kubectl apply -f)")
 
     removed = _delete_all(client, args, refs, namespace, INVENTORY)
+    _wait_until_gone(client, [r["name"] for r in removed
+                              if r["kind"] == "CustomResourceDefinition" and r["result"] == "deleted"], args.timeout)
     deleted = sum(1 for r in removed if r["result"] == "deleted")
     _say(f"MetalLB {version} removed from {namespace}: {deleted} object(s) deleted"
          + (", CRDs and namespace kept" if args.keep_crds else ""))
     _emit(args, {"namespace": namespace, "version": version, "backup": os.path.abspath(backup), "backedUp": count,
                  "objects": removed})
     return errors.OK
+
+
+def _wait_until_gone(client, crds, timeout):
+    """The API server deletes a CRD's custom resources before the CRD itself; wait for that, so that an install
+    right after this one does not meet CRDs that are still being deleted."""
+    from metallb_plugin import cluster
+
+    deadline = time.monotonic() + timeout
+    while crds:
+        crds = [name for name in crds if client.get_or_none(
+            cluster.api_path("apiextensions.k8s.io/v1", "customresourcedefinitions", name=name)) is not None]
+        if crds and time.monotonic() > deadline:
+            raise errors.WaitTimeout(f"{len(crds)} CRD(s) are still being deleted after {timeout:g}s "
+                                     f"({', '.join(crds)}); see `kubectl get crd {crds[0]} -o yaml`")
+        if crds:
+            time.sleep(0.5)
 
 
 def _say(message):

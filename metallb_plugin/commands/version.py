@@ -4,7 +4,6 @@ import platform
 
 from metallb_plugin import __version__, cluster, output
 
-HELP = "show the plugin's and the cluster's versions"
 
 
 def add_arguments(parser):

@@ -16,7 +16,6 @@
 """
 
 import copy
-import hashlib
 import re
 from dataclasses import dataclass, field
 
@@ -85,6 +84,8 @@ class Manifest:
 
 
 def sha256_hex(data):
+    import hashlib  # deferred: costs 5 ms at start-up, which --help must not pay
+
     return hashlib.sha256(data).hexdigest()
 
 

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import yaml
 
@@ -217,3 +218,24 @@ def deny_metallb_crds():
          "metadata": {"name": "no-metallb-crds"},
          "spec": {"policyName": "no-metallb-crds", "validationActions": ["Deny"]}},
     ]
+
+
+PROBE_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+    "metadata": {"name": "probes.metallb.io"},
+    "spec": {"group": "metallb.io", "scope": "Namespaced",
+             "names": {"plural": "probes", "singular": "probe", "kind": "Probe"},
+             "versions": [{"name": "v1", "served": True, "storage": True,
+                           "schema": {"openAPIV3Schema": {"type": "object"}}}]}}
+
+
+def wait_for_crd_policy(kubectl, enforced, timeout=60):
+    """The API server loads admission policies asynchronously: wait until deny_metallb_crds is (not) in force."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = subprocess.run([KUBECTL, "--kubeconfig", kubectl.kubeconfig, "create", "--dry-run=server", "-f", "-"],
+                              input=json.dumps(PROBE_CRD), capture_output=True, text=True, timeout=60)
+        if ("not allowed on this cluster" in done.stderr) == enforced:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the admission policy was not {'in force' if enforced else 'lifted'} after {timeout}s")

@@ -294,8 +294,18 @@ def test_manifest_dry_run(admin, upstream_manifest):
     assert "is MetalLB v0.16.1's metallb-native.yaml, but --version is v0.15.3" in mismatch.stderr
 
 
-def test_manifest_dry_run_catches_admission_and_rbac(controlplane, admin, scenario, upstream_manifest):
-    scenario(scenarios.deny_metallb_crds())
+@pytest.fixture
+def crd_policy(admin_kubectl):
+    """deny_metallb_crds in force for one test, and lifted again before the next one starts."""
+    policy = scenarios.deny_metallb_crds()
+    admin_kubectl.apply(policy)
+    scenarios.wait_for_crd_policy(admin_kubectl, enforced=True)
+    yield
+    admin_kubectl.delete(policy)
+    scenarios.wait_for_crd_policy(admin_kubectl, enforced=False)
+
+
+def test_manifest_dry_run_catches_admission_and_rbac(controlplane, admin, crd_policy, upstream_manifest):
     manifest = upstream_manifest("v0.16.1")
     _, doc = preflight("--manifest", manifest, env=admin)
     dry_run = checks(doc)["manifest-dry-run"]

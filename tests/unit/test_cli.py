@@ -9,12 +9,13 @@ from metallb_plugin import __version__
 from metallb_plugin.cli import COMMANDS, parse
 
 
-def _loaded_modules_after(argv):
+def _loaded_modules_after(argv, prefixes=("kubernetes", "urllib3", "yaml")):
+    """The loaded modules starting with one of the prefixes after main(argv), in a fresh interpreter."""
     code = (
         "import sys\n"
         "from metallb_plugin.cli import main\n"
         f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('kubernetes', 'urllib3', 'yaml'))\n"
+        f"heavy = sorted(m for m in sys.modules if m.startswith({tuple(prefixes)!r}))\n"
         "print('LOADED:' + ','.join(heavy), file=sys.stderr)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
@@ -25,6 +26,15 @@ def _loaded_modules_after(argv):
 def test_help_and_version_do_not_import_the_kubernetes_client(argv):
     assert _loaded_modules_after(argv) == ""
 
+
+def test_top_level_help_loads_no_subcommand():
+    assert _loaded_modules_after(["--help"], ["metallb_plugin.commands.", "metallb_plugin.core."]) == \
+        "metallb_plugin.core.duration"
+
+
+def test_a_subcommand_loads_only_its_own_module():
+    loaded = _loaded_modules_after(["-n", "x", "--context", "status", "pools", "--help"], ["metallb_plugin.commands."])
+    assert loaded == "metallb_plugin.commands.pools"
 
 
 

@@ -33,7 +33,7 @@ def values(answer):
 def test_subcommands_with_their_help(parser):
     answer = completion.complete(parser, [], "")
     assert values(answer) == list(cli.COMMANDS)
-    assert dict(answer.candidates)["completion"] == command.HELP
+    assert dict(answer.candidates)["completion"] == cli.COMMANDS["completion"]
     assert answer.directive == completion.NO_FILE_COMP
 
 
