@@ -1,7 +1,9 @@
 """One module per subcommand: add_arguments(parser) and run(args) -> exit code (help texts: cli.COMMANDS)."""
 
 import argparse
+import sys
 
+from metallb_plugin import errors
 from metallb_plugin.core.duration import parse_duration
 
 
@@ -11,3 +13,22 @@ def duration(text):
         return parse_duration(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def read_manifest(path):
+    """The bytes of a --manifest file ('-': standard input); a bad path is a UsageError."""
+    from metallb_plugin.core import manifests
+
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read(manifests.MAX_BYTES + 1)
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read(manifests.MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise errors.UsageError(f"--manifest {path}: no such file") from None
+    except IsADirectoryError:
+        raise errors.UsageError(f"--manifest {path} is a directory; give the manifest file") from None
+    except PermissionError:
+        raise errors.UsageError(f"--manifest {path}: permission denied") from None
+    return data

@@ -22,7 +22,7 @@ import sys
 import time
 
 from metallb_plugin import errors, output
-from metallb_plugin.commands import duration
+from metallb_plugin.commands import duration, read_manifest
 
 
 INVENTORY = "kubectl-metallb-install"  # ConfigMap in MetalLB's namespace: what install applied (read by uninstall)
@@ -159,31 +159,13 @@ def _load_source(args):
         if "://" in target:
             raise errors.UsageError(f"--manifest {target}: only https:// (or http:// with --insecure) URLs and "
                                     "local files are supported")
-        return _read_file(target), target, expected
+        return read_manifest(target), target, expected
     try:
         art = releases.artifact(args.release, args.mode or "native", args.prometheus)
     except releases.ReleaseError as exc:
         raise errors.UsageError(str(exc)) from None
     _say(f"MetalLB {art.tag} ({art.file}) from {art.url}", verbose_only=True, args=args)
     return _download(art.url, args), art.url, art.sha256
-
-
-def _read_file(path):
-    from metallb_plugin.core import manifests
-
-    try:
-        if path == "-":
-            data = sys.stdin.buffer.read(manifests.MAX_BYTES + 1)
-        else:
-            with open(path, "rb") as handle:
-                data = handle.read(manifests.MAX_BYTES + 1)
-    except FileNotFoundError:
-        raise errors.UsageError(f"--manifest {path}: no such file") from None
-    except IsADirectoryError:
-        raise errors.UsageError(f"--manifest {path} is a directory; give the manifest file") from None
-    except PermissionError:
-        raise errors.UsageError(f"--manifest {path}: permission denied") from None
-    return data
 
 
 def _redirect_handler(allow_http):

@@ -16,6 +16,7 @@ exit codes: 0 nothing failed (warnings allowed), 1 a check failed, 2 bad flags o
 import sys
 
 from metallb_plugin import cluster, errors, output
+from metallb_plugin.commands import read_manifest
 from metallb_plugin.core import checks as checklib
 from metallb_plugin.core import ipam, manifests, releases
 from metallb_plugin.core import preflight as core
@@ -64,11 +65,7 @@ def _options(args):
 
 
 def _load_manifest(path):
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(manifests.MAX_BYTES + 1)
-    except OSError as exc:
-        raise errors.UsageError(f"--manifest {path}: {exc.strerror or exc}") from None
+    data = read_manifest(path)
     try:
         objects = manifests.parse(data, source=path)
     except manifests.ManifestError as exc:

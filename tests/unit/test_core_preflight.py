@@ -705,7 +705,7 @@ def test_flags_are_checked_before_contacting_the_cluster(tmp_path):
         options("--addresses", "10.0.0.0/24,10.0.0.5-10.0.0.6")
     with pytest.raises(errors.UsageError, match=r"unknown MetalLB release v0.9.0; known releases are v0.13.0"):
         options("--version", "0.9.0")
-    with pytest.raises(errors.UsageError, match="No such file"):
+    with pytest.raises(errors.UsageError, match="missing.yaml: no such file"):
         options("--manifest", str(tmp_path / "missing.yaml"))
     (tmp_path / "bad.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n")
     with pytest.raises(errors.UsageError, match="is not a MetalLB manifest: it contains Pod"):
