@@ -333,6 +333,8 @@ class Client:
                 f'the API server at {self.target.server} rejected the credentials of user "{self.target.user}" '
                 f'(context "{self.target.context}"): 401 Unauthorized. Log in again or fix the user in your '
                 "kubeconfig"))
+        if status == 403 and "denied the request" in message:  # admission refused it, RBAC allowed it
+            return errors.Denied(status, reason, f"{method} {path} was refused: {message}")
         if status == 403:
             return errors.Forbidden(status, reason, (
                 f"permission denied: {message}. Ask a cluster admin for this permission, or use a --context "

@@ -59,6 +59,10 @@ class Invalid(APIError):
     """422: the server (schema, CEL rule or admission) rejected the object."""
 
 
+class Denied(APIError):
+    """An admission webhook or policy refused the request (403 without being an RBAC decision)."""
+
+
 class Unauthorized(APIError):
     exit_code = CLUSTER
 

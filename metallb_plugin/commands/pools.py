@@ -134,9 +134,9 @@ def _why(message):
 
 
 def _rejected(exc, what):
-    """A webhook denial comes back as 403; it is MetalLB refusing the object, not missing RBAC."""
-    if isinstance(exc, errors.Forbidden) and "denied the request" in exc.message:
-        detail = exc.message.split("denied the request:", 1)[-1].split(". Ask a cluster admin")[0].strip()
+    """A webhook denial is MetalLB refusing the object."""
+    if isinstance(exc, errors.Denied):
+        detail = exc.message.split("denied the request:", 1)[-1].strip()
         return errors.PluginError(f"MetalLB rejected {what}: {detail}")
     if isinstance(exc, errors.Invalid):
         detail = exc.message.split(" failed: ", 1)[-1]
