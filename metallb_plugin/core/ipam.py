@@ -35,6 +35,12 @@ EXAMPLES = "use a CIDR like 192.168.10.0/24 or a range like 192.168.10.1-192.168
 class AddressError(ValueError):
     """Bad address input; str() is one line that names the entry."""
 
+    def __init__(self, message):
+        # the entry is quoted as typed (or as found in a pool): show line breaks, terminal escapes and other
+        # unprintable characters as \n, \x1b, ... so the message stays one harmless line
+        super().__init__("".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                                 for c in message))
+
 
 @dataclass(frozen=True, order=True)
 class AddressRange:

@@ -365,6 +365,10 @@ ROWS = [
         "non-ASCII character"),
     Row("addr-fullwidth-digits", ["pools", "create", "p", "--addresses", "10.0.0.0/\uff12\uff14"], 2,
         "non-ASCII character"),
+    Row("addr-line-break", ["pools", "create", "p", "--addresses", "10.0.0.0\n/24"], 2,
+        'invalid CIDR "10.0.0.0\\n/24": contains a space'),
+    Row("addr-terminal-escape", ["pools", "create", "p", "--addresses", "10.0.0.0/24\x1b[2J"], 2,
+        'the prefix length "24\\x1b[2J" is not a number'),
     Row("addr-mixed-families", ["pools", "create", "p", "--addresses", "10.0.0.1-fd00::1"], 2,
         "the start is IPv4 and the end is IPv6"),
     Row("addr-octet-too-big", ["pools", "create", "p", "--addresses", "300.1.1.0/24"], 2, "octet 300 (> 255)"),
@@ -460,6 +464,7 @@ def test_bad_input(row, request, tmp_path, tally):
     if row.stream == "stdout":
         assert message in result.stdout, result.stdout
         return
+    assert "\x1b" not in result.stderr  # no terminal escapes: not from the input, and no colour on a pipe
     errors = [line for line in result.stderr.splitlines() if "error:" in line]
     assert len(errors) == 1, result.stderr  # one clear line, not a cascade
     assert message in errors[0], result.stderr
