@@ -87,7 +87,8 @@ def parse_yaml(text, what="the legacy configuration"):
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise LegacyConfigError(f"{what} is not valid YAML: {getattr(exc, 'problem', None) or exc}{where}") from None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]  # a ReaderError has no .problem
+        raise LegacyConfigError(f"{what} is not valid YAML: {problem}{where}") from None
 
 
 def load(text):

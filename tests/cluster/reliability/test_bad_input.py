@@ -388,6 +388,8 @@ ROWS = [
         prepare=file_row("legacy.yaml", LEGACY_OVERLAP)),
     Row("legacy-not-yaml", ["pools", "migrate", "-f", "{legacy}"], 2, "is not valid YAML",
         prepare=file_row("legacy.yaml", "address-pools: [\n")),
+    Row("legacy-control-character", ["pools", "migrate", "-f", "{legacy}"], 2,
+        "not valid YAML: unacceptable character #x001f", prepare=file_row("legacy.yaml", "address-pools:\n- name: \x1f\n")),
     Row("legacy-missing-file", ["pools", "migrate", "-f", "{tmp}/none.yaml"], 2,
         "none.yaml: No such file or directory"),
 
@@ -467,4 +469,5 @@ def test_bad_input(row, request, tmp_path, tally):
     assert "\x1b" not in result.stderr  # no terminal escapes: not from the input, and no colour on a pipe
     errors = [line for line in result.stderr.splitlines() if "error:" in line]
     assert len(errors) == 1, result.stderr  # one clear line, not a cascade
+    assert result.stderr.rstrip("\n").splitlines()[-1] == errors[0], result.stderr  # and the message ends there
     assert message in errors[0], result.stderr
