@@ -56,6 +56,9 @@ UNKNOWN_HINT = ("no kube-proxy configuration found in the API: check how kube-pr
                 "(--proxy-mode / --ipvs-strict-arp flags, or ipvs.strictARP in its --config file)")
 
 
+MAX_VALUES = 100_000  # after YAML aliases are expanded; a real configuration has well under a hundred
+
+
 class ConfigError(ValueError):
     """kube-proxy's configuration text cannot be read or safely edited; the message names the problem."""
 
@@ -508,6 +511,7 @@ def set_strict_arp(text, value):
         raise TypeError("value must be a bool")
     _, _, _ = _read(text)  # the same checks (and messages) as reading
     before = _safe_load_all(text)
+    _check_size(before)  # the edit is verified on an alias-free copy: refuse to expand an alias bomb
     index = _target_index(before)
     ipvs = before[index].get("ipvs")
     current = ipvs.get("strictARP") if isinstance(ipvs, dict) else None
@@ -650,6 +654,22 @@ def _verify(before, edited, index, value):
     if after != expected or not isinstance(after[index]["ipvs"]["strictARP"], bool):
         raise ConfigError("refusing to write: the edit would change more than ipvs.strictARP in this "
                           "configuration's layout; change it by hand")
+
+
+def _check_size(data):
+    """ConfigError when data, with its YAML aliases expanded, holds more than MAX_VALUES values (stops early)."""
+    left = MAX_VALUES
+    pending = [data]
+    while pending:
+        item = pending.pop()
+        left -= 1
+        if left < 0:
+            raise ConfigError(f"the configuration expands to more than {MAX_VALUES} values through YAML aliases; "
+                              "edit it by hand")
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
 
 
 def _unshared(data):

@@ -407,6 +407,8 @@ ROWS = [
         prepare=private_as("admin", KUBE_PROXY_IPVS + "---\n" + KUBE_PROXY_IPVS)),
     Row("kube-proxy-empty", ["strict-arp", "--enable", "--yes"], 1, "the configuration is empty",
         prepare=private_as("admin", "")),
+    Row("kube-proxy-alias-bomb", ["strict-arp", "--enable", "--yes"], 1, "expands to more than",
+        prepare=private_as("admin", KUBE_PROXY_IPVS + alias_bomb().split("metadata:\n  name: bomb\n")[1])),
     Row("kube-proxy-report-malformed", ["strict-arp"], 1, "cannot be read: not valid YAML", stream="stdout",
         prepare=private_as("admin", "kind: KubeProxyConfiguration\nmode: [ipvs\n")),
 
