@@ -57,6 +57,7 @@ UNKNOWN_HINT = ("no kube-proxy configuration found in the API: check how kube-pr
 
 
 MAX_VALUES = 100_000  # after YAML aliases are expanded; a real configuration has well under a hundred
+SHOWN_VALUES = 20  # a value quoted in an error message
 
 
 class ConfigError(ValueError):
@@ -337,12 +338,12 @@ def _read(text):
     if mode is None:
         mode = ""
     if not isinstance(mode, str):
-        raise ConfigError(f"`mode` is {mode!r}, not a string")
+        raise ConfigError(f"`mode` is {_shown(mode)}, not a string")
     ipvs = document.get("ipvs")
     if ipvs is None:
         return mode, False, notes
     if not isinstance(ipvs, dict):
-        raise ConfigError(f"`ipvs` is {type(ipvs).__name__} {ipvs!r}, not a mapping")
+        raise ConfigError(f"`ipvs` is {type(ipvs).__name__} {_shown(ipvs)}, not a mapping")
     strict = ipvs.get("strictARP", False)
     if strict is None:
         strict = False
@@ -351,8 +352,18 @@ def _read(text):
                      "(--enable / --disable write one)")
         strict = strict.strip().lower() == "true"
     if not isinstance(strict, bool):
-        raise ConfigError(f"ipvs.strictARP is {strict!r}, not true or false")
+        raise ConfigError(f"ipvs.strictARP is {_shown(strict)}, not true or false")
     return mode, strict, notes
+
+
+def _shown(value):
+    """A value as written when it is small; a big mapping or list only by its type (YAML aliases can make one
+    gigantic, and its repr with it)."""
+    try:
+        _check_size(value, limit=SHOWN_VALUES)
+    except ConfigError:
+        return f"(a {type(value).__name__} of more than {SHOWN_VALUES} values)"
+    return repr(value)
 
 
 def _load_target(text):
@@ -656,15 +667,15 @@ def _verify(before, edited, index, value):
                           "configuration's layout; change it by hand")
 
 
-def _check_size(data):
-    """ConfigError when data, with its YAML aliases expanded, holds more than MAX_VALUES values (stops early)."""
-    left = MAX_VALUES
+def _check_size(data, limit=MAX_VALUES):
+    """ConfigError when data, with its YAML aliases expanded, holds more than limit values (stops early)."""
+    left = limit
     pending = [data]
     while pending:
         item = pending.pop()
         left -= 1
         if left < 0:
-            raise ConfigError(f"the configuration expands to more than {MAX_VALUES} values through YAML aliases; "
+            raise ConfigError(f"the configuration expands to more than {limit} values through YAML aliases; "
                               "edit it by hand")
         if isinstance(item, dict):
             pending.extend(item.values())

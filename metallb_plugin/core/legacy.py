@@ -142,6 +142,11 @@ def _kind(value):
             dict: "a mapping"}.get(type(value), type(value).__name__)
 
 
+def _scalar(value):
+    """ ' and its repr' for a scalar; nothing for a list or mapping (through YAML aliases it may be gigantic)."""
+    return "" if isinstance(value, (dict, list)) else f" {value!r}"
+
+
 def _string(value, path):
     if value is None:
         return ""
@@ -154,7 +159,7 @@ def _integer(value, path, low=0, high=UINT32):
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise LegacyConfigError(f"{path}: expected a whole number, got {_kind(value)} {value!r}")
+        raise LegacyConfigError(f"{path}: expected a whole number, got {_kind(value)}{_scalar(value)}")
     if not low <= value <= high:
         raise LegacyConfigError(f"{path}: {value} is out of range ({low}-{high})")
     return value
@@ -164,7 +169,7 @@ def _boolean(value, path):
     if value is None:
         return None
     if not isinstance(value, bool):
-        raise LegacyConfigError(f"{path}: expected true or false, got {_kind(value)} {value!r}")
+        raise LegacyConfigError(f"{path}: expected true or false, got {_kind(value)}{_scalar(value)}")
     return value
 
 

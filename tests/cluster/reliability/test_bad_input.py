@@ -231,11 +231,19 @@ def upstream_copy(ctx):
     ctx.file("m.yaml", open(ctx.fixture("upstream_manifest")("v0.16.1"), "rb").read())
 
 
-def alias_bomb(depth=9, width=9):
+def alias_bomb_lines(depth=9, width=9):
+    """YAML mappings l0..l8 where l8 expands to 9^9 (387 million) strings: a billion-laughs document."""
     lines = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
     for level in range(1, depth):
         lines.append(f"l{level}: &l{level} [" + ", ".join([f"*l{level - 1}"] * width) + "]")
-    return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bomb\n" + "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n"
+
+
+ALIASES = alias_bomb_lines()
+
+
+def alias_bomb():
+    return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bomb\n" + ALIASES
 
 
 def many_aliases(count=150):
@@ -390,6 +398,10 @@ ROWS = [
         prepare=file_row("legacy.yaml", "address-pools: [\n")),
     Row("legacy-control-character", ["pools", "migrate", "-f", "{legacy}"], 2,
         "not valid YAML: unacceptable character #x001f", prepare=file_row("legacy.yaml", "address-pools:\n- name: \x1f\n")),
+    Row("legacy-alias-bomb", ["pools", "migrate", "-f", "{legacy}"], 2,
+        "address-pools[0].auto-assign: expected true or false, got a list",
+        prepare=file_row("legacy.yaml", ALIASES + "address-pools:\n- name: a\n  protocol: layer2\n"
+                                                  "  addresses: [10.0.0.0/30]\n  auto-assign: *l8\n")),
     Row("legacy-missing-file", ["pools", "migrate", "-f", "{tmp}/none.yaml"], 2,
         "none.yaml: No such file or directory"),
 
@@ -408,7 +420,9 @@ ROWS = [
     Row("kube-proxy-empty", ["strict-arp", "--enable", "--yes"], 1, "the configuration is empty",
         prepare=private_as("admin", "")),
     Row("kube-proxy-alias-bomb", ["strict-arp", "--enable", "--yes"], 1, "expands to more than",
-        prepare=private_as("admin", KUBE_PROXY_IPVS + alias_bomb().split("metadata:\n  name: bomb\n")[1])),
+        prepare=private_as("admin", KUBE_PROXY_IPVS + ALIASES)),
+    Row("kube-proxy-report-alias-bomb", ["strict-arp"], 1, "`ipvs` is list (a list of more than 20 values), not a mapping", stream="stdout",
+        prepare=private_as("admin", KUBE_PROXY_IPVS.split("ipvs:")[0] + ALIASES + "ipvs: *l8\n")),
     Row("kube-proxy-report-malformed", ["strict-arp"], 1, "cannot be read: not valid YAML", stream="stdout",
         prepare=private_as("admin", "kind: KubeProxyConfiguration\nmode: [ipvs\n")),
 
