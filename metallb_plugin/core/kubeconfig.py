@@ -4,12 +4,22 @@ The Python client lets the *last* file that sets current-context win; kubectl le
 resolves relative file references against the file that named them. This module reproduces kubectl.
 """
 
+import base64
+import binascii
 import os
 from dataclasses import dataclass, field
 
 # Fields holding file paths, which kubectl resolves against the kubeconfig file they appear in.
 _CLUSTER_PATHS = ("certificate-authority",)
 _USER_PATHS = ("client-certificate", "client-key", "tokenFile")
+# Fields that must be text (kubectl refuses anything else), and which of them hold base64.
+_TEXT_FIELDS = {
+    "context": ("cluster", "user", "namespace"),
+    "cluster": ("server", "certificate-authority", "certificate-authority-data", "tls-server-name", "proxy-url"),
+    "user": ("client-certificate", "client-key", "client-certificate-data", "client-key-data", "token", "tokenFile",
+             "username", "password"),
+}
+_BASE64_FIELDS = ("certificate-authority-data", "client-certificate-data", "client-key-data")
 
 
 class KubeconfigError(ValueError):
@@ -35,13 +45,13 @@ def _absolute(path, base_dir):
 def _resolve_paths(kind, entry, base_dir):
     entry = dict(entry)
     for key in _CLUSTER_PATHS if kind == "cluster" else _USER_PATHS:
-        if key in entry:
+        if isinstance(entry.get(key), str):  # anything else is reported by _check_fields
             entry[key] = _absolute(entry[key], base_dir)
     exec_cfg = entry.get("exec")
     if kind == "user" and isinstance(exec_cfg, dict):
         command = exec_cfg.get("command") or ""
         # a bare command name is looked up on PATH; only a relative path is anchored to the file
-        if os.sep in command:
+        if isinstance(command, str) and os.sep in command:
             entry["exec"] = dict(exec_cfg, command=_absolute(command, base_dir))
     return entry
 
@@ -76,7 +86,9 @@ def merge(documents):
         for name, body in _named_entries(doc, "contexts", "context", path):
             contexts.setdefault(name, body)
         if not current and doc.get("current-context"):
-            current = str(doc["current-context"])
+            current = doc["current-context"]
+            if not isinstance(current, str):
+                raise KubeconfigError(f"kubeconfig {path}: current-context must be the name of a context")
     return {
         "clusters": [{"name": n, "cluster": c} for n, c in clusters.items()],
         "users": [{"name": n, "user": u} for n, u in users.items()],
@@ -105,15 +117,18 @@ def select(merged, context=None, cluster=None, user=None):
         raise KubeconfigError(f'the current context "{name}" is not defined in the kubeconfig; '
                               "run 'kubectl config use-context NAME' or pass --context")
     ctx = contexts.get(name, {})
+    _check_fields("context", name, ctx)
     cluster_name = cluster or ctx.get("cluster") or ""
     if cluster_name not in clusters:
         source = "--cluster" if cluster else f'context "{name}"'
         raise KubeconfigError(f'cluster "{cluster_name}" (from {source}) not found in the kubeconfig')
     if not clusters[cluster_name].get("server"):
         raise KubeconfigError(f'cluster "{cluster_name}" in the kubeconfig has no server address')
+    _check_fields("cluster", cluster_name, clusters[cluster_name])
     user_name = user or ctx.get("user") or ""
     if user and user not in users:
         raise KubeconfigError(f'user "{user}" (from --user) not found in the kubeconfig')
+    _check_fields("user", user_name, users.get(user_name, {}))
     return Selection(
         context=name,
         cluster_name=cluster_name,
@@ -122,6 +137,31 @@ def select(merged, context=None, cluster=None, user=None):
         user=users.get(user_name, {}),
         namespace=ctx.get("namespace", ""),
     )
+
+
+def _check_fields(kind, name, body):
+    """KubeconfigError naming the entry and field when a field has the wrong type (a list where a path belongs,
+    base64 that is not, a quoted "yes" for a boolean): the client would fail obscurely or, for
+    insecure-skip-tls-verify, silently treat any text as true."""
+    where = f'{kind} "{name}" in the kubeconfig'
+    for key in _TEXT_FIELDS[kind]:
+        value = body.get(key)
+        if value is not None and not isinstance(value, str):
+            raise KubeconfigError(f"{where}: {key} must be text, not {type(value).__name__}")
+        if key in _BASE64_FIELDS and value:
+            try:
+                base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError):
+                raise KubeconfigError(f"{where}: {key} is not valid base64") from None
+    if kind == "cluster" and not isinstance(body.get("insecure-skip-tls-verify", False), bool):
+        raise KubeconfigError(f"{where}: insecure-skip-tls-verify must be true or false")
+    if kind == "user" and body.get("exec") is not None:
+        exec_cfg = body["exec"]
+        if not isinstance(exec_cfg, dict) or not isinstance(exec_cfg.get("command"), str):
+            raise KubeconfigError(f"{where}: exec must be a mapping with a command (text)")
+        args = exec_cfg.get("args") or []
+        if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+            raise KubeconfigError(f"{where}: exec args must be a list of text")
 
 
 def single_context(selection):

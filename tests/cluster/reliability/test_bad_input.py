@@ -116,6 +116,23 @@ def kubeconfig_text(text):
     return prepare
 
 
+def admin_kubeconfig_with(change):
+    """The shared server's admin kubeconfig with change(config) applied: fields of the wrong type."""
+    def prepare(ctx):
+        config = json.load(open(ctx.shared.kubeconfig("admin")))
+        change(config)
+        ctx.use(ctx.file("k.kubeconfig", json.dumps(config)))
+    return prepare
+
+
+def cluster_field(key, value):
+    return admin_kubeconfig_with(lambda c: c["clusters"][0]["cluster"].update({key: value}))
+
+
+def user_field(key, value):
+    return admin_kubeconfig_with(lambda c: c["users"][0].update(user={key: value}))
+
+
 def kubeconfig_directory(ctx):
     path = ctx.tmp / "dir.kubeconfig"
     path.mkdir()
@@ -309,6 +326,24 @@ ROWS = [
         prepare=kubeconfig_text("apiVersion: v1\nkind: Config\ncurrent-context: a\ncontexts:\n- name: a\n  context:\n"
                                 "    cluster: a\n    user: a\nclusters:\n- name: a\n  cluster: {}\nusers:\n- name: a\n"
                                 "  user: {}\n")),
+    Row("kubeconfig-current-context-list", ["status"], 3, "current-context must be the name of a context",
+        prepare=admin_kubeconfig_with(lambda c: c.update({"current-context": ["test"]}))),
+    Row("kubeconfig-alias-bomb", ["status"], 3, "current-context must be the name of a context",
+        prepare=kubeconfig_text(ALIASES + "current-context: *l8\n")),
+    Row("kubeconfig-context-cluster-list", ["status"], 3, 'context "test" in the kubeconfig: cluster must be text',
+        prepare=admin_kubeconfig_with(lambda c: c["contexts"][0]["context"].update(cluster=["test"]))),
+    Row("kubeconfig-server-number", ["status"], 3, 'cluster "test" in the kubeconfig: server must be text, not int',
+        prepare=cluster_field("server", 6443)),
+    Row("kubeconfig-ca-list", ["status"], 3, "certificate-authority must be text, not list",
+        prepare=cluster_field("certificate-authority", ["ca.crt"])),
+    Row("kubeconfig-ca-data-not-base64", ["status"], 3, "certificate-authority-data is not valid base64",
+        prepare=cluster_field("certificate-authority-data", "!!not base64")),
+    Row("kubeconfig-insecure-as-text", ["status"], 3, "insecure-skip-tls-verify must be true or false",
+        prepare=cluster_field("insecure-skip-tls-verify", "no")),
+    Row("kubeconfig-token-list", ["status"], 3, 'user "admin" in the kubeconfig: token must be text, not list',
+        prepare=user_field("token", ["a", "b"])),
+    Row("kubeconfig-exec-not-a-mapping", ["status"], 3, "exec must be a mapping with a command",
+        prepare=user_field("exec", "corp-login")),
     Row("unknown-context", ["status", "--context", "nope"], 3, 'context "nope" not found in the kubeconfig',
         prepare=shared_as("admin")),
     Row("unknown-cluster", ["status", "--cluster", "nope"], 3, 'cluster "nope" (from --cluster) not found',
