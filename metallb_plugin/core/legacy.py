@@ -100,14 +100,19 @@ def load(text):
 def from_document(doc):
     """(config dict, namespace or None) from a parsed ConfigMap (or bare config) document."""
     if isinstance(doc, dict) and doc.get("kind") == "ConfigMap":
-        meta = doc.get("metadata") or {}
-        data = (doc.get("data") or {}).get("config")
-        name = meta.get("name", "")
+        meta, data = doc.get("metadata") or {}, doc.get("data") or {}
+        for key, value in (("metadata", meta), ("data", data)):
+            if not isinstance(value, dict):
+                raise LegacyConfigError(f"ConfigMap {key}: expected a mapping, got {_kind(value)}")
+        data = data.get("config")
+        name = _string(meta.get("name"), "metadata.name")
         if not data:
             raise LegacyConfigError(f'ConfigMap {name}: it has no "config" data key, so it is not a legacy MetalLB '
                                     "configuration")
+        if not isinstance(data, str):
+            raise LegacyConfigError(f'data.config of ConfigMap "{name}": expected text, got {_kind(data)}')
         config = parse_yaml(data, f'data.config of ConfigMap "{name}"')
-        return _mapping(config, "data.config"), meta.get("namespace") or None
+        return _mapping(config, "data.config"), _string(meta.get("namespace"), "metadata.namespace") or None
     if doc is None:
         raise LegacyConfigError("the legacy configuration is empty")
     config = _mapping(doc, "the legacy configuration")

@@ -437,6 +437,10 @@ ROWS = [
         "address-pools[0].auto-assign: expected true or false, got a list",
         prepare=file_row("legacy.yaml", ALIASES + "address-pools:\n- name: a\n  protocol: layer2\n"
                                                   "  addresses: [10.0.0.0/30]\n  auto-assign: *l8\n")),
+    Row("legacy-config-not-text", ["pools", "migrate", "-f", "{legacy}"], 2,
+        'data.config of ConfigMap "config": expected text',
+        prepare=file_row("legacy.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: config}\n"
+                                        "data: {config: [address-pools]}\n")),
     Row("legacy-missing-file", ["pools", "migrate", "-f", "{tmp}/none.yaml"], 2,
         "none.yaml: No such file or directory"),
 
