@@ -40,3 +40,9 @@ clean: demo-down
 
 bench: $(VENV)/.installed controlplane
 	$(PY) benchmarks/bench.py
+
+# bad input, fuzzing, faults, races and security on the real API server; prints inputs tried, faults injected,
+# tracebacks seen and lost updates
+.PHONY: reliability
+reliability: $(VENV)/.installed controlplane
+	$(PY) tools/reliability.py
