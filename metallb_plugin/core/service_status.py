@@ -186,9 +186,8 @@ def pending_reason(view, service):
 
 def _not_announced(view, service, pool_name):
     """(reason, severity) for an assigned Service nobody announces."""
-    pool = next((p for p in view.pools if name(p) == pool_name), None)
-    covering = adv.covering(pool, view.advertisements) if pool else []
-    if pool and not covering:
+    covering = view.covering.get(pool_name, [])
+    if pool_name in view.covering and not covering:
         return f"pool {pool_name} is not announced: no L2Advertisement or BGPAdvertisement selects it", "fail"
     if covering and not any(adv.selects_service(a, service) for a in covering):
         return "no advertisement of its pool selects this Service (serviceSelectors)", "fail"
@@ -211,7 +210,7 @@ def classify(view, service):
         state.state = OTHER if state.ips else IGNORED
         state.reason = why[0].upper() + why[1:] if why else ""
         return state
-    pools = {name(p): allocation.pool_ranges(p)[0] for p in view.pools}
+    pools = view.pool_ranges
     annotated = allocation.annotation(service, allocation.ALLOCATED_FROM_POOL)
     if state.ips:
         state.pool = annotated

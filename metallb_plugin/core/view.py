@@ -15,6 +15,7 @@ servicebgpstatuses.
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from metallb_plugin.core import advertisements, allocation
 from metallb_plugin.core import events as ev
 from metallb_plugin.core import installation as inst
 from metallb_plugin.core import releases
@@ -121,7 +122,10 @@ class View:
             self.local[kind] = [o for o in items if meta(o).get("namespace") == self.ns]
             self.elsewhere[kind] = [o for o in items if meta(o).get("namespace") != self.ns]
         self.pools = self.local["ipaddresspools"]
+        # parsed once: every Service's classification looks them up
+        self.pool_ranges = {name(p): allocation.pool_ranges(p)[0] for p in self.pools}
         self.advertisements = self.local["l2advertisements"] + self.local["bgpadvertisements"]
+        self.covering = {name(p): advertisements.covering(p, self.advertisements) for p in self.pools}
         self.lb_class = self._flag(self.controller, "controller", "--lb-class") or self._flag(
             self.speaker, "speaker", "--lb-class")
         self.ignore_exclude_lb = self._switch(self.speaker, "speaker", "--ignore-exclude-lb")
