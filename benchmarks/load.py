@@ -169,7 +169,8 @@ def services(client, size):
             meta["annotations"] = {"metallb.io/ip-allocated-from-pool": f"pool-{pool:02d}"}
         client.create(api_path("v1", "services", namespace), {
             "apiVersion": "v1", "kind": "Service", "metadata": meta,
-            "spec": {"type": "LoadBalancer", "selector": {"app": name},
+            # without node ports: 5,000 Services would exhaust the default NodePort range
+            "spec": {"type": "LoadBalancer", "selector": {"app": name}, "allocateLoadBalancerNodePorts": False,
                      "ports": [{"port": 80, "targetPort": 8080, "protocol": "TCP"}]}})
         if ip:
             client.patch(api_path("v1", "services", namespace, name, "status"),
