@@ -116,7 +116,8 @@ def test_fault_in_the_middle_of_an_upgrade(fault, after_patches, admin, api, con
         assert run.returncode == 3, run.stderr
         error = one_error_line(run.stderr)
         assert f"the API server at {controlplane.server}" in error
-        assert "cannot reach" in error or "was dropped" in error, error
+        # where the kill lands decides the symptom: refused, dropped mid-request, or cut during a TLS handshake
+        assert any(what in error for what in ("cannot reach", "was dropped", "TLS handshake with")), error
     else:
         assert run.returncode == 130, run.stderr
         assert run.stderr.rstrip().endswith("interrupted")
