@@ -40,6 +40,13 @@ def one_error_line(stderr):
     return errors[0]
 
 
+def assert_interrupted(run):
+    """Ctrl-C: exit 130 and one word, no error line and no traceback (Driven.finish checked that)."""
+    assert run.returncode == 130, run.stderr
+    assert run.stderr.rstrip().endswith("interrupted")
+    assert "error:" not in run.stderr
+
+
 def restart_apiserver(plane):
     plane.start_apiserver()
     deadline = time.monotonic() + 90
@@ -83,9 +90,7 @@ def test_sigint_while_install_waits(admin, api, releases, tally):
     run.interrupt()
     tally.add("faults: SIGINT during install --wait")
     run.finish()
-    assert run.returncode == 130, run.stderr
-    assert run.stderr.rstrip().endswith("interrupted")
-    assert "error:" not in run.stderr
+    assert_interrupted(run)
     assert_converged(api, releases, "v0.14.9")  # everything was applied before the wait began
     again = install(admin, tally, releases, "v0.14.9", "--no-wait")
     assert again.returncode == 0, again.stderr
@@ -119,9 +124,7 @@ def test_fault_in_the_middle_of_an_upgrade(fault, after_patches, admin, api, con
         # where the kill lands decides the symptom: refused, dropped mid-request, or cut during a TLS handshake
         assert any(what in error for what in ("cannot reach", "was dropped", "TLS handshake with")), error
     else:
-        assert run.returncode == 130, run.stderr
-        assert run.stderr.rstrip().endswith("interrupted")
-        assert "error:" not in run.stderr
+        assert_interrupted(run)
     assert installed_objects(api) != manifest_refs(releases["v0.16.1"][0]) | {INVENTORY}  # really half done
     again = install(admin, tally, releases, "v0.16.1", "--no-wait", "--yes")
     assert again.returncode == 0, again.stderr
@@ -147,9 +150,7 @@ def test_sigint_while_strict_arp_waits(admin, api, controlplane, tally):
     run.interrupt()
     tally.add("faults: SIGINT during strict-arp --wait")
     run.finish()
-    assert run.returncode == 130, run.stderr
-    assert run.stderr.rstrip().endswith("interrupted")
-    assert "error:" not in run.stderr
+    assert_interrupted(run)
     value, annotations = strict_arp_values(api)
     assert value is True and "metallb.io/strict-arp-previous" in annotations  # written and recorded before waiting
     again = tally.run("strict-arp", "--enable", "--yes", env=admin)
@@ -167,8 +168,7 @@ def test_sigint_before_strict_arp_writes(admin, api, controlplane, tally):
     run.resume()
     tally.add("faults: SIGINT during strict-arp")
     run.finish()
-    assert run.returncode == 130, run.stderr
-    assert run.stderr.rstrip().endswith("interrupted")
+    assert_interrupted(run)
     cm = api.get(cluster.api_path("v1", "configmaps", KS, "kube-proxy"))
     assert cm["metadata"]["resourceVersion"] == before  # interrupted before the write: nothing changed
     again = tally.run("strict-arp", "--enable", "--yes", "--no-restart", env=admin)

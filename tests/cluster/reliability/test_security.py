@@ -75,7 +75,7 @@ def credentials(controlplane, token, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def installed(controlplane, upstream_manifest, kubectl_module):
+def installed(controlplane, upstream_manifest):
     """MetalLB installed, then a Secret and a BGPPeer holding SECRET planted in its namespace."""
     from helpers import run_plugin
 
@@ -83,32 +83,19 @@ def installed(controlplane, upstream_manifest, kubectl_module):
     done = run_plugin("install", "--manifest", upstream_manifest("v0.16.1"), "--sha256", V0161_NATIVE, "--no-wait",
                       env=admin)
     assert done.returncode == 0, done.stderr
+    client = admin_client(controlplane)
     # no MetalLB controller serves the webhook here: without its configuration metallb.io writes go through
-    kubectl_module("delete", "validatingwebhookconfiguration", "metallb-webhook-configuration")
-    kubectl_module("apply", "-n", NS, "-f", "-", input=yaml.safe_dump_all([
-        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "planted"}, "type": "Opaque",
-         "stringData": {"password": SECRET}},
-        {"apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer", "metadata": {"name": "tor"},
-         "spec": {"myASN": 64500, "peerASN": 64501, "peerAddress": "10.0.0.1", "password": SECRET}},
-        {"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool", "metadata": {"name": "lab"},
-         "spec": {"addresses": ["192.168.10.0/28"]}}]))
+    client.delete("/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/metallb-webhook-configuration")
+    client.create(cluster.api_path("v1", "secrets", NS), {
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "planted"}, "type": "Opaque",
+        "stringData": {"password": SECRET}})
+    client.create(cluster.api_path("metallb.io/v1beta2", "bgppeers", NS), {
+        "apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer", "metadata": {"name": "tor"},
+        "spec": {"myASN": 64500, "peerASN": 64501, "peerAddress": "10.0.0.1", "password": SECRET}})
+    client.create(cluster.api_path("metallb.io/v1beta1", "ipaddresspools", NS), {
+        "apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool", "metadata": {"name": "lab"},
+        "spec": {"addresses": ["192.168.10.0/28"]}})
     return admin
-
-
-@pytest.fixture(scope="module")
-def kubectl_module(controlplane):
-    import subprocess
-    import sys
-
-    binary = os.path.join(os.path.dirname(sys.executable), "kubectl")
-
-    def run(*args, input=None):
-        done = subprocess.run([binary, "--kubeconfig", controlplane.kubeconfig("admin"), *args], input=input,
-                              capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-    return run
 
 
 def commands(manifest, backup):
