@@ -153,9 +153,12 @@ def installed_objects(client, namespace="metallb-system", manager=cluster.FIELD_
         return not meta.get("deletionTimestamp") and any(m.get("manager") == manager
                                                          for m in meta.get("managedFields") or [])
 
+    def items(path):  # one GET of the collection: Client.list drops managedFields, which tell whose it is
+        return client.get(path)["items"]
+
     for kind, path in CLUSTER_KINDS.items():
-        found |= {(kind, "", o["metadata"]["name"]) for o in client.list(path) if ours(o)}
+        found |= {(kind, "", o["metadata"]["name"]) for o in items(path) if ours(o)}
     for kind, (version, plural) in NAMESPACED_KINDS.items():
         found |= {(kind, namespace, o["metadata"]["name"])
-                  for o in client.list(cluster.api_path(version, plural, namespace)) if ours(o)}
+                  for o in items(cluster.api_path(version, plural, namespace)) if ours(o)}
     return found
