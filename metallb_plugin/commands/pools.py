@@ -187,15 +187,14 @@ def _without_managed_fields(obj):
 
 
 def _pool_ranges(pools):
-    from metallb_plugin.core import ipam
+    """{name: ranges} of the pools whose addresses all parse (as MetalLB reads them)."""
+    from metallb_plugin.core import allocation
 
     parsed = {}
     for pool in pools:
-        try:
-            parsed[pool["metadata"]["name"]] = [ipam.parse_entry(a, strict=False)
-                                                for a in (pool.get("spec") or {}).get("addresses") or []]
-        except ipam.AddressError:
-            pass
+        ranges, error = allocation.pool_ranges(pool)
+        if error is None:
+            parsed[pool["metadata"]["name"]] = ranges
     return parsed
 
 
