@@ -32,14 +32,17 @@ ALLOCATED_FROM_POOL = ("metallb.io/ip-allocated-from-pool", "metallb.universe.tf
 EXAMPLES = "use a CIDR like 192.168.10.0/24 or a range like 192.168.10.1-192.168.10.50"
 
 
+def printable(text):
+    """text with line breaks, terminal escapes and other unprintable characters written as \\n, \\x1b, ...: input
+    quoted in a one-line message stays one harmless line. Printable non-ASCII characters stay as they are."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 class AddressError(ValueError):
-    """Bad address input; str() is one line that names the entry."""
+    """Bad address input; str() is one line that names the entry (quoted as typed, see printable)."""
 
     def __init__(self, message):
-        # the entry is quoted as typed (or as found in a pool): show line breaks, terminal escapes and other
-        # unprintable characters as \n, \x1b, ... so the message stays one harmless line
-        super().__init__("".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
-                                 for c in message))
+        super().__init__(printable(message))
 
 
 @dataclass(frozen=True, order=True)

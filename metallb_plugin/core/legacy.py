@@ -48,6 +48,9 @@ UINT32 = 2 ** 32 - 1
 class LegacyConfigError(ValueError):
     """Invalid legacy configuration; the message starts with the path of the bad field."""
 
+    def __init__(self, message):
+        super().__init__(ipam.printable(message))  # values are quoted as written: keep the message one line
+
 
 @dataclass
 class Conversion:

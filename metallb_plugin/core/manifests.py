@@ -52,6 +52,11 @@ IMAGE_PREFIXES = ("quay.io/metallb/", "quay.io/frrouting/")
 class ManifestError(ValueError):
     """The manifest cannot be used; the message says why in one line."""
 
+    def __init__(self, message):
+        from metallb_plugin.core.ipam import printable
+
+        super().__init__(printable(message))  # names and values from the file are quoted: keep it one line
+
 
 @dataclass
 class Manifest:

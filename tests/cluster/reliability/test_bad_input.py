@@ -430,6 +430,9 @@ ROWS = [
         'data.config of ConfigMap "config": expected text',
         prepare=file_row("legacy.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: config}\n"
                                         "data: {config: [address-pools]}\n")),
+    Row("legacy-line-break-in-a-value", ["pools", "migrate", "-f", "{legacy}"], 2,
+        'peers[0].peer-address: "10.0.0.1\\n\\x1b[2J" is not an IP address',
+        prepare=file_row("legacy.yaml", 'peers:\n- {my-asn: 1, peer-asn: 2, peer-address: "10.0.0.1\\n\\e[2J"}\n')),
     Row("legacy-missing-file", ["pools", "migrate", "-f", "{tmp}/none.yaml"], 2,
         "none.yaml: No such file or directory"),
 
@@ -465,6 +468,9 @@ ROWS = [
         prepare=file_row("m.yaml", "---\n# nothing\n")),
     Row("manifest-unexpected-kind", ["install", "--print", "--manifest", "{m}"], 2, "unexpected Pod miner",
         prepare=manifest(add_pod)),
+    Row("manifest-escape-in-a-name", ["install", "--print", "--manifest", "{m}"], 2,
+        "unexpected Pod miner\\x1b]0;pwned\\x07", prepare=manifest(lambda docs: (add_pod(docs), docs[-1][
+            "metadata"].update(name="miner\x1b]0;pwned\x07")))),
     Row("manifest-unexpected-namespace", ["install", "--print", "--manifest", "{m}"], 2,
         "is in namespace kube-system", prepare=manifest(move_controller)),
     Row("manifest-huge", ["install", "--print", "--manifest", "{m}"], 2, "more than the 8388608",

@@ -295,7 +295,7 @@ def check_conversion(config, namespace):
     given_pools = config.get("address-pools") or []
     assert len(pools) == len(given_pools)
     for raw in given_pools:
-        assert sum(r.size for r in pools[legacy.normalize_name(raw["name"])]) == sum(
+        assert sum(r.size for r in pools[legacy.normalize_name(str(raw["name"]))]) == sum(
             ipam.parse_entry(a, strict=False).size for a in raw["addresses"])
     return result
 
