@@ -129,6 +129,16 @@ def _client_configuration(selection):
                                                    client_configuration=cfg, persist_config=False)
         except config_exception.ConfigException as exc:
             raise errors.ClusterError(f'kubeconfig user "{selection.user_name}": {exc}') from None
+        except OSError as exc:  # a tokenFile or certificate file that cannot be read
+            raise errors.ClusterError(f'kubeconfig user "{selection.user_name}": cannot read '
+                                      f"{exc.filename or 'a referenced file'}: {exc.strerror or exc}") from None
+        except Exception as exc:  # the client's auth-provider code fails in many ways (gcp, oidc, azure ...)
+            if "auth-provider" not in selection.user:
+                raise
+            provider = (selection.user.get("auth-provider") or {}).get("name", "?")
+            raise errors.ClusterError(
+                f'kubeconfig user "{selection.user_name}": the {provider} auth-provider failed ({exc}); these '
+                "providers are deprecated in kubectl too: switch the user to its exec credential plugin") from None
     exec_cfg = selection.user.get("exec")
     if exec_cfg and not cfg.api_key.get("authorization") and not cfg.cert_file:
         why = "; ".join(logged) or "it returned no credentials"
@@ -297,6 +307,8 @@ class Client:
         where = f'the API server at {self.target.server} (context "{self.target.context}")'
         if isinstance(exc, ue.SSLError):
             reason = str(exc.args[0] if exc.args else exc)
+            if "EOF occurred in violation of protocol" in reason or "UNEXPECTED_EOF" in reason:
+                return errors.ClusterError(f"the connection to {where} was dropped during the TLS handshake")
             if "CERTIFICATE_VERIFY_FAILED" in reason or "certificate verify failed" in reason:
                 detail = reason.split("certificate verify failed:")[-1].split("(_ssl")[0].strip(" :")
                 return errors.ClusterError(

@@ -131,3 +131,19 @@ def test_the_import_probe_can_see_the_client(tmp_path):
     config.write_text('{"current-context": "c", "contexts": [{"name": "c", "context": {"cluster": "c"}}],'
                       ' "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}]}')
     assert "kubernetes" in _loaded_modules_after(["version", "--kubeconfig", str(config)]).split(",")
+
+
+@pytest.mark.parametrize("user, message", [
+    ({"tokenFile": "/nonexistent/token"}, 'kubeconfig user "u": cannot read /nonexistent/token: No such file'),
+    ({"auth-provider": {"name": "gcp", "config": {}}}, 'kubeconfig user "u": the gcp auth-provider failed'),
+])
+def test_credentials_that_cannot_be_loaded(tmp_path, user, message):
+    path = tmp_path / "config"
+    path.write_text(json.dumps({
+        "current-context": "c", "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+        "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+        "users": [{"name": "u", "user": user}]}))
+    result = run_plugin("version", "--kubeconfig", str(path))
+    assert result.returncode == 3
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
