@@ -8,6 +8,8 @@ import json
 import os
 import sys
 
+from metallb_plugin import errors
+
 FORMATS = ("table", "json", "yaml")
 
 
@@ -48,8 +50,6 @@ def emit(data, fmt, table, stream=None):
 
 def confirm(question, refusal, assume_yes=False):
     """Ask a yes/no question on stderr (--yes answers it); without a terminal, refuse: UsageError(refusal)."""
-    from metallb_plugin import errors
-
     if assume_yes:
         return True
     if not sys.stdin.isatty():

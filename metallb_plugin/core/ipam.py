@@ -26,7 +26,7 @@ API (stable; preflight and status import it):
 import ipaddress
 import math
 from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, List, Tuple
+from typing import Dict, FrozenSet, Tuple
 
 ALLOCATED_FROM_POOL = ("metallb.io/ip-allocated-from-pool", "metallb.universe.tf/ip-allocated-from-pool")
 EXAMPLES = "use a CIDR like 192.168.10.0/24 or a range like 192.168.10.1-192.168.10.50"

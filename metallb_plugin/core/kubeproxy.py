@@ -21,7 +21,6 @@ certain, it never raises):
                 kube-proxy)
 """
 
-import re
 from dataclasses import dataclass, field
 
 NAMESPACE = "kube-system"

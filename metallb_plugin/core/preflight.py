@@ -12,7 +12,7 @@ shows under the line.
 import json
 from dataclasses import dataclass, field
 
-from metallb_plugin.core import installation, ipam, kubeproxy, legacy, manifests, releases, selectors
+from metallb_plugin.core import installation, ipam, kubeproxy, legacy, releases, selectors
 from metallb_plugin.core.checks import FAIL, OK, WARN, Check, Result, Skip
 
 DOCS = "https://metallb.io"

@@ -330,7 +330,7 @@ def test_delete_guarded_then_forced(metallb_crds, controlplane, env, client, mak
     assert forced.returncode == 0, forced.stderr
     assert forced.stdout == ("ipaddresspool.metallb.io/busy deleted\nl2advertisement.metallb.io/busy deleted\n"
                              "bgpadvertisement.metallb.io/shared edited: no longer names busy\n")
-    assert f"--force: 2 Service(s) lose their address" in forced.stderr
+    assert "--force: 2 Service(s) lose their address" in forced.stderr
     assert [p["metadata"]["name"] for p in get(client, "ipaddresspools", ns)["items"]] == ["other"]
     assert get(client, "l2advertisements", ns)["items"] == []
     assert get(client, "bgpadvertisements", ns, "shared")["spec"]["ipAddressPools"] == ["other"]
