@@ -9,11 +9,10 @@ import argparse
 import importlib
 import sys
 
-from metallb_plugin import __version__, errors
+from metallb_plugin import __version__, defaults, errors
 from metallb_plugin.commands import duration
+from metallb_plugin.errors import ExitCode
 from metallb_plugin.output import FORMATS
-
-DEFAULT_NAMESPACE = "metallb-system"
 
 # Subcommands in help order, with their one-line help. Each lives in metallb_plugin/commands/<name with _>.py
 # and provides add_arguments(parser) and run(args) -> exit code; its docstring is the description.
@@ -45,22 +44,38 @@ def global_flags():
     group.add_argument("--context", help="the kubeconfig context to use")
     group.add_argument("--cluster", help="the kubeconfig cluster to use")
     group.add_argument("--user", help="the kubeconfig user to use")
-    group.add_argument("-n", "--namespace", help=f"MetalLB's namespace (default {DEFAULT_NAMESPACE})")
+    group.add_argument("-n", "--namespace", help=f"MetalLB's namespace (default {defaults.NAMESPACE})")
     group.add_argument("--as", dest="as_user", metavar="USER", help="user to impersonate")
     group.add_argument("--as-group", action="append", metavar="GROUP", help="group to impersonate (repeatable)")
-    group.add_argument("--request-timeout", type=duration, metavar="DURATION",
-                       help="time limit for each request, like 30s or 1m (0: none)")
-    group.add_argument("--insecure-skip-tls-verify", action="store_true",
-                       help="do not verify the server's certificate (insecure)")
+    group.add_argument(
+        "--request-timeout",
+        type=duration,
+        metavar="DURATION",
+        help="time limit for each request, like 30s or 1m (0: none)",
+    )
+    group.add_argument(
+        "--insecure-skip-tls-verify", action="store_true", help="do not verify the server's certificate (insecure)"
+    )
     group.add_argument("-o", "--output", choices=FORMATS, help="output format (default table)")
     group.add_argument("-v", "--verbose", action="count", help="more detail on stderr (each API request)")
+    group.add_argument("--debug", action="store_true", help="show the Python traceback of an internal error")
     group.add_argument("--no-color", action="store_true", help="never colour the output (NO_COLOR works too)")
     return flags
 
 
-GLOBAL_DEFAULTS = {
-    "kubeconfig": None, "context": None, "cluster": None, "user": None, "namespace": None, "as_user": None,
-    "as_group": [], "request_timeout": 0.0, "insecure_skip_tls_verify": False, "output": "table", "verbose": 0,
+GLOBAL_DEFAULTS: dict[str, object] = {
+    "kubeconfig": None,
+    "context": None,
+    "cluster": None,
+    "user": None,
+    "namespace": None,
+    "as_user": None,
+    "as_group": [],
+    "request_timeout": 0.0,
+    "insecure_skip_tls_verify": False,
+    "output": "table",
+    "verbose": 0,
+    "debug": False,
     "no_color": False,
 }
 
@@ -73,14 +88,23 @@ def build_parser(only=None):
     """The argparse tree. only: the one subcommand whose arguments are needed ("" for none, None for all)."""
     flags = global_flags()
     parser = argparse.ArgumentParser(
-        prog="kubectl metallb", parents=[flags], allow_abbrev=False, epilog=EPILOG,
+        prog="kubectl metallb",
+        parents=[flags],
+        allow_abbrev=False,
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Install MetalLB on a bare-metal cluster, check it, and keep it handing out addresses.")
+        description="Install MetalLB on a bare-metal cluster, check it, and keep it handing out addresses.",
+    )
     parser.add_argument("--version", action="version", version=f"kubectl-metallb {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
-        command = sub.add_parser(name, parents=[flags], help=help_text, allow_abbrev=False,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+        command = sub.add_parser(
+            name,
+            parents=[flags],
+            help=help_text,
+            allow_abbrev=False,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         if only is None or only == name:
             module = _module(name)
             command.description = module.__doc__
@@ -108,7 +132,7 @@ def parse(argv):
         if not hasattr(args, key):
             setattr(args, key, value)
     args.namespace_given = args.namespace is not None
-    args.namespace = args.namespace or DEFAULT_NAMESPACE
+    args.namespace = args.namespace or defaults.NAMESPACE
     return parser, args
 
 
@@ -119,23 +143,25 @@ def main(argv=None):
     parser, args = parse(argv)
     if not args.command:
         parser.print_help()
-        return errors.OK
+        return ExitCode.OK
     try:
         if args.insecure_skip_tls_verify:
             print("warning: --insecure-skip-tls-verify: the server's identity is not checked", file=sys.stderr)
         return args.run(args)
     except errors.PluginError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
-        return errors.INTERRUPTED
+        return ExitCode.INTERRUPTED
     except BrokenPipeError:  # the reader went away (| head): nothing left to say
         sys.stdout = None
-        return errors.OK
+        return ExitCode.OK
     except Exception as exc:  # a bug: one line, the traceback only when asked for
-        if args.verbose:
+        if args.debug:
             raise
-        print(f"error: internal error ({type(exc).__name__}: {exc}); run again with -v for details and "
-              "please report it", file=sys.stderr)
-        return errors.FAILED
+        print(
+            f"error: internal error ({type(exc).__name__}: {exc}); run again with --debug for details and please report it",
+            file=sys.stderr,
+        )
+        return ExitCode.FAILED

@@ -18,11 +18,9 @@ from dataclasses import dataclass
 
 from metallb_plugin import errors
 from metallb_plugin.core import kubeconfig as kc
+from metallb_plugin.defaults import CONNECT_TIMEOUT, FIELD_MANAGER, LIST_PAGE_SIZE, USER_AGENT
 
-FIELD_MANAGER = "kubectl-metallb"
 IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
-LIST_PAGE_SIZE = 500
-DEFAULT_CONNECT_TIMEOUT = 30.0
 
 PATCH_TYPES = {
     "json": "application/json-patch+json",
@@ -116,8 +114,9 @@ def _client_configuration(selection):
     cfg = Configuration()
     if selection is None:
         if not os.path.exists(IN_CLUSTER_TOKEN):
-            raise errors.ClusterError("no kubeconfig found: set KUBECONFIG, pass --kubeconfig FILE, "
-                                      "or create ~/.kube/config")
+            raise errors.ClusterError(
+                "no kubeconfig found: set KUBECONFIG, pass --kubeconfig FILE, or create ~/.kube/config"
+            )
         try:
             incluster_config.load_incluster_config(client_configuration=cfg)
         except config_exception.ConfigException as exc:
@@ -125,25 +124,30 @@ def _client_configuration(selection):
         return cfg
     with _captured_log() as logged:
         try:
-            kube_config.load_kube_config_from_dict(kc.single_context(selection), context="selected",
-                                                   client_configuration=cfg, persist_config=False)
+            kube_config.load_kube_config_from_dict(
+                kc.single_context(selection), context="selected", client_configuration=cfg, persist_config=False
+            )
         except config_exception.ConfigException as exc:
             raise errors.ClusterError(f'kubeconfig user "{selection.user_name}": {exc}') from None
         except OSError as exc:  # a tokenFile or certificate file that cannot be read
-            raise errors.ClusterError(f'kubeconfig user "{selection.user_name}": cannot read '
-                                      f"{exc.filename or 'a referenced file'}: {exc.strerror or exc}") from None
+            raise errors.ClusterError(
+                f'kubeconfig user "{selection.user_name}": cannot read '
+                f"{exc.filename or 'a referenced file'}: {exc.strerror or exc}"
+            ) from None
         except Exception as exc:  # the client's auth-provider code fails in many ways (gcp, oidc, azure ...)
             if "auth-provider" not in selection.user:
                 raise
             provider = (selection.user.get("auth-provider") or {}).get("name", "?")
             raise errors.ClusterError(
                 f'kubeconfig user "{selection.user_name}": the {provider} auth-provider failed ({exc}); these '
-                "providers are deprecated in kubectl too: switch the user to its exec credential plugin") from None
+                "providers are deprecated in kubectl too: switch the user to its exec credential plugin"
+            ) from None
     exec_cfg = selection.user.get("exec")
     if exec_cfg and not cfg.api_key.get("authorization") and not cfg.cert_file:
         why = "; ".join(logged) or "it returned no credentials"
         raise errors.ClusterError(
-            f"the credential plugin '{exec_cfg.get('command')}' of user \"{selection.user_name}\" failed: {why}")
+            f"the credential plugin '{exec_cfg.get('command')}' of user \"{selection.user_name}\" failed: {why}"
+        )
     return cfg
 
 
@@ -165,8 +169,15 @@ def connect(opts, environ=None):
         namespace=selection.namespace if selection else "",
     )
     proxy = (selection.cluster.get("proxy-url") if selection else None) or _env_proxy(cfg.host, environ)
-    return Client(cfg, target, proxy=proxy, as_user=opts.as_user, as_groups=opts.as_group or [],
-                  timeout=opts.request_timeout, verbose=opts.verbose)
+    return Client(
+        cfg,
+        target,
+        proxy=proxy,
+        as_user=opts.as_user,
+        as_groups=opts.as_group or [],
+        timeout=opts.request_timeout,
+        verbose=opts.verbose,
+    )
 
 
 def _env_proxy(server, environ):
@@ -233,8 +244,7 @@ class Client:
         self._verbose = verbose
         self._impersonation = [("Impersonate-User", as_user)] if as_user else []
         self._impersonation += [("Impersonate-Group", group) for group in as_groups]
-        self._timeout = urllib3.Timeout(connect=min(timeout or DEFAULT_CONNECT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT),
-                                        read=timeout or None)
+        self._timeout = urllib3.Timeout(connect=min(timeout or CONNECT_TIMEOUT, CONNECT_TIMEOUT), read=timeout or None)
         self._discovery = {}
         tls = {
             "cert_reqs": "CERT_REQUIRED" if cfg.verify_ssl else "CERT_NONE",
@@ -258,7 +268,7 @@ class Client:
     def _headers(self, content_type):
         import urllib3
 
-        headers = urllib3.HTTPHeaderDict({"Accept": "application/json", "User-Agent": "kubectl-metallb"})
+        headers = urllib3.HTTPHeaderDict({"Accept": "application/json", "User-Agent": USER_AGENT})
         if content_type:
             headers["Content-Type"] = content_type
         token = self._cfg.get_api_key_with_prefix("authorization")
@@ -282,9 +292,15 @@ class Client:
         with self._count_lock:
             self.requests += 1
         try:
-            response = self._http.request(method, url, body=payload,
-                                          headers=self._headers(content_type if payload is not None else None),
-                                          timeout=self._timeout, retries=False, redirect=False)
+            response = self._http.request(
+                method,
+                url,
+                body=payload,
+                headers=self._headers(content_type if payload is not None else None),
+                timeout=self._timeout,
+                retries=False,
+                redirect=False,
+            )
         except urllib3.exceptions.HTTPError as exc:
             raise self._transport_error(exc) from None
         if self._verbose:
@@ -298,8 +314,10 @@ class Client:
         try:
             return json.loads(data)
         except ValueError:
-            raise errors.ClusterError(f"the server at {self.target.server} answered {method} {path} with "
-                                      "something that is not JSON: is this a Kubernetes API server?") from None
+            raise errors.ClusterError(
+                f"the server at {self.target.server} answered {method} {path} with "
+                "something that is not JSON: is this a Kubernetes API server?"
+            ) from None
 
     def _transport_error(self, exc):
         import urllib3.exceptions as ue
@@ -313,7 +331,8 @@ class Client:
                 detail = reason.split("certificate verify failed:")[-1].split("(_ssl")[0].strip(" :")
                 return errors.ClusterError(
                     f"TLS verification of {where} failed: {detail or 'untrusted certificate'}. Check the "
-                    "cluster's certificate-authority in your kubeconfig")
+                    "cluster's certificate-authority in your kubeconfig"
+                )
             return errors.ClusterError(f"TLS handshake with {where} failed: {reason}")
         if isinstance(exc, ue.ReadTimeoutError):
             seconds = self._timeout.read_timeout
@@ -322,8 +341,9 @@ class Client:
             return errors.ClusterError(f"cannot resolve the host of {where}: check the server address")
         if isinstance(exc, ue.NewConnectionError):
             reason = re.sub(r"^\[Errno -?\d+\] ", "", str(exc).split("new connection: ")[-1]).lower()
-            return errors.ClusterError(f"cannot reach {where}: {reason}. Is the cluster running, "
-                                       "and is this the right context?")
+            return errors.ClusterError(
+                f"cannot reach {where}: {reason}. Is the cluster running, and is this the right context?"
+            )
         if isinstance(exc, ue.ConnectTimeoutError):  # after NewConnectionError, which subclasses it
             return errors.ClusterError(f"timed out connecting to {where}")
         if isinstance(exc, ue.ProtocolError):
@@ -341,18 +361,24 @@ class Client:
         reason = body.get("reason", "") if isinstance(body, dict) else ""
         message = message or (data.decode("utf-8", "replace").strip()[:200] or f"HTTP {status}")
         if status == 401:
-            return errors.Unauthorized(status, reason, (
-                f'the API server at {self.target.server} rejected the credentials of user "{self.target.user}" '
-                f'(context "{self.target.context}"): 401 Unauthorized. Log in again or fix the user in your '
-                "kubeconfig"))
+            return errors.Unauthorized(
+                status,
+                reason,
+                message,
+                method,
+                path,
+                text=(
+                    f'the API server at {self.target.server} rejected the credentials of user "{self.target.user}" '
+                    f'(context "{self.target.context}"): 401 Unauthorized. Log in again or fix the user in your '
+                    "kubeconfig"
+                ),
+            )
         if status == 403 and "denied the request" in message:  # admission refused it, RBAC allowed it
-            return errors.Denied(status, reason, f"{method} {path} was refused: {message}")
-        if status == 403:
-            return errors.Forbidden(status, reason, (
-                f"permission denied: {message}. Ask a cluster admin for this permission, or use a --context "
-                "with more rights"))
-        cls = {404: errors.NotFound, 409: errors.Conflict, 422: errors.Invalid}.get(status, errors.APIError)
-        return cls(status, reason, f"{method} {path} failed: {message}")
+            return errors.Denied(status, reason, message, method, path)
+        cls = {403: errors.Forbidden, 404: errors.NotFound, 409: errors.Conflict, 422: errors.Invalid}.get(
+            status, errors.APIError
+        )
+        return cls(status, reason, message, method, path)
 
     # -- verbs
 
@@ -372,8 +398,15 @@ class Client:
         """
         items, token = [], None
         while True:
-            page = self.get(path, {"limit": LIST_PAGE_SIZE, "continue": token,
-                                   "labelSelector": label_selector, "fieldSelector": field_selector})
+            page = self.get(
+                path,
+                {
+                    "limit": LIST_PAGE_SIZE,
+                    "continue": token,
+                    "labelSelector": label_selector,
+                    "fieldSelector": field_selector,
+                },
+            )
             for item in page.get("items") or []:
                 (item.get("metadata") or {}).pop("managedFields", None)
                 items.append(item)
@@ -382,22 +415,28 @@ class Client:
                 return items
 
     def create(self, path, body, dry_run=False):
-        return self.request("POST", path, {"dryRun": "All" if dry_run else None,
-                                           "fieldManager": FIELD_MANAGER}, body)
+        return self.request("POST", path, {"dryRun": "All" if dry_run else None, "fieldManager": FIELD_MANAGER}, body)
 
     def replace(self, path, body, dry_run=False):
         """PUT: with metadata.resourceVersion set, fails with Conflict if the object changed meanwhile."""
-        return self.request("PUT", path, {"dryRun": "All" if dry_run else None,
-                                          "fieldManager": FIELD_MANAGER}, body)
+        return self.request("PUT", path, {"dryRun": "All" if dry_run else None, "fieldManager": FIELD_MANAGER}, body)
 
     def patch(self, path, body, patch_type="merge", dry_run=False):
-        return self.request("PATCH", path, {"dryRun": "All" if dry_run else None, "fieldManager": FIELD_MANAGER},
-                            body, content_type=PATCH_TYPES[patch_type])
+        return self.request(
+            "PATCH",
+            path,
+            {"dryRun": "All" if dry_run else None, "fieldManager": FIELD_MANAGER},
+            body,
+            content_type=PATCH_TYPES[patch_type],
+        )
 
     def apply(self, path, obj, force=False, dry_run=False):
         """Server-side apply of obj at its object path, as field manager kubectl-metallb."""
-        query = {"fieldManager": FIELD_MANAGER, "force": "true" if force else None,
-                 "dryRun": "All" if dry_run else None}
+        query = {
+            "fieldManager": FIELD_MANAGER,
+            "force": "true" if force else None,
+            "dryRun": "All" if dry_run else None,
+        }
         return self.request("PATCH", path, query, obj, content_type="application/apply-patch+yaml")
 
     def delete(self, path, dry_run=False, propagation="Background"):
@@ -415,9 +454,14 @@ class Client:
         for key, value in (("namespace", namespace), ("name", name), ("subresource", subresource)):
             if value:
                 attributes[key] = value
-        review = self.create("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", {
-            "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
-            "spec": {"resourceAttributes": attributes}})
+        review = self.create(
+            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            {
+                "apiVersion": "authorization.k8s.io/v1",
+                "kind": "SelfSubjectAccessReview",
+                "spec": {"resourceAttributes": attributes},
+            },
+        )
         status = review.get("status") or {}
         return bool(status.get("allowed")), status.get("reason", "")
 
@@ -429,8 +473,9 @@ class Client:
                 found = self.get(path).get("resources", [])
             except errors.NotFound:
                 found = []
-            self._discovery[api_version] = {r["kind"]: (r["name"], r.get("namespaced", False))
-                                            for r in found if "/" not in r["name"]}
+            self._discovery[api_version] = {
+                r["kind"]: (r["name"], r.get("namespaced", False)) for r in found if "/" not in r["name"]
+            }
         try:
             return self._discovery[api_version][kind]
         except KeyError:
@@ -449,4 +494,3 @@ class Client:
         meta = obj.get("metadata") or {}
         namespace = meta.get("namespace") if namespaced else None
         return api_path(obj["apiVersion"], plural, namespace, meta.get("name"))
-

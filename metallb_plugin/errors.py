@@ -1,50 +1,78 @@
-"""Error types. Each carries the exit code the CLI returns for it (see README, "Exit codes")."""
+"""Error types and the exit-code enum (see README, "Exit codes").
 
-OK = 0
-FAILED = 1  # checks failed or the operation failed
-USAGE = 2  # usage or bad input
-CLUSTER = 3  # cannot reach or authenticate to the cluster
-TIMEOUT = 4  # timed out waiting
-INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
+An expected failure is a PluginError: cli.main prints `error: <str(exc)>` on one line and returns its exit code.
+APIError keeps the API server's answer as fields (status, reason, message, method, path), so callers read the
+server's words instead of taking a sentence apart.
+"""
+
+from enum import IntEnum
+from typing import Optional
+
+
+class ExitCode(IntEnum):
+    OK = 0  # success (warnings allowed)
+    FAILED = 1  # checks failed or the operation failed
+    USAGE = 2  # usage or bad input
+    CLUSTER = 3  # cannot reach or authenticate to the cluster
+    TIMEOUT = 4  # timed out waiting
+    INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
 
 
 class PluginError(Exception):
     """An expected failure: shown as one line, never as a traceback."""
 
-    exit_code = FAILED
+    exit_code = ExitCode.FAILED
 
-    def __init__(self, message, exit_code=None):
+    def __init__(self, message: str, exit_code: Optional[int] = None) -> None:
         super().__init__(message)
         self.message = message
         if exit_code is not None:
-            self.exit_code = exit_code
+            self.exit_code = ExitCode(exit_code)
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class UsageError(PluginError):
     """Bad flags, arguments or input files."""
 
-    exit_code = USAGE
+    exit_code = ExitCode.USAGE
 
 
 class ClusterError(PluginError):
     """The cluster cannot be reached, or will not accept who we are."""
 
-    exit_code = CLUSTER
+    exit_code = ExitCode.CLUSTER
 
 
 class WaitTimeout(PluginError):
     """A wait ran past its deadline."""
 
-    exit_code = TIMEOUT
+    exit_code = ExitCode.TIMEOUT
 
 
 class APIError(PluginError):
-    """The API server answered a request with an error status."""
+    """The API server answered a request with an error status.
 
-    def __init__(self, status, reason, message, exit_code=None):
-        super().__init__(message, exit_code)
+    message is the server's own words (Status.message); str(exc) is the line shown to the user.
+    """
+
+    def __init__(
+        self, status: int, reason: str, message: str, method: str = "", path: str = "", text: Optional[str] = None
+    ) -> None:
+        super().__init__(message)
         self.status = status
         self.reason = reason
+        self.method = method
+        self.path = path
+        self._text = text
+
+    def __str__(self) -> str:
+        return self._text or self.describe()
+
+    def describe(self) -> str:
+        request = f"{self.method} {self.path} " if self.method else ""
+        return f"{request}failed: {self.message}" if request else self.message
 
 
 class NotFound(APIError):
@@ -62,10 +90,19 @@ class Invalid(APIError):
 class Denied(APIError):
     """An admission webhook or policy refused the request (403 without being an RBAC decision)."""
 
+    def describe(self) -> str:
+        return f"{self.method} {self.path} was refused: {self.message}"
+
 
 class Unauthorized(APIError):
-    exit_code = CLUSTER
+    exit_code = ExitCode.CLUSTER
 
 
 class Forbidden(APIError):
-    exit_code = CLUSTER
+    exit_code = ExitCode.CLUSTER
+
+    def describe(self) -> str:
+        return (
+            f"permission denied: {self.message}. Ask a cluster admin for this permission, or use a --context "
+            "with more rights"
+        )

@@ -7,6 +7,7 @@ on a terminal, and never when NO_COLOR is set or --no-color is given.
 import json
 import os
 import sys
+from typing import ClassVar, Dict
 
 from metallb_plugin import errors
 
@@ -20,7 +21,7 @@ def use_color(stream, no_color=False):
 class Style:
     """ANSI colours that vanish when colour is off."""
 
-    _CODES = {"green": "32", "yellow": "33", "red": "31", "bold": "1", "dim": "2"}
+    _CODES: ClassVar[Dict[str, str]] = {"green": "32", "yellow": "33", "red": "31", "bold": "1", "dim": "2"}
 
     def __init__(self, enabled):
         self.enabled = enabled

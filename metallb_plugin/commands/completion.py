@@ -19,6 +19,8 @@ import os
 import sys
 import threading
 
+from metallb_plugin import defaults
+
 SHELLS = ("bash", "zsh", "fish", "kubectl")
 TIME_BOX = 2.0  # seconds for a cluster lookup while the user waits at the prompt
 
@@ -143,9 +145,12 @@ SCRIPTS = {"bash": BASH, "zsh": ZSH, "fish": FISH, "kubectl": KUBECTL_HOOK}
 
 
 def add_arguments(parser):
-    parser.add_argument("shell", choices=SHELLS,
-                        help="bash, zsh or fish: completion of kubectl-metallb; kubectl: the "
-                             "kubectl_complete-metallb executable for `kubectl metallb <TAB>` (kubectl >= 1.26)")
+    parser.add_argument(
+        "shell",
+        choices=SHELLS,
+        help="bash, zsh or fish: completion of kubectl-metallb; kubectl: the "
+        "kubectl_complete-metallb executable for `kubectl metallb <TAB>` (kubectl >= 1.26)",
+    )
 
 
 def run(args):
@@ -193,7 +198,7 @@ def _fetch(source, global_argv, timeout=TIME_BOX):
     def work():
         try:
             found.extend(SOURCES[source](global_argv, timeout))
-        except BaseException:  # noqa: B036 - argparse's SystemExit included: silence is the contract
+        except BaseException:
             found.clear()
 
     thread = threading.Thread(target=work, name=f"complete-{source}", daemon=True)
@@ -243,5 +248,5 @@ SOURCES = {
     "clusters": _kubeconfig_names("clusters"),
     "users": _kubeconfig_names("users"),
     "namespaces": _cluster_names("v1", "namespaces", namespaced=False),
-    "pools": _cluster_names("metallb.io/v1beta1", "ipaddresspools", namespaced=True),
+    "pools": _cluster_names(defaults.V1BETA1, "ipaddresspools", namespaced=True),
 }

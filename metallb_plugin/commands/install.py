@@ -21,48 +21,76 @@ examples:
 import sys
 import time
 
-from metallb_plugin import errors, output
+from metallb_plugin import defaults, errors, output
 from metallb_plugin.commands import duration, read_manifest
-
-
-INVENTORY = "kubectl-metallb-install"  # ConfigMap in MetalLB's namespace: what install applied (read by uninstall)
-POLL_SECONDS = 2.0
-CRD_TIMEOUT = 60.0
-DOWNLOAD_TIMEOUT = 60.0
+from metallb_plugin.core.duration import format_duration
+from metallb_plugin.errors import ExitCode
 
 
 def add_arguments(parser):
     from metallb_plugin.core import releases
 
     source = parser.add_argument_group("what to install")
-    source.add_argument("--version", dest="release", metavar="vX.Y.Z",
-                        help=f"MetalLB release (default {releases.DEFAULT_TAG}, the newest known)")
-    source.add_argument("--mode", choices=releases.MODES, default=None,
-                        help="BGP implementation: native (default), frr (deprecated upstream since v0.16), frr-k8s")
-    source.add_argument("--prometheus", action="store_true",
-                        help="the variant with ServiceMonitors (needs the Prometheus operator)")
+    source.add_argument(
+        "--version",
+        dest="release",
+        metavar="vX.Y.Z",
+        help=f"MetalLB release (default {releases.DEFAULT_TAG}, the newest known)",
+    )
+    source.add_argument(
+        "--mode",
+        choices=releases.MODES,
+        default=None,
+        help="BGP implementation: native (default), frr (deprecated upstream since v0.16), frr-k8s",
+    )
+    source.add_argument(
+        "--prometheus", action="store_true", help="the variant with ServiceMonitors (needs the Prometheus operator)"
+    )
     source.add_argument("--list-versions", action="store_true", help="list the releases this plugin knows and exit")
-    source.add_argument("--manifest", metavar="PATH|URL",
-                        help="install this manifest instead (air-gapped or mirrored setups; - reads stdin)")
+    source.add_argument(
+        "--manifest",
+        metavar="PATH|URL",
+        help="install this manifest instead (air-gapped or mirrored setups; - reads stdin)",
+    )
     source.add_argument("--sha256", metavar="HEX", help="expected sha256 of --manifest (strongly recommended)")
     source.add_argument("--insecure", action="store_true", help="allow a plain http:// --manifest URL")
-    source.add_argument("--image-registry", metavar="HOST/PATH",
-                        help="pull MetalLB and FRR images from this registry (HOST/PATH/controller:TAG, ...)")
+    source.add_argument(
+        "--image-registry",
+        metavar="HOST/PATH",
+        help="pull MetalLB and FRR images from this registry (HOST/PATH/controller:TAG, ...)",
+    )
     how = parser.add_argument_group("how")
-    how.add_argument("--dry-run", action="store_true",
-                     help="server-side dry run of every object: show created / changed / unchanged, change nothing")
-    how.add_argument("--print", dest="print_yaml", action="store_true",
-                     help="write the final YAML to stdout and exit; the cluster is not contacted")
-    how.add_argument("--wait", dest="wait", action="store_true", default=True,
-                     help="wait until MetalLB serves (default)")
+    how.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="server-side dry run of every object: show created / changed / unchanged, change nothing",
+    )
+    how.add_argument(
+        "--print",
+        dest="print_yaml",
+        action="store_true",
+        help="write the final YAML to stdout and exit; the cluster is not contacted",
+    )
+    how.add_argument(
+        "--wait", dest="wait", action="store_true", default=True, help="wait until MetalLB serves (default)"
+    )
     how.add_argument("--no-wait", dest="wait", action="store_false", help="return once everything is applied")
-    how.add_argument("--timeout", type=duration, default=300.0, metavar="DURATION",
-                     help="how long to wait (default 5m)")
+    how.add_argument(
+        "--timeout",
+        type=duration,
+        default=defaults.INSTALL_TIMEOUT,
+        metavar="DURATION",
+        help="how long to wait (default 5m)",
+    )
     how.add_argument("-y", "--yes", action="store_true", help="do not ask before an upgrade")
-    how.add_argument("--force", action="store_true",
-                     help="allow a downgrade, or a cluster older than the release supports")
-    how.add_argument("--force-conflicts", action="store_true",
-                     help="take ownership of fields another field manager set (server-side apply force)")
+    how.add_argument(
+        "--force", action="store_true", help="allow a downgrade, or a cluster older than the release supports"
+    )
+    how.add_argument(
+        "--force-conflicts",
+        action="store_true",
+        help="take ownership of fields another field manager set (server-side apply force)",
+    )
 
 
 def run(args):
@@ -71,11 +99,13 @@ def run(args):
     if args.list_versions:
         return _list_versions(args)
     if args.manifest and (args.release or args.mode or args.prometheus):
-        raise errors.UsageError("--manifest installs the given file: do not combine it with --version, --mode or "
-                                "--prometheus")
+        raise errors.UsageError(
+            "--manifest installs the given file: do not combine it with --version, --mode or --prometheus"
+        )
     if args.sha256 and not args.manifest:
-        raise errors.UsageError("--sha256 checks a --manifest; released manifests are checked against the "
-                                "digests pinned in this plugin")
+        raise errors.UsageError(
+            "--sha256 checks a --manifest; released manifests are checked against the digests pinned in this plugin"
+        )
     if args.print_yaml and args.dry_run:
         raise errors.UsageError("--print and --dry-run do not go together: --print never contacts the cluster")
 
@@ -84,10 +114,12 @@ def run(args):
         digest = manifests.verify_sha256(data, expected, source) if expected else manifests.sha256_hex(data)
         manifest = manifests.prepare(data, registry=args.image_registry, source=source)
     except manifests.ManifestError as exc:
-        raise errors.PluginError(str(exc), exit_code=errors.USAGE if args.manifest else errors.FAILED) from None
+        raise errors.PluginError(str(exc), exit_code=ExitCode.USAGE if args.manifest else ExitCode.FAILED) from None
     if args.namespace_given and args.namespace != manifest.namespace:
-        raise errors.UsageError(f"MetalLB's manifests install into namespace {manifest.namespace}; installing into "
-                                f"{args.namespace} (-n) is not supported (the Helm chart can do that)")
+        raise errors.UsageError(
+            f"MetalLB's manifests install into namespace {manifest.namespace}; installing into "
+            f"{args.namespace} (-n) is not supported (the Helm chart can do that)"
+        )
     if not expected:
         known = releases.known_digest(digest)
         note = f" (it is MetalLB's {known[0]} {known[1]})" if known else ""
@@ -97,9 +129,11 @@ def run(args):
 
     if args.print_yaml:
         sys.stdout.write(manifests.render(manifest.objects))
-        _say(f"printed {len(manifest.objects)} objects of MetalLB {manifest.version} ({manifest.mode}); "
-             "nothing was applied")
-        return errors.OK
+        _say(
+            f"printed {len(manifest.objects)} objects of MetalLB {manifest.version} ({manifest.mode}); "
+            "nothing was applied"
+        )
+        return ExitCode.OK
 
     from metallb_plugin import cluster
 
@@ -120,16 +154,32 @@ def _list_versions(args):
         modes = [m for m in releases.MODES if releases.manifest_file(m) in files]
         prom = [m for m in releases.MODES if releases.manifest_file(m, True) in files]
         floor = releases.min_kubernetes(tag)
-        rows.append({"version": tag, "default": tag == releases.DEFAULT_TAG, "modes": modes,
-                     "prometheusModes": prom, "minKubernetes": "%d.%d" % floor if floor else None})
+        rows.append(
+            {
+                "version": tag,
+                "default": tag == releases.DEFAULT_TAG,
+                "modes": modes,
+                "prometheusModes": prom,
+                "minKubernetes": "%d.%d" % floor if floor else None,
+            }
+        )
 
     def text(doc):
-        return output.table([[r["version"] + (" (default)" if r["default"] else ""), ",".join(r["modes"]),
-                              ",".join(r["prometheusModes"]) or "-", r["minKubernetes"] or "-"]
-                             for r in doc["releases"]], ["version", "modes", "prometheus", "min kubernetes"])
+        return output.table(
+            [
+                [
+                    r["version"] + (" (default)" if r["default"] else ""),
+                    ",".join(r["modes"]),
+                    ",".join(r["prometheusModes"]) or "-",
+                    r["minKubernetes"] or "-",
+                ]
+                for r in doc["releases"]
+            ],
+            ["version", "modes", "prometheus", "min kubernetes"],
+        )
 
     output.emit({"releases": rows}, args.output, text)
-    return errors.OK
+    return ExitCode.OK
 
 
 # ------------------------------------------------------------------------------------------- source
@@ -157,8 +207,9 @@ def _load_source(args):
         if target.startswith(("https://", "http://")):
             return _download(target, args), target, expected
         if "://" in target:
-            raise errors.UsageError(f"--manifest {target}: only https:// (or http:// with --insecure) URLs and "
-                                    "local files are supported")
+            raise errors.UsageError(
+                f"--manifest {target}: only https:// (or http:// with --insecure) URLs and local files are supported"
+            )
         return read_manifest(target), target, expected
     try:
         art = releases.artifact(args.release, args.mode or "native", args.prometheus)
@@ -175,8 +226,9 @@ def _redirect_handler(allow_http):
     class Handler(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, req, fp, code, msg, headers, newurl):
             if newurl.startswith("http://") and not allow_http:
-                raise errors.PluginError(f"{req.full_url} redirects to {newurl}, which is not HTTPS; refusing (pass "
-                                         "--insecure to allow it)")
+                raise errors.PluginError(
+                    f"{req.full_url} redirects to {newurl}, which is not HTTPS; refusing (pass --insecure to allow it)"
+                )
             return super().redirect_request(req, fp, code, msg, headers, newurl)
 
     return Handler()
@@ -191,14 +243,16 @@ def _download(url, args):
     from metallb_plugin.core import manifests
 
     if url.startswith("http://") and not args.insecure:
-        raise errors.UsageError(f"{url} is plain http://: anyone on the path could change it. Use https://, or "
-                                "pass --insecure (and --sha256) if you must")
+        raise errors.UsageError(
+            f"{url} is plain http://: anyone on the path could change it. Use https://, or "
+            "pass --insecure (and --sha256) if you must"
+        )
     opener = urllib.request.build_opener(_redirect_handler(args.insecure))
-    request = urllib.request.Request(url, headers={"User-Agent": "kubectl-metallb"})
+    request = urllib.request.Request(url, headers={"User-Agent": defaults.USER_AGENT})
     progress = output.Progress(sys.stderr)
     show = progress.live
     try:
-        with opener.open(request, timeout=args.request_timeout or DOWNLOAD_TIMEOUT) as response:
+        with opener.open(request, timeout=args.request_timeout or defaults.DOWNLOAD_TIMEOUT) as response:
             total = int(response.headers.get("Content-Length") or 0)
             chunks, size = [], 0
             while True:
@@ -207,8 +261,9 @@ def _download(url, args):
                     break
                 size += len(chunk)
                 if size > manifests.MAX_BYTES:
-                    raise errors.PluginError(f"{url} is larger than {manifests.MAX_BYTES} bytes: not a MetalLB "
-                                             "manifest")
+                    raise errors.PluginError(
+                        f"{url} is larger than {manifests.MAX_BYTES} bytes: not a MetalLB manifest"
+                    )
                 chunks.append(chunk)
                 if show:
                     of = f" / {total // 1024} KiB" if total else ""
@@ -221,12 +276,16 @@ def _download(url, args):
     except urllib.error.URLError as exc:
         reason = exc.reason
         if isinstance(reason, ssl.SSLCertVerificationError):
-            raise errors.PluginError(f"downloading {url} failed: the server's certificate is not trusted "
-                                     f"({reason.verify_message}); set SSL_CERT_FILE to your CA bundle if a proxy or "
-                                     "mirror uses its own CA") from None
+            raise errors.PluginError(
+                f"downloading {url} failed: the server's certificate is not trusted "
+                f"({reason.verify_message}); set SSL_CERT_FILE to your CA bundle if a proxy or "
+                "mirror uses its own CA"
+            ) from None
         reason = getattr(reason, "strerror", None) or reason
-        raise errors.PluginError(f"downloading {url} failed: {reason}. Behind a proxy? Set HTTPS_PROXY; "
-                                 "air-gapped? use --manifest FILE --sha256 HEX") from None
+        raise errors.PluginError(
+            f"downloading {url} failed: {reason}. Behind a proxy? Set HTTPS_PROXY; "
+            "air-gapped? use --manifest FILE --sha256 HEX"
+        ) from None
     except (TimeoutError, OSError) as exc:
         raise errors.PluginError(f"downloading {url} failed: {exc}") from None
     finally:
@@ -275,15 +334,16 @@ def read_inventory(client, namespace):
 
     from metallb_plugin import cluster
 
-    found = client.get_or_none(cluster.api_path("v1", "configmaps", namespace, INVENTORY))
+    found = client.get_or_none(cluster.api_path("v1", "configmaps", namespace, defaults.INVENTORY))
     if not found:
         return None, {}
     data = found.get("data") or {}
     try:
         refs = json.loads(data.get("objects") or "[]")
     except ValueError:
-        raise errors.PluginError(f"ConfigMap {namespace}/{INVENTORY} (install's record) is corrupt: "
-                                 "its objects are not JSON") from None
+        raise errors.PluginError(
+            f"ConfigMap {namespace}/{defaults.INVENTORY} (install's record) is corrupt: its objects are not JSON"
+        ) from None
     return refs, data
 
 
@@ -292,15 +352,25 @@ def _inventory(namespace, refs, details):
 
     data = dict(details)
     data["objects"] = json.dumps(refs, indent=0, sort_keys=True)
-    return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": INVENTORY, "namespace": namespace,
-                         "labels": {"app.kubernetes.io/managed-by": "kubectl-metallb"}},
-            "data": data}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": defaults.INVENTORY,
+            "namespace": namespace,
+            "labels": dict(defaults.MANAGED_BY),
+        },
+        "data": data,
+    }
 
 
 def _ref_key(ref):
-    return (ref["apiVersion"].split("/")[0] if "/" in ref["apiVersion"] else "", ref["kind"],
-            ref.get("namespace", ""), ref["name"])
+    return (
+        ref["apiVersion"].split("/")[0] if "/" in ref["apiVersion"] else "",
+        ref["kind"],
+        ref.get("namespace", ""),
+        ref["name"],
+    )
 
 
 class Installer:
@@ -331,16 +401,19 @@ class Installer:
             raise errors.PluginError(
                 f"MetalLB {found.version or ''} in namespace {found.namespace} was installed with Helm (release "
                 f"{found.helm_release or 'unknown'}); upgrade it with `helm upgrade` rather than mixing installers, "
-                "or `helm uninstall` it first")
+                "or `helm uninstall` it first"
+            )
         if operator or (found and found.managed_by == installation.OPERATOR):
             raise errors.PluginError(
                 f"MetalLB is managed by metallb-operator ({operator or found.operator or found.namespace}); change "
-                "its MetalLB resource instead, or remove the operator first")
+                "its MetalLB resource instead, or remove the operator first"
+            )
         if found and found.namespace != self.namespace:
             raise errors.PluginError(
                 f"MetalLB {found.version or ''} already runs in namespace {found.namespace}; two installs would "
                 "fight over the same Services. Remove it first (kubectl metallb uninstall -n "
-                f"{found.namespace})")
+                f"{found.namespace})"
+            )
         return found
 
     def _check_kubernetes(self):
@@ -359,8 +432,10 @@ class Installer:
         except ValueError:
             return
         if have < floor:
-            message = (f"MetalLB {self.version} needs Kubernetes {floor[0]}.{floor[1]} or newer; this cluster runs "
-                       f"{info.get('gitVersion')}")
+            message = (
+                f"MetalLB {self.version} needs Kubernetes {floor[0]}.{floor[1]} or newer; this cluster runs "
+                f"{info.get('gitVersion')}"
+            )
             if not self.args.force:
                 raise errors.PluginError(message + " (--force to install anyway)")
             _say("warning: " + message)
@@ -381,23 +456,28 @@ class Installer:
         if old is not None and new is not None and new < old:
             action = "downgrade"
             if not self.args.force:
-                raise errors.PluginError(f"MetalLB {previous} is installed; {self.version} is older. Downgrades are "
-                                         "not supported upstream (CRDs and stored objects may not convert back); "
-                                         "pass --force to do it anyway")
+                raise errors.PluginError(
+                    f"MetalLB {previous} is installed; {self.version} is older. Downgrades are "
+                    "not supported upstream (CRDs and stored objects may not convert back); "
+                    "pass --force to do it anyway"
+                )
         else:
             action = "upgrade"
         change = f"from {previous or 'an unknown version'} ({found.backend}) to {self.version} ({self.mode})"
         question = f"{action.capitalize()} MetalLB in {self.namespace} {change}?"
         if self.args.dry_run:
             _say(f"dry run: would {action} MetalLB in {self.namespace} {change}")
-        elif not output.confirm(question, f"{question} Pass --yes to {action} (there is no terminal to ask on)",
-                                assume_yes=self.args.yes):
+        elif not output.confirm(
+            question, f"{question} Pass --yes to {action} (there is no terminal to ask on)", assume_yes=self.args.yes
+        ):
             raise errors.PluginError(f"{action} cancelled; nothing was changed")
         else:
             _say(f"{action.replace('grade', 'grading')} MetalLB in {self.namespace} {change}")
         if found.backend not in (self.mode, "unknown"):
-            _say(f"note: the BGP backend changes from {found.backend} to {self.mode}; objects only the old mode "
-                 "used are removed after the new ones are applied")
+            _say(
+                f"note: the BGP backend changes from {found.backend} to {self.mode}; objects only the old mode "
+                "used are removed after the new ones are applied"
+            )
         return action, previous
 
     # -- applying
@@ -409,29 +489,36 @@ class Installer:
         from metallb_plugin.core import manifests
 
         dry_run = self.args.dry_run
-        if dry_run and before is None and obj["kind"] != "Namespace" and manifests.KINDS[obj["kind"]][2] \
-                and not self._namespace_exists:
+        if (
+            dry_run
+            and before is None
+            and obj["kind"] != "Namespace"
+            and manifests.KINDS[obj["kind"]][2]
+            and not self._namespace_exists
+        ):
             self._unchecked += 1  # the server cannot dry-run into a namespace that does not exist yet
             return "created", None
         try:
             after = self.client.apply(path, obj, force=self.args.force_conflicts, dry_run=dry_run)
         except errors.Conflict as exc:
-            detail = exc.message.split(" failed: ", 1)[-1]
+            detail = exc.message
             if dry_run:
                 _say(f"  {manifests.describe(obj)}: {detail}")
                 return "conflict", None
             raise errors.PluginError(
                 f"{manifests.describe(obj)}: {detail}. Another field manager owns these fields; re-run with "
-                "--force-conflicts to take them over (kubectl-metallb becomes their owner)") from None
+                "--force-conflicts to take them over (kubectl-metallb becomes their owner)"
+            ) from None
         except errors.Invalid as exc:
-            detail = exc.message.split(" failed: ", 1)[-1]
+            detail = exc.message
             raise errors.PluginError(f"the API server rejected {manifests.describe(obj)}: {detail}") from None
         if before is None:
             return "created", after
         if dry_run:
             return ("unchanged" if _comparable(before) == _comparable(after) else "changed"), after
         same = (before.get("metadata") or {}).get("resourceVersion") == (after.get("metadata") or {}).get(
-            "resourceVersion")
+            "resourceVersion"
+        )
         return ("unchanged" if same else "changed"), after
 
     def _record(self, obj, result):
@@ -440,8 +527,9 @@ class Installer:
         ref = _ref(obj)
         self.results.append({**ref, "result": result})
         if self.args.output == "table":
-            colour = {"created": self.style.green, "changed": self.style.yellow,
-                      "deleted": self.style.red}.get(result, lambda t: t)
+            colour = {"created": self.style.green, "changed": self.style.yellow, "deleted": self.style.red}.get(
+                result, lambda t: t
+            )
             suffix = " (server dry run)" if self.args.dry_run and result != "deleted" else ""
             if self.args.dry_run and result == "deleted":
                 suffix = " (dry run)"
@@ -456,14 +544,15 @@ class Installer:
             while pending:
                 progress.update(f"waiting for {len(pending)} CRDs to be Established")
                 for name in list(pending):
-                    live = self.client.get_or_none(
-                        f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
+                    live = self.client.get_or_none(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
                     if live and _established(live):
                         del pending[name]
                 if pending and time.monotonic() > deadline:
                     progress.done()
-                    raise errors.WaitTimeout(f"CRDs not Established in time: {', '.join(sorted(pending))}: "
-                                             "check `kubectl get crd <name> -o yaml` for NamesAccepted conflicts")
+                    raise errors.WaitTimeout(
+                        f"CRDs not Established in time: {', '.join(sorted(pending))}: "
+                        "check `kubectl get crd <name> -o yaml` for NamesAccepted conflicts"
+                    )
                 if pending:
                     time.sleep(0.2)
             progress.done()
@@ -481,19 +570,22 @@ class Installer:
             try:
                 self.client.apply(paths[id(obj)], obj, force=False, dry_run=True)
             except errors.Conflict as exc:
-                problems.append(f"{manifests.describe(obj)}: {exc.message.split(' failed: ', 1)[-1]}")
+                problems.append(f"{manifests.describe(obj)}: {exc.message}")
             except errors.Invalid as exc:
-                problems.append(f"{manifests.describe(obj)} rejected: {exc.message.split(' failed: ', 1)[-1]}")
+                problems.append(f"{manifests.describe(obj)} rejected: {exc.message}")
         if problems:
             for line in problems:
                 _say(f"  {line}")
             origin = ""
             if foreign:
-                origin = (f"MetalLB {foreign.version or ''} in {foreign.namespace} was installed another way (kubectl "
-                          "apply?) and ")
+                origin = (
+                    f"MetalLB {foreign.version or ''} in {foreign.namespace} was installed another way (kubectl "
+                    "apply?) and "
+                )
             raise errors.PluginError(
                 f"{origin}{len(problems)} object(s) would conflict with other field managers (listed above); nothing "
-                "was changed. Re-run with --force-conflicts to take ownership of those fields")
+                "was changed. Re-run with --force-conflicts to take ownership of those fields"
+            )
 
     def run(self):
         from metallb_plugin.core import manifests
@@ -507,29 +599,38 @@ class Installer:
         try:
             paths = {id(obj): object_path(self.client, obj) for obj in objects}
         except errors.NotFound as exc:
-            raise errors.PluginError(f"{exc.message}: the Prometheus variants need the Prometheus operator's CRDs "
-                                     "(monitoring.coreos.com); install it first, or drop --prometheus. Nothing was "
-                                     "changed") from None
+            raise errors.PluginError(
+                f"{exc}: the Prometheus variants need the Prometheus operator's CRDs "
+                "(monitoring.coreos.com); install it first, or drop --prometheus. Nothing was "
+                "changed"
+            ) from None
         old_refs, _ = read_inventory(self.client, self.namespace)
         before = self._get_all(objects, paths)
         self._namespace_exists = before[id(objects[0])] is not None
-        if not args.force_conflicts and not args.dry_run and any(before.values()) and (
-                action != "reinstall" or any(b is not None and not _ours(b) for b in before.values())):
+        if (
+            not args.force_conflicts
+            and not args.dry_run
+            and any(before.values())
+            and (action != "reinstall" or any(b is not None and not _ours(b) for b in before.values()))
+        ):
             self._conflict_check(objects, paths, before, foreign=found if found and old_refs is None else None)
 
         new_refs = [_ref(o) for o in objects]
         new_keys = {_ref_key(r) for r in new_refs}
         stale = [r for r in (old_refs or []) if _ref_key(r) not in new_keys]
         details = {"version": self.version or "", "mode": self.mode, "source": self.source, "sha256": self.digest}
-        deadline = time.monotonic() + max(args.timeout, CRD_TIMEOUT)
+        deadline = time.monotonic() + max(args.timeout, defaults.CRD_TIMEOUT)
         crds = []
         for obj in objects:
             result, after = self._apply_one(obj, paths[id(obj)], before[id(obj)])
             self._record(obj, result)
             if obj["kind"] == "Namespace" and not args.dry_run:
                 # record what is about to be applied first, so an interrupted install can still be uninstalled
-                self.client.apply(f"/api/v1/namespaces/{self.namespace}/configmaps/{INVENTORY}",
-                                  _inventory(self.namespace, _merge_refs(old_refs, new_refs), details), force=True)
+                self.client.apply(
+                    f"/api/v1/namespaces/{self.namespace}/configmaps/{defaults.INVENTORY}",
+                    _inventory(self.namespace, _merge_refs(old_refs, new_refs), details),
+                    force=True,
+                )
             if obj["kind"] == "CustomResourceDefinition":
                 crds.append(after or obj)
             if crds and manifests.step(obj) == 1 and obj is _last_of_step(objects, 1) and not args.dry_run:
@@ -537,31 +638,55 @@ class Installer:
         for ref in sorted(stale, key=_ref_step, reverse=True):
             self._delete_stale(ref)
         if stale and not args.dry_run:
-            self.client.apply(f"/api/v1/namespaces/{self.namespace}/configmaps/{INVENTORY}",
-                              _inventory(self.namespace, new_refs, details), force=True)
+            self.client.apply(
+                f"/api/v1/namespaces/{self.namespace}/configmaps/{defaults.INVENTORY}",
+                _inventory(self.namespace, new_refs, details),
+                force=True,
+            )
 
-        counts = {k: sum(1 for r in self.results if r["result"] == k)
-                  for k in ("created", "changed", "unchanged", "deleted", "conflict")}
-        doc = {"action": action, "version": self.version, "previousVersion": previous, "mode": self.mode,
-               "namespace": self.namespace, "source": self.source, "sha256": self.digest, "dryRun": args.dry_run,
-               "objects": self.results, "summary": counts, "ready": None}
+        counts = {
+            k: sum(1 for r in self.results if r["result"] == k)
+            for k in ("created", "changed", "unchanged", "deleted", "conflict")
+        }
+        doc = {
+            "action": action,
+            "version": self.version,
+            "previousVersion": previous,
+            "mode": self.mode,
+            "namespace": self.namespace,
+            "source": self.source,
+            "sha256": self.digest,
+            "dryRun": args.dry_run,
+            "objects": self.results,
+            "summary": counts,
+            "ready": None,
+        }
         summary = ", ".join(f"{n} {k}" for k, n in counts.items() if n or k not in ("deleted", "conflict"))
         if counts["conflict"]:
             self._emit(doc)
             raise errors.PluginError(
                 f"dry run: {counts['conflict']} object(s) conflict with other field managers (listed above); "
-                "--force-conflicts would take ownership of those fields")
+                "--force-conflicts would take ownership of those fields"
+            )
         if args.dry_run:
             headline = f"dry run: MetalLB {self.version} ({self.mode}): {summary}; nothing was changed"
             if self._unchecked:
-                headline += (f" ({self._unchecked} objects in namespace {self.namespace} could not be checked by "
-                             "the server: the namespace does not exist yet)")
+                headline += (
+                    f" ({self._unchecked} objects in namespace {self.namespace} could not be checked by "
+                    "the server: the namespace does not exist yet)"
+                )
         elif action == "reinstall" and not counts["created"] and not counts["changed"] and not counts["deleted"]:
-            headline = f"MetalLB {self.version} ({self.mode}) is already installed in {self.namespace}: nothing " \
-                       f"changed ({summary})"
+            headline = (
+                f"MetalLB {self.version} ({self.mode}) is already installed in {self.namespace}: nothing "
+                f"changed ({summary})"
+            )
         else:
-            verb = {"install": "installed", "upgrade": f"upgraded from {previous}",
-                    "downgrade": f"downgraded from {previous}", "reinstall": "re-applied"}[action]
+            verb = {
+                "install": "installed",
+                "upgrade": f"upgraded from {previous}",
+                "downgrade": f"downgraded from {previous}",
+                "reinstall": "re-applied",
+            }[action]
             headline = f"MetalLB {self.version} ({self.mode}) {verb} in {self.namespace}: {summary}"
         _say(headline)
         if args.verbose:
@@ -570,7 +695,7 @@ class Installer:
             if not args.dry_run:
                 _say("not waiting (--no-wait): `kubectl metallb status` shows when MetalLB serves")
             self._emit(doc)
-            return errors.OK
+            return ExitCode.OK
         try:
             self._wait_ready(started)
         except errors.WaitTimeout:
@@ -579,7 +704,7 @@ class Installer:
             raise
         doc["ready"] = True
         self._emit(doc)
-        return errors.OK
+        return ExitCode.OK
 
     def _emit(self, doc):
         if self.args.output != "table":
@@ -615,16 +740,25 @@ class Installer:
             name = obj["metadata"]["name"]
             if obj["kind"] == "Deployment":
                 path = cluster.api_path("apps/v1", "deployments", self.namespace, name)
-                targets.append((f"Deployment {name}", obj, lambda p=path: installation.deployment_ready(
-                    self.client.get(p))))
+                targets.append(
+                    (f"Deployment {name}", obj, lambda p=path: installation.deployment_ready(self.client.get(p)))
+                )
             elif obj["kind"] == "DaemonSet":
                 path = cluster.api_path("apps/v1", "daemonsets", self.namespace, name)
-                targets.append((f"DaemonSet {name}", obj, lambda p=path: installation.daemonset_ready(
-                    self.client.get(p))))
+                targets.append(
+                    (f"DaemonSet {name}", obj, lambda p=path: installation.daemonset_ready(self.client.get(p)))
+                )
         for service in _webhook_services(self.manifest.objects, self.namespace):
             path = cluster.api_path("discovery.k8s.io/v1", "endpointslices", self.namespace)
-            targets.append((f"webhook Service {service}", None, lambda p=path, s=service: installation.endpoints_ready(
-                self.client.list(p, label_selector=f"kubernetes.io/service-name={s}"))))
+            targets.append(
+                (
+                    f"webhook Service {service}",
+                    None,
+                    lambda p=path, s=service: installation.endpoints_ready(
+                        self.client.list(p, label_selector=f"kubernetes.io/service-name={s}")
+                    ),
+                )
+            )
         return targets
 
     def _wait_ready(self, started):
@@ -633,7 +767,9 @@ class Installer:
         pending = self._wait_targets()
         states = {}
         progress = output.Progress(sys.stderr)
-        _say(f"waiting up to {_human(args.timeout)} for MetalLB to serve (--timeout; --no-wait skips this)")
+        _say(
+            f"waiting up to {format_duration(args.timeout, short=True)} for MetalLB to serve (--timeout; --no-wait skips this)"
+        )
         while True:
             for target in list(pending):
                 label, _, check = target
@@ -649,10 +785,12 @@ class Installer:
                 progress.done()
                 raise errors.WaitTimeout(self._stuck_message(pending, states))
             progress.update("waiting: " + "; ".join(f"{label} {states[label]}" for label, _, _ in pending))
-            time.sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+            time.sleep(min(defaults.POLL_SECONDS, max(0.0, deadline - time.monotonic())))
         progress.done()
-        _say(f"MetalLB {self.version} is ready ({time.monotonic() - started:.0f}s): its webhook serves, so "
-             "`kubectl metallb pools create` can run now")
+        _say(
+            f"MetalLB {self.version} is ready ({time.monotonic() - started:.0f}s): its webhook serves, so "
+            "`kubectl metallb pools create` can run now"
+        )
 
     def _stuck_message(self, pending, states):
         """One line naming each stuck part and why (Pending pods and their events, failed pod creation)."""
@@ -669,8 +807,11 @@ class Installer:
             else:
                 why += " (the controller Pod that serves the webhook is not ready)" if "controller" not in why else ""
             parts.append(f"{label}: {why}")
-        return (f"MetalLB is not ready after {_human(self.args.timeout)}: " + "; ".join(parts)
-                + f". Look at `kubectl -n {self.namespace} get pods,events`")
+        return (
+            f"MetalLB is not ready after {format_duration(self.args.timeout, short=True)}: "
+            + "; ".join(parts)
+            + f". Look at `kubectl -n {self.namespace} get pods,events`"
+        )
 
 
 def _webhook_services(objects, namespace):
@@ -685,22 +826,29 @@ def _webhook_services(objects, namespace):
             configs = [((conversion.get("webhook") or {}).get("clientConfig")) or {}]
         for config in configs:
             service = config.get("service") or {}
-            if service.get("name") and service.get("namespace", namespace) == namespace \
-                    and service["name"] not in names:
+            if (
+                service.get("name")
+                and service.get("namespace", namespace) == namespace
+                and service["name"] not in names
+            ):
                 names.append(service["name"])
     return names
 
 
 def _established(crd):
-    return any(c.get("type") == "Established" and c.get("status") == "True"
-               for c in (crd.get("status") or {}).get("conditions") or [])
+    return any(
+        c.get("type") == "Established" and c.get("status") == "True"
+        for c in (crd.get("status") or {}).get("conditions") or []
+    )
 
 
 def _ours(obj):
     from metallb_plugin.cluster import FIELD_MANAGER
 
-    return any(m.get("manager") == FIELD_MANAGER and m.get("operation") == "Apply"
-               for m in (obj.get("metadata") or {}).get("managedFields") or [])
+    return any(
+        m.get("manager") == FIELD_MANAGER and m.get("operation") == "Apply"
+        for m in (obj.get("metadata") or {}).get("managedFields") or []
+    )
 
 
 def _last_of_step(objects, step):
@@ -722,13 +870,3 @@ def _merge_refs(old, new):
             seen.add(_ref_key(ref))
             merged.append(ref)
     return merged
-
-
-def _human(seconds):
-    seconds = int(round(seconds))
-    if seconds >= 60 and seconds % 60 == 0:
-        return f"{seconds // 60}m"
-    if seconds >= 60:
-        return f"{seconds // 60}m{seconds % 60}s"
-    return f"{seconds}s"
-

@@ -13,15 +13,20 @@ import argparse
 import sys
 import time
 
-from metallb_plugin import cluster, errors, output
+from metallb_plugin import cluster, defaults, errors, output
+from metallb_plugin.core import objects as k8s
+from metallb_plugin.errors import ExitCode
 
-
-PLURALS = {"IPAddressPool": "ipaddresspools", "L2Advertisement": "l2advertisements",
-           "BGPAdvertisement": "bgpadvertisements", "BGPPeer": "bgppeers", "BFDProfile": "bfdprofiles",
-           "Community": "communities"}
+PLURALS = {
+    "IPAddressPool": "ipaddresspools",
+    "L2Advertisement": "l2advertisements",
+    "BGPAdvertisement": "bgpadvertisements",
+    "BGPPeer": "bgppeers",
+    "BFDProfile": "bfdprofiles",
+    "Community": "communities",
+}
 APPLY_ORDER = ("BFDProfile", "Community", "IPAddressPool", "BGPPeer", "BGPAdvertisement", "L2Advertisement")
 WEBHOOK_DOWN = ("failed calling webhook", "failed to call webhook", "conversion webhook")
-DEFAULT_TIMEOUT = 120.0
 
 
 def add_arguments(parser):
@@ -33,57 +38,107 @@ def add_arguments(parser):
     sub = parser.add_subparsers(dest="pools_command", metavar="COMMAND")
 
     def command(name, help_text, description):
-        return sub.add_parser(name, parents=[flags], help=help_text, description=description, allow_abbrev=False,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+        return sub.add_parser(
+            name,
+            parents=[flags],
+            help=help_text,
+            description=description,
+            allow_abbrev=False,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
 
-    command("list", "pools with size, use and advertisement (the default)",
-            "List the IPAddressPools in MetalLB's namespace: addresses, size (honouring avoidBuggyIPs), used and "
-            "free addresses, auto-assign, how they are advertised (L2, BGP or none) and the Services using them.")
+    command(
+        "list",
+        "pools with size, use and advertisement (the default)",
+        "List the IPAddressPools in MetalLB's namespace: addresses, size (honouring avoidBuggyIPs), used and "
+        "free addresses, auto-assign, how they are advertised (L2, BGP or none) and the Services using them.",
+    )
 
-    create = command("create", "create a pool and its advertisement in one step",
-                     "Create an IPAddressPool and (with --l2 or --bgp) the advertisement that announces it. The "
-                     "addresses are checked first: syntax, overlap with other pools (refused), and overlap with node "
-                     "addresses, pod CIDRs and the service CIDR (warnings).")
+    create = command(
+        "create",
+        "create a pool and its advertisement in one step",
+        "Create an IPAddressPool and (with --l2 or --bgp) the advertisement that announces it. The "
+        "addresses are checked first: syntax, overlap with other pools (refused), and overlap with node "
+        "addresses, pod CIDRs and the service CIDR (warnings).",
+    )
     create.add_argument("name", metavar="NAME", help="the pool's name (also used for its advertisement)")
-    create.add_argument("--addresses", required=True, action="append", metavar="A[,B...]",
-                        help="CIDRs (192.168.10.0/24) or ranges (192.168.9.1-192.168.9.5), comma-separated; "
-                             "repeatable")
+    create.add_argument(
+        "--addresses",
+        required=True,
+        action="append",
+        metavar="A[,B...]",
+        help="CIDRs (192.168.10.0/24) or ranges (192.168.9.1-192.168.9.5), comma-separated; repeatable",
+    )
     mode = create.add_mutually_exclusive_group()
     mode.add_argument("--l2", action="store_true", help="announce the pool with an L2Advertisement (ARP/NDP)")
     mode.add_argument("--bgp", action="store_true", help="announce the pool with a BGPAdvertisement")
     create.add_argument("--interfaces", metavar="IF[,IF...]", help="--l2 only: announce from these interfaces")
-    create.add_argument("--node-selector", action="append", default=[], metavar="KEY=VALUE[,...]",
-                        help="announce only from nodes with these labels (repeatable: any selector matches)")
-    create.add_argument("--peer", action="append", default=[], metavar="PEER[,PEER...]",
-                        help="--bgp only: announce only to these BGPPeers (default: all)")
-    create.add_argument("--no-auto-assign", action="store_true",
-                        help="hand out addresses only when a Service asks for this pool or an address in it")
+    create.add_argument(
+        "--node-selector",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE[,...]",
+        help="announce only from nodes with these labels (repeatable: any selector matches)",
+    )
+    create.add_argument(
+        "--peer",
+        action="append",
+        default=[],
+        metavar="PEER[,PEER...]",
+        help="--bgp only: announce only to these BGPPeers (default: all)",
+    )
+    create.add_argument(
+        "--no-auto-assign",
+        action="store_true",
+        help="hand out addresses only when a Service asks for this pool or an address in it",
+    )
     create.add_argument("--avoid-buggy-ips", action="store_true", help="never hand out IPv4 .0 and .255 addresses")
     create.add_argument("--priority", type=int, metavar="N", help="serviceAllocation priority (lower is preferred)")
     create.add_argument("--namespaces", metavar="NS[,NS...]", help="only Services in these namespaces use the pool")
     create.add_argument("--dry-run", action="store_true", help="validate with the API server, write nothing")
-    create.add_argument("--timeout", type=duration, default=DEFAULT_TIMEOUT, metavar="DURATION",
-                        help="how long to retry while MetalLB's webhook is not serving yet (default 2m)")
+    create.add_argument(
+        "--timeout",
+        type=duration,
+        default=defaults.POOLS_TIMEOUT,
+        metavar="DURATION",
+        help="how long to retry while MetalLB's webhook is not serving yet (default 2m)",
+    )
 
-    delete = command("delete", "delete a pool (refused while Services use it)",
-                     "Delete an IPAddressPool and the advertisements that announced only this pool. Refused while "
-                     "Services hold addresses from it, unless --force.")
+    delete = command(
+        "delete",
+        "delete a pool (refused while Services use it)",
+        "Delete an IPAddressPool and the advertisements that announced only this pool. Refused while "
+        "Services hold addresses from it, unless --force.",
+    )
     delete.add_argument("name", metavar="NAME")
     delete.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     delete.add_argument("--force", action="store_true", help="delete even though Services use the pool")
     delete.add_argument("--dry-run", action="store_true", help="show what would be deleted, delete nothing")
 
-    migrate = command("migrate", "convert a legacy ConfigMap configuration into custom resources",
-                      "Convert MetalLB's legacy configuration (ConfigMap `config`, MetalLB <= v0.12) into "
-                      "IPAddressPool, L2Advertisement, BGPAdvertisement, BGPPeer, Community and BFDProfile objects "
-                      "as MetalLB's own converter does. Prints YAML; --apply applies it with server-side apply.")
+    migrate = command(
+        "migrate",
+        "convert a legacy ConfigMap configuration into custom resources",
+        "Convert MetalLB's legacy configuration (ConfigMap `config`, MetalLB <= v0.12) into "
+        "IPAddressPool, L2Advertisement, BGPAdvertisement, BGPPeer, Community and BFDProfile objects "
+        "as MetalLB's own converter does. Prints YAML; --apply applies it with server-side apply.",
+    )
     source = migrate.add_mutually_exclusive_group()
-    source.add_argument("--from-configmap", metavar="[NS/]NAME",
-                        help="read this ConfigMap from the cluster (default: config in MetalLB's namespace)")
-    source.add_argument("--file", "-f", metavar="FILE", help="read a ConfigMap (or its config data) from FILE, - for stdin")
+    source.add_argument(
+        "--from-configmap",
+        metavar="[NS/]NAME",
+        help="read this ConfigMap from the cluster (default: config in MetalLB's namespace)",
+    )
+    source.add_argument(
+        "--file", "-f", metavar="FILE", help="read a ConfigMap (or its config data) from FILE, - for stdin"
+    )
     migrate.add_argument("--apply", action="store_true", help="apply the result to the cluster (server-side apply)")
-    migrate.add_argument("--timeout", type=duration, default=DEFAULT_TIMEOUT, metavar="DURATION",
-                         help="how long to retry while MetalLB's webhook is not serving yet (default 2m)")
+    migrate.add_argument(
+        "--timeout",
+        type=duration,
+        default=defaults.POOLS_TIMEOUT,
+        metavar="DURATION",
+        help="how long to retry while MetalLB's webhook is not serving yet (default 2m)",
+    )
 
 
 def run(args):
@@ -99,7 +154,7 @@ def _warn(message):
 
 
 def _path(kind, namespace, name=None):
-    api_version = "metallb.io/v1beta2" if kind == "BGPPeer" else "metallb.io/v1beta1"
+    api_version = defaults.V1BETA2 if kind == "BGPPeer" else defaults.V1BETA1
     return cluster.api_path(api_version, PLURALS[kind], namespace, name)
 
 
@@ -107,8 +162,10 @@ def _list_metallb(client, kind, namespace):
     try:
         items = client.list(_path(kind, namespace))
     except errors.NotFound:
-        raise errors.PluginError(f"the server has no {PLURALS[kind]}.metallb.io: MetalLB's CRDs are not installed "
-                                 "(run kubectl metallb install)") from None
+        raise errors.PluginError(
+            f"the server has no {PLURALS[kind]}.metallb.io: MetalLB's CRDs are not installed "
+            "(run kubectl metallb install)"
+        ) from None
     for item in items:  # list items of custom resources carry kind, but do not rely on it
         item.setdefault("kind", kind)
     return items
@@ -120,13 +177,16 @@ def _list_optional(client, path, what, verbose):
         return client.list(path)
     except (errors.Forbidden, errors.NotFound) as exc:
         if verbose:
-            print(f"note: cannot list {what}: {exc.message}", file=sys.stderr)
+            print(f"note: cannot list {what}: {exc}", file=sys.stderr)
         return None
 
 
 def _webhook_down(exc):
-    return (isinstance(exc, errors.APIError) and not isinstance(exc, (errors.Forbidden, errors.Unauthorized))
-            and any(marker in exc.message for marker in WEBHOOK_DOWN))
+    return (
+        isinstance(exc, errors.APIError)
+        and not isinstance(exc, (errors.Forbidden, errors.Unauthorized))
+        and any(marker in exc.message for marker in WEBHOOK_DOWN)
+    )
 
 
 def _why(message):
@@ -139,7 +199,7 @@ def _rejected(exc, what):
         detail = exc.message.split("denied the request:", 1)[-1].strip()
         return errors.PluginError(f"MetalLB rejected {what}: {detail}")
     if isinstance(exc, errors.Invalid):
-        detail = exc.message.split(" failed: ", 1)[-1]
+        detail = exc.message
         return errors.PluginError(f"the API server rejected {what}: {detail}")
     return exc
 
@@ -159,13 +219,15 @@ def _write(action, what, timeout, progress):
                 raise _rejected(exc, what) from None
             reason = _why(exc.message)
             # said before any deadline check, so even a short --timeout shows what it waited for
-            progress.update(f"waiting for MetalLB's admission webhook to serve ({reason}); retrying {what} for up "
-                            f"to {timeout:g}s")
+            progress.update(
+                f"waiting for MetalLB's admission webhook to serve ({reason}); retrying {what} for up to {timeout:g}s"
+            )
             if time.monotonic() + delay > deadline:
                 progress.done()
                 raise errors.WaitTimeout(
                     f"MetalLB's admission webhook did not accept {what} within {timeout:g}s ({reason}). Is the "
-                    "controller running? Check with: kubectl metallb status") from None
+                    "controller running? Check with: kubectl metallb status"
+                ) from None
             time.sleep(delay)
             delay = min(delay * 2, 10.0)
 
@@ -188,13 +250,11 @@ def _without_managed_fields(obj):
 
 def _pool_ranges(pools):
     """{name: ranges} of the pools whose addresses all parse (as MetalLB reads them)."""
-    from metallb_plugin.core import allocation
-
     parsed = {}
     for pool in pools:
-        ranges, error = allocation.pool_ranges(pool)
+        ranges, error = k8s.pool_ranges(pool)
         if error is None:
-            parsed[pool["metadata"]["name"]] = ranges
+            parsed[k8s.name(pool)] = ranges
     return parsed
 
 
@@ -219,12 +279,15 @@ def run_list(args):
     if args.verbose:
         print(f"{client.requests} API requests", file=sys.stderr)
     if not rows and args.output == "table":
-        print(f"No address pools in namespace {ns}. Create one with: kubectl metallb pools create NAME "
-              "--addresses A-B --l2", file=sys.stderr)
-        return errors.OK
+        print(
+            f"No address pools in namespace {ns}. Create one with: kubectl metallb pools create NAME "
+            "--addresses A-B --l2",
+            file=sys.stderr,
+        )
+        return ExitCode.OK
     doc = {"namespace": ns, "pools": rows, "warnings": warnings}
     output.emit(doc, args.output, lambda d: output.table(model.table_rows(d["pools"]), model.HEADERS))
-    return errors.OK
+    return ExitCode.OK
 
 
 # --------------------------------------------------------------------------------------------- create
@@ -257,57 +320,92 @@ def run_create(args):
     client = cluster.connect(args)
     existing = _list_metallb(client, "IPAddressPool", ns)
     if any(p["metadata"]["name"] == args.name for p in existing):
-        raise errors.PluginError(f'pool "{args.name}" already exists in namespace {ns}: choose another name, or '
-                                 f"delete it first (kubectl metallb pools delete {args.name} -n {ns})")
+        raise errors.PluginError(
+            f'pool "{args.name}" already exists in namespace {ns}: choose another name, or '
+            f"delete it first (kubectl metallb pools delete {args.name} -n {ns})"
+        )
     overlaps = ipam.pool_overlaps({**_pool_ranges(existing), args.name: ranges})
     mine = [o for o in overlaps if args.name in (o.pool, o.other_pool)]
     if mine:
-        raise errors.PluginError(f"{mine[0]}: MetalLB rejects overlapping pools; choose addresses no other pool "
-                                 "has (see kubectl metallb pools)")
+        raise errors.PluginError(
+            f"{mine[0]}: MetalLB rejects overlapping pools; choose addresses no other pool "
+            "has (see kubectl metallb pools)"
+        )
 
     nodes = _list_optional(client, cluster.api_path("v1", "nodes"), "nodes", args.verbose) or []
-    service_cidrs = _list_optional(client, cluster.api_path("networking.k8s.io/v1", "servicecidrs"),
-                                   "ServiceCIDRs", args.verbose) or []
+    service_cidrs = (
+        _list_optional(client, cluster.api_path("networking.k8s.io/v1", "servicecidrs"), "ServiceCIDRs", args.verbose)
+        or []
+    )
     cidrs = [c for obj in service_cidrs for c in (obj.get("spec") or {}).get("cidrs") or []]
     for message in model.placement_warnings(ranges, nodes, cidrs):
         _warn(message)
 
-    pool = model.pool_object(args.name, ns, [str(r) for r in ranges], auto_assign=not args.no_auto_assign,
-                             avoid_buggy_ips=args.avoid_buggy_ips, priority=args.priority, namespaces=namespaces)
+    pool = model.pool_object(
+        args.name,
+        ns,
+        [str(r) for r in ranges],
+        auto_assign=not args.no_auto_assign,
+        avoid_buggy_ips=args.avoid_buggy_ips,
+        priority=args.priority,
+        namespaces=namespaces,
+    )
     objects = [pool]
     if args.l2 or args.bgp:
         kind = "L2Advertisement" if args.l2 else "BGPAdvertisement"
         if any(a["metadata"]["name"] == args.name for a in _list_metallb(client, kind, ns)):
-            raise errors.PluginError(f'{kind} "{args.name}" already exists in namespace {ns}: choose another pool '
-                                     "name, or create the pool without --l2/--bgp and edit that advertisement")
+            raise errors.PluginError(
+                f'{kind} "{args.name}" already exists in namespace {ns}: choose another pool '
+                "name, or create the pool without --l2/--bgp and edit that advertisement"
+            )
         if peers:
             known = _list_optional(client, _path("BGPPeer", ns), "BGPPeers", args.verbose)
             missing = [p for p in peers if known is not None and p not in {k["metadata"]["name"] for k in known}]
             if missing:
-                _warn(f"no BGPPeer named {', '.join(missing)} in namespace {ns}: the pool is announced to no peer "
-                      "until it exists")
-        objects.append(model.advertisement_object(adv.L2 if args.l2 else adv.BGP, args.name, ns, args.name,
-                                                  interfaces=interfaces, node_selectors=selectors, peers=peers))
+                _warn(
+                    f"no BGPPeer named {', '.join(missing)} in namespace {ns}: the pool is announced to no peer "
+                    "until it exists"
+                )
+        objects.append(
+            model.advertisement_object(
+                adv.L2 if args.l2 else adv.BGP,
+                args.name,
+                ns,
+                args.name,
+                interfaces=interfaces,
+                node_selectors=selectors,
+                peers=peers,
+            )
+        )
     else:
         others = _list_metallb(client, "L2Advertisement", ns) + _list_metallb(client, "BGPAdvertisement", ns)
         if not adv.covering(pool, others):
-            _warn(f'no advertisement announces pool "{args.name}": its addresses will be assigned but not reachable; '
-                  "pass --l2 or --bgp, or add an advertisement")
+            _warn(
+                f'no advertisement announces pool "{args.name}": its addresses will be assigned but not reachable; '
+                "pass --l2 or --bgp, or add an advertisement"
+            )
 
     progress = output.Progress()
     written = []
     for obj in objects:
         what = f'{obj["kind"]} "{args.name}"'
         try:
-            written.append(_write(lambda o=obj: client.create(_path(o["kind"], ns), o, dry_run=args.dry_run), what,
-                                  args.timeout, progress))
+            written.append(
+                _write(
+                    lambda o=obj: client.create(_path(o["kind"], ns), o, dry_run=args.dry_run),
+                    what,
+                    args.timeout,
+                    progress,
+                )
+            )
         except errors.PluginError as exc:
             if written and not args.dry_run:  # one step: do not leave a pool without its advertisement
                 try:
                     client.delete(_path("IPAddressPool", ns, args.name))
-                    exc.message += f'; pool "{args.name}" was removed again'
+                    undone = f'pool "{args.name}" was removed again'
                 except errors.PluginError as undo:
-                    exc.message += f'; pool "{args.name}" was created and could not be removed: {undo.message}'
+                    undone = f'pool "{args.name}" was created and could not be removed: {undo}'
+                raise errors.PluginError(f"{exc}; {undone}", exit_code=exc.exit_code) from None
             raise
     suffix = " (server dry run)" if args.dry_run else ""
     if args.output == "table":
@@ -315,7 +413,7 @@ def run_create(args):
             print(f"{_ref(obj)} created{suffix}")
     else:
         sys.stdout.write(_documents([_without_managed_fields(o) for o in written], args.output))
-    return errors.OK
+    return ExitCode.OK
 
 
 # --------------------------------------------------------------------------------------------- delete
@@ -337,18 +435,23 @@ def run_delete(args):
     if users:
         listed = ", ".join(users[:10]) + (f" and {len(users) - 10} more" if len(users) > 10 else "")
         if not args.force:
-            raise errors.PluginError(f'pool "{args.name}" still has addresses in use by {len(users)} Service(s): '
-                                     f"{listed}. Move or delete them first, or pass --force")
-        _warn(f"--force: {len(users)} Service(s) lose their address from this pool and stay pending until another "
-              f"pool can serve them: {listed}")
+            raise errors.PluginError(
+                f'pool "{args.name}" still has addresses in use by {len(users)} Service(s): '
+                f"{listed}. Move or delete them first, or pass --force"
+            )
+        _warn(
+            f"--force: {len(users)} Service(s) lose their address from this pool and stay pending until another "
+            f"pool can serve them: {listed}"
+        )
     advertisements = _list_metallb(client, "L2Advertisement", ns) + _list_metallb(client, "BGPAdvertisement", ns)
     remove, edit = model.cleanup_plan(args.name, advertisements)
     plan = [f"ipaddresspool.metallb.io/{args.name}"] + [_ref(a) for a in remove]
     question = f"Delete {', '.join(plan)} in namespace {ns}?"
-    if not args.dry_run and not output.confirm(question, f"{question}: pass --yes to confirm (no terminal to ask on)",
-                                               assume_yes=args.yes):
+    if not args.dry_run and not output.confirm(
+        question, f"{question}: pass --yes to confirm (no terminal to ask on)", assume_yes=args.yes
+    ):
         print("nothing deleted", file=sys.stderr)
-        return errors.FAILED
+        return ExitCode.FAILED
     suffix = " (server dry run)" if args.dry_run else ""
     client.delete(_path("IPAddressPool", ns, args.name), dry_run=args.dry_run)
     print(f"ipaddresspool.metallb.io/{args.name} deleted{suffix}")
@@ -356,12 +459,13 @@ def run_delete(args):
         client.delete(_path(item["kind"], ns, item["metadata"]["name"]), dry_run=args.dry_run)
         print(f"{_ref(item)} deleted{suffix}")
     for item, remaining in edit:
-        patch = [{"op": "test", "path": "/metadata/resourceVersion", "value": item["metadata"]["resourceVersion"]},
-                 {"op": "replace", "path": "/spec/ipAddressPools", "value": remaining}]
-        client.patch(_path(item["kind"], ns, item["metadata"]["name"]), patch, patch_type="json",
-                     dry_run=args.dry_run)
+        patch = [
+            {"op": "test", "path": "/metadata/resourceVersion", "value": item["metadata"]["resourceVersion"]},
+            {"op": "replace", "path": "/spec/ipAddressPools", "value": remaining},
+        ]
+        client.patch(_path(item["kind"], ns, item["metadata"]["name"]), patch, patch_type="json", dry_run=args.dry_run)
         print(f"{_ref(item)} edited: no longer names {args.name}{suffix}")
-    return errors.OK
+    return ExitCode.OK
 
 
 # --------------------------------------------------------------------------------------------- migrate
@@ -373,7 +477,11 @@ def _read_source(args):
 
     if args.file:
         try:
-            text = sys.stdin.read() if args.file == "-" else open(args.file, encoding="utf-8").read()
+            if args.file == "-":
+                text = sys.stdin.read()
+            else:
+                with open(args.file, encoding="utf-8") as handle:
+                    text = handle.read()
         except OSError as exc:
             raise errors.UsageError(f"cannot read {args.file}: {exc.strerror}") from None
         except UnicodeDecodeError:
@@ -386,8 +494,10 @@ def _read_source(args):
     client = cluster.connect(args)
     obj = client.get_or_none(cluster.api_path("v1", "configmaps", cm_ns, cm_name))
     if obj is None:
-        raise errors.PluginError(f"no ConfigMap {cm_ns}/{cm_name}: pass --from-configmap NS/NAME (Helm installs "
-                                 "name it after the release) or --file FILE")
+        raise errors.PluginError(
+            f"no ConfigMap {cm_ns}/{cm_name}: pass --from-configmap NS/NAME (Helm installs "
+            "name it after the release) or --file FILE"
+        )
     obj.setdefault("kind", "ConfigMap")
     config, found_ns = legacy.from_document(obj)
     return config, found_ns or cm_ns, f"ConfigMap {cm_ns}/{cm_name}", (cm_ns, cm_name), client
@@ -412,28 +522,41 @@ def run_migrate(args):
         else:
             sys.stdout.write(f"# Converted from {described} by kubectl metallb pools migrate.\n")
             sys.stdout.write(_documents(result.objects, "yaml"))
-        return errors.OK
+        return ExitCode.OK
 
     client = client or cluster.connect(args)
     new_pools = {o["metadata"]["name"]: o for o in result.objects if o["kind"] == "IPAddressPool"}
     others = [p for p in _list_metallb(client, "IPAddressPool", target) if p["metadata"]["name"] not in new_pools]
-    overlaps = [o for o in ipam.pool_overlaps({**_pool_ranges(others), **_pool_ranges(new_pools.values())})
-                if (o.pool in new_pools) != (o.other_pool in new_pools)]
+    overlaps = [
+        o
+        for o in ipam.pool_overlaps({**_pool_ranges(others), **_pool_ranges(new_pools.values())})
+        if (o.pool in new_pools) != (o.other_pool in new_pools)
+    ]
     if overlaps:
-        raise errors.PluginError(f"{overlaps[0]}: the converted pools overlap pools already in namespace {target}; "
-                                 "nothing was applied")
+        raise errors.PluginError(
+            f"{overlaps[0]}: the converted pools overlap pools already in namespace {target}; nothing was applied"
+        )
     progress = output.Progress()
     applied = []
     for obj in sorted(result.objects, key=lambda o: APPLY_ORDER.index(o["kind"])):
         path = _path(obj["kind"], target, obj["metadata"]["name"])
-        applied.append(_write(lambda p=path, o=obj: client.apply(p, o), f'{obj["kind"]} "{obj["metadata"]["name"]}"',
-                              args.timeout, progress))
+        applied.append(
+            _write(
+                lambda p=path, o=obj: client.apply(p, o),
+                f'{obj["kind"]} "{obj["metadata"]["name"]}"',
+                args.timeout,
+                progress,
+            )
+        )
     if args.output == "table":
         for obj in applied:
             print(f"{_ref(obj)} serverside-applied")
     else:
         sys.stdout.write(_documents([_without_managed_fields(o) for o in applied], args.output))
     where = f"-n {configmap[0]} {configmap[1]}" if configmap else f"-n {found_ns or target} config"
-    print(f"MetalLB v0.13 and later no longer read the legacy ConfigMap. Once `kubectl metallb pools -n {target}` "
-          f"shows the pools, remove it: kubectl delete configmap {where}", file=sys.stderr)
-    return errors.OK
+    print(
+        f"MetalLB v0.13 and later no longer read the legacy ConfigMap. Once `kubectl metallb pools -n {target}` "
+        f"shows the pools, remove it: kubectl delete configmap {where}",
+        file=sys.stderr,
+    )
+    return ExitCode.OK

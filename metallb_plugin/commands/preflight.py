@@ -19,21 +19,33 @@ from metallb_plugin import cluster, errors, output
 from metallb_plugin.commands import read_manifest
 from metallb_plugin.core import checks as checklib
 from metallb_plugin.core import ipam, manifests, releases
+from metallb_plugin.core import objects as k8s
 from metallb_plugin.core import preflight as core
-
+from metallb_plugin.errors import ExitCode
 
 
 def add_arguments(parser):
-    parser.add_argument("--mode", choices=(core.L2, core.BGP), default=core.L2,
-                        help="how MetalLB will announce addresses (default l2)")
-    parser.add_argument("--addresses", action="append", metavar="RANGE[,RANGE...]",
-                        help="planned pool addresses to check: CIDRs or START-END ranges, IPv4 or IPv6 "
-                             "(comma-separated or repeated)")
-    parser.add_argument("--version", dest="release", metavar="VERSION",
-                        help=f"the MetalLB release to check for (default {releases.DEFAULT_TAG})")
-    parser.add_argument("--manifest", metavar="FILE",
-                        help="a local copy of the release manifest: dry-run its cluster-scoped objects on the "
-                             "server (admission, schemas, permissions) and take its permissions list")
+    parser.add_argument(
+        "--mode", choices=(core.L2, core.BGP), default=core.L2, help="how MetalLB will announce addresses (default l2)"
+    )
+    parser.add_argument(
+        "--addresses",
+        action="append",
+        metavar="RANGE[,RANGE...]",
+        help="planned pool addresses to check: CIDRs or START-END ranges, IPv4 or IPv6 (comma-separated or repeated)",
+    )
+    parser.add_argument(
+        "--version",
+        dest="release",
+        metavar="VERSION",
+        help=f"the MetalLB release to check for (default {releases.DEFAULT_TAG})",
+    )
+    parser.add_argument(
+        "--manifest",
+        metavar="FILE",
+        help="a local copy of the release manifest: dry-run its cluster-scoped objects on the "
+        "server (admission, schemas, permissions) and take its permissions list",
+    )
 
 
 def _options(args):
@@ -50,15 +62,19 @@ def _options(args):
         except ValueError as exc:
             raise errors.UsageError(f"--version: {exc}") from None
         if facts.tag not in releases.RELEASES:
-            raise errors.UsageError(f"--version: unknown MetalLB release {facts.tag}; known releases are "
-                                    f"{releases.TAGS[0]} .. {releases.TAGS[-1]}")
+            raise errors.UsageError(
+                f"--version: unknown MetalLB release {facts.tag}; known releases are "
+                f"{releases.TAGS[0]} .. {releases.TAGS[-1]}"
+            )
     manifest = None
     if args.manifest:
         manifest = _load_manifest(args.manifest)
         known = manifest[1].release
         if known and args.release and known[0] != facts.tag:
-            raise errors.UsageError(f"--manifest {args.manifest} is MetalLB {known[0]}'s {known[1]}, but --version "
-                                    f"is {facts.tag}: pass the manifest of {facts.tag}, or drop --version")
+            raise errors.UsageError(
+                f"--manifest {args.manifest} is MetalLB {known[0]}'s {known[1]}, but --version "
+                f"is {facts.tag}: pass the manifest of {facts.tag}, or drop --version"
+            )
         if known and not args.release:
             facts.tag = known[0]
     return facts, manifest
@@ -84,11 +100,11 @@ def run(args):
     try:
         facts.server = client.server_version()
     except errors.PluginError as exc:
-        if exc.exit_code != errors.CLUSTER:
+        if exc.exit_code != ExitCode.CLUSTER:
             raise
-        outcomes = [checklib.Outcome(core.checks(facts)[0], checklib.Result(checklib.FAIL, exc.message))]
+        outcomes = [checklib.Outcome(core.checks(facts)[0], checklib.Result(checklib.FAIL, str(exc)))]
         _emit(args, client, facts, outcomes)
-        return errors.CLUSTER
+        return ExitCode.CLUSTER
     gather(client, facts, progress)
     facts.permissions = review_permissions(client, facts, manifest[0] if manifest else None, progress)
     if manifest:
@@ -97,7 +113,7 @@ def run(args):
         progress.done()
     outcomes = checklib.run_checks(core.checks(facts), facts)
     _emit(args, client, facts, outcomes)
-    return errors.OK if checklib.succeeded(outcomes) else errors.FAILED
+    return ExitCode.OK if checklib.succeeded(outcomes) else ExitCode.FAILED
 
 
 # --------------------------------------------------------------------------------------------- reading
@@ -109,7 +125,7 @@ def _path(source, facts):
         if isinstance(crds, core.Unreadable):
             return core.Unreadable(f"{crds.reason}, so {source.what} cannot be looked for")
         crd = next((c for c in crds or [] if (c.get("metadata") or {}).get("name") == source.crd), None)
-        version = core.crd_version(crd) if crd else None
+        version = k8s.crd_version(crd) if crd else None
         if not version:
             return None  # the kind does not exist on this cluster
         api_version = f"{crd['spec']['group']}/{version}"
@@ -134,10 +150,11 @@ def read(client, source, facts):
     except errors.NotFound:
         if source.optional or source.crd:
             return None
-        return core.Unreadable(f"{core.unreadable_reason(source, facts.namespace, False)}: the server does not "
-                               "serve them")
+        return core.Unreadable(
+            f"{core.unreadable_reason(source, facts.namespace, False)}: the server does not serve them"
+        )
     except errors.APIError as exc:
-        return core.Unreadable(f"{core.unreadable_reason(source, facts.namespace, False)}: {exc.message}")
+        return core.Unreadable(f"{core.unreadable_reason(source, facts.namespace, False)}: {exc}")
 
 
 def gather(client, facts, progress=None):
@@ -151,30 +168,22 @@ def review_permissions(client, facts, objects=None, progress=None):
     """[(Access, allowed, reason)] for everything install needs (from the manifest's kinds when given)."""
     resources = core.INSTALL_RESOURCES
     if objects:
-        resources = tuple(dict.fromkeys((manifests.group_of(o), manifests.KINDS[o["kind"]][1],
-                                         manifests.KINDS[o["kind"]][2]) for o in objects))
+        resources = tuple(
+            dict.fromkeys(
+                (manifests.group_of(o), manifests.KINDS[o["kind"]][1], manifests.KINDS[o["kind"]][2]) for o in objects
+            )
+        )
     needs = core.needed_access(facts.namespace, resources, facts.mode, pools=facts.addresses is not None)
     if progress:
         progress.update(f"checking {len(needs)} permissions...")
     reviews = []
     for access in needs:
         try:
-            allowed, reason = client.can_i(access.verb, access.resource, group=access.group,
-                                           namespace=access.namespace)
+            allowed, reason = client.can_i(access.verb, access.resource, group=access.group, namespace=access.namespace)
         except errors.Forbidden:
             return core.Unreadable("no permission to create SelfSubjectAccessReviews")
         reviews.append((access, allowed, reason))
     return reviews
-
-
-def _server_message(exc):
-    """The API server's own words, without the plugin's wrapping (request line, advice)."""
-    message = exc.message
-    if " failed: " in message:
-        message = message.split(" failed: ", 1)[1]
-    if message.startswith("permission denied: "):
-        message = message[len("permission denied: "):].split(". Ask a cluster admin")[0]
-    return message
 
 
 def dry_run(client, objects, check, progress=None):
@@ -187,7 +196,7 @@ def dry_run(client, objects, check, progress=None):
         try:
             client.apply(path, obj, force=True, dry_run=True)
         except errors.APIError as exc:
-            check.errors.append(f"{manifests.describe(obj)}: {_server_message(exc)}")
+            check.errors.append(f"{manifests.describe(obj)}: {exc.message}")
         check.tried += 1
     return check
 
@@ -212,8 +221,10 @@ def _emit(args, client, facts, outcomes):
 
     def text(doc):
         mode = "L2" if facts.mode == core.L2 else "BGP"
-        header = (f'Checking context "{doc["context"]}" ({doc["server"]}) for MetalLB {facts.tag} in {mode} mode, '
-                  f"namespace {facts.namespace}")
+        header = (
+            f'Checking context "{doc["context"]}" ({doc["server"]}) for MetalLB {facts.tag} in {mode} mode, '
+            f"namespace {facts.namespace}"
+        )
         return f"{style.bold(header)}\n\n{output.render_checks(outcomes, style)}"
 
     output.emit(document(client, facts, outcomes), args.output, text)

@@ -22,27 +22,34 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from metallb_plugin import cluster, errors, output
+from metallb_plugin import cluster, defaults, errors, output
 from metallb_plugin.commands import duration
 from metallb_plugin.core import explain as explainer
 from metallb_plugin.core import releases, status
 from metallb_plugin.core.checks import FAIL
 from metallb_plugin.core.view import METALLB_KINDS, SERVICE_NAME_LABEL, Facts, View, locate
+from metallb_plugin.errors import ExitCode
 
-DEFAULT_TIMEOUT = 300.0
-POLL_SECONDS = 2.0
-WORKERS = 8
 MAX_SELECTOR_NAMES = 100  # beyond this, EndpointSlices are listed whole instead of by a set-based selector
 REQUIRED = ("deployments", "daemonsets")
 
 
 def add_arguments(parser):
-    parser.add_argument("--service", metavar="NAMESPACE/NAME",
-                        help="explain one LoadBalancer Service step by step (NAME alone: the context's namespace)")
-    parser.add_argument("--wait", action="store_true",
-                        help="wait until MetalLB is healthy (or the Service is served), up to --timeout")
-    parser.add_argument("--timeout", default=DEFAULT_TIMEOUT, type=duration, metavar="DURATION",
-                        help="how long --wait waits, like 90s or 5m (default 5m)")
+    parser.add_argument(
+        "--service",
+        metavar="NAMESPACE/NAME",
+        help="explain one LoadBalancer Service step by step (NAME alone: the context's namespace)",
+    )
+    parser.add_argument(
+        "--wait", action="store_true", help="wait until MetalLB is healthy (or the Service is served), up to --timeout"
+    )
+    parser.add_argument(
+        "--timeout",
+        default=defaults.STATUS_TIMEOUT,
+        type=duration,
+        metavar="DURATION",
+        help="how long --wait waits, like 90s or 5m (default 5m)",
+    )
 
 
 # --------------------------------------------------------------------------------------------- gathering
@@ -59,8 +66,9 @@ _CLUSTER_PATHS = {
 
 def _secret_keys(items):
     """Secrets reduced to their names and key names right away: no secret value is kept or printed."""
-    return [{"name": (s.get("metadata") or {}).get("name", ""), "keys": sorted((s.get("data") or {}).keys())}
-            for s in items]
+    return [
+        {"name": (s.get("metadata") or {}).get("name", ""), "keys": sorted((s.get("data") or {}).keys())} for s in items
+    ]
 
 
 class Gatherer:
@@ -80,7 +88,7 @@ class Gatherer:
         except errors.Forbidden as exc:
             if kind in REQUIRED:
                 raise
-            return kind, None, exc.message
+            return kind, None, str(exc)
         except errors.APIError as exc:
             if kind in REQUIRED:
                 raise
@@ -88,7 +96,7 @@ class Gatherer:
         # anything else is a bug and propagates
 
     def _run(self, jobs):
-        with ThreadPoolExecutor(max_workers=min(WORKERS, len(jobs))) as pool:
+        with ThreadPoolExecutor(max_workers=min(defaults.READ_WORKERS, len(jobs))) as pool:
             futures = [pool.submit(self._list, *job[:2], **job[2]) for job in jobs]
             return [f.result() for f in futures]
 
@@ -111,7 +119,7 @@ class Gatherer:
         served = set()
         for kind, items, problem in results:
             if kind == "bgppeers" and isinstance(problem, errors.NotFound):  # older CRDs: only v1beta1
-                kind, items, problem = self._list(kind, cluster.api_path("metallb.io/v1beta1", "bgppeers"))
+                kind, items, problem = self._list(kind, cluster.api_path(defaults.V1BETA1, "bgppeers"))
             self._keep(facts, kind, items, problem)
             if kind in METALLB_KINDS and not isinstance(problem, errors.NotFound):
                 served.add(kind)
@@ -127,8 +135,11 @@ class Gatherer:
         if self.target:
             names = {self.target[1], webhook}
         else:
-            names = {webhook} | {(s.get("metadata") or {}).get("name", "") for s in facts.objects.get("services") or []
-                                 if (s.get("spec") or {}).get("type") == "LoadBalancer"}
+            names = {webhook} | {
+                (s.get("metadata") or {}).get("name", "")
+                for s in facts.objects.get("services") or []
+                if (s.get("spec") or {}).get("type") == "LoadBalancer"
+            }
         slices = {}
         if len(names) <= MAX_SELECTOR_NAMES:
             slices["label_selector"] = f"{SERVICE_NAME_LABEL} in ({','.join(sorted(names))})"
@@ -152,7 +163,7 @@ class Gatherer:
         facts.objects[kind] = []
         if isinstance(problem, errors.NotFound) and kind in METALLB_KINDS:
             return  # not served by this MetalLB release: checks say so from Facts.served
-        facts.unreadable[kind] = problem if isinstance(problem, str) else problem.message
+        facts.unreadable[kind] = problem if isinstance(problem, str) else str(problem)
 
 
 # --------------------------------------------------------------------------------------------- rendering
@@ -165,9 +176,12 @@ def _headline(doc):
     if not install:
         return f"MetalLB: not found (namespace {doc['namespace']})"
     how = {"helm": f"Helm release {install.get('helm_release') or '?'}", "operator": "metallb-operator"}.get(
-        install["managed_by"], "manifest")
-    return (f"MetalLB {install['version'] or '(untagged)'} in {install['namespace']} ({how}, "
-            f"{install['backend']} BGP backend)")
+        install["managed_by"], "manifest"
+    )
+    return (
+        f"MetalLB {install['version'] or '(untagged)'} in {install['namespace']} ({how}, "
+        f"{install['backend']} BGP backend)"
+    )
 
 
 def _shown(outcome):
@@ -248,9 +262,15 @@ def _overview(client, args):
 
 def _service(client, args, target):
     facts = Gatherer(client, args, target).gather()
-    service = next((s for s in facts.objects.get("services") or []
-                    if (s.get("metadata") or {}).get("namespace") == target[0]
-                    and (s.get("metadata") or {}).get("name") == target[1]), None)
+    service = next(
+        (
+            s
+            for s in facts.objects.get("services") or []
+            if (s.get("metadata") or {}).get("namespace") == target[0]
+            and (s.get("metadata") or {}).get("name") == target[1]
+        ),
+        None,
+    )
     if service is None:
         if "services" in facts.unreadable:
             raise errors.PluginError(f"cannot read Services: {facts.unreadable['services']}")
@@ -264,12 +284,12 @@ def run(args):
     style = output.Style(output.use_color(sys.stdout, args.no_color))
     if args.service:
         target = _target(args, client)
-        evaluate = lambda: _service(client, args, target)  # noqa: E731
-        text = lambda result: _explain_text(result, style)  # noqa: E731
+        evaluate = lambda: _service(client, args, target)
+        text = lambda result: _explain_text(result, style)
         what = f"Service {target[0]}/{target[1]} to be served"
     else:
-        evaluate = lambda: _overview(client, args)  # noqa: E731
-        text = lambda result: _overview_text(result, style)  # noqa: E731
+        evaluate = lambda: _overview(client, args)
+        text = lambda result: _overview_text(result, style)
         what = "MetalLB to become healthy"
     result, good, doc = evaluate()
     if args.wait and not good:
@@ -277,7 +297,7 @@ def run(args):
     output.emit(doc, args.output, lambda _: text(result))
     if args.wait and not good:
         raise errors.WaitTimeout(f"timed out after {args.timeout:g}s waiting for {what} (the last report is above)")
-    return errors.OK if good else errors.FAILED
+    return ExitCode.OK if good else ExitCode.FAILED
 
 
 def _wait(evaluate, args, result, good, doc, what):
@@ -289,11 +309,10 @@ def _wait(evaluate, args, result, good, doc, what):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
-        time.sleep(min(POLL_SECONDS, remaining))
+        time.sleep(min(defaults.POLL_SECONDS, remaining))
         try:
             result, good, doc = evaluate()
         except errors.ClusterError as exc:  # a blip while waiting: keep the last report, try again
-            progress.update(f"waiting for {what}: {exc.message}")
+            progress.update(f"waiting for {what}: {exc}")
     progress.done()
     return result, good, doc
-

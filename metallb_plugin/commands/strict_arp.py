@@ -20,41 +20,56 @@ import sys
 import time
 from datetime import datetime, timezone
 
-from metallb_plugin import cluster, errors, output
+from metallb_plugin import cluster, defaults, errors, output
+from metallb_plugin.backup import write_backup
 from metallb_plugin.commands import duration
 from metallb_plugin.core import kubeproxy as kp
-
+from metallb_plugin.errors import ExitCode
 
 ANNOTATION = "metallb.io/strict-arp-previous"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 MAX_ATTEMPTS = 5  # writes tried when another writer keeps changing the ConfigMap
-POLL_SECONDS = 2.0
 
 
 def add_arguments(parser):
     change = parser.add_mutually_exclusive_group()
-    change.add_argument("--enable", dest="value", action="store_const", const=True,
-                        help="set ipvs.strictARP: true")
-    change.add_argument("--disable", dest="value", action="store_const", const=False,
-                        help="set ipvs.strictARP: false")
+    change.add_argument("--enable", dest="value", action="store_const", const=True, help="set ipvs.strictARP: true")
+    change.add_argument("--disable", dest="value", action="store_const", const=False, help="set ipvs.strictARP: false")
     parser.add_argument("--dry-run", action="store_true", help="print the diff of the ConfigMap; change nothing")
     parser.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
-    parser.add_argument("--force", action="store_true",
-                        help="change strictARP even though kube-proxy does not run in IPVS mode")
-    parser.add_argument("--no-restart", action="store_true",
-                        help="do not restart the kube-proxy DaemonSet after the change")
+    parser.add_argument(
+        "--force", action="store_true", help="change strictARP even though kube-proxy does not run in IPVS mode"
+    )
+    parser.add_argument(
+        "--no-restart", action="store_true", help="do not restart the kube-proxy DaemonSet after the change"
+    )
     parser.add_argument("--wait", action="store_true", help="wait until the kube-proxy rollout completes")
-    parser.add_argument("--timeout", type=duration, default=300.0, metavar="DURATION",
-                        help="how long --wait waits, like 90s or 5m (default 5m)")
-    parser.add_argument("--backup", metavar="FILE",
-                        help="before changing, save the ConfigMap as YAML to FILE (must not exist)")
+    parser.add_argument(
+        "--timeout",
+        type=duration,
+        default=defaults.ROLLOUT_TIMEOUT,
+        metavar="DURATION",
+        help="how long --wait waits, like 90s or 5m (default 5m)",
+    )
+    parser.add_argument(
+        "--backup", metavar="FILE", help="before changing, save the ConfigMap as YAML to FILE (must not exist)"
+    )
 
 
 def run(args):
     if args.value is None:
-        misplaced = [flag for flag, on in (("--dry-run", args.dry_run), ("--yes", args.yes), ("--force", args.force),
-                                           ("--no-restart", args.no_restart), ("--wait", args.wait),
-                                           ("--backup", args.backup)) if on]
+        misplaced = [
+            flag
+            for flag, on in (
+                ("--dry-run", args.dry_run),
+                ("--yes", args.yes),
+                ("--force", args.force),
+                ("--no-restart", args.no_restart),
+                ("--wait", args.wait),
+                ("--backup", args.backup),
+            )
+            if on
+        ]
         if misplaced:
             raise errors.UsageError(f"{', '.join(misplaced)} only apply with --enable or --disable")
     if args.wait and args.no_restart:
@@ -66,7 +81,7 @@ def run(args):
     info = facts.info
     if args.value is None:
         output.emit(info.as_dict(), args.output, _report_text)
-        return errors.FAILED if info.problem else errors.OK
+        return ExitCode.FAILED if info.problem else ExitCode.OK
     return _change(client, args, facts)
 
 
@@ -132,8 +147,13 @@ def _report_text(doc):
         needs = "yes: run `kubectl metallb strict-arp --enable`" if doc["editable"] else "yes (see below)"
     else:
         needs = {False: "no", None: "unknown"}[doc["metallbNeedsChange"]]
-    rows = [("Distribution", doc["distribution"]), ("Configuration", doc["location"]["description"]),
-            ("Mode", mode), ("Strict ARP", _yesno(doc["strictARP"])), ("MetalLB needs a change", needs)]
+    rows = [
+        ("Distribution", doc["distribution"]),
+        ("Configuration", doc["location"]["description"]),
+        ("Mode", mode),
+        ("Strict ARP", _yesno(doc["strictARP"])),
+        ("MetalLB needs a change", needs),
+    ]
     width = max(len(k) for k, _ in rows) + 2
     lines = [f"{k + ':':<{width}}{v}" for k, v in rows]
     lines += ["", doc["message"]]
@@ -153,13 +173,17 @@ def _refuse_unless_editable(info):
     if info.editable:
         return
     if info.problem:
-        raise errors.PluginError(f"{info.location.describe()} is malformed: {info.problem}. Nothing was changed; "
-                                 "fix the configuration by hand first")
+        raise errors.PluginError(
+            f"{info.location.describe()} is malformed: {info.problem}. Nothing was changed; "
+            "fix the configuration by hand first"
+        )
     if info.location.kind == "CiliumConfig":
         raise errors.PluginError(f"{info.message}. Nothing was changed. {info.hint}")
     where = info.location.describe()
-    raise errors.PluginError(f"{info.distribution}: kube-proxy's configuration lives in {where}, which this "
-                             f"plugin does not change. {info.hint}. Nothing was changed")
+    raise errors.PluginError(
+        f"{info.distribution}: kube-proxy's configuration lives in {where}, which this "
+        f"plugin does not change. {info.hint}. Nothing was changed"
+    )
 
 
 def _change(client, args, facts):
@@ -169,49 +193,78 @@ def _change(client, args, facts):
     for note in info.notes:
         print(f"warning: {note}", file=sys.stderr)
     if info.mode != kp.IPVS and not args.force:
-        result = _result(info, value, changed=False, dry_run=args.dry_run,
-                         message=f"kube-proxy runs in {info.mode} mode: MetalLB does not need strict ARP. Nothing "
-                                 f"changed (--force sets ipvs.strictARP: {word} anyway)")
+        result = _result(
+            info,
+            value,
+            changed=False,
+            dry_run=args.dry_run,
+            message=f"kube-proxy runs in {info.mode} mode: MetalLB does not need strict ARP. Nothing "
+            f"changed (--force sets ipvs.strictARP: {word} anyway)",
+        )
         output.emit(result, args.output, _result_text)
-        return errors.OK
+        return ExitCode.OK
     if value is False and info.mode == kp.IPVS:
-        print("warning: with IPVS, MetalLB's layer 2 mode needs strict ARP: every node would answer ARP for "
-              "every LoadBalancer IP", file=sys.stderr)
+        print(
+            "warning: with IPVS, MetalLB's layer 2 mode needs strict ARP: every node would answer ARP for "
+            "every LoadBalancer IP",
+            file=sys.stderr,
+        )
     location = info.location
     old_text = facts.configmap["data"][location.key]
     new_text = _edit(old_text, value, location)
     if new_text == old_text:
-        result = _result(info, value, changed=False, dry_run=args.dry_run,
-                         message=f"ipvs.strictARP is already {word} in {location.describe()}: nothing changed")
+        result = _result(
+            info,
+            value,
+            changed=False,
+            dry_run=args.dry_run,
+            message=f"ipvs.strictARP is already {word} in {location.describe()}: nothing changed",
+        )
         output.emit(result, args.output, _result_text)
-        return errors.OK
+        return ExitCode.OK
     diff = kp.unified_diff(old_text, new_text, f"{location.namespace}/{location.name}/{location.key}")
     if args.dry_run:
-        result = _result(info, value, changed=False, dry_run=True, diff=diff,
-                         message="dry run: nothing was changed")
+        result = _result(info, value, changed=False, dry_run=True, diff=diff, message="dry run: nothing was changed")
         output.emit(result, args.output, _result_text)
-        return errors.OK
+        return ExitCode.OK
     _confirm(args, info, diff, word)
 
     written, previous = _write(client, facts.configmap, location, value, args.backup)
     if written is None:
-        result = _result(info, value, changed=False, dry_run=False,
-                         message=f"ipvs.strictARP was set to {word} meanwhile by someone else: nothing changed")
+        result = _result(
+            info,
+            value,
+            changed=False,
+            dry_run=False,
+            message=f"ipvs.strictARP was set to {word} meanwhile by someone else: nothing changed",
+        )
         output.emit(result, args.output, _result_text)
-        return errors.OK
+        return ExitCode.OK
     undo = f"kubectl metallb strict-arp --{'enable' if previous is True else 'disable'}"
-    result = _result(info, value, changed=True, dry_run=False, diff=diff, previous=previous, backup=args.backup,
-                     message=f"ipvs.strictARP set to {word} in {location.describe()}", undo=undo)
+    result = _result(
+        info,
+        value,
+        changed=True,
+        dry_run=False,
+        diff=diff,
+        previous=previous,
+        backup=args.backup,
+        message=f"ipvs.strictARP set to {word} in {location.describe()}",
+        undo=undo,
+    )
     if args.no_restart:
         result["restart"] = {"restarted": False}
         output.emit(result, args.output, _result_text)
-        return errors.OK
+        return ExitCode.OK
     try:
         result["restart"] = _restart(client, facts)
     except errors.PluginError as exc:  # the change is written: say so, then how to finish by hand
-        raise errors.PluginError(f"ipvs.strictARP was set to {word} in {location.describe()}, but restarting "
-                                 f"kube-proxy failed: {exc.message}. Restart it yourself: kubectl -n {kp.NAMESPACE} "
-                                 f"rollout restart daemonset/{kp.DAEMONSET}", exit_code=exc.exit_code) from None
+        raise errors.PluginError(
+            f"ipvs.strictARP was set to {word} in {location.describe()}, but restarting "
+            f"kube-proxy failed: {exc}. Restart it yourself: kubectl -n {kp.NAMESPACE} "
+            f"rollout restart daemonset/{kp.DAEMONSET}",
+            exit_code=exc.exit_code,
+        ) from None
     if args.wait and result["restart"]["restarted"]:
         try:
             result["restart"]["rollout"] = _wait(client, facts, result["restart"]["restartedAt"], args.timeout)
@@ -219,7 +272,7 @@ def _change(client, args, facts):
             output.emit(result, args.output, _result_text)
             raise
     output.emit(result, args.output, _result_text)
-    return errors.OK
+    return ExitCode.OK
 
 
 def _edit(text, value, location):
@@ -237,8 +290,10 @@ def _confirm(args, info, diff, word):
         what += f" and restart DaemonSet {kp.NAMESPACE}/{kp.DAEMONSET}"
     if sys.stdin.isatty():
         sys.stderr.write(diff)
-    refusal = (f"refusing to {what} without confirmation: not an interactive terminal. Pass --yes to go ahead, "
-               "or --dry-run to see the change")
+    refusal = (
+        f"refusing to {what} without confirmation: not an interactive terminal. Pass --yes to go ahead, "
+        "or --dry-run to see the change"
+    )
     if not output.confirm(f"{what[0].upper()}{what[1:]}?", refusal):
         raise errors.PluginError("aborted: nothing was changed")
 
@@ -264,36 +319,38 @@ def _write(client, configmap, location, value, backup):
         meta = body.setdefault("metadata", {})
         meta.pop("managedFields", None)
         annotations = meta.get("annotations") or {}
-        annotations[ANNOTATION] = json.dumps({"key": location.key, "strictARP": previous, "time": _now()},
-                                             sort_keys=True)
+        annotations[ANNOTATION] = json.dumps(
+            {"key": location.key, "strictARP": previous, "time": _now()}, sort_keys=True
+        )
         meta["annotations"] = annotations
         if backup:
-            _write_backup(backup, current)
+            _write_backup(backup, current, rewrite=attempt > 1)
         try:
             return client.replace(path, body), previous
         except errors.Conflict:
             if attempt == MAX_ATTEMPTS:
                 break
-            print(f"{location.describe()} was changed by someone else meanwhile: reading it again "
-                  f"(attempt {attempt + 1} of {MAX_ATTEMPTS})", file=sys.stderr)
+            print(
+                f"{location.describe()} was changed by someone else meanwhile: reading it again "
+                f"(attempt {attempt + 1} of {MAX_ATTEMPTS})",
+                file=sys.stderr,
+            )
             current = client.get(path)
-    raise errors.PluginError(f"{location.describe()} kept changing while writing it ({MAX_ATTEMPTS} attempts): "
-                             "nothing was changed; try again later")
+    raise errors.PluginError(
+        f"{location.describe()} kept changing while writing it ({MAX_ATTEMPTS} attempts): "
+        "nothing was changed; try again later"
+    )
 
 
-def _write_backup(path, configmap):
+def _write_backup(path, configmap, rewrite):
+    """The ConfigMap as `kubectl replace -f` restores it (on a retry: the version this run is about to change)."""
     import yaml
 
-    backup = json.loads(json.dumps(configmap))
-    meta = backup.get("metadata") or {}
+    copy = json.loads(json.dumps(configmap))
+    meta = copy.get("metadata") or {}
     for key in ("resourceVersion", "uid", "managedFields", "creationTimestamp", "generation"):
-        meta.pop(key, None)  # a file that `kubectl replace -f` restores as it is
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(yaml.safe_dump(backup, sort_keys=False, default_flow_style=False))
-    except OSError as exc:
-        raise errors.UsageError(f"--backup {path}: {exc.strerror}; nothing was changed") from None
+        meta.pop(key, None)
+    write_backup(path, yaml.safe_dump(copy, sort_keys=False, default_flow_style=False), rewrite=rewrite)
 
 
 def _now():
@@ -303,8 +360,11 @@ def _now():
 def _restart(client, facts):
     """Roll the kube-proxy DaemonSet as `kubectl rollout restart` does: a new pod-template annotation."""
     if facts.daemonset is None:
-        print(f"warning: no DaemonSet {kp.NAMESPACE}/{kp.DAEMONSET} to restart: restart kube-proxy on every node "
-              "yourself so that it reads the new configuration", file=sys.stderr)
+        print(
+            f"warning: no DaemonSet {kp.NAMESPACE}/{kp.DAEMONSET} to restart: restart kube-proxy on every node "
+            "yourself so that it reads the new configuration",
+            file=sys.stderr,
+        )
         return {"restarted": False}
     stamp = _now()
     path = cluster.api_path("apps/v1", "daemonsets", kp.NAMESPACE, kp.DAEMONSET)
@@ -312,8 +372,11 @@ def _restart(client, facts):
     facts.daemonset = client.patch(path, patch, patch_type="strategic")
     strategy = ((facts.daemonset.get("spec") or {}).get("updateStrategy") or {}).get("type")
     if strategy == "OnDelete":
-        print(f"warning: DaemonSet {kp.NAMESPACE}/{kp.DAEMONSET} uses updateStrategy OnDelete: its pods pick up "
-              "the change only when deleted; delete them node by node", file=sys.stderr)
+        print(
+            f"warning: DaemonSet {kp.NAMESPACE}/{kp.DAEMONSET} uses updateStrategy OnDelete: its pods pick up "
+            "the change only when deleted; delete them node by node",
+            file=sys.stderr,
+        )
     return {"restarted": True, "restartedAt": stamp, "daemonset": f"{kp.NAMESPACE}/{kp.DAEMONSET}"}
 
 
@@ -335,23 +398,37 @@ def _wait(client, facts, restarted_at, timeout):
         if done:
             progress.done(f"kube-proxy rollout complete: {phrase}")
             return {"complete": True, "status": phrase, "pendingNodes": []}
-        progress.update(f"waiting for the kube-proxy rollout: {phrase}"
-                        + (f"; pending: {', '.join(pending)}" if pending else ""))
+        progress.update(
+            f"waiting for the kube-proxy rollout: {phrase}" + (f"; pending: {', '.join(pending)}" if pending else "")
+        )
         if time.monotonic() >= deadline:
             progress.done()
-            raise errors.WaitTimeout(f"the kube-proxy rollout did not complete within {timeout:g}s: {phrase}"
-                                     + (f"; pending nodes: {', '.join(pending)}" if pending else "")
-                                     + f". Follow it with: kubectl -n {kp.NAMESPACE} rollout status "
-                                     f"daemonset/{kp.DAEMONSET}")
-        time.sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+            raise errors.WaitTimeout(
+                f"the kube-proxy rollout did not complete within {timeout:g}s: {phrase}"
+                + (f"; pending nodes: {', '.join(pending)}" if pending else "")
+                + f". Follow it with: kubectl -n {kp.NAMESPACE} rollout status "
+                f"daemonset/{kp.DAEMONSET}"
+            )
+        time.sleep(min(defaults.POLL_SECONDS, max(0.0, deadline - time.monotonic())))
         daemonset = client.get(path)
 
 
 def _result(info, value, changed, dry_run, message, diff="", previous=None, backup=None, undo=""):
-    return {"location": info.location.as_dict(), "distribution": info.distribution, "mode": info.mode,
-            "strictARP": value, "changed": changed, "dryRun": dry_run, "previous": previous, "diff": diff,
-            "annotation": ANNOTATION if changed else None, "backup": backup if changed else None,
-            "undo": undo, "restart": None, "message": message}
+    return {
+        "location": info.location.as_dict(),
+        "distribution": info.distribution,
+        "mode": info.mode,
+        "strictARP": value,
+        "changed": changed,
+        "dryRun": dry_run,
+        "previous": previous,
+        "diff": diff,
+        "annotation": ANNOTATION if changed else None,
+        "backup": backup if changed else None,
+        "undo": undo,
+        "restart": None,
+        "message": message,
+    }
 
 
 def _result_text(doc):
@@ -359,18 +436,24 @@ def _result_text(doc):
         return (doc["diff"] or "") + doc["message"]
     lines = [doc["message"]]
     if doc["changed"]:
-        lines.append(f"the previous value ({_yesno(doc['previous']) if doc['previous'] is not None else 'absent'})"
-                     f" and time are recorded in annotation {doc['annotation']}")
+        lines.append(
+            f"the previous value ({_yesno(doc['previous']) if doc['previous'] is not None else 'absent'})"
+            f" and time are recorded in annotation {doc['annotation']}"
+        )
         if doc["backup"]:
             lines.append(f"backup of the ConfigMap written to {doc['backup']}")
         restart = doc.get("restart") or {}
         if restart.get("restarted"):
             lines.append(f"restarted DaemonSet {restart['daemonset']} ({RESTARTED_AT}={restart['restartedAt']})")
         else:
-            lines.append(f"kube-proxy was not restarted: the change takes effect when it restarts "
-                         f"(kubectl -n {kp.NAMESPACE} rollout restart daemonset/{kp.DAEMONSET})")
+            lines.append(
+                f"kube-proxy was not restarted: the change takes effect when it restarts "
+                f"(kubectl -n {kp.NAMESPACE} rollout restart daemonset/{kp.DAEMONSET})"
+            )
         if restart.get("rollout"):
             lines.append(f"rollout complete: {restart['rollout']['status']}")
-        lines.append(f"to undo: {doc['undo']}"
-                     + (f" (or restore the backup: kubectl replace -f {doc['backup']})" if doc["backup"] else ""))
+        lines.append(
+            f"to undo: {doc['undo']}"
+            + (f" (or restore the backup: kubectl replace -f {doc['backup']})" if doc["backup"] else "")
+        )
     return "\n".join(lines)

@@ -21,58 +21,85 @@ import os
 import sys
 import time
 
-from metallb_plugin import errors, output
+from metallb_plugin import defaults, errors, output
+from metallb_plugin.backup import write_backup
 from metallb_plugin.commands import duration
-
+from metallb_plugin.core import objects as k8s
+from metallb_plugin.errors import ExitCode
 
 METALLB_GROUPS = ("metallb.io", "frrk8s.metallb.io")
 # written by MetalLB itself to report state; restoring them would only leave stale reports behind
 STATUS_KINDS = ("ServiceL2Status", "ServiceBGPStatus", "ConfigurationState", "FRRNodeState", "BGPSessionState")
-SERVER_FIELDS = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink",
-                 "deletionTimestamp", "deletionGracePeriodSeconds")
+SERVER_FIELDS = (
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "managedFields",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+)
 
 
 def add_arguments(parser):
-    parser.add_argument("--backup", metavar="FILE",
-                        help="where to write the backup of every metallb.io object (default "
-                             "metallb-backup-<timestamp>.yaml in the current directory)")
-    parser.add_argument("--keep-crds", action="store_true",
-                        help="keep the CRDs and the namespace (and so every pool, advertisement and peer)")
+    parser.add_argument(
+        "--backup",
+        metavar="FILE",
+        help="where to write the backup of every metallb.io object (default "
+        "metallb-backup-<timestamp>.yaml in the current directory)",
+    )
+    parser.add_argument(
+        "--keep-crds",
+        action="store_true",
+        help="keep the CRDs and the namespace (and so every pool, advertisement and peer)",
+    )
     parser.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
-    parser.add_argument("--force", action="store_true",
-                        help="uninstall even while LoadBalancer Services hold MetalLB addresses")
-    parser.add_argument("--timeout", type=duration, default=60.0, metavar="DURATION",
-                        help="how long to wait until the CRDs are gone (default 1m)")
+    parser.add_argument(
+        "--force", action="store_true", help="uninstall even while LoadBalancer Services hold MetalLB addresses"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=duration,
+        default=defaults.UNINSTALL_TIMEOUT,
+        metavar="DURATION",
+        help="how long to wait until the CRDs are gone (default 1m)",
+    )
 
 
 def run(args):
     from metallb_plugin import cluster
-    from metallb_plugin.commands.install import INVENTORY, read_inventory
+    from metallb_plugin.commands.install import read_inventory
     from metallb_plugin.core import installation
 
     client = cluster.connect(args)
     namespace = args.namespace
     refs, details = read_inventory(client, namespace)
     deployments = client.list("/apis/apps/v1/deployments")
-    found = installation.find_installation(deployments, client.list("/apis/apps/v1/daemonsets"),
-                                           namespace=namespace)
+    found = installation.find_installation(deployments, client.list("/apis/apps/v1/daemonsets"), namespace=namespace)
     if found and found.namespace != namespace:
         found = None
     if refs is None:
         if found and found.managed_by == installation.HELM:
-            raise errors.PluginError(f"MetalLB in {namespace} was installed with Helm (release "
-                                     f"{found.helm_release or 'unknown'}): remove it with `helm uninstall`")
+            raise errors.PluginError(
+                f"MetalLB in {namespace} was installed with Helm (release "
+                f"{found.helm_release or 'unknown'}): remove it with `helm uninstall`"
+            )
         if found and found.managed_by == installation.OPERATOR:
-            raise errors.PluginError(f"MetalLB in {namespace} is managed by metallb-operator: delete its MetalLB "
-                                     "resource, then the operator")
+            raise errors.PluginError(
+                f"MetalLB in {namespace} is managed by metallb-operator: delete its MetalLB resource, then the operator"
+            )
         if found:
             raise errors.PluginError(
                 f"MetalLB {found.version or ''} in {namespace} was not installed by `kubectl metallb install` (no "
-                f"ConfigMap {INVENTORY}); remove it the way it was installed, e.g. `kubectl delete -f <manifest>`")
-        _say(f"MetalLB is not installed in namespace {namespace} (nothing recorded by kubectl metallb install): "
-             "nothing to do")
+                f"ConfigMap {defaults.INVENTORY}); remove it the way it was installed, e.g. `kubectl delete -f <manifest>`"
+            )
+        _say(
+            f"MetalLB is not installed in namespace {namespace} (nothing recorded by kubectl metallb install): "
+            "nothing to do"
+        )
         _emit(args, {"namespace": namespace, "version": None, "backup": None, "backedUp": 0, "objects": []})
-        return errors.OK
+        return ExitCode.OK
 
     version = details.get("version") or (found.version if found else None) or "unknown"
     holders = _services_holding_addresses(client, namespace, refs)
@@ -83,28 +110,43 @@ def run(args):
             raise errors.PluginError(
                 f"{len(holders)} LoadBalancer Service(s) still hold MetalLB addresses (listed above): delete them or "
                 "change their type first, or pass --force to uninstall anyway (their addresses stay in their status "
-                "but nobody announces them)")
+                "but nobody announces them)"
+            )
         _say(f"warning: --force: {len(holders)} LoadBalancer Service(s) keep addresses nobody will announce")
 
     keep = " (keeping the CRDs, the namespace and the configuration)" if args.keep_crds else ""
     question = f"Remove MetalLB {version} from namespace {namespace}{keep}?"
-    if not output.confirm(question, f"{question} Pass --yes to uninstall (there is no terminal to ask on)",
-                          assume_yes=args.yes):
+    if not output.confirm(
+        question, f"{question} Pass --yes to uninstall (there is no terminal to ask on)", assume_yes=args.yes
+    ):
         raise errors.PluginError("uninstall cancelled; nothing was changed")
 
     backup = args.backup or f"metallb-backup-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}.yaml"
     count = _backup(client, refs, backup)
     _say(f"backed up {count} metallb.io object(s) to {os.path.abspath(backup)} (restore with kubectl apply -f)")
 
-    removed = _delete_all(client, args, refs, namespace, INVENTORY)
-    _wait_until_gone(client, [r["name"] for r in removed
-                              if r["kind"] == "CustomResourceDefinition" and r["result"] == "deleted"], args.timeout)
+    removed = _delete_all(client, args, refs, namespace, defaults.INVENTORY)
+    _wait_until_gone(
+        client,
+        [r["name"] for r in removed if r["kind"] == "CustomResourceDefinition" and r["result"] == "deleted"],
+        args.timeout,
+    )
     deleted = sum(1 for r in removed if r["result"] == "deleted")
-    _say(f"MetalLB {version} removed from {namespace}: {deleted} object(s) deleted"
-         + (", CRDs and namespace kept" if args.keep_crds else ""))
-    _emit(args, {"namespace": namespace, "version": version, "backup": os.path.abspath(backup), "backedUp": count,
-                 "objects": removed})
-    return errors.OK
+    _say(
+        f"MetalLB {version} removed from {namespace}: {deleted} object(s) deleted"
+        + (", CRDs and namespace kept" if args.keep_crds else "")
+    )
+    _emit(
+        args,
+        {
+            "namespace": namespace,
+            "version": version,
+            "backup": os.path.abspath(backup),
+            "backedUp": count,
+            "objects": removed,
+        },
+    )
+    return ExitCode.OK
 
 
 def _wait_until_gone(client, crds, timeout):
@@ -114,11 +156,17 @@ def _wait_until_gone(client, crds, timeout):
 
     deadline = time.monotonic() + timeout
     while crds:
-        crds = [name for name in crds if client.get_or_none(
-            cluster.api_path("apiextensions.k8s.io/v1", "customresourcedefinitions", name=name)) is not None]
+        crds = [
+            name
+            for name in crds
+            if client.get_or_none(cluster.api_path("apiextensions.k8s.io/v1", "customresourcedefinitions", name=name))
+            is not None
+        ]
         if crds and time.monotonic() > deadline:
-            raise errors.WaitTimeout(f"{len(crds)} CRD(s) are still being deleted after {timeout:g}s "
-                                     f"({', '.join(crds)}); see `kubectl get crd {crds[0]} -o yaml`")
+            raise errors.WaitTimeout(
+                f"{len(crds)} CRD(s) are still being deleted after {timeout:g}s "
+                f"({', '.join(crds)}); see `kubectl get crd {crds[0]} -o yaml`"
+            )
         if crds:
             time.sleep(0.5)
 
@@ -134,14 +182,9 @@ def _emit(args, doc):
 
 
 def _crd_refs(refs):
-    return [r for r in refs if r["kind"] == "CustomResourceDefinition"
-            and r["name"].split(".", 1)[-1] in METALLB_GROUPS]
-
-
-def _served_version(crd):
-    versions = (crd.get("spec") or {}).get("versions") or []
-    storage = next((v for v in versions if v.get("storage")), None)
-    return (storage or next((v for v in versions if v.get("served")), {})).get("name")
+    return [
+        r for r in refs if r["kind"] == "CustomResourceDefinition" and r["name"].split(".", 1)[-1] in METALLB_GROUPS
+    ]
 
 
 def _custom_resources(client, refs, group_filter=None):
@@ -150,14 +193,15 @@ def _custom_resources(client, refs, group_filter=None):
 
     found = []
     for ref in _crd_refs(refs):
-        crd = client.get_or_none(cluster.api_path("apiextensions.k8s.io/v1", "customresourcedefinitions",
-                                                  name=ref["name"]))
+        crd = client.get_or_none(
+            cluster.api_path("apiextensions.k8s.io/v1", "customresourcedefinitions", name=ref["name"])
+        )
         if not crd:
             continue
         spec = crd.get("spec") or {}
         if group_filter and spec.get("group") != group_filter:
             continue
-        version = _served_version(crd)
+        version = k8s.crd_version(crd)
         if not version:
             continue
         items = client.list(cluster.api_path(f"{spec['group']}/{version}", spec["names"]["plural"]))
@@ -166,7 +210,7 @@ def _custom_resources(client, refs, group_filter=None):
 
 
 def _services_holding_addresses(client, namespace, refs):
-    """"namespace/name ip (pool)" for LoadBalancer Services with a MetalLB address."""
+    """ "namespace/name ip (pool)" for LoadBalancer Services with a MetalLB address."""
     from metallb_plugin.core import ipam
 
     pools = {}
@@ -176,13 +220,7 @@ def _services_holding_addresses(client, namespace, refs):
         for pool in items:
             if (pool.get("metadata") or {}).get("namespace") != namespace:
                 continue
-            ranges = []
-            for entry in (pool.get("spec") or {}).get("addresses") or []:
-                try:
-                    ranges.append(ipam.parse_entry(entry, strict=False))
-                except ipam.AddressError:
-                    continue
-            pools[pool["metadata"]["name"]] = ranges
+            pools[k8s.name(pool)] = k8s.pool_ranges(pool, lenient=True)[0]  # every address it may have handed out
     services = [s for s in client.list("/api/v1/services") if (s.get("spec") or {}).get("type") == "LoadBalancer"]
     usage = ipam.usage(services, pools)
     holders = {}
@@ -195,8 +233,9 @@ def _services_holding_addresses(client, namespace, refs):
         pool = next((annotations[k] for k in ipam.ALLOCATED_FROM_POOL if annotations.get(k)), None)
         if pool and ipam.ingress_ips(service):
             holders.setdefault(f"{meta.get('namespace')}/{meta.get('name')}", set()).add(pool)
-    by_name = {f"{(s.get('metadata') or {}).get('namespace')}/{(s.get('metadata') or {}).get('name')}": s
-               for s in services}
+    by_name = {
+        f"{(s.get('metadata') or {}).get('namespace')}/{(s.get('metadata') or {}).get('name')}": s for s in services
+    }
     lines = []
     for name in sorted(holders):
         ips = ", ".join(ipam.ingress_ips(by_name[name])) or "no address in status"
@@ -230,22 +269,16 @@ def _backup(client, refs, path):
         if kind in STATUS_KINDS:
             continue
         for item in items:
-            item.setdefault("apiVersion", f"{group}/{_served_version(crd)}")
+            item.setdefault("apiVersion", f"{group}/{k8s.crd_version(crd)}")
             item.setdefault("kind", kind)
             objects.append(_clean(item))
-    header = (f"# MetalLB configuration backed up by `kubectl metallb uninstall` on "
-              f"{datetime.datetime.now().isoformat(timespec='seconds')}: {len(objects)} object(s).\n"
-              "# Restore after reinstalling with: kubectl apply -f <this file>\n")
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise errors.UsageError(f"backup file {path} already exists; choose another with --backup FILE") from None
-    except OSError as exc:
-        raise errors.PluginError(f"cannot write the backup to {path}: {exc.strerror}; nothing was removed") from None
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(header)
-        if objects:
-            handle.write(yaml.safe_dump_all(objects, sort_keys=False, explicit_start=True))
+    header = (
+        f"# MetalLB configuration backed up by `kubectl metallb uninstall` on "
+        f"{datetime.datetime.now().isoformat(timespec='seconds')}: {len(objects)} object(s).\n"
+        "# Restore after reinstalling with: kubectl apply -f <this file>\n"
+    )
+    body = yaml.safe_dump_all(objects, sort_keys=False, explicit_start=True) if objects else ""
+    write_backup(path, header + body)
     return len(objects)
 
 

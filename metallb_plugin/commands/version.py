@@ -5,7 +5,6 @@ import platform
 from metallb_plugin import __version__, cluster, output
 
 
-
 def add_arguments(parser):
     parser.add_argument("--client", action="store_true", help="only the plugin's version; do not contact the cluster")
 

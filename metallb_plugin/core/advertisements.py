@@ -16,21 +16,10 @@ API (stable; status and pools import it):
     unannounced_pools(pools, advertisements) -> [pool name]   pools no advertisement covers, sorted
 """
 
+from metallb_plugin.core import objects as k8s
 from metallb_plugin.core.selectors import any_matches
 
 L2, BGP = "layer2", "bgp"
-
-
-def _spec(obj):
-    return obj.get("spec") or {}
-
-
-def _labels(obj):
-    return (obj.get("metadata") or {}).get("labels") or {}
-
-
-def _name(obj):
-    return (obj.get("metadata") or {}).get("name", "")
 
 
 def protocol(adv):
@@ -38,12 +27,12 @@ def protocol(adv):
 
 
 def selects_pool(adv, pool):
-    spec = _spec(adv)
+    spec = k8s.spec(adv)
     names = spec.get("ipAddressPools") or []
     selectors = spec.get("ipAddressPoolSelectors") or []
     if not names and not selectors:
         return True
-    return _name(pool) in names or any_matches(selectors, _labels(pool))
+    return k8s.name(pool) in names or any_matches(selectors, k8s.labels(pool))
 
 
 def covering(pool, advertisements):
@@ -51,14 +40,14 @@ def covering(pool, advertisements):
 
 
 def allows_node(adv, node):
-    selectors = _spec(adv).get("nodeSelectors") or []
-    return not selectors or any_matches(selectors, _labels(node))
+    selectors = k8s.spec(adv).get("nodeSelectors") or []
+    return not selectors or any_matches(selectors, k8s.labels(node))
 
 
 def selects_service(adv, service):
-    selectors = _spec(adv).get("serviceSelectors") or []
-    return not selectors or any_matches(selectors, _labels(service))
+    selectors = k8s.spec(adv).get("serviceSelectors") or []
+    return not selectors or any_matches(selectors, k8s.labels(service))
 
 
 def unannounced_pools(pools, advertisements):
-    return sorted(_name(p) for p in pools or [] if not covering(p, advertisements))
+    return sorted(k8s.name(p) for p in pools or [] if not covering(p, advertisements))

@@ -15,13 +15,14 @@ API:
     deprecated_annotations(service) -> [key]     `metallb.universe.tf/*` keys on the Service
     request(service) -> Request                  what the Service asks for
     evaluate_pools(service, pools, namespace_labels, services) -> [PoolFit]  one per pool, by name
-    pool_ranges(pool) -> ([AddressRange], error)
 """
 
 import ipaddress
 from dataclasses import dataclass, field
+from typing import Optional
 
 from metallb_plugin.core import ipam
+from metallb_plugin.core import objects as k8s
 from metallb_plugin.core.selectors import any_matches, describe
 
 ADDRESS_POOL = ("metallb.io/address-pool", "metallb.universe.tf/address-pool")
@@ -31,16 +32,8 @@ ALLOCATED_FROM_POOL = ipam.ALLOCATED_FROM_POOL
 DEPRECATED_PREFIX = "metallb.universe.tf/"
 
 
-def _meta(obj):
-    return obj.get("metadata") or {}
-
-
-def _annotations(obj):
-    return _meta(obj).get("annotations") or {}
-
-
 def annotation(service, keys):
-    annotations = _annotations(service)
+    annotations = k8s.annotations(service)
     for key in keys:
         if annotations.get(key):
             return annotations[key]
@@ -48,14 +41,14 @@ def annotation(service, keys):
 
 
 def deprecated_annotations(service):
-    return sorted(k for k in _annotations(service) if k.startswith(DEPRECATED_PREFIX))
+    return sorted(k for k in k8s.annotations(service) if k.startswith(DEPRECATED_PREFIX))
 
 
 @dataclass(frozen=True)
 class Request:
     ips: tuple = ()  # requested addresses (text)
-    pool: str = None  # requested pool name
-    sharing_key: str = None
+    pool: Optional[str] = None  # requested pool name
+    sharing_key: Optional[str] = None
     families: tuple = (4,)  # IP families the Service must get, by number
     dual_stack: str = "SingleStack"  # spec.ipFamilyPolicy
     problems: tuple = ()  # requests MetalLB refuses outright
@@ -72,8 +65,10 @@ def request(service):
     ips = [part.strip() for part in (listed or "").split(",") if part.strip()]
     if spec.get("loadBalancerIP"):
         if ips:
-            problems.append("the Service sets both spec.loadBalancerIP and the metallb.io/loadBalancerIPs "
-                            "annotation: MetalLB refuses that; keep only the annotation")
+            problems.append(
+                "the Service sets both spec.loadBalancerIP and the metallb.io/loadBalancerIPs "
+                "annotation: MetalLB refuses that; keep only the annotation"
+            )
         else:
             ips = [spec["loadBalancerIP"]]
     families = []
@@ -90,20 +85,14 @@ def request(service):
         wanted = (4, 6)
     else:
         wanted = declared[:1] if policy == "SingleStack" else declared
-    return Request(ips=tuple(ips), pool=annotation(service, ADDRESS_POOL),
-                   sharing_key=annotation(service, ALLOW_SHARED_IP), families=wanted, dual_stack=policy,
-                   problems=tuple(problems))
-
-
-def pool_ranges(pool):
-    """The pool's addresses as AddressRanges, read leniently (as MetalLB does); (ranges, error text or None)."""
-    ranges = []
-    for text in (pool.get("spec") or {}).get("addresses") or []:
-        try:
-            ranges.append(ipam.parse_entry(text, strict=False))
-        except ValueError as exc:
-            return ranges, str(exc)
-    return ranges, None
+    return Request(
+        ips=tuple(ips),
+        pool=annotation(service, ADDRESS_POOL),
+        sharing_key=annotation(service, ALLOW_SHARED_IP),
+        families=wanted,
+        dual_stack=policy,
+        problems=tuple(problems),
+    )
 
 
 @dataclass
@@ -120,9 +109,16 @@ class PoolFit:
     free: dict = field(default_factory=dict)  # {4: n, 6: n}; absent family = none in the pool
 
     def to_dict(self):
-        return {"name": self.name, "eligible": self.eligible, "reasons": list(self.reasons),
-                "autoAssign": self.auto_assign, "pinned": self.pinned, "priority": self.priority,
-                "families": [f"IPv{f}" for f in self.families], "free": {f"IPv{k}": v for k, v in self.free.items()}}
+        return {
+            "name": self.name,
+            "eligible": self.eligible,
+            "reasons": list(self.reasons),
+            "autoAssign": self.auto_assign,
+            "pinned": self.pinned,
+            "priority": self.priority,
+            "families": [f"IPv{f}" for f in self.families],
+            "free": {f"IPv{k}": v for k, v in self.free.items()},
+        }
 
 
 def _namespace_allowed(allocation, namespace, namespace_labels):
@@ -142,7 +138,7 @@ def _namespace_allowed(allocation, namespace, namespace_labels):
 
 def _service_allowed(allocation, service):
     selectors = allocation.get("serviceSelectors") or []
-    if not selectors or any_matches(selectors, _meta(service).get("labels")):
+    if not selectors or any_matches(selectors, k8s.meta(service).get("labels")):
         return True, ""
     return False, ("serviceAllocation limits it to Services labelled " + " or ".join(describe(s) for s in selectors))
 
@@ -153,8 +149,10 @@ def _free(pool, ranges, used):
     cap = ipam.capacity(ranges, bool((pool.get("spec") or {}).get("avoidBuggyIPs")))
     in_use = used.by_family() if used else ipam.Capacity()
     free = {}
-    for family, size, taken, counter in ((4, cap.v4, in_use.v4, "availableIPv4"),
-                                         (6, cap.v6, in_use.v6, "availableIPv6")):
+    for family, size, taken, counter in (
+        (4, cap.v4, in_use.v4, "availableIPv4"),
+        (6, cap.v6, in_use.v6, "availableIPv6"),
+    ):
         if not size:
             continue
         free[family] = status[counter] if counter in status else max(size - taken, 0)
@@ -164,7 +162,7 @@ def _free(pool, ranges, used):
 def _users_of(ip, services, own_key):
     users = []
     for other in services or []:
-        meta = _meta(other)
+        meta = k8s.meta(other)
         key = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
         if key != own_key and ip in ipam.ingress_ips(other):
             users.append((key, annotation(other, ALLOW_SHARED_IP)))
@@ -173,29 +171,34 @@ def _users_of(ip, services, own_key):
 
 def evaluate_pools(service, pools, namespace_labels=None, services=()):
     """A PoolFit per pool (sorted by name) for this Service, as MetalLB's allocator would judge them."""
-    meta = _meta(service)
+    meta = k8s.meta(service)
     namespace = meta.get("namespace", "")
     own_key = f"{namespace}/{meta.get('name', '')}"
     wanted = request(service)
     parsed = {}
     for pool in pools or []:
-        parsed[_meta(pool).get("name", "")] = pool_ranges(pool)
+        parsed[k8s.meta(pool).get("name", "")] = k8s.pool_ranges(pool, lenient=True)
     use = ipam.usage(services or [], {name: ranges for name, (ranges, _) in parsed.items()})
     fits = []
-    for pool in sorted(pools or [], key=lambda p: _meta(p).get("name", "")):
-        name = _meta(pool).get("name", "")
+    for pool in sorted(pools or [], key=lambda p: k8s.meta(p).get("name", "")):
+        name = k8s.meta(pool).get("name", "")
         spec = pool.get("spec") or {}
         ranges, error = parsed[name]
         allocation = spec.get("serviceAllocation")
-        fit = PoolFit(name=name, auto_assign=spec.get("autoAssign", True) is not False,
-                      priority=(allocation or {}).get("priority") or 0,
-                      families=tuple(sorted({r.version for r in ranges})))
+        fit = PoolFit(
+            name=name,
+            auto_assign=spec.get("autoAssign", True) is not False,
+            priority=(allocation or {}).get("priority") or 0,
+            families=tuple(sorted({r.version for r in ranges})),
+        )
         fit.free = _free(pool, ranges, use.pools.get(name))
         if error:
             fit.reasons.append(f"its addresses cannot be read: {error}")
         if allocation is not None:
-            for allowed, why in (_namespace_allowed(allocation, namespace, namespace_labels or {}),
-                                 _service_allowed(allocation, service)):
+            for allowed, why in (
+                _namespace_allowed(allocation, namespace, namespace_labels or {}),
+                _service_allowed(allocation, service),
+            ):
                 if not allowed:
                     fit.reasons.append(why)
             fit.pinned = not fit.reasons
@@ -203,15 +206,16 @@ def evaluate_pools(service, pools, namespace_labels=None, services=()):
             fit.reasons.append(f'the Service asks for pool "{wanted.pool}"')
         avoid_buggy = bool(spec.get("avoidBuggyIPs"))
         if wanted.ips:
-            outside = [ip for ip in wanted.ips if not ipam.contains(ranges, ip)
-                       or (avoid_buggy and _is_buggy(ip))]
+            outside = [ip for ip in wanted.ips if not ipam.contains(ranges, ip) or (avoid_buggy and _is_buggy(ip))]
             if outside:
                 fit.reasons.append(f"requested address {', '.join(outside)} is not in this pool")
             for ip in wanted.ips:
                 for user, key in _users_of(ip, services, own_key):
                     if not wanted.sharing_key or key != wanted.sharing_key:
-                        fit.reasons.append(f"requested address {ip} is already used by {user} and the two do not "
-                                           "share the same metallb.io/allow-shared-ip key")
+                        fit.reasons.append(
+                            f"requested address {ip} is already used by {user} and the two do not "
+                            "share the same metallb.io/allow-shared-ip key"
+                        )
         elif not wanted.pool and not fit.auto_assign:
             fit.reasons.append("autoAssign is false: it only serves Services that ask for it by name or address")
         missing = [f for f in wanted.families if f not in fit.families]

@@ -20,6 +20,7 @@ action to a source name ("pools", ...), or to a list of values.
 
 import argparse
 from dataclasses import dataclass, field
+from typing import Optional
 
 from metallb_plugin.core import releases
 
@@ -52,7 +53,7 @@ _POOL_NAME_DESTS = ("name", "names", "pool", "pools")
 class Answer:
     candidates: list = field(default_factory=list)
     directive: int = NO_FILE_COMP
-    source: str = None
+    source: Optional[str] = None
     prefix: str = ""
     global_argv: list = field(default_factory=list)
 
@@ -139,8 +140,12 @@ def _find_option(parser, word):
 
 def _names_existing_pool(action, path):
     """The NAME argument of `pools delete NAME` and the like (not of `pools create NAME`)."""
-    return (path[:1] == ["pools"] and path[1:2] != ["create"] and not action.option_strings
-            and action.dest in _POOL_NAME_DESTS)
+    return (
+        path[:1] == ["pools"]
+        and path[1:2] != ["create"]
+        and not action.option_strings
+        and action.dest in _POOL_NAME_DESTS
+    )
 
 
 @dataclass
@@ -156,8 +161,12 @@ class _State:
 
 
 def _walk(root, args):
-    root_flags = {s for a in _options(root) for s in a.option_strings
-                  if not isinstance(a, (argparse._HelpAction, argparse._VersionAction))}
+    root_flags = {
+        s
+        for a in _options(root)
+        for s in a.option_strings
+        if not isinstance(a, (argparse._HelpAction, argparse._VersionAction))
+    }
     state = _State(parser=root, path=[], used=set(), root_flags=root_flags)
     index = 0
     while index < len(args):
@@ -272,8 +281,13 @@ def complete(parser, args, to_complete):
         sub = _subparsers(state.parser)
         if sub is not None:
             helps = {a.dest: a.help for a in sub._choices_actions}
-            answer = Answer([(name, helps.get(name, "")) for name in sub.choices
-                             if name.startswith(to_complete) and not name.startswith("_")])
+            answer = Answer(
+                [
+                    (name, helps.get(name, ""))
+                    for name in sub.choices
+                    if name.startswith(to_complete) and not name.startswith("_")
+                ]
+            )
         else:
             action = _next_positional(state)
             answer = _values(action, state.path, to_complete) if action is not None else Answer()

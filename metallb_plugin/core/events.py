@@ -18,7 +18,7 @@ def parse_time(text):
     if "." in value:  # fromisoformat on Python < 3.11 wants at most 6 fractional digits
         head, _, rest = value.partition(".")
         digits = "".join(c for c in rest if c.isdigit())
-        value = f"{head}.{digits[:6].ljust(6, '0')}{rest[len(digits):]}"
+        value = f"{head}.{digits[:6].ljust(6, '0')}{rest[len(digits) :]}"
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
@@ -28,8 +28,13 @@ def parse_time(text):
 
 def when(event):
     series = event.get("series") or {}
-    for text in (event.get("lastTimestamp"), series.get("lastObservedTime"), event.get("eventTime"),
-                 event.get("firstTimestamp"), (event.get("metadata") or {}).get("creationTimestamp")):
+    for text in (
+        event.get("lastTimestamp"),
+        series.get("lastObservedTime"),
+        event.get("eventTime"),
+        event.get("firstTimestamp"),
+        (event.get("metadata") or {}).get("creationTimestamp"),
+    ):
         parsed = parse_time(text)
         if parsed:
             return parsed
@@ -54,8 +59,11 @@ def by_object(events):
 
 def latest(events, reasons=None, type_=None):
     """The most recent event (of these reasons / this type), or None."""
-    chosen = [e for e in events or [] if (reasons is None or e.get("reason") in reasons)
-              and (type_ is None or e.get("type") == type_)]
+    chosen = [
+        e
+        for e in events or []
+        if (reasons is None or e.get("reason") in reasons) and (type_ is None or e.get("type") == type_)
+    ]
     return max(chosen, key=when) if chosen else None
 
 

@@ -13,13 +13,13 @@ covering its pool -> nodes that may announce it -> who announces it.
 from dataclasses import dataclass, field
 
 from metallb_plugin.core import advertisements as adv
-from metallb_plugin.core import allocation
+from metallb_plugin.core import allocation, workloads
 from metallb_plugin.core import events as ev
 from metallb_plugin.core import service_status as svc
-from metallb_plugin.core import workloads
 from metallb_plugin.core.checks import FAIL, OK, WARN
+from metallb_plugin.core.objects import key, meta, name
 from metallb_plugin.core.selectors import describe
-from metallb_plugin.core.view import key, meta, name, ready_endpoints
+from metallb_plugin.core.view import ready_endpoints
 
 INFO = "info"
 EXCLUDE_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
@@ -49,10 +49,16 @@ class Explanation:
     ips: list = field(default_factory=list)
 
     def to_document(self):
-        return {"service": self.service, "state": self.state, "ok": self.ok, "ips": list(self.ips),
-                "announcedBy": [a.to_dict() for a in self.announced_by],
-                "pools": [p.to_dict() for p in self.pools], "steps": [s.to_dict() for s in self.steps],
-                "cause": {"summary": self.cause, "fix": self.fix}}
+        return {
+            "service": self.service,
+            "state": self.state,
+            "ok": self.ok,
+            "ips": list(self.ips),
+            "announcedBy": [a.to_dict() for a in self.announced_by],
+            "pools": [p.to_dict() for p in self.pools],
+            "steps": [s.to_dict() for s in self.steps],
+            "cause": {"summary": self.cause, "fix": self.fix},
+        }
 
 
 class _Builder:
@@ -74,34 +80,46 @@ class _Builder:
 
 
 def _node_ready_condition(node, kind):
-    return next((c.get("status") for c in (node.get("status") or {}).get("conditions") or []
-                 if c.get("type") == kind), None)
+    return next(
+        (c.get("status") for c in (node.get("status") or {}).get("conditions") or [] if c.get("type") == kind), None
+    )
 
 
 def _type_and_class(b):
     kind = b.spec.get("type", "ClusterIP")
     if kind != "LoadBalancer":
         b.step(f"type {kind}: not a LoadBalancer Service", FAIL)
-        b.blocked(f"{key(b.service)} is of type {kind}; MetalLB only serves type LoadBalancer",
-                  f"kubectl -n {b.ns} patch service {b.name} -p '{{\"spec\":{{\"type\":\"LoadBalancer\"}}}}'")
+        b.blocked(
+            f"{key(b.service)} is of type {kind}; MetalLB only serves type LoadBalancer",
+            f'kubectl -n {b.ns} patch service {b.name} -p \'{{"spec":{{"type":"LoadBalancer"}}}}\'',
+        )
         return False
     handled, why = svc.handles(b.view, b.service)
     cls = b.spec.get("loadBalancerClass")
     if not handled:
         ips = svc.addresses(b.service)
         if ips:
-            b.step(f"type LoadBalancer, loadBalancerClass {cls or '(none)'}: not MetalLB's", INFO,
-                   [why, f"its address {', '.join(ips)} comes from that implementation"])
-            b.blocked(f"not MetalLB's: {why}; its address {', '.join(ips)} comes from the other implementation",
-                      "nothing to do for MetalLB")
+            b.step(
+                f"type LoadBalancer, loadBalancerClass {cls or '(none)'}: not MetalLB's",
+                INFO,
+                [why, f"its address {', '.join(ips)} comes from that implementation"],
+            )
+            b.blocked(
+                f"not MetalLB's: {why}; its address {', '.join(ips)} comes from the other implementation",
+                "nothing to do for MetalLB",
+            )
             return False
         b.step(f"type LoadBalancer, loadBalancerClass {cls or '(none)'}: MetalLB ignores it", FAIL, [why])
-        fix = ("recreate the Service without spec.loadBalancerClass (the field cannot be changed)" if cls else
-               f"set spec.loadBalancerClass: {b.view.lb_class} (recreate the Service)")
+        fix = (
+            "recreate the Service without spec.loadBalancerClass (the field cannot be changed)"
+            if cls
+            else f"set spec.loadBalancerClass: {b.view.lb_class} (recreate the Service)"
+        )
         b.blocked(f"MetalLB does not handle it: {why}", fix)
         return False
-    b.step(f"type LoadBalancer, {'loadBalancerClass ' + cls if cls else 'no loadBalancerClass'}: MetalLB handles it",
-           OK)
+    b.step(
+        f"type LoadBalancer, {'loadBalancerClass ' + cls if cls else 'no loadBalancerClass'}: MetalLB handles it", OK
+    )
     return True
 
 
@@ -137,13 +155,18 @@ def _metallb(b):
     counts = workloads.deployment_counts(view.controller) if view.controller else None
     if counts is None or counts["ready"] < 1:
         if svc.addresses(b.service):  # an address already given stays; only new assignments wait
-            b.step(f"MetalLB {view.install.version} in {view.install.namespace}: controller not ready", WARN,
-                   ["addresses already assigned stay; new Services wait until it is back"])
+            b.step(
+                f"MetalLB {view.install.version} in {view.install.namespace}: controller not ready",
+                WARN,
+                ["addresses already assigned stay; new Services wait until it is back"],
+            )
             return
         b.step(f"MetalLB {view.install.version} in {view.install.namespace}: controller not ready", FAIL)
-        b.blocked("MetalLB's controller is not running, so no address is assigned",
-                  f"kubectl metallb status (then kubectl -n {view.install.namespace} describe deployment "
-                  f"{view.install.controller or 'controller'})")
+        b.blocked(
+            "MetalLB's controller is not running, so no address is assigned",
+            f"kubectl metallb status (then kubectl -n {view.install.namespace} describe deployment "
+            f"{view.install.controller or 'controller'})",
+        )
         return
     b.step(f"MetalLB {view.install.version} in {view.install.namespace}: controller ready", OK)
 
@@ -154,8 +177,9 @@ def _pool_fix(fits, wanted, b):
         return "add addresses to a pool (kubectl metallb pools) or release unused LoadBalancer Services"
     if "autoAssign is false" in reasons:
         names = [f.name for f in fits if not f.auto_assign]
-        return (f"ask for the pool by name: kubectl -n {b.ns} annotate service {b.name} "
-                f"metallb.io/address-pool={names[0]}")
+        return (
+            f"ask for the pool by name: kubectl -n {b.ns} annotate service {b.name} metallb.io/address-pool={names[0]}"
+        )
     if "serviceAllocation" in reasons:
         return "change the pool's spec.serviceAllocation (namespaces / selectors) or the Service's labels"
     if "has no IPv" in reasons:
@@ -173,16 +197,21 @@ def _pools(b, wanted):
         others = sorted({meta(p).get("namespace", "") for p in view.elsewhere["ipaddresspools"]})
         lines = [f"pools in {', '.join(others)} are ignored: MetalLB only reads {view.ns}"] if others else []
         b.step(f"pools: none in {view.ns}", FAIL, lines)
-        b.blocked(f"there is no IPAddressPool in {view.ns}, so MetalLB assigns nothing (and records no event)",
-                  "kubectl metallb pools create NAME --addresses RANGE --l2")
+        b.blocked(
+            f"there is no IPAddressPool in {view.ns}, so MetalLB assigns nothing (and records no event)",
+            "kubectl metallb pools create NAME --addresses RANGE --l2",
+        )
         return []
     fits = allocation.evaluate_pools(b.service, view.pools, view.namespace_labels.get(b.ns), view.services)
     lines = []
     for fit in fits:
         free = ", ".join(f"IPv{k}: {v} free" for k, v in sorted(fit.free.items())) or "no addresses"
         if fit.eligible:
-            tags = [free] + (["pinned by serviceAllocation"] if fit.pinned else []) + (
-                [f"priority {fit.priority}"] if fit.priority else [])
+            tags = (
+                [free]
+                + (["pinned by serviceAllocation"] if fit.pinned else [])
+                + ([f"priority {fit.priority}"] if fit.priority else [])
+            )
             lines.append(f"√ {fit.name}: can serve it ({', '.join(tags)})")
         else:
             lines.append(f"× {fit.name}: {'; '.join(fit.reasons)} ({free})")
@@ -204,8 +233,9 @@ def _address(b, wanted, fits):
         b.blocked(f"{state.reason}", state.hint or "find the other load balancer implementation")
         return state
     if state.state == svc.ASSIGNED:
-        pool = f"pool {state.pool}" + (" (by address; no ip-allocated-from-pool annotation)" if state.pool_inferred
-                                       else "")
+        pool = f"pool {state.pool}" + (
+            " (by address; no ip-allocated-from-pool annotation)" if state.pool_inferred else ""
+        )
         b.step(f"address: {', '.join(state.ips)} from {pool}", OK, lines)
         return state
     b.step("address: none (pending)", FAIL, [state.reason] + lines)
@@ -236,8 +266,11 @@ def _traffic_policy(b, endpoint_nodes):
     policy = b.spec.get("externalTrafficPolicy", "Cluster")
     if policy == "Local":
         if endpoint_nodes:
-            b.step(f"externalTrafficPolicy Local: only nodes with a ready endpoint may announce it "
-                   f"({', '.join(endpoint_nodes)})", OK)
+            b.step(
+                f"externalTrafficPolicy Local: only nodes with a ready endpoint may announce it "
+                f"({', '.join(endpoint_nodes)})",
+                OK,
+            )
         else:
             b.step("externalTrafficPolicy Local: no node has a ready endpoint, so no node may announce it", FAIL)
         return endpoint_nodes
@@ -256,8 +289,11 @@ def _advertisements(b, pool_names):
     lines = []
     for item in covering:
         spec = item.get("spec") or {}
-        where = ("nodes " + " or ".join(describe(s) for s in spec.get("nodeSelectors"))
-                 if spec.get("nodeSelectors") else "all nodes")
+        where = (
+            "nodes " + " or ".join(describe(s) for s in spec.get("nodeSelectors"))
+            if spec.get("nodeSelectors")
+            else "all nodes"
+        )
         extra = []
         if spec.get("interfaces"):
             extra.append(f"interfaces {', '.join(spec['interfaces'])}")
@@ -265,8 +301,10 @@ def _advertisements(b, pool_names):
             extra.append(f"peers {', '.join(spec['peers'])}")
         if not adv.selects_service(item, b.service):
             extra.append("its serviceSelectors do not select this Service")
-        lines.append(f"{item.get('kind')} {name(item)} ({adv.protocol(item)}): {where}"
-                     + (f"; {'; '.join(extra)}" if extra else ""))
+        lines.append(
+            f"{item.get('kind')} {name(item)} ({adv.protocol(item)}): {where}"
+            + (f"; {'; '.join(extra)}" if extra else "")
+        )
     usable = [a for a in covering if adv.selects_service(a, b.service)]
     label = ", ".join(sorted(pool_names)) or "(none)"
     if not usable:
@@ -320,8 +358,10 @@ def _nodes(b, usable, local_nodes):
 
 def _nodes_fix(reasons, view):
     if any(r.startswith("labelled") for r in reasons):
-        return (f"remove the label ({EXCLUDE_LABEL}) from a node, or run the speaker with --ignore-exclude-lb "
-                "(Helm: speaker.ignoreExcludeLB=true)")
+        return (
+            f"remove the label ({EXCLUDE_LABEL}) from a node, or run the speaker with --ignore-exclude-lb "
+            "(Helm: speaker.ignoreExcludeLB=true)"
+        )
     if "no ready speaker" in reasons:
         return f"kubectl -n {view.ns} get pods -o wide (why is the speaker not ready there?)"
     if any(r.startswith("no advertisement") for r in reasons):
@@ -334,8 +374,11 @@ def _nodes_fix(reasons, view):
 def _announced(b, state):
     found = state.announced_by
     if found:
-        b.step("announced by " + ", ".join(f"{a.node} ({a.protocol})" for a in found), OK,
-               [f"from {a.source}" for a in found[:1]])
+        b.step(
+            "announced by " + ", ".join(f"{a.node} ({a.protocol})" for a in found),
+            OK,
+            [f"from {a.source}" for a in found[:1]],
+        )
         return found
     b.step("announced by: no node", WARN if state.severity != "fail" else FAIL, [state.reason] if state.reason else [])
     return found
@@ -358,21 +401,27 @@ def explain(view, service):
             announced = _announced(b, state)
             if not announced:
                 if not usable:
-                    b.blocked(f"pool {state.pool} is not announced: no L2Advertisement or BGPAdvertisement covers it "
-                              "(or selects this Service)",
-                              f"create one: an L2Advertisement in {view.ns} with spec.ipAddressPools: [{state.pool}]")
+                    b.blocked(
+                        f"pool {state.pool} is not announced: no L2Advertisement or BGPAdvertisement covers it "
+                        "(or selects this Service)",
+                        f"create one: an L2Advertisement in {view.ns} with spec.ipAddressPools: [{state.pool}]",
+                    )
                 elif not ready_endpoints(view.slices_of(service)):
-                    b.blocked("the Service has no ready endpoints, and MetalLB only announces Services that have some",
-                              f"kubectl -n {b.ns} get endpointslices -l kubernetes.io/service-name={b.name}; check its "
-                              "Pods")
+                    b.blocked(
+                        "the Service has no ready endpoints, and MetalLB only announces Services that have some",
+                        f"kubectl -n {b.ns} get endpointslices -l kubernetes.io/service-name={b.name}; check its Pods",
+                    )
                 elif not candidates:
                     summary = "no node may announce it: " + "; ".join(
-                        f"{', '.join(nodes)}: {reason}" for reason, nodes in reasons.items())
+                        f"{', '.join(nodes)}: {reason}" for reason, nodes in reasons.items()
+                    )
                     b.blocked(summary, _nodes_fix(reasons, view))
                 elif state.severity == "fail":
-                    b.blocked(f"nodes {', '.join(candidates)} may announce it, yet none does",
-                              f"kubectl -n {view.ns} logs daemonset/{view.install.speaker if view.install else 'speaker'}"
-                              " (look for the Service's name)")
+                    b.blocked(
+                        f"nodes {', '.join(candidates)} may announce it, yet none does",
+                        f"kubectl -n {view.ns} logs daemonset/{view.install.speaker if view.install else 'speaker'}"
+                        " (look for the Service's name)",
+                    )
     ips = svc.addresses(service)
     ok = False
     if state is None:
@@ -383,8 +432,19 @@ def explain(view, service):
         ok = state.state == svc.ASSIGNED and b.cause is None
     if b.cause is None:
         who = ", ".join(sorted({a.node for a in announced})) or "an unknown node (no recent nodeAssigned event)"
-        b.cause = (f"none: MetalLB assigned {', '.join(ips)} and {who} announces it",
-                   "if the address does not answer: test from the same L2 segment (arping), check kube-proxy's "
-                   "strictARP (kubectl metallb strict-arp) and firewalls")
-    return Explanation(service=key(service), state=kind, ok=ok, steps=b.steps, cause=b.cause[0], fix=b.cause[1],
-                       pools=fits, announced_by=announced, ips=ips)
+        b.cause = (
+            f"none: MetalLB assigned {', '.join(ips)} and {who} announces it",
+            "if the address does not answer: test from the same L2 segment (arping), check kube-proxy's "
+            "strictARP (kubectl metallb strict-arp) and firewalls",
+        )
+    return Explanation(
+        service=key(service),
+        state=kind,
+        ok=ok,
+        steps=b.steps,
+        cause=b.cause[0],
+        fix=b.cause[1],
+        pools=fits,
+        announced_by=announced,
+        ips=ips,
+    )

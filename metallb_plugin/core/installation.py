@@ -33,7 +33,9 @@ API (stable):
 """
 
 from dataclasses import asdict, dataclass, field
+from typing import Optional
 
+from metallb_plugin.core import objects as k8s
 from metallb_plugin.core import releases
 
 MANIFEST = "manifest"
@@ -58,16 +60,16 @@ class Installation:
     version: str  # image tag of the controller ("v0.16.1"); None when the image has no tag
     backend: str  # native | frr | frr-k8s | unknown (no speaker found and nothing else tells)
     managed_by: str  # manifest | helm | operator
-    controller: str = None  # Deployment name (None: missing)
-    speaker: str = None  # DaemonSet name (None: missing)
-    frr_k8s: str = None  # "namespace/name" of the frr-k8s DaemonSet, when one runs with this install
+    controller: Optional[str] = None  # Deployment name (None: missing)
+    speaker: Optional[str] = None  # DaemonSet name (None: missing)
+    frr_k8s: Optional[str] = None  # "namespace/name" of the frr-k8s DaemonSet, when one runs with this install
     webhook_service: str = releases.WEBHOOK_NAMES[0]
     webhook_secret: str = releases.WEBHOOK_NAMES[1]
     webhook_configuration: str = releases.WEBHOOK_CONFIGURATION
     memberlist_secret: str = "memberlist"
-    helm_release: str = None
-    controller_image: str = None
-    operator: str = None  # "namespace/name" of the operator Deployment, for operator installs
+    helm_release: Optional[str] = None
+    controller_image: Optional[str] = None
+    operator: Optional[str] = None  # "namespace/name" of the operator Deployment, for operator installs
     notes: tuple = field(default_factory=tuple)  # odd findings worth telling the user (e.g. two speakers)
 
     def to_dict(self):
@@ -85,17 +87,9 @@ def image_tag(image):
     return last.split(":", 1)[1] if ":" in last else None
 
 
-def _meta(obj):
-    return obj.get("metadata") or {}
-
-
-def _labels(obj):
-    return _meta(obj).get("labels") or {}
-
-
 def _component(obj):
     """'controller' / 'speaker' for MetalLB workloads (manifest or Helm labels), else None."""
-    labels = _labels(obj)
+    labels = k8s.labels(obj)
     if labels.get("app") == "metallb" and labels.get("component") in ("controller", "speaker"):
         return labels["component"]
     if labels.get("app.kubernetes.io/name") == "metallb":
@@ -106,55 +100,24 @@ def _component(obj):
 
 
 def _is_helm(obj):
-    labels = _labels(obj)
+    labels = k8s.labels(obj)
     return labels.get("app.kubernetes.io/managed-by") == "Helm" or (
-        labels.get("app.kubernetes.io/name") == "metallb" and "app.kubernetes.io/instance" in labels)
+        labels.get("app.kubernetes.io/name") == "metallb" and "app.kubernetes.io/instance" in labels
+    )
 
 
 def _owned_by_operator(obj):
-    return any(ref.get("kind") == "MetalLB" for ref in _meta(obj).get("ownerReferences") or [])
-
-
-def _containers(obj):
-    spec = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
-    return list(spec.get("containers") or [])
-
-
-def _volumes(obj):
-    spec = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
-    return list(spec.get("volumes") or [])
-
-
-def _main_container(obj, name):
-    containers = _containers(obj)
-    return next((c for c in containers if c.get("name") == name), containers[0] if containers else {})
-
-
-def _env(container, name):
-    for item in container.get("env") or []:
-        if item.get("name") == name and "value" in item:
-            return item["value"]
-    return None
-
-
-def _arg(container, flag):
-    args = list(container.get("args") or []) + list(container.get("command") or [])
-    for i, arg in enumerate(args):
-        if arg.startswith(flag + "="):
-            return arg.split("=", 1)[1]
-        if arg == flag and i + 1 < len(args):
-            return args[i + 1]
-    return None
+    return any(ref.get("kind") == "MetalLB" for ref in k8s.meta(obj).get("ownerReferences") or [])
 
 
 def _backend(speaker, controller, frr_k8s):
     for workload, name in ((speaker, "speaker"), (controller, "controller")):
         if workload:
-            value = _env(_main_container(workload, name), "METALLB_BGP_TYPE")
+            value = k8s.env(k8s.main_container(workload, name)).get("METALLB_BGP_TYPE")
             if value:
                 return FRR_K8S if value.startswith("frr-k8s") else value
     if speaker:
-        if any(c.get("name") == "frr" for c in _containers(speaker)):
+        if any(c.get("name") == "frr" for c in k8s.containers(speaker)):
             return FRR
         return FRR_K8S if frr_k8s else NATIVE
     return FRR_K8S if frr_k8s else UNKNOWN
@@ -163,19 +126,24 @@ def _backend(speaker, controller, frr_k8s):
 def _webhook_names(controller, version):
     service, secret = releases.webhook_names(version or "")
     if controller:
-        container = _main_container(controller, "controller")
-        service = _arg(container, "--cert-service-name") or service
-        secret = _arg(container, "--webhook-secret") or next(
-            ((v.get("secret") or {}).get("secretName") for v in _volumes(controller)
-             if v.get("name") == "cert" and (v.get("secret") or {}).get("secretName")), secret)
+        container = k8s.main_container(controller, "controller")
+        service = k8s.flag_value(k8s.argv(container), "--cert-service-name") or service
+        secret = k8s.flag_value(k8s.argv(container), "--webhook-secret") or next(
+            (
+                (v.get("secret") or {}).get("secretName")
+                for v in k8s.pod_spec(controller).get("volumes") or []
+                if v.get("name") == "cert" and (v.get("secret") or {}).get("secretName")
+            ),
+            secret,
+        )
     return service, secret
 
 
 def _pick(items, kind, notes):
     """The workload to report when a namespace holds several of one component (should not happen)."""
-    items = sorted(items, key=lambda o: _meta(o).get("name", ""))
+    items = sorted(items, key=lambda o: k8s.meta(o).get("name", ""))
     if len(items) > 1:
-        names = ", ".join(_meta(o).get("name", "") for o in items)
+        names = ", ".join(k8s.meta(o).get("name", "") for o in items)
         notes.append(f"more than one MetalLB {kind} in this namespace: {names}")
     return items[0] if items else None
 
@@ -187,14 +155,16 @@ def find_installations(deployments, daemonsets, metallbs=()):
         for obj in objects or []:
             component = _component(obj)
             if component == kind:
-                by_ns.setdefault(_meta(obj).get("namespace", ""), {"controller": [], "speaker": []})[kind].append(obj)
+                by_ns.setdefault(k8s.meta(obj).get("namespace", ""), {"controller": [], "speaker": []})[kind].append(
+                    obj
+                )
     frr_k8s = {}
     for obj in daemonsets or []:
-        meta = _meta(obj)
-        if meta.get("name") == FRR_K8S_DAEMONSET or _labels(obj).get("app.kubernetes.io/name") == "frr-k8s":
+        meta = k8s.meta(obj)
+        if meta.get("name") == FRR_K8S_DAEMONSET or k8s.labels(obj).get("app.kubernetes.io/name") == "frr-k8s":
             frr_k8s.setdefault(meta.get("namespace", ""), f"{meta.get('namespace', '')}/{meta.get('name')}")
     operator = find_operator(deployments)
-    cr_namespaces = {_meta(cr).get("namespace", "") for cr in metallbs or []}
+    cr_namespaces = {k8s.meta(cr).get("namespace", "") for cr in metallbs or []}
     # the operator has been asked for MetalLB but has not created its workloads (yet): still an install
     for namespace in cr_namespaces:
         by_ns.setdefault(namespace, {"controller": [], "speaker": []})
@@ -211,38 +181,58 @@ def find_installations(deployments, daemonsets, metallbs=()):
             managed_by = HELM
         else:
             managed_by = MANIFEST
-        image = _main_container(controller, "controller").get("image") if controller else None
+        image = k8s.main_container(controller, "controller").get("image") if controller else None
         if not image and speaker:
-            image = _main_container(speaker, "speaker").get("image")
+            image = k8s.main_container(speaker, "speaker").get("image")
         version = image_tag(image)
         service, secret = _webhook_names(controller, version)
         memberlist = "memberlist"
         if controller:
-            memberlist = _env(_main_container(controller, "controller"), "METALLB_ML_SECRET_NAME") or memberlist
+            memberlist = (
+                k8s.env(k8s.main_container(controller, "controller")).get("METALLB_ML_SECRET_NAME") or memberlist
+            )
         helm_release = None
         if managed_by == HELM:
-            helm_release = next((_labels(w).get("app.kubernetes.io/instance") for w in workloads
-                                 if _labels(w).get("app.kubernetes.io/instance")), None)
+            helm_release = next(
+                (
+                    k8s.labels(w).get("app.kubernetes.io/instance")
+                    for w in workloads
+                    if k8s.labels(w).get("app.kubernetes.io/instance")
+                ),
+                None,
+            )
         local_frr = frr_k8s.get(namespace)
         if local_frr is None and len(frr_k8s) == 1:  # frr-k8s may run in a namespace of its own
             local_frr = next(iter(frr_k8s.values()))
-        found.append(Installation(
-            namespace=namespace, version=version, backend=_backend(speaker, controller, local_frr),
-            managed_by=managed_by,
-            controller=_meta(controller).get("name") if controller else None,
-            speaker=_meta(speaker).get("name") if speaker else None,
-            frr_k8s=local_frr, webhook_service=service, webhook_secret=secret, memberlist_secret=memberlist,
-            helm_release=helm_release, controller_image=image,
-            operator=operator if managed_by == OPERATOR else None,
-            notes=tuple(notes)))
+        found.append(
+            Installation(
+                namespace=namespace,
+                version=version,
+                backend=_backend(speaker, controller, local_frr),
+                managed_by=managed_by,
+                controller=k8s.meta(controller).get("name") if controller else None,
+                speaker=k8s.meta(speaker).get("name") if speaker else None,
+                frr_k8s=local_frr,
+                webhook_service=service,
+                webhook_secret=secret,
+                memberlist_secret=memberlist,
+                helm_release=helm_release,
+                controller_image=image,
+                operator=operator if managed_by == OPERATOR else None,
+                notes=tuple(notes),
+            )
+        )
     return found
 
 
 def find_operator(deployments):
-    """"namespace/name" of the first metallb-operator Deployment (by name prefix or app.kubernetes.io/name)."""
-    names = sorted(f"{_meta(o).get('namespace', '')}/{_meta(o).get('name')}" for o in deployments or []
-                   if (_meta(o).get("name") or "").startswith(OPERATOR_PREFIX)
-                   or _labels(o).get("app.kubernetes.io/name") == OPERATOR_PREFIX)
+    """ "namespace/name" of the first metallb-operator Deployment (by name prefix or app.kubernetes.io/name)."""
+    names = sorted(
+        f"{k8s.meta(o).get('namespace', '')}/{k8s.meta(o).get('name')}"
+        for o in deployments or []
+        if (k8s.meta(o).get("name") or "").startswith(OPERATOR_PREFIX)
+        or k8s.labels(o).get("app.kubernetes.io/name") == OPERATOR_PREFIX
+    )
     return names[0] if names else None
 
 
@@ -267,7 +257,7 @@ def deployment_ready(obj):
     want = spec.get("replicas", 1)
     available = status.get("availableReplicas", 0) or 0
     updated = status.get("updatedReplicas", 0) or 0
-    if not status or status.get("observedGeneration", 0) < _meta(obj).get("generation", 0):
+    if not status or status.get("observedGeneration", 0) < k8s.meta(obj).get("generation", 0):
         return False, f"{available}/{want} available (its controller has not seen the current spec yet)"
     ready = available >= want and updated >= want
     return ready, f"{available}/{want} available"
@@ -279,7 +269,7 @@ def daemonset_ready(obj):
     desired = status.get("desiredNumberScheduled", 0) or 0
     ready = status.get("numberReady", 0) or 0
     updated = status.get("updatedNumberScheduled", 0) or 0
-    if not status or status.get("observedGeneration", 0) < _meta(obj).get("generation", 0):
+    if not status or status.get("observedGeneration", 0) < k8s.meta(obj).get("generation", 0):
         return False, f"ready on {ready}/{desired} nodes (its controller has not seen the current spec yet)"
     if desired == 0:
         return False, "ready on 0/0 nodes (no node is eligible to run it)"
@@ -307,12 +297,21 @@ def why_not_ready(obj, pods, events):
     """
     name = obj["metadata"]["name"]
     selector = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-    mine = [p for p in pods if selector and all(((p.get("metadata") or {}).get("labels") or {}).get(k) == v
-                                                 for k, v in selector.items())]
+    mine = [
+        p
+        for p in pods
+        if selector and all(((p.get("metadata") or {}).get("labels") or {}).get(k) == v for k, v in selector.items())
+    ]
     related = {name} | {p["metadata"]["name"] for p in mine}
-    own_events = [e for e in events if (e.get("involvedObject") or {}).get("name") in related
-                  or ((e.get("involvedObject") or {}).get("kind") == "ReplicaSet"
-                      and (e.get("involvedObject") or {}).get("name", "").startswith(name + "-"))]
+    own_events = [
+        e
+        for e in events
+        if (e.get("involvedObject") or {}).get("name") in related
+        or (
+            (e.get("involvedObject") or {}).get("kind") == "ReplicaSet"
+            and (e.get("involvedObject") or {}).get("name", "").startswith(name + "-")
+        )
+    ]
     warnings = [e for e in own_events if e.get("type") == "Warning"]
 
     def event_text(e):
@@ -329,14 +328,21 @@ def why_not_ready(obj, pods, events):
         for pod in pending:
             pname = pod["metadata"]["name"]
             reasons = [event_text(e) for e in warnings if (e.get("involvedObject") or {}).get("name") == pname]
-            waiting = [((c.get("state") or {}).get("waiting") or {}) for c in
-                       (pod.get("status") or {}).get("containerStatuses") or []]
+            waiting = [
+                ((c.get("state") or {}).get("waiting") or {})
+                for c in (pod.get("status") or {}).get("containerStatuses") or []
+            ]
             reasons += [f"{w.get('reason')}: {w.get('message', '')}".strip(": ") for w in waiting if w.get("reason")]
             details.append(f"pod {pname} Pending" + (f" ({' / '.join(dict.fromkeys(reasons))})" if reasons else ""))
         return "; ".join(details)
-    not_ready = [p["metadata"]["name"] for p in mine
-                 if not any(c.get("type") == "Ready" and c.get("status") == "True"
-                            for c in (p.get("status") or {}).get("conditions") or [])]
+    not_ready = [
+        p["metadata"]["name"]
+        for p in mine
+        if not any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in (p.get("status") or {}).get("conditions") or []
+        )
+    ]
     if not_ready:
         return f"pods not ready: {', '.join(not_ready)} (see `kubectl logs`)"
     return "its pods run, but its controller has not reported them ready yet"

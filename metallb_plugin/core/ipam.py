@@ -101,9 +101,11 @@ class Overlap:
     other_entry: AddressRange
 
     def __str__(self):
-        return (f'{self.entry} in pool "{self.pool}" overlaps {self.other_entry} in pool "{self.other_pool}"'
-                if self.pool != self.other_pool else
-                f'{self.entry} overlaps {self.other_entry} in pool "{self.pool}"')
+        return (
+            f'{self.entry} in pool "{self.pool}" overlaps {self.other_entry} in pool "{self.other_pool}"'
+            if self.pool != self.other_pool
+            else f'{self.entry} overlaps {self.other_entry} in pool "{self.pool}"'
+        )
 
 
 @dataclass(frozen=True)
@@ -136,8 +138,10 @@ def _as_address(ip):
 def _check_characters(text, what):
     for char in text:
         if not char.isascii():
-            raise AddressError(f'invalid {what} "{text}": non-ASCII character "{char}" (U+{ord(char):04X}); '
-                               "addresses use ASCII digits only")
+            raise AddressError(
+                f'invalid {what} "{text}": non-ASCII character "{char}" (U+{ord(char):04X}); '
+                "addresses use ASCII digits only"
+            )
 
 
 def _address(part, text, what, role=""):
@@ -148,8 +152,7 @@ def _address(part, text, what, role=""):
     if any(c.isspace() for c in part):
         raise AddressError(f'invalid {what} "{text}": the {label} "{part}" contains a space')
     if "%" in part:
-        raise AddressError(f'invalid {what} "{text}": the {label} "{part}" has a zone (%...), which pools '
-                           "cannot use")
+        raise AddressError(f'invalid {what} "{text}": the {label} "{part}" has a zone (%...), which pools cannot use')
     try:
         return ipaddress.IPv6Address(part) if ":" in part else ipaddress.IPv4Address(part)
     except ValueError as exc:
@@ -178,13 +181,16 @@ def _parse_range(text):
     start_text, end_text = parts[0].strip(), parts[1].strip()
     for part, role in ((start_text, "start"), (end_text, "end")):
         if "/" in part:
-            raise AddressError(f'invalid range "{text}": the {role} "{part}" is a CIDR; a range is two plain '
-                               "addresses, START-END")
+            raise AddressError(
+                f'invalid range "{text}": the {role} "{part}" is a CIDR; a range is two plain addresses, START-END'
+            )
     start = _address(start_text, text, what, "start")
     end = _address(end_text, text, what, "end")
     if start.version != end.version:
-        raise AddressError(f'invalid range "{text}": the start is IPv{start.version} and the end is '
-                           f"IPv{end.version}; both ends must be of the same family")
+        raise AddressError(
+            f'invalid range "{text}": the start is IPv{start.version} and the end is '
+            f"IPv{end.version}; both ends must be of the same family"
+        )
     if start > end:
         raise AddressError(f'invalid range "{text}": the start {start} is after the end {end}')
     return AddressRange(start, end, text)
@@ -198,8 +204,9 @@ def _parse_cidr(text, strict):
     if "/" not in text:
         address = _address(text, text, "address")
         bits = address.max_prefixlen
-        raise AddressError(f'invalid address "{text}": a single address needs a prefix length, like '
-                           f"{address}/{bits}; {EXAMPLES}")
+        raise AddressError(
+            f'invalid address "{text}": a single address needs a prefix length, like {address}/{bits}; {EXAMPLES}'
+        )
     address_text, _, prefix_text = text.partition("/")
     address = _address(address_text, text, what)
     bits = address.max_prefixlen
@@ -209,12 +216,15 @@ def _parse_cidr(text, strict):
         raise AddressError(f'invalid CIDR "{text}": the prefix length "{prefix_text}" is not a number')
     prefix = int(prefix_text)
     if prefix > bits:
-        raise AddressError(f'invalid CIDR "{text}": prefix length {prefix} is out of range for '
-                           f"IPv{address.version} (0-{bits})")
+        raise AddressError(
+            f'invalid CIDR "{text}": prefix length {prefix} is out of range for IPv{address.version} (0-{bits})'
+        )
     network = ipaddress.ip_network(f"{address}/{prefix}", strict=False)
     if strict and network.network_address != address:
-        raise AddressError(f'invalid CIDR "{text}": host bits are set after /{prefix}; did you mean {network}'
-                           f" (or {address}/{bits} for the single address)?")
+        raise AddressError(
+            f'invalid CIDR "{text}": host bits are set after /{prefix}; did you mean {network}'
+            f" (or {address}/{bits} for the single address)?"
+        )
     return AddressRange(network.network_address, network.broadcast_address, text)
 
 
@@ -245,8 +255,10 @@ def parse_entries(texts, strict=True):
 
 def _multiples(low, high, step, offset):
     """How many x in [low, high] with x % step == offset."""
+
     def upto(n):  # count in [0, n]
         return 0 if n < offset else (n - offset) // step + 1
+
     return upto(high) - (upto(low - 1) if low > 0 else 0)
 
 
@@ -279,8 +291,8 @@ def readable_count(n):
     if n < EXACT_BELOW:
         return str(n)
     below = n.bit_length() - 1
-    if n - 2 ** below < EXACT_BELOW:
-        rest = n - 2 ** below
+    if n - 2**below < EXACT_BELOW:
+        rest = n - 2**below
         return f"2^{below}+{rest}" if rest else f"2^{below}"
     if 2 ** (below + 1) - n < EXACT_BELOW:
         return f"2^{below + 1}-{2 ** (below + 1) - n}"
@@ -300,8 +312,10 @@ def pool_overlaps(pools):
 
     A sweep over the entries sorted by start, so thousands of entries stay cheap.
     """
-    entries = sorted(((r.version, int(r.first), int(r.last), name, r) for name, ranges in pools.items()
-                      for r in ranges), key=lambda e: e[:3])
+    entries = sorted(
+        ((r.version, int(r.first), int(r.last), name, r) for name, ranges in pools.items() for r in ranges),
+        key=lambda e: e[:3],
+    )
     found, active = [], []
     for version, first, last, name, entry in entries:
         active = [a for a in active if a[0] == version and a[2] >= first]
@@ -382,5 +396,4 @@ def usage(services, pools):
                 continue
             ips[owner].add(str(ipaddress.ip_address(ip)))
             users[owner].add(key)
-    return Usage({name: PoolUsage(frozenset(ips[name]), tuple(sorted(users[name]))) for name in pools},
-                 tuple(outside))
+    return Usage({name: PoolUsage(frozenset(ips[name]), tuple(sorted(users[name]))) for name in pools}, tuple(outside))

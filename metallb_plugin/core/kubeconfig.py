@@ -16,8 +16,16 @@ _USER_PATHS = ("client-certificate", "client-key", "tokenFile")
 _TEXT_FIELDS = {
     "context": ("cluster", "user", "namespace"),
     "cluster": ("server", "certificate-authority", "certificate-authority-data", "tls-server-name", "proxy-url"),
-    "user": ("client-certificate", "client-key", "client-certificate-data", "client-key-data", "token", "tokenFile",
-             "username", "password"),
+    "user": (
+        "client-certificate",
+        "client-key",
+        "client-certificate-data",
+        "client-key-data",
+        "token",
+        "tokenFile",
+        "username",
+        "password",
+    ),
 }
 _BASE64_FIELDS = ("certificate-authority-data", "client-certificate-data", "client-key-data")
 
@@ -111,11 +119,14 @@ def select(merged, context=None, cluster=None, user=None):
         known = ", ".join(sorted(contexts)) or "none"
         raise KubeconfigError(f'context "{context}" not found in the kubeconfig (available: {known})')
     if not name and not cluster:
-        raise KubeconfigError("the kubeconfig has no current context: pass --context, or run "
-                              "'kubectl config use-context NAME'")
+        raise KubeconfigError(
+            "the kubeconfig has no current context: pass --context, or run 'kubectl config use-context NAME'"
+        )
     if name and name not in contexts and not cluster:
-        raise KubeconfigError(f'the current context "{name}" is not defined in the kubeconfig; '
-                              "run 'kubectl config use-context NAME' or pass --context")
+        raise KubeconfigError(
+            f'the current context "{name}" is not defined in the kubeconfig; '
+            "run 'kubectl config use-context NAME' or pass --context"
+        )
     ctx = contexts.get(name, {})
     _check_fields("context", name, ctx)
     cluster_name = cluster or ctx.get("cluster") or ""

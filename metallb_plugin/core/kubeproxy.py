@@ -23,7 +23,10 @@ certain, it never raises):
 
 from dataclasses import dataclass, field
 
-NAMESPACE = "kube-system"
+from metallb_plugin import defaults
+from metallb_plugin.core import objects as k8s
+
+NAMESPACE = defaults.KUBE_SYSTEM
 DAEMONSET = "kube-proxy"
 CILIUM_CONFIGMAP = "cilium-config"
 
@@ -38,21 +41,33 @@ IPTABLES, IPVS, NFTABLES, KERNELSPACE = "iptables", "ipvs", "nftables", "kernels
 MODES = (IPTABLES, IPVS, NFTABLES, KERNELSPACE)
 
 # kube-proxy configuration the plugin cannot edit: where the setting lives instead (the exact flag or file).
-K3S_HINT = ("k3s runs kube-proxy inside the k3s process: add --kube-proxy-arg=ipvs-strict-arp=true to every k3s "
-            "server and agent (or `kube-proxy-arg: [\"ipvs-strict-arp=true\"]` in /etc/rancher/k3s/config.yaml) "
-            "and restart k3s on each node")
-RKE2_HINT = ("RKE2 runs kube-proxy as a static pod generated from its own configuration: add "
-             "`kube-proxy-arg: [\"ipvs-strict-arp=true\"]` to /etc/rancher/rke2/config.yaml on every server and "
-             "agent and restart rke2-server / rke2-agent on each node")
-MICROK8S_HINT = ("MicroK8s runs kube-proxy as a snap service: add --ipvs-strict-arp=true to "
-                 "/var/snap/microk8s/current/args/kube-proxy on every node, then `sudo snap restart microk8s`")
-CILIUM_HINT = ("Cilium replaces kube-proxy (kube-proxy-replacement in ConfigMap kube-system/cilium-config): there "
-               "is no IPVS and strict ARP does not apply. Make sure Cilium's own LB-IPAM / L2 announcements do "
-               "not also serve LoadBalancer Services")
-FLAGS_HINT = ("kube-proxy is configured with command-line flags: add --ipvs-strict-arp=true to the kube-proxy "
-              "pods' arguments where they are defined (their DaemonSet or static pod manifest)")
-UNKNOWN_HINT = ("no kube-proxy configuration found in the API: check how kube-proxy is configured on the nodes "
-                "(--proxy-mode / --ipvs-strict-arp flags, or ipvs.strictARP in its --config file)")
+K3S_HINT = (
+    "k3s runs kube-proxy inside the k3s process: add --kube-proxy-arg=ipvs-strict-arp=true to every k3s "
+    'server and agent (or `kube-proxy-arg: ["ipvs-strict-arp=true"]` in /etc/rancher/k3s/config.yaml) '
+    "and restart k3s on each node"
+)
+RKE2_HINT = (
+    "RKE2 runs kube-proxy as a static pod generated from its own configuration: add "
+    '`kube-proxy-arg: ["ipvs-strict-arp=true"]` to /etc/rancher/rke2/config.yaml on every server and '
+    "agent and restart rke2-server / rke2-agent on each node"
+)
+MICROK8S_HINT = (
+    "MicroK8s runs kube-proxy as a snap service: add --ipvs-strict-arp=true to "
+    "/var/snap/microk8s/current/args/kube-proxy on every node, then `sudo snap restart microk8s`"
+)
+CILIUM_HINT = (
+    "Cilium replaces kube-proxy (kube-proxy-replacement in ConfigMap kube-system/cilium-config): there "
+    "is no IPVS and strict ARP does not apply. Make sure Cilium's own LB-IPAM / L2 announcements do "
+    "not also serve LoadBalancer Services"
+)
+FLAGS_HINT = (
+    "kube-proxy is configured with command-line flags: add --ipvs-strict-arp=true to the kube-proxy "
+    "pods' arguments where they are defined (their DaemonSet or static pod manifest)"
+)
+UNKNOWN_HINT = (
+    "no kube-proxy configuration found in the API: check how kube-proxy is configured on the nodes "
+    "(--proxy-mode / --ipvs-strict-arp flags, or ipvs.strictARP in its --config file)"
+)
 
 
 MAX_VALUES = 100_000  # after YAML aliases are expanded; a real configuration has well under a hundred
@@ -170,57 +185,19 @@ def verdict(mode, strict_arp):
     return f"kube-proxy runs in {mode} mode: MetalLB does not need strict ARP"
 
 
-def parse_bool(value):
-    """A kube-proxy boolean flag value ("true", "1", "False", ...); None when it is not one."""
-    text = str(value).strip().lower()
-    if text in ("true", "t", "1"):
-        return True
-    if text in ("false", "f", "0"):
-        return False
-    return None
-
-
 def proxy_flags(argv):
-    """(mode or None, strict ARP or None, --config path or None) from kube-proxy's argv.
-
-    Accepts `--flag=value`, `--flag value` and `-flag` forms; `--ipvs-strict-arp` alone means true.
-    """
-    mode = strict = config = None
-    argv = [str(a) for a in argv or ()]
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        name, eq, value = arg.lstrip("-").partition("=")
-        if not arg.startswith("-"):
-            i += 1
-            continue
-        if name == "proxy-mode":
-            if not eq and i + 1 < len(argv):
-                i, value = i + 1, argv[i + 1]
-            mode = value
-        elif name == "ipvs-strict-arp":
-            strict = parse_bool(value) if eq else True
-        elif name == "config":
-            if not eq and i + 1 < len(argv):
-                i, value = i + 1, argv[i + 1]
-            config = value
-        i += 1
-    return mode, strict, config
+    """(mode or None, strict ARP or None, --config path or None) from kube-proxy's argv (Go flag syntax;
+    `--ipvs-strict-arp` alone means true)."""
+    return (
+        k8s.flag_value(argv or (), "proxy-mode"),
+        k8s.flag_switch(argv or (), "ipvs-strict-arp"),
+        k8s.flag_value(argv or (), "config"),
+    )
 
 
 def node_args_proxy_flags(argv):
     """kube-proxy flags from a k3s/RKE2 `node-args` argv: values of --kube-proxy-arg (either form)."""
-    proxy = []
-    argv = [str(a) for a in argv or ()]
-    i = 0
-    while i < len(argv):
-        name, eq, value = argv[i].partition("=")
-        if name == "--kube-proxy-arg":
-            if not eq and i + 1 < len(argv):
-                i, value = i + 1, argv[i + 1]
-            proxy.append("--" + value.lstrip("-"))
-        i += 1
-    return proxy_flags(proxy)
+    return proxy_flags(["--" + v.lstrip("-") for v in k8s.flag_values(argv or (), "kube-proxy-arg")])
 
 
 def distribution(nodes):
@@ -229,11 +206,14 @@ def distribution(nodes):
         meta = node.get("metadata") or {}
         annotations = meta.get("annotations") or {}
         labels = meta.get("labels") or {}
-        kubelet = (((node.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion") or "")
+        kubelet = ((node.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion") or ""
         if "rke2.io/node-args" in annotations or "+rke2" in kubelet:
             return "rke2"
-        if "k3s.io/node-args" in annotations or "+k3s" in kubelet or labels.get(
-                "node.kubernetes.io/instance-type") == "k3s":
+        if (
+            "k3s.io/node-args" in annotations
+            or "+k3s" in kubelet
+            or labels.get("node.kubernetes.io/instance-type") == "k3s"
+        ):
             return "k3s"
         if labels.get("microk8s.io/cluster") == "true":
             return "microk8s"
@@ -248,17 +228,10 @@ def distribution(nodes):
 
 def _node_args(nodes, annotation):
     """The first node's parsed node-args annotation (a JSON argv), or None."""
-    import json
-
     for node in nodes or ():
-        raw = ((node.get("metadata") or {}).get("annotations") or {}).get(annotation)
-        if raw:
-            try:
-                argv = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(argv, list):
-                return argv
+        argv = k8s.json_argv(k8s.annotations(node).get(annotation))
+        if argv is not None:
+            return argv
     return None
 
 
@@ -270,8 +243,11 @@ def _cilium_replaces_kube_proxy(cilium_config):
 def _is_kube_proxy_pod(pod):
     meta = pod.get("metadata") or {}
     labels = meta.get("labels") or {}
-    return (meta.get("name", "").startswith("kube-proxy") or labels.get("k8s-app") == "kube-proxy"
-            or labels.get("component") == "kube-proxy")
+    return (
+        meta.get("name", "").startswith("kube-proxy")
+        or labels.get("k8s-app") == "kube-proxy"
+        or labels.get("component") == "kube-proxy"
+    )
 
 
 def _container_argv(pod_spec):
@@ -298,7 +274,7 @@ def _daemonset_configmap(daemonset):
             if mount.get("subPath") and config == mount.get("mountPath"):
                 key = mount["subPath"]
             elif config.startswith(base):
-                key = config[len(base):]
+                key = config[len(base) :]
             else:
                 continue
             for item in cm.get("items") or ():  # items may map keys to other file names
@@ -347,8 +323,10 @@ def _read(text):
     if strict is None:
         strict = False
     if isinstance(strict, str) and strict.strip().lower() in ("true", "false"):
-        notes.append(f'ipvs.strictARP is the quoted string "{strict}"; kube-proxy expects a YAML boolean '
-                     "(--enable / --disable write one)")
+        notes.append(
+            f'ipvs.strictARP is the quoted string "{strict}"; kube-proxy expects a YAML boolean '
+            "(--enable / --disable write one)"
+        )
         strict = strict.strip().lower() == "true"
     if not isinstance(strict, bool):
         raise ConfigError(f"ipvs.strictARP is {_shown(strict)}, not true or false")
@@ -416,29 +394,42 @@ def inspect(nodes=(), configmaps=(), daemonset=None, pods=()):
     if distro in ("k3s", "rke2"):
         return _from_node_args(distro, nodes, proxy_pods)
     if distro == "microk8s":
-        return KubeProxy("microk8s", Location("File", path="/var/snap/microk8s/current/args/kube-proxy"),
-                         message="MicroK8s keeps kube-proxy's flags on the nodes, not in the API: "
-                                 "mode and strict ARP are not visible from here",
-                         hint=MICROK8S_HINT)
+        return KubeProxy(
+            "microk8s",
+            Location("File", path="/var/snap/microk8s/current/args/kube-proxy"),
+            message="MicroK8s keeps kube-proxy's flags on the nodes, not in the API: "
+            "mode and strict ARP are not visible from here",
+            hint=MICROK8S_HINT,
+        )
     if daemonset is None and not proxy_pods and _cilium_replaces_kube_proxy(by_name.get(CILIUM_CONFIGMAP)):
-        return KubeProxy("cilium", Location("CiliumConfig", NAMESPACE, CILIUM_CONFIGMAP, "kube-proxy-replacement"),
-                         needs_change=False,
-                         message="no kube-proxy: Cilium replaces it, so strict ARP does not apply",
-                         hint=CILIUM_HINT)
+        return KubeProxy(
+            "cilium",
+            Location("CiliumConfig", NAMESPACE, CILIUM_CONFIGMAP, "kube-proxy-replacement"),
+            needs_change=False,
+            message="no kube-proxy: Cilium replaces it, so strict ARP does not apply",
+            hint=CILIUM_HINT,
+        )
 
     found = _configmap_location(by_name, daemonset, distro)
     if found:
         name, key, distro = found
         location = Location("ConfigMap", NAMESPACE, name, key)
-        text = ((by_name[name].get("data") or {}).get(key))
+        text = (by_name[name].get("data") or {}).get(key)
         try:
             configured, strict, notes = _read(text)
         except ConfigError as exc:
-            return KubeProxy(distro, location, message=f"{location.describe()} cannot be read: {exc}",
-                             problem=str(exc))
+            return KubeProxy(distro, location, message=f"{location.describe()} cannot be read: {exc}", problem=str(exc))
         mode = effective_mode(configured)
-        return KubeProxy(distro, location, configured, mode, strict, needs_strict_arp(mode, strict),
-                         verdict(mode, strict), notes=tuple(notes) + _flag_overrides(daemonset, mode, strict))
+        return KubeProxy(
+            distro,
+            location,
+            configured,
+            mode,
+            strict,
+            needs_strict_arp(mode, strict),
+            verdict(mode, strict),
+            notes=tuple(notes) + _flag_overrides(daemonset, mode, strict),
+        )
 
     for pod in proxy_pods:
         mode, strict, _ = proxy_flags(_container_argv(pod.get("spec")))
@@ -446,12 +437,22 @@ def inspect(nodes=(), configmaps=(), daemonset=None, pods=()):
             meta = pod.get("metadata") or {}
             mode = effective_mode(mode if mode is not None else "")
             strict = bool(strict)
-            return KubeProxy(distro or "unknown", Location("PodArgs", meta.get("namespace", NAMESPACE),
-                                                           meta.get("name", "")),
-                             mode if mode else "", mode, strict, needs_strict_arp(mode, strict),
-                             verdict(mode, strict), hint=FLAGS_HINT if needs_strict_arp(mode, strict) else "")
-    return KubeProxy(distro or "unknown", Location("Unknown"), message="kube-proxy's configuration was not found "
-                     "in the API: cannot tell whether MetalLB needs strict ARP", hint=UNKNOWN_HINT)
+            return KubeProxy(
+                distro or "unknown",
+                Location("PodArgs", meta.get("namespace", NAMESPACE), meta.get("name", "")),
+                mode if mode else "",
+                mode,
+                strict,
+                needs_strict_arp(mode, strict),
+                verdict(mode, strict),
+                hint=FLAGS_HINT if needs_strict_arp(mode, strict) else "",
+            )
+    return KubeProxy(
+        distro or "unknown",
+        Location("Unknown"),
+        message="kube-proxy's configuration was not found in the API: cannot tell whether MetalLB needs strict ARP",
+        hint=UNKNOWN_HINT,
+    )
 
 
 def _configmap_location(by_name, daemonset, distro):
@@ -471,11 +472,14 @@ def _flag_overrides(daemonset, mode, strict):
     flag_mode, flag_strict, _ = proxy_flags(_container_argv(spec))
     notes = []
     if flag_mode is not None and effective_mode(flag_mode) != mode:
-        notes.append(f"the kube-proxy DaemonSet also passes --proxy-mode={flag_mode}, which differs from the "
-                     "configuration file")
+        notes.append(
+            f"the kube-proxy DaemonSet also passes --proxy-mode={flag_mode}, which differs from the configuration file"
+        )
     if flag_strict is not None and flag_strict != strict:
-        notes.append(f"the kube-proxy DaemonSet also passes --ipvs-strict-arp={str(flag_strict).lower()}, which "
-                     "differs from the configuration file")
+        notes.append(
+            f"the kube-proxy DaemonSet also passes --ipvs-strict-arp={str(flag_strict).lower()}, which "
+            "differs from the configuration file"
+        )
     return tuple(notes)
 
 
@@ -494,13 +498,19 @@ def _from_node_args(distro, nodes, proxy_pods):
         strict = pod_strict if pod_strict is not None else strict
         argv = argv if argv is not None else []
     if argv is None:
-        return KubeProxy(distro, location, message=f"{distro} keeps kube-proxy's flags on the nodes; no "
-                         f"{annotation} annotation is readable, so the mode is not known", hint=hint)
+        return KubeProxy(
+            distro,
+            location,
+            message=f"{distro} keeps kube-proxy's flags on the nodes; no "
+            f"{annotation} annotation is readable, so the mode is not known",
+            hint=hint,
+        )
     configured = mode if mode is not None else ""
     mode = effective_mode(configured)
     strict = bool(strict)
-    return KubeProxy(distro, location, configured, mode, strict, needs_strict_arp(mode, strict),
-                     verdict(mode, strict), hint=hint)
+    return KubeProxy(
+        distro, location, configured, mode, strict, needs_strict_arp(mode, strict), verdict(mode, strict), hint=hint
+    )
 
 
 # --------------------------------------------------------------------------------------------- the text edit
@@ -569,8 +579,13 @@ def _splice(text, root, literal):
 
     ipvs = _pairs(root, "ipvs")
     if ipvs is None:
-        return _insert_entry(text, root, "ipvs", f"{{strictARP: {literal}}}",
-                             ["ipvs:", " " * _indent_step(root) + f"strictARP: {literal}"])
+        return _insert_entry(
+            text,
+            root,
+            "ipvs",
+            f"{{strictARP: {literal}}}",
+            ["ipvs:", " " * _indent_step(root) + f"strictARP: {literal}"],
+        )
     _, node = ipvs
     if isinstance(node, ScalarNode):  # `ipvs:`, `ipvs: null`, `ipvs: ~` (_read refused anything else)
         return _replace_scalar(text, node, f"{{strictARP: {literal}}}")
@@ -612,7 +627,7 @@ def _insert_entry(text, mapping, key, flow_value, block_lines):
 
     if mapping.flow_style or not mapping.value:
         start = mapping.start_mark.index
-        if text[start:start + 1] != "{":
+        if text[start : start + 1] != "{":
             raise ConfigError(f"cannot add `{key}`: unexpected mapping layout")
         entry = f"{key}: {flow_value}" + (", " if mapping.value else "")
         return start + 1, start + 1, entry
@@ -647,7 +662,7 @@ def _end_of_last_line(text, mapping):
     eol = text.find("\n", node.end_mark.index)
     if eol < 0:
         return len(text)
-    return eol - 1 if text[eol - 1:eol] == "\r" else eol
+    return eol - 1 if text[eol - 1 : eol] == "\r" else eol
 
 
 def _verify(before, edited, index, value):
@@ -662,8 +677,10 @@ def _verify(before, edited, index, value):
         document["ipvs"] = {}
     document["ipvs"]["strictARP"] = value
     if after != expected or not isinstance(after[index]["ipvs"]["strictARP"], bool):
-        raise ConfigError("refusing to write: the edit would change more than ipvs.strictARP in this "
-                          "configuration's layout; change it by hand")
+        raise ConfigError(
+            "refusing to write: the edit would change more than ipvs.strictARP in this "
+            "configuration's layout; change it by hand"
+        )
 
 
 def _check_size(data, limit=MAX_VALUES):
@@ -674,8 +691,9 @@ def _check_size(data, limit=MAX_VALUES):
         item = pending.pop()
         left -= 1
         if left < 0:
-            raise ConfigError(f"the configuration expands to more than {limit} values through YAML aliases; "
-                              "edit it by hand")
+            raise ConfigError(
+                f"the configuration expands to more than {limit} values through YAML aliases; edit it by hand"
+            )
         if isinstance(item, dict):
             pending.extend(item.values())
         elif isinstance(item, list):
@@ -696,8 +714,9 @@ def unified_diff(old, new, name):
     """A unified diff of two configuration texts (as `kubectl diff` shows them); "" when equal."""
     import difflib
 
-    lines = difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
-                                 fromfile=f"a/{name}", tofile=f"b/{name}")
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True), new.splitlines(keepends=True), fromfile=f"a/{name}", tofile=f"b/{name}"
+    )
     out = []
     for line in lines:
         if not line.endswith("\n"):
@@ -727,8 +746,10 @@ def rollout_pending(daemonset, pods, restarted_at):
         node = (pod.get("spec") or {}).get("nodeName")
         if not node:
             continue
-        ready = any(c.get("type") == "Ready" and c.get("status") == "True"
-                    for c in (pod.get("status") or {}).get("conditions") or ())
+        ready = any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in (pod.get("status") or {}).get("conditions") or ()
+        )
         if pod_meta.get("deletionTimestamp") or pod_meta.get("creationTimestamp", "") <= restarted_at or not ready:
             pending.add(node)
     return sorted(pending)

@@ -23,26 +23,50 @@ from dataclasses import dataclass, field
 from typing import List, Tuple
 
 from metallb_plugin.core import ipam
+from metallb_plugin.core.duration import format_duration, parse_duration
+from metallb_plugin.defaults import NAMESPACE, V1BETA1, V1BETA2
 
-V1BETA1 = "metallb.io/v1beta1"
-V1BETA2 = "metallb.io/v1beta2"
 VALID_NAME = re.compile(r"^[a-z][-a-z0-9]{0,61}[a-z0-9]$")
 PROTOCOLS = ("layer2", "bgp")
 DEFAULT_HOLD_TIME = 90
 
 TOP_KEYS = ("peers", "bgp-communities", "address-pools", "bfd-profiles")
-PEER_KEYS = ("my-asn", "peer-asn", "peer-address", "source-address", "peer-port", "hold-time", "keepalive-time",
-             "router-id", "node-selectors", "password", "bfd-profile", "ebgp-multihop")
+PEER_KEYS = (
+    "my-asn",
+    "peer-asn",
+    "peer-address",
+    "source-address",
+    "peer-port",
+    "hold-time",
+    "keepalive-time",
+    "router-id",
+    "node-selectors",
+    "password",
+    "bfd-profile",
+    "ebgp-multihop",
+)
 POOL_KEYS = ("name", "protocol", "addresses", "auto-assign", "avoid-buggy-ips", "bgp-advertisements")
 ADV_KEYS = ("aggregation-length", "aggregation-length-v6", "localpref", "communities")
-BFD_KEYS = ("name", "receive-interval", "transmit-interval", "detect-multiplier", "echo-interval", "echo-mode",
-            "passive-mode", "minimum-ttl")
+BFD_KEYS = (
+    "name",
+    "receive-interval",
+    "transmit-interval",
+    "detect-multiplier",
+    "echo-interval",
+    "echo-mode",
+    "passive-mode",
+    "minimum-ttl",
+)
 # (legacy key, CR field, lowest, highest) as MetalLB validates BFD profiles
-BFD_INTERVALS = (("receive-interval", "receiveInterval", 10, 60000), ("transmit-interval", "transmitInterval", 10, 60000),
-                 ("detect-multiplier", "detectMultiplier", 2, 255), ("echo-interval", "echoInterval", 10, 60000),
-                 ("minimum-ttl", "minimumTtl", 1, 254))
+BFD_INTERVALS = (
+    ("receive-interval", "receiveInterval", 10, 60000),
+    ("transmit-interval", "transmitInterval", 10, 60000),
+    ("detect-multiplier", "detectMultiplier", 2, 255),
+    ("echo-interval", "echoInterval", 10, 60000),
+    ("minimum-ttl", "minimumTtl", 1, 254),
+)
 OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
-UINT32 = 2 ** 32 - 1
+UINT32 = 2**32 - 1
 
 
 class LegacyConfigError(ValueError):
@@ -70,15 +94,26 @@ def _loader():
         pass
 
     Loader.yaml_implicit_resolvers = {
-        first: [(tag, regexp) for tag, regexp in resolvers
-                if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
-    Loader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(
-        r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"),
-        list("-+0123456789"))
-    Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(
-        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?"
-        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"), list("-+0123456789."))
+        first: [
+            (tag, regexp)
+            for tag, regexp in resolvers
+            if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+        ]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:int",
+        re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"),
+        list("-+0123456789"),
+    )
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(
+            r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?"
+            r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+        ),
+        list("-+0123456789."),
+    )
     return Loader
 
 
@@ -86,7 +121,7 @@ def parse_yaml(text, what="the legacy configuration"):
     import yaml
 
     try:
-        return yaml.load(text, Loader=_loader())  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_loader())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -110,8 +145,9 @@ def from_document(doc):
         data = data.get("config")
         name = _string(meta.get("name"), "metadata.name")
         if not data:
-            raise LegacyConfigError(f'ConfigMap {name}: it has no "config" data key, so it is not a legacy MetalLB '
-                                    "configuration")
+            raise LegacyConfigError(
+                f'ConfigMap {name}: it has no "config" data key, so it is not a legacy MetalLB configuration'
+            )
         if not isinstance(data, str):
             raise LegacyConfigError(f'data.config of ConfigMap "{name}": expected text, got {_kind(data)}')
         config = parse_yaml(data, f'data.config of ConfigMap "{name}"')
@@ -120,8 +156,9 @@ def from_document(doc):
         raise LegacyConfigError("the legacy configuration is empty")
     config = _mapping(doc, "the legacy configuration")
     if config and not any(k.lower() in TOP_KEYS for k in config):
-        raise LegacyConfigError("neither a ConfigMap nor a legacy MetalLB configuration (expected keys: "
-                                + ", ".join(TOP_KEYS) + ")")
+        raise LegacyConfigError(
+            "neither a ConfigMap nor a legacy MetalLB configuration (expected keys: " + ", ".join(TOP_KEYS) + ")"
+        )
     return config, None
 
 
@@ -146,12 +183,13 @@ def _list(value, path):
 
 
 def _kind(value):
-    return {bool: "true/false", int: "a number", float: "a number", str: "text", list: "a list",
-            dict: "a mapping"}.get(type(value), type(value).__name__)
+    return {bool: "true/false", int: "a number", float: "a number", str: "text", list: "a list", dict: "a mapping"}.get(
+        type(value), type(value).__name__
+    )
 
 
 def _scalar(value):
-    """ ' and its repr' for a scalar; nothing for a list or mapping (through YAML aliases it may be gigantic)."""
+    """' and its repr' for a scalar; nothing for a list or mapping (through YAML aliases it may be gigantic)."""
     return "" if isinstance(value, (dict, list)) else f" {value!r}"
 
 
@@ -214,48 +252,7 @@ def normalize_name(name):
     first = re.search(r"[a-z]", fixed)
     if not first:
         raise ValueError(f'cannot turn "{name}" into a Kubernetes name: it has no letter')
-    return fixed[first.start():]
-
-
-_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_GO_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
-
-
-def go_duration(text):
-    """Seconds from a Go duration (`90s`, `1m30s`, `1.5h`, `-2s`, `0`); ValueError as Go words it."""
-    value = text
-    sign = 1
-    if value and value[0] in "+-":
-        sign = -1 if value[0] == "-" else 1
-        value = value[1:]
-    if value == "0":
-        return 0.0
-    if not value:
-        raise ValueError(f'invalid duration "{text}"')
-    total, pos = 0.0, 0
-    for match in _GO_PART.finditer(value):
-        if match.start() != pos:
-            break
-        total += float(match.group(1)) * _GO_UNITS[match.group(2)]
-        pos = match.end()
-    if pos != len(value):
-        if re.fullmatch(r"\d+(\.\d*)?", value):
-            raise ValueError(f'missing unit in duration "{text}"')
-        raise ValueError(f'invalid duration "{text}"')
-    return sign * total
-
-
-def format_duration(seconds):
-    """Whole seconds the way Go prints a Duration: 0s, 30s, 1m30s, 2m0s, 1h0m0s."""
-    sign = "-" if seconds < 0 else ""
-    seconds = abs(int(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{sign}{hours}h{minutes}m{secs}s"
-    if minutes:
-        return f"{sign}{minutes}m{secs}s"
-    return f"{sign}{secs}s"
+    return fixed[first.start() :]
 
 
 def _seconds(value, path):
@@ -263,7 +260,7 @@ def _seconds(value, path):
     if not text:
         return None
     try:
-        return int(go_duration(text))  # Go: time.Duration(int(d.Seconds())) * time.Second truncates
+        return int(parse_duration(text, go=True))  # Go: time.Duration(int(d.Seconds())) * time.Second truncates
     except ValueError as exc:
         raise LegacyConfigError(f"{path}: {exc} (use a duration like 90s or 1m30s)") from None
 
@@ -289,11 +286,15 @@ def _meta(name, namespace):
 
 
 def _obj(api_version, kind, name, namespace, spec):
-    return {"apiVersion": api_version, "kind": kind, "metadata": _meta(name, namespace),
-            "spec": dict(sorted(spec.items()))}
+    return {
+        "apiVersion": api_version,
+        "kind": kind,
+        "metadata": _meta(name, namespace),
+        "spec": dict(sorted(spec.items())),
+    }
 
 
-def convert(config, namespace="metallb-system"):
+def convert(config, namespace=NAMESPACE):
     """Legacy config dict -> Conversion; LegacyConfigError (with the field path) when it is invalid."""
     config = _mapping(config, "config")
     warnings, renamed = [], []
@@ -305,8 +306,15 @@ def convert(config, namespace="metallb-system"):
     pools, bgp_advs, l2_advs = _pools(config.get("address-pools"), namespace, communities, renamed, warnings)
     objects = peers + pools + bgp_advs + l2_advs + profiles
     if communities:
-        objects.append(_obj(V1BETA1, "Community", "communities", namespace, {
-            "communities": [{"name": n, "value": communities[n]} for n in sorted(communities)]}))
+        objects.append(
+            _obj(
+                V1BETA1,
+                "Community",
+                "communities",
+                namespace,
+                {"communities": [{"name": n, "value": communities[n]} for n in sorted(communities)]},
+            )
+        )
     if not pools:
         warnings.append("config: no address-pools: MetalLB will not assign any address")
     return Conversion(objects, renamed, warnings)
@@ -321,8 +329,7 @@ def _communities(value):
         path = f"bgp-communities.{alias}"
         text = _string(raw, path)
         if not valid_community(text):
-            raise LegacyConfigError(f'{path}: invalid community value "{text}" (use 65535:65282 or '
-                                    "large:1:2:3)")
+            raise LegacyConfigError(f'{path}: invalid community value "{text}" (use 65535:65282 or large:1:2:3)')
         result[str(alias)] = text
     return result
 
@@ -356,8 +363,9 @@ def _named_items(value, section, keys, kind, what, renamed, warnings):
 
 def _bfd_profiles(value, namespace, renamed, warnings):
     profiles = []
-    for path, item, name in _named_items(value, "bfd-profiles", BFD_KEYS, "BFDProfile", "BFD profile", renamed,
-                                         warnings):
+    for path, item, name in _named_items(
+        value, "bfd-profiles", BFD_KEYS, "BFDProfile", "BFD profile", renamed, warnings
+    ):
         spec = {}
         for key, field_name, low, high in BFD_INTERVALS:
             number = _integer(item.get(key), f"{path}.{key}")
@@ -389,8 +397,9 @@ def _selector(raw, path):
         expr = _mapping(raw_expr, epath)
         key = _string(expr.get("key"), f"{epath}.key")
         operator = _string(expr.get("operator"), f"{epath}.operator")
-        values = [_string(v, f"{epath}.values[{k}]") for k, v in enumerate(_list(expr.get("values"),
-                                                                                 f"{epath}.values"))]
+        values = [
+            _string(v, f"{epath}.values[{k}]") for k, v in enumerate(_list(expr.get("values"), f"{epath}.values"))
+        ]
         if not key:
             raise LegacyConfigError(f"{epath}.key: missing")
         if operator not in OPERATORS:
@@ -417,8 +426,11 @@ def _peers(value, namespace, profile_names, renamed, warnings):
             raise LegacyConfigError(f"{path}.my-asn: missing (the local AS number)")
         if not peer_asn:
             raise LegacyConfigError(f"{path}.peer-asn: missing (the peer's AS number)")
-        spec = {"myASN": my_asn, "peerASN": peer_asn,
-                "peerAddress": _address(item.get("peer-address"), f"{path}.peer-address", required=True)}
+        spec = {
+            "myASN": my_asn,
+            "peerASN": peer_asn,
+            "peerAddress": _address(item.get("peer-address"), f"{path}.peer-address", required=True),
+        }
         source = _address(item.get("source-address"), f"{path}.source-address")
         if source:
             spec["sourceAddress"] = source
@@ -428,22 +440,25 @@ def _peers(value, namespace, profile_names, renamed, warnings):
         hold = _seconds(item.get("hold-time"), f"{path}.hold-time")
         hold = DEFAULT_HOLD_TIME if hold is None else hold
         if hold != 0 and hold < 3:
-            raise LegacyConfigError(f'{path}.hold-time: invalid hold time "{item.get("hold-time")}": must be 0 '
-                                    "or >=3s")
+            raise LegacyConfigError(f'{path}.hold-time: invalid hold time "{item.get("hold-time")}": must be 0 or >=3s')
         spec["holdTime"] = format_duration(hold)
         keepalive = _seconds(item.get("keepalive-time"), f"{path}.keepalive-time")
         if keepalive is not None:
             if keepalive < 0:
                 raise LegacyConfigError(f"{path}.keepalive-time: must not be negative")
             if keepalive > hold:
-                raise LegacyConfigError(f"{path}.keepalive-time: {format_duration(keepalive)} must not be more "
-                                        f"than the hold time {format_duration(hold)}")
+                raise LegacyConfigError(
+                    f"{path}.keepalive-time: {format_duration(keepalive)} must not be more "
+                    f"than the hold time {format_duration(hold)}"
+                )
             spec["keepaliveTime"] = format_duration(keepalive)
         router_id = _address(item.get("router-id"), f"{path}.router-id")
         if router_id:
             spec["routerID"] = router_id
-        selectors = [_selector(s, f"{path}.node-selectors[{j}]")
-                     for j, s in enumerate(_list(item.get("node-selectors"), f"{path}.node-selectors"))]
+        selectors = [
+            _selector(s, f"{path}.node-selectors[{j}]")
+            for j, s in enumerate(_list(item.get("node-selectors"), f"{path}.node-selectors"))
+        ]
         if selectors:
             spec["nodeSelectors"] = selectors
         password = _string(item.get("password"), f"{path}.password")
@@ -475,14 +490,16 @@ def _peers(value, namespace, profile_names, renamed, warnings):
 def _pools(value, namespace, communities, renamed, warnings):
     pools, bgp_advs, l2_advs = [], [], []
     all_ranges = {}
-    for path, item, name in _named_items(value, "address-pools", POOL_KEYS, "IPAddressPool", "pool", renamed,
-                                         warnings):
+    for path, item, name in _named_items(value, "address-pools", POOL_KEYS, "IPAddressPool", "pool", renamed, warnings):
         protocol = _string(item.get("protocol"), f"{path}.protocol")
         if protocol not in PROTOCOLS:
-            raise LegacyConfigError(f'{path}.protocol: {"missing" if not protocol else repr(protocol)}; use '
-                                    "layer2 or bgp")
-        addresses = [_string(a, f"{path}.addresses[{j}]")
-                     for j, a in enumerate(_list(item.get("addresses"), f"{path}.addresses"))]
+            raise LegacyConfigError(
+                f"{path}.protocol: {'missing' if not protocol else repr(protocol)}; use layer2 or bgp"
+            )
+        addresses = [
+            _string(a, f"{path}.addresses[{j}]")
+            for j, a in enumerate(_list(item.get("addresses"), f"{path}.addresses"))
+        ]
         if not addresses:
             raise LegacyConfigError(f"{path}.addresses: the pool has no addresses")
         ranges = []
@@ -505,19 +522,33 @@ def _pools(value, namespace, communities, renamed, warnings):
         pools.append(_obj(V1BETA1, "IPAddressPool", name, namespace, spec))
         advertisements = _list(item.get("bgp-advertisements"), f"{path}.bgp-advertisements")
         if advertisements and protocol != "bgp":
-            raise LegacyConfigError(f"{path}.bgp-advertisements: only a bgp pool can have them (protocol is "
-                                    f"{protocol})")
+            raise LegacyConfigError(
+                f"{path}.bgp-advertisements: only a bgp pool can have them (protocol is {protocol})"
+            )
         for k, raw_adv in enumerate(advertisements):
             spec = _bgp_advertisement(raw_adv, f"{path}.bgp-advertisements[{k}]", ranges, communities, warnings)
             spec["ipAddressPools"] = [name]
-            bgp_advs.append(_obj(V1BETA1, "BGPAdvertisement", f"bgpadvertisement{len(bgp_advs) + 1}", namespace,
-                                 spec))
+            bgp_advs.append(_obj(V1BETA1, "BGPAdvertisement", f"bgpadvertisement{len(bgp_advs) + 1}", namespace, spec))
         if protocol == "bgp" and not advertisements:
-            bgp_advs.append(_obj(V1BETA1, "BGPAdvertisement", f"bgpadvertisement{len(bgp_advs) + 1}", namespace,
-                                 {"ipAddressPools": [name]}))
+            bgp_advs.append(
+                _obj(
+                    V1BETA1,
+                    "BGPAdvertisement",
+                    f"bgpadvertisement{len(bgp_advs) + 1}",
+                    namespace,
+                    {"ipAddressPools": [name]},
+                )
+            )
         if protocol == "layer2":
-            l2_advs.append(_obj(V1BETA1, "L2Advertisement", f"l2advertisement{len(l2_advs) + 1}", namespace,
-                                {"ipAddressPools": [name]}))
+            l2_advs.append(
+                _obj(
+                    V1BETA1,
+                    "L2Advertisement",
+                    f"l2advertisement{len(l2_advs) + 1}",
+                    namespace,
+                    {"ipAddressPools": [name]},
+                )
+            )
     return pools, bgp_advs, l2_advs
 
 
@@ -528,13 +559,14 @@ def _bgp_advertisement(raw, path, ranges, communities, warnings):
     length = _integer(item.get("aggregation-length"), f"{path}.aggregation-length", 1, 32)
     length_v6 = _integer(item.get("aggregation-length-v6"), f"{path}.aggregation-length-v6", 1, 128)
     for entry_path, entry in ranges:
-        limit = (32 if length is None else length) if entry.version == 4 else (128 if length_v6 is None else
-                                                                                length_v6)
+        limit = (32 if length is None else length) if entry.version == 4 else (128 if length_v6 is None else length_v6)
         lowest = min(c.prefixlen for c in entry.cidrs)
         if limit < lowest:
             key = "aggregation-length" if entry.version == 4 else "aggregation-length-v6"
-            raise LegacyConfigError(f"{path}.{key}: {limit} is less specific than /{lowest} of {entry} "
-                                    f"({entry_path}); use at least {lowest}")
+            raise LegacyConfigError(
+                f"{path}.{key}: {limit} is less specific than /{lowest} of {entry} "
+                f"({entry_path}); use at least {lowest}"
+            )
     if length is not None:
         spec["aggregationLength"] = length
     if length_v6 is not None:
@@ -542,12 +574,16 @@ def _bgp_advertisement(raw, path, ranges, communities, warnings):
     local_pref = _integer(item.get("localpref"), f"{path}.localpref")
     if local_pref:
         spec["localPref"] = local_pref
-    values = [_string(c, f"{path}.communities[{j}]")
-              for j, c in enumerate(_list(item.get("communities"), f"{path}.communities"))]
+    values = [
+        _string(c, f"{path}.communities[{j}]")
+        for j, c in enumerate(_list(item.get("communities"), f"{path}.communities"))
+    ]
     for j, value in enumerate(values):
         if value not in communities and not valid_community(value):
-            raise LegacyConfigError(f'{path}.communities[{j}]: "{value}" is neither an alias from bgp-communities '
-                                    "nor a community value like 65535:65282")
+            raise LegacyConfigError(
+                f'{path}.communities[{j}]: "{value}" is neither an alias from bgp-communities '
+                "nor a community value like 65535:65282"
+            )
         if values.index(value) != j:
             raise LegacyConfigError(f'{path}.communities[{j}]: "{value}" is listed twice')
     if values:

@@ -1,18 +1,18 @@
 """MetalLB release manifests as data: verify, split, validate, order and rewrite (pure: no I/O, no cluster).
 
-    verify_sha256(data, expected)      raise ManifestError with both digests when they differ
-    parse(data)                        multi-document YAML -> [object dicts]; guards against huge inputs and
-                                       alias bombs; every document must be a Kubernetes object
-    validate(objects)                  only the kinds a MetalLB manifest contains, one Namespace, every namespaced
-                                       object in it, no duplicates -> the namespace
-    order(objects)                     dependency order: Namespace, CRDs, RBAC, config, Services, workloads,
-                                       monitoring, webhook configurations (stable within a step)
-    rewrite_images(objects, registry)  quay.io/metallb/* and quay.io/frrouting/* -> REGISTRY/<name>:<tag>
-    drop_ca_bundles(objects)           without webhook caBundles (MetalLB's controller injects the real ones)
-    typed_secrets(objects)             empty Secrets get their default `type: Opaque` spelled out
-    prepare(data, registry=None)       parse + validate + order + rewrite -> Manifest
-    render(objects)                    YAML text, documents separated by ---
-    key(obj) / describe(obj)           identity tuple / "kind.group/name" as kubectl prints it
+verify_sha256(data, expected)      raise ManifestError with both digests when they differ
+parse(data)                        multi-document YAML -> [object dicts]; guards against huge inputs and
+                                   alias bombs; every document must be a Kubernetes object
+validate(objects)                  only the kinds a MetalLB manifest contains, one Namespace, every namespaced
+                                   object in it, no duplicates -> the namespace
+order(objects)                     dependency order: Namespace, CRDs, RBAC, config, Services, workloads,
+                                   monitoring, webhook configurations (stable within a step)
+rewrite_images(objects, registry)  quay.io/metallb/* and quay.io/frrouting/* -> REGISTRY/<name>:<tag>
+drop_ca_bundles(objects)           without webhook caBundles (MetalLB's controller injects the real ones)
+typed_secrets(objects)             empty Secrets get their default `type: Opaque` spelled out
+prepare(data, registry=None)       parse + validate + order + rewrite -> Manifest
+render(objects)                    YAML text, documents separated by ---
+key(obj) / describe(obj)           identity tuple / "kind.group/name" as kubectl prints it
 """
 
 import copy
@@ -43,8 +43,18 @@ KINDS = {
     "PodMonitor": (("monitoring.coreos.com",), "podmonitors", True, 8),
     "ValidatingWebhookConfiguration": (("admissionregistration.k8s.io",), "validatingwebhookconfigurations", False, 9),
 }
-STEPS = ("namespace", "crds", "service accounts", "roles", "role bindings", "config", "services", "workloads",
-         "monitoring", "webhooks")
+STEPS = (
+    "namespace",
+    "crds",
+    "service accounts",
+    "roles",
+    "role bindings",
+    "config",
+    "services",
+    "workloads",
+    "monitoring",
+    "webhooks",
+)
 CRD_GROUPS = ("metallb.io", "frrk8s.metallb.io")
 IMAGE_PREFIXES = ("quay.io/metallb/", "quay.io/frrouting/")
 
@@ -98,7 +108,7 @@ def normalize_digest(text):
     """A sha256 as 64 lower-case hex digits (an optional "sha256:" prefix is accepted); ManifestError if not."""
     value = (text or "").strip().lower()
     if value.startswith("sha256:"):
-        value = value[len("sha256:"):]
+        value = value[len("sha256:") :]
     if not re.fullmatch(r"[0-9a-f]{64}", value):
         raise ManifestError(f"'{text}' is not a sha256 digest (64 hexadecimal digits)")
     return value
@@ -109,8 +119,9 @@ def verify_sha256(data, expected, source="the manifest"):
     actual = sha256_hex(data)
     expected = normalize_digest(expected)
     if actual != expected:
-        raise ManifestError(f"checksum mismatch for {source}: expected sha256 {expected}, got {actual}; "
-                            "nothing was applied")
+        raise ManifestError(
+            f"checksum mismatch for {source}: expected sha256 {expected}, got {actual}; nothing was applied"
+        )
     return actual
 
 
@@ -126,8 +137,9 @@ def _documents(text):
         return yaml.load_all(text, Loader=_loader())
     aliases = sum(1 for event in yaml.parse(text, Loader=fast) if isinstance(event, yaml.AliasEvent))
     if aliases > MAX_ALIASES:
-        raise ManifestError(f"the manifest uses more than {MAX_ALIASES} YAML aliases; refusing it "
-                            "(MetalLB's manifests use none)")
+        raise ManifestError(
+            f"the manifest uses more than {MAX_ALIASES} YAML aliases; refusing it (MetalLB's manifests use none)"
+        )
     return yaml.load_all(text, Loader=fast)
 
 
@@ -143,8 +155,10 @@ def _loader():
             if self.check_event(yaml.events.AliasEvent):
                 self.aliases += 1
                 if self.aliases > MAX_ALIASES:
-                    raise ManifestError(f"the manifest uses more than {MAX_ALIASES} YAML aliases; refusing it "
-                                        "(MetalLB's manifests use none)")
+                    raise ManifestError(
+                        f"the manifest uses more than {MAX_ALIASES} YAML aliases; refusing it "
+                        "(MetalLB's manifests use none)"
+                    )
             return super().compose_node(parent, index)
 
     return GuardedLoader
@@ -157,8 +171,7 @@ def _count_nodes(value, budget):
         item = stack.pop()
         seen += 1
         if seen > budget:
-            raise ManifestError(f"the manifest expands to more than {budget} values (a YAML alias bomb?); "
-                                "refusing it")
+            raise ManifestError(f"the manifest expands to more than {budget} values (a YAML alias bomb?); refusing it")
         if isinstance(item, dict):
             stack.extend(item.keys())
             stack.extend(item.values())
@@ -188,8 +201,9 @@ def parse(data, source="the manifest"):
                 continue
             budget -= _count_nodes(doc, budget)
             if not isinstance(doc, dict):
-                raise ManifestError(f"document {number} of {source} is not a Kubernetes object "
-                                    f"(a {type(doc).__name__})")
+                raise ManifestError(
+                    f"document {number} of {source} is not a Kubernetes object (a {type(doc).__name__})"
+                )
             if doc.get("kind") == "List" and isinstance(doc.get("items"), list):
                 raise ManifestError(f"document {number} of {source} is a List: give the objects one per document")
             meta = doc.get("metadata")
@@ -240,22 +254,27 @@ def validate(objects):
         kind, meta = obj["kind"], obj["metadata"]
         spec = KINDS.get(kind)
         if spec is None:
-            raise ManifestError(f"unexpected {kind} {meta['name']}: a MetalLB manifest contains only "
-                                f"{', '.join(sorted(KINDS))}")
+            raise ManifestError(
+                f"unexpected {kind} {meta['name']}: a MetalLB manifest contains only {', '.join(sorted(KINDS))}"
+            )
         groups, _, namespaced, _ = spec
         if group_of(obj) not in groups:
             raise ManifestError(f"unexpected apiVersion {obj['apiVersion']} for {kind} {meta['name']}")
         if namespaced:
             if meta.get("namespace", namespace) != namespace:
-                raise ManifestError(f"{kind} {meta['name']} is in namespace {meta.get('namespace')}; every "
-                                    f"namespaced object of the manifest must be in {namespace}")
+                raise ManifestError(
+                    f"{kind} {meta['name']} is in namespace {meta.get('namespace')}; every "
+                    f"namespaced object of the manifest must be in {namespace}"
+                )
         elif meta.get("namespace"):
             raise ManifestError(f"{kind} {meta['name']} is cluster-scoped but has a namespace")
         if kind == "CustomResourceDefinition":
             group = (obj.get("spec") or {}).get("group")
             if group not in CRD_GROUPS:
-                raise ManifestError(f"CustomResourceDefinition {meta['name']} is for group {group}, "
-                                    f"not a MetalLB group ({', '.join(CRD_GROUPS)})")
+                raise ManifestError(
+                    f"CustomResourceDefinition {meta['name']} is for group {group}, "
+                    f"not a MetalLB group ({', '.join(CRD_GROUPS)})"
+                )
         if kind == "ValidatingWebhookConfiguration":
             for hook in obj.get("webhooks") or []:
                 service = (hook.get("clientConfig") or {}).get("service") or {}
@@ -300,7 +319,7 @@ def rewrite_image(image, registry):
     registry = registry.rstrip("/")
     for prefix in IMAGE_PREFIXES:
         if image.startswith(prefix):
-            return f"{registry}/{image[len(prefix):].rsplit('/', 1)[-1]}"
+            return f"{registry}/{image[len(prefix) :].rsplit('/', 1)[-1]}"
     return image
 
 
@@ -308,8 +327,10 @@ def validate_registry(registry):
     """HOST[:PORT][/PATH] without scheme, tag or digest; ManifestError otherwise."""
     value = (registry or "").strip().rstrip("/")
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]*(:\d+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*", value):
-        raise ManifestError(f"--image-registry '{registry}' is not a registry like registry.example.com/mirror "
-                            "(host[:port][/path], no scheme, tag or digest)")
+        raise ManifestError(
+            f"--image-registry '{registry}' is not a registry like registry.example.com/mirror "
+            "(host[:port][/path], no scheme, tag or digest)"
+        )
     return value
 
 
@@ -389,5 +410,6 @@ def render(objects):
     import yaml
 
     dumper = getattr(yaml, "CSafeDumper", None) if USE_LIBYAML else None
-    return yaml.dump_all(objects, Dumper=dumper or yaml.SafeDumper, sort_keys=False, default_flow_style=False,
-                         explicit_start=True)
+    return yaml.dump_all(
+        objects, Dumper=dumper or yaml.SafeDumper, sort_keys=False, default_flow_style=False, explicit_start=True
+    )

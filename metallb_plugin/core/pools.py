@@ -15,18 +15,14 @@ import re
 
 from metallb_plugin.core import advertisements as adv
 from metallb_plugin.core import ipam
+from metallb_plugin.core import objects as k8s
+from metallb_plugin.defaults import MANAGED_BY, V1BETA1
 
 GROUP = "metallb.io"
-V1BETA1 = "metallb.io/v1beta1"
-MANAGED_BY = {"app.kubernetes.io/managed-by": "kubectl-metallb"}
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 PROTOCOL_LABEL = {adv.L2: "L2", adv.BGP: "BGP"}
-
-
-def _name(obj):
-    return (obj.get("metadata") or {}).get("name", "")
 
 
 # --------------------------------------------------------------------------------------------- list
@@ -47,18 +43,18 @@ def summarize(pools, advertisements, services):
     """
     warnings, parsed = [], {}
     for pool in pools:
-        name = _name(pool)
-        try:
-            parsed[name] = [ipam.parse_entry(a, strict=False) for a in (pool.get("spec") or {}).get("addresses")
-                            or []]
-        except ipam.AddressError as exc:
-            warnings.append(f'pool "{name}": {exc}: MetalLB rejects this configuration until it is fixed')
+        name = k8s.name(pool)
+        ranges, error = k8s.pool_ranges(pool)
+        if error:
+            warnings.append(f'pool "{name}": {error}: MetalLB rejects this configuration until it is fixed')
+        else:
+            parsed[name] = ranges
     for overlap in ipam.pool_overlaps(parsed):
         warnings.append(f"{overlap}: MetalLB rejects overlapping pools until this is fixed")
     usage = ipam.usage(services or [], parsed)
     rows = []
-    for pool in sorted(pools, key=_name):
-        name, spec = _name(pool), pool.get("spec") or {}
+    for pool in sorted(pools, key=k8s.name):
+        name, spec = k8s.name(pool), pool.get("spec") or {}
         avoid = bool(spec.get("avoidBuggyIPs"))
         ranges = parsed.get(name)
         size = ipam.capacity(ranges, avoid) if ranges is not None else None
@@ -73,26 +69,30 @@ def summarize(pools, advertisements, services):
         covering = adv.covering(pool, advertisements)
         protocols = sorted({PROTOCOL_LABEL[adv.protocol(a)] for a in covering}, key=["L2", "BGP"].index)
         if not covering:
-            warnings.append(f'pool "{name}" is not advertised: MetalLB assigns its addresses but never announces '
-                            "them; add an L2Advertisement or BGPAdvertisement for it")
+            warnings.append(
+                f'pool "{name}" is not advertised: MetalLB assigns its addresses but never announces '
+                "them; add an L2Advertisement or BGPAdvertisement for it"
+            )
         allocation = spec.get("serviceAllocation") or {}
-        rows.append({
-            "name": name,
-            "addresses": list(spec.get("addresses") or []),
-            "autoAssign": spec.get("autoAssign", True) is not False,
-            "avoidBuggyIPs": avoid,
-            "priority": allocation.get("priority"),
-            "namespaces": list(allocation.get("namespaces") or []),
-            "size": None if size is None else size.total,
-            "used": None if used is None else used.total,
-            "free": None if size is None or used is None else max(size.total - used.total, 0),
-            "ipv4": _family(size and size.v4, used and used.v4, size, used),
-            "ipv6": _family(size and size.v6, used and used.v6, size, used),
-            "usedFrom": source,
-            "advertised": protocols,
-            "advertisements": [f"{a.get('kind')}/{_name(a)}" for a in covering],
-            "services": None if services is None else list(found.services),
-        })
+        rows.append(
+            {
+                "name": name,
+                "addresses": list(spec.get("addresses") or []),
+                "autoAssign": spec.get("autoAssign", True) is not False,
+                "avoidBuggyIPs": avoid,
+                "priority": allocation.get("priority"),
+                "namespaces": list(allocation.get("namespaces") or []),
+                "size": None if size is None else size.total,
+                "used": None if used is None else used.total,
+                "free": None if size is None or used is None else max(size.total - used.total, 0),
+                "ipv4": _family(size and size.v4, used and used.v4, size, used),
+                "ipv6": _family(size and size.v6, used and used.v6, size, used),
+                "usedFrom": source,
+                "advertised": protocols,
+                "advertisements": [f"{a.get('kind')}/{k8s.name(a)}" for a in covering],
+                "services": None if services is None else list(found.services),
+            }
+        )
     return rows, warnings
 
 
@@ -106,12 +106,23 @@ def _family(size, used, size_known, used_known):
 
 def table_rows(rows):
     """The table cells: NAME ADDRESSES SIZE USED FREE AUTO-ASSIGN ADVERTISED SERVICES."""
+
     def count(value):
         return "?" if value is None else ipam.readable_count(value)
 
-    return [[r["name"], ",".join(r["addresses"]), count(r["size"]), count(r["used"]), count(r["free"]),
-             str(r["autoAssign"]).lower(), "+".join(r["advertised"]) or "none",
-             "?" if r["services"] is None else str(len(r["services"]))] for r in rows]
+    return [
+        [
+            r["name"],
+            ",".join(r["addresses"]),
+            count(r["size"]),
+            count(r["used"]),
+            count(r["free"]),
+            str(r["autoAssign"]).lower(),
+            "+".join(r["advertised"]) or "none",
+            "?" if r["services"] is None else str(len(r["services"])),
+        ]
+        for r in rows
+    ]
 
 
 HEADERS = ["name", "addresses", "size", "used", "free", "auto-assign", "advertised", "services"]
@@ -127,8 +138,10 @@ def validate_name(name):
     if len(name) > 253:
         raise ValueError(f"invalid pool name: {len(name)} characters, at most 253 allowed")
     if not DNS1123_SUBDOMAIN.match(name):
-        raise ValueError(f'invalid pool name "{name}": use lower-case letters, digits, "-" and ".", starting and '
-                         "ending with a letter or digit (a DNS-1123 subdomain)")
+        raise ValueError(
+            f'invalid pool name "{name}": use lower-case letters, digits, "-" and ".", starting and '
+            "ending with a letter or digit (a DNS-1123 subdomain)"
+        )
 
 
 def parse_node_selector(text):
@@ -140,8 +153,11 @@ def parse_node_selector(text):
         prefix, slash, label = key.rpartition("/")
         if not sep or not key:
             raise ValueError(f'invalid node selector "{text}": write key=value[,key=value...]')
-        if not LABEL_NAME.match(label if slash else key) or len(label if slash else key) > 63 or (
-                slash and not DNS1123_SUBDOMAIN.match(prefix)):
+        if (
+            not LABEL_NAME.match(label if slash else key)
+            or len(label if slash else key) > 63
+            or (slash and not DNS1123_SUBDOMAIN.match(prefix))
+        ):
             raise ValueError(f'invalid node selector "{text}": "{key}" is not a valid label key')
         if len(value) > 63 or not LABEL_VALUE.match(value):
             raise ValueError(f'invalid node selector "{text}": "{value}" is not a valid label value')
@@ -149,8 +165,7 @@ def parse_node_selector(text):
     return {"matchLabels": labels}
 
 
-def pool_object(name, namespace, addresses, auto_assign=True, avoid_buggy_ips=False, priority=None,
-                namespaces=None):
+def pool_object(name, namespace, addresses, auto_assign=True, avoid_buggy_ips=False, priority=None, namespaces=None):
     spec = {"addresses": list(addresses)}
     if not auto_assign:
         spec["autoAssign"] = False
@@ -163,8 +178,12 @@ def pool_object(name, namespace, addresses, auto_assign=True, avoid_buggy_ips=Fa
         allocation["namespaces"] = list(namespaces)
     if allocation:
         spec["serviceAllocation"] = allocation
-    return {"apiVersion": V1BETA1, "kind": "IPAddressPool",
-            "metadata": {"name": name, "namespace": namespace, "labels": dict(MANAGED_BY)}, "spec": spec}
+    return {
+        "apiVersion": V1BETA1,
+        "kind": "IPAddressPool",
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(MANAGED_BY)},
+        "spec": spec,
+    }
 
 
 def advertisement_object(protocol, name, namespace, pool, interfaces=(), node_selectors=(), peers=()):
@@ -177,8 +196,12 @@ def advertisement_object(protocol, name, namespace, pool, interfaces=(), node_se
     if protocol == adv.BGP and peers:
         spec["peers"] = list(peers)
     kind = "L2Advertisement" if protocol == adv.L2 else "BGPAdvertisement"
-    return {"apiVersion": V1BETA1, "kind": kind,
-            "metadata": {"name": name, "namespace": namespace, "labels": dict(MANAGED_BY)}, "spec": spec}
+    return {
+        "apiVersion": V1BETA1,
+        "kind": kind,
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(MANAGED_BY)},
+        "spec": spec,
+    }
 
 
 def node_networks(nodes):
@@ -187,7 +210,7 @@ def node_networks(nodes):
 
     found = []
     for node in nodes:
-        name = _name(node)
+        name = k8s.name(node)
         for address in (node.get("status") or {}).get("addresses") or []:
             if address.get("type") in ("InternalIP", "ExternalIP"):
                 try:
@@ -217,8 +240,9 @@ def placement_warnings(ranges, nodes=(), service_cidrs=()):
     for what, network in found:
         for entry in ipam.network_overlaps(ranges, network):
             shown = network.network_address if network.num_addresses == 1 else network
-            warnings.append(f"{entry} overlaps {what} ({shown}): MetalLB would hand out addresses that are "
-                            "already in use")
+            warnings.append(
+                f"{entry} overlaps {what} ({shown}): MetalLB would hand out addresses that are already in use"
+            )
     return warnings
 
 

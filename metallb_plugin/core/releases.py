@@ -281,8 +281,10 @@ def artifact(tag=None, mode="native", prometheus=False):
         raise ReleaseError(f"{exc}; known releases: {TAGS[0]} .. {TAGS[-1]}") from None
     files = RELEASES.get(tag)
     if files is None:
-        raise ReleaseError(f"unknown MetalLB release {tag}: known releases are {TAGS[0]} .. {TAGS[-1]} "
-                           "(see --list-versions); for another release pass --manifest URL --sha256 HEX")
+        raise ReleaseError(
+            f"unknown MetalLB release {tag}: known releases are {TAGS[0]} .. {TAGS[-1]} "
+            "(see --list-versions); for another release pass --manifest URL --sha256 HEX"
+        )
     name = manifest_file(mode, prometheus)
     if name not in files:
         variant = f"{mode} mode{' with --prometheus' if prometheus else ''}"

@@ -50,6 +50,9 @@ def describe(selector):
     parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
     for expr in selector.get("matchExpressions") or []:
         key, operator, values = expr.get("key"), expr.get("operator"), ",".join(expr.get("values") or [])
-        parts.append({IN: f"{key} in ({values})", NOT_IN: f"{key} notin ({values})", EXISTS: key,
-                      DOES_NOT_EXIST: f"!{key}"}.get(operator, f"{key} {operator} ({values})"))
+        parts.append(
+            {IN: f"{key} in ({values})", NOT_IN: f"{key} notin ({values})", EXISTS: key, DOES_NOT_EXIST: f"!{key}"}.get(
+                operator, f"{key} {operator} ({values})"
+            )
+        )
     return ",".join(parts) or "<all>"

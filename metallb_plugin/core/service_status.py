@@ -9,17 +9,23 @@ why), ignored (a loadBalancerClass MetalLB does not handle) or served by somethi
 
 import re
 from dataclasses import dataclass, field
+from typing import Optional
 
 from metallb_plugin.core import advertisements as adv
-from metallb_plugin.core import allocation, ipam
+from metallb_plugin.core import allocation, ipam, workloads
 from metallb_plugin.core import events as ev
-from metallb_plugin.core import workloads
-from metallb_plugin.core.view import key, meta, name, ready_endpoints
+from metallb_plugin.core.objects import key, meta, name
+from metallb_plugin.core.view import ready_endpoints
 
 ASSIGNED, PENDING, IGNORED, OTHER = "assigned", "pending", "ignored", "other"
 ANNOUNCING = re.compile(r'announcing from node "([^"]+)" with protocol "([^"]+)"')
-ALLOCATION_WARNINGS = ("AllocationFailed", "LoadBalancerFailed", "nolbIPsIPFamily", "noclusterIPsIPFamily",
-                       "InternalError")
+ALLOCATION_WARNINGS = (
+    "AllocationFailed",
+    "LoadBalancerFailed",
+    "nolbIPsIPFamily",
+    "noclusterIPsIPFamily",
+    "InternalError",
+)
 
 
 @dataclass(frozen=True, order=True)
@@ -38,12 +44,12 @@ class ServiceState:
     name: str
     state: str
     ips: list = field(default_factory=list)
-    pool: str = None
+    pool: Optional[str] = None
     pool_inferred: bool = False  # no ip-allocated-from-pool annotation: the pool holding the address
     announced_by: list = field(default_factory=list)
     reason: str = ""
     hint: str = ""
-    severity: str = None  # None: fine; "warn" or "fail": a problem of this Service
+    severity: Optional[str] = None  # None: fine; "warn" or "fail": a problem of this Service
     deprecated_annotations: list = field(default_factory=list)
 
     @property
@@ -51,10 +57,19 @@ class ServiceState:
         return f"{self.namespace}/{self.name}"
 
     def to_dict(self):
-        return {"namespace": self.namespace, "name": self.name, "state": self.state, "ips": list(self.ips),
-                "pool": self.pool, "poolInferred": self.pool_inferred,
-                "announcedBy": [a.to_dict() for a in self.announced_by], "reason": self.reason, "hint": self.hint,
-                "problem": self.severity, "deprecatedAnnotations": list(self.deprecated_annotations)}
+        return {
+            "namespace": self.namespace,
+            "name": self.name,
+            "state": self.state,
+            "ips": list(self.ips),
+            "pool": self.pool,
+            "poolInferred": self.pool_inferred,
+            "announcedBy": [a.to_dict() for a in self.announced_by],
+            "reason": self.reason,
+            "hint": self.hint,
+            "problem": self.severity,
+            "deprecatedAnnotations": list(self.deprecated_annotations),
+        }
 
 
 def explain_hint(service):
@@ -68,33 +83,39 @@ def handles(view, service):
         if wanted == view.lb_class:
             return True, ""
         if not wanted:
-            return False, (f"it has no loadBalancerClass and MetalLB only handles class {view.lb_class} "
-                           "(--lb-class)")
+            return False, (f"it has no loadBalancerClass and MetalLB only handles class {view.lb_class} (--lb-class)")
         return False, f"its loadBalancerClass {wanted} is not MetalLB's ({view.lb_class})"
     if wanted:
-        return False, (f"its loadBalancerClass {wanted} belongs to another load balancer; MetalLB only handles "
-                       "Services without a class")
+        return False, (
+            f"its loadBalancerClass {wanted} belongs to another load balancer; MetalLB only handles "
+            "Services without a class"
+        )
     return True, ""
 
 
 def addresses(service):
     """The Service's load balancer addresses (IPs, or hostnames some implementations write)."""
     ingress = (((service.get("status") or {}).get("loadBalancer") or {}).get("ingress")) or []
-    return [i.get("ip") or i.get("hostname") for i in ingress if isinstance(i, dict) and (i.get("ip") or i.get("hostname"))]
+    return [
+        i.get("ip") or i.get("hostname") for i in ingress if isinstance(i, dict) and (i.get("ip") or i.get("hostname"))
+    ]
 
 
 def _status_matches(obj, service):
     status = obj.get("status") or {}
     labels = meta(obj).get("labels") or {}
     svc_ns, svc_name = meta(service).get("namespace"), name(service)
-    return ((status.get("serviceNamespace") or labels.get("metallb.io/service-namespace")) == svc_ns
-            and (status.get("serviceName") or labels.get("metallb.io/service-name")) == svc_name)
+    return (status.get("serviceNamespace") or labels.get("metallb.io/service-namespace")) == svc_ns and (
+        status.get("serviceName") or labels.get("metallb.io/service-name")
+    ) == svc_name
 
 
 def announcements(view, service):
     found = set()
-    for kind, protocol, source in (("servicel2statuses", adv.L2, "ServiceL2Status"),
-                                   ("servicebgpstatuses", adv.BGP, "ServiceBGPStatus")):
+    for kind, protocol, source in (
+        ("servicel2statuses", adv.L2, "ServiceL2Status"),
+        ("servicebgpstatuses", adv.BGP, "ServiceBGPStatus"),
+    ):
         for obj in view.local.get(kind) or []:
             node = (obj.get("status") or {}).get("node") or (meta(obj).get("labels") or {}).get("metallb.io/node")
             if node and _status_matches(obj, service):
@@ -125,13 +146,19 @@ def _allocation_events(view, service):
 
 # message fragment -> what to do (AllocationFailed texts from MetalLB's allocator and controller)
 _FAILURE_HINTS = (
-    ("no available IPs in pool", "the requested pool is full: add addresses to it (kubectl metallb pools) or free "
-                                 "some"),
+    (
+        "no available IPs in pool",
+        "the requested pool is full: add addresses to it (kubectl metallb pools) or free some",
+    ),
     ("unknown pool", "the metallb.io/address-pool annotation names a pool that does not exist in {ns}"),
-    ("is not allowed in config", "the requested address is in no IPAddressPool: add it to a pool or request "
-                                 "another one"),
-    ("not compatible for ip assignment", "the pool's serviceAllocation does not select this Service (namespace or "
-                                         "labels)"),
+    (
+        "is not allowed in config",
+        "the requested address is in no IPAddressPool: add it to a pool or request another one",
+    ),
+    (
+        "not compatible for ip assignment",
+        "the pool's serviceAllocation does not select this Service (namespace or labels)",
+    ),
     ("is not compatible with requested address pool", "the requested address is not in the requested pool"),
     ("no suitable pool for", "no pool has addresses of the Service's IP family"),
     ("sharing key", "Services sharing an address need the same metallb.io/allow-shared-ip value"),
@@ -161,8 +188,10 @@ def pending_reason(view, service):
         return f"MetalLB's controller Deployment is missing in {view.install.namespace}", "kubectl metallb install"
     counts = workloads.deployment_counts(view.controller)
     if counts["ready"] < 1:
-        return ("MetalLB's controller is not ready, so nothing assigns addresses",
-                f"kubectl -n {view.install.namespace} describe deployment {name(view.controller)}")
+        return (
+            "MetalLB's controller is not ready, so nothing assigns addresses",
+            f"kubectl -n {view.install.namespace} describe deployment {name(view.controller)}",
+        )
     if not view.pools:
         reason = f"there is no IPAddressPool in {view.ns} (MetalLB records no event in that case)"
         others = sorted({meta(p).get("namespace", "") for p in view.elsewhere["ipaddresspools"]})
@@ -175,10 +204,13 @@ def pending_reason(view, service):
         return f"{warning.get('reason')}: {message}", failure_hint(message, view.ns) or explain
     invalid = [c for c in view.local["configurationstates"] if (c.get("status") or {}).get("result") == "Invalid"]
     if invalid:
-        return (f"MetalLB rejected its configuration: {(invalid[0].get('status') or {}).get('errorSummary', '')}",
-                f"kubectl -n {view.ns} get configurationstates -o yaml")
-    fits = allocation.evaluate_pools(service, view.pools, view.namespace_labels.get(meta(service).get("namespace")),
-                                     view.services)
+        return (
+            f"MetalLB rejected its configuration: {(invalid[0].get('status') or {}).get('errorSummary', '')}",
+            f"kubectl -n {view.ns} get configurationstates -o yaml",
+        )
+    fits = allocation.evaluate_pools(
+        service, view.pools, view.namespace_labels.get(meta(service).get("namespace")), view.services
+    )
     if not any(f.eligible for f in fits):
         return "no IPAddressPool can serve it: " + "; ".join(f"{f.name}: {f.reasons[0]}" for f in fits), explain
     return "no MetalLB event yet: the controller has not processed it", explain
@@ -195,15 +227,20 @@ def _not_announced(view, service, pool_name):
         return "not announced: it has no ready endpoints", "warn"
     protocols = {adv.protocol(a) for a in covering}
     observable = (adv.L2 in protocols and view.served("servicel2statuses") and view.at_least(0, 14, 6)) or (
-        adv.BGP in protocols and view.served("servicebgpstatuses"))
+        adv.BGP in protocols and view.served("servicebgpstatuses")
+    )
     if observable:
         return "no node announces it (no ServiceL2Status/ServiceBGPStatus, no nodeAssigned event)", "fail"
     return "announcing node unknown (no recent nodeAssigned event)", None
 
 
 def classify(view, service):
-    state = ServiceState(meta(service).get("namespace", ""), name(service), PENDING,
-                         deprecated_annotations=allocation.deprecated_annotations(service))
+    state = ServiceState(
+        meta(service).get("namespace", ""),
+        name(service),
+        PENDING,
+        deprecated_annotations=allocation.deprecated_annotations(service),
+    )
     ok, why = handles(view, service)
     state.ips = addresses(service)
     if not ok:
@@ -219,8 +256,10 @@ def classify(view, service):
             state.pool_inferred = state.pool is not None
         if not state.pool:
             state.state = OTHER
-            state.reason = ("has an address MetalLB did not assign (no metallb.io/ip-allocated-from-pool, not in a "
-                            "pool): another load balancer implementation serves it")
+            state.reason = (
+                "has an address MetalLB did not assign (no metallb.io/ip-allocated-from-pool, not in a "
+                "pool): another load balancer implementation serves it"
+            )
             state.hint = "disable the other implementation (k3s: --disable=servicelb) or give the Service a class"
             state.severity = "warn"
             return state

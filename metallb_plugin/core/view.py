@@ -14,15 +14,24 @@ servicebgpstatuses.
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Optional
 
-from metallb_plugin.core import advertisements, allocation
+from metallb_plugin.core import advertisements, releases
 from metallb_plugin.core import events as ev
 from metallb_plugin.core import installation as inst
-from metallb_plugin.core import releases
+from metallb_plugin.core import objects as k8s
 from metallb_plugin.core.checks import Skip
+from metallb_plugin.core.objects import key, meta, name
 
-METALLB_KINDS = ("ipaddresspools", "l2advertisements", "bgpadvertisements", "bgppeers", "configurationstates",
-                 "servicel2statuses", "servicebgpstatuses")
+METALLB_KINDS = (
+    "ipaddresspools",
+    "l2advertisements",
+    "bgpadvertisements",
+    "bgppeers",
+    "configurationstates",
+    "servicel2statuses",
+    "servicebgpstatuses",
+)
 CONFIG_KINDS = ("ipaddresspools", "l2advertisements", "bgpadvertisements", "bgppeers")
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
@@ -35,7 +44,9 @@ class Facts:
     installations: list = field(default_factory=list)  # every install found, any namespace
     objects: dict = field(default_factory=dict)  # kind -> [raw dicts]
     unreadable: dict = field(default_factory=dict)  # kind -> why it could not be listed
-    served: frozenset = None  # metallb.io/v1beta1 plurals the API server serves; None: no metallb.io API at all
+    served: Optional[frozenset] = (
+        None  # metallb.io/v1beta1 plurals the API server serves; None: no metallb.io API at all
+    )
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     def get(self, kind):
@@ -63,18 +74,6 @@ def locate(facts):
     return facts
 
 
-def meta(obj):
-    return obj.get("metadata") or {}
-
-
-def name(obj):
-    return meta(obj).get("name", "")
-
-
-def key(obj):
-    return f"{meta(obj).get('namespace', '')}/{name(obj)}"
-
-
 def _version_tuple(version):
     try:
         return releases.parse_version(version or "")
@@ -98,8 +97,9 @@ class View:
         self.frr_k8s = None
         if self.install and self.install.frr_k8s:
             frr_ns, _, frr_name = self.install.frr_k8s.partition("/")
-            self.frr_k8s = next((d for d in self.daemonsets if meta(d).get("namespace") == frr_ns
-                                 and name(d) == frr_name), None)
+            self.frr_k8s = next(
+                (d for d in self.daemonsets if meta(d).get("namespace") == frr_ns and name(d) == frr_name), None
+            )
         self.pods = objects.get("pods") or []
         self.events_by_object = ev.by_object(objects.get("events") or [])
         self.service_events = ev.by_object(objects.get("serviceEvents") or [])
@@ -123,33 +123,29 @@ class View:
             self.elsewhere[kind] = [o for o in items if meta(o).get("namespace") != self.ns]
         self.pools = self.local["ipaddresspools"]
         # parsed once: every Service's classification looks them up
-        self.pool_ranges = {name(p): allocation.pool_ranges(p)[0] for p in self.pools}
+        self.pool_ranges = {name(p): k8s.pool_ranges(p, lenient=True)[0] for p in self.pools}
         self.advertisements = self.local["l2advertisements"] + self.local["bgpadvertisements"]
         self.covering = {name(p): advertisements.covering(p, self.advertisements) for p in self.pools}
         self.lb_class = self._flag(self.controller, "controller", "--lb-class") or self._flag(
-            self.speaker, "speaker", "--lb-class")
+            self.speaker, "speaker", "--lb-class"
+        )
         self.ignore_exclude_lb = self._switch(self.speaker, "speaker", "--ignore-exclude-lb")
 
     def _find(self, items, wanted):
         if not wanted:
             return None
-        return next((i for i in items if meta(i).get("namespace") == self.install.namespace and name(i) == wanted),
-                    None)
+        return next(
+            (i for i in items if meta(i).get("namespace") == self.install.namespace and name(i) == wanted), None
+        )
 
     @staticmethod
     def _flag(workload, container, flag):
-        return inst._arg(inst._main_container(workload, container), flag) if workload else None
+        return k8s.flag_value(k8s.argv(k8s.main_container(workload, container)), flag) if workload else None
 
     @staticmethod
     def _switch(workload, container, flag):
         """A boolean flag: `--flag` or `--flag=true` (Go's flag package syntax)."""
-        if not workload:
-            return False
-        main = inst._main_container(workload, container)
-        for arg in (main.get("args") or []) + (main.get("command") or []):
-            if arg == flag or (arg.startswith(flag + "=") and arg.split("=", 1)[1].lower() in ("true", "1", "t")):
-                return True
-        return False
+        return bool(workload) and bool(k8s.flag_switch(k8s.argv(k8s.main_container(workload, container)), flag))
 
     def served(self, kind):
         return self.facts.served is not None and kind in self.facts.served

@@ -18,48 +18,45 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from metallb_plugin.core import events as ev
+from metallb_plugin.core import objects as k8s
 from metallb_plugin.core.selectors import matches
 
 
-def _meta(obj):
-    return obj.get("metadata") or {}
-
-
-def _status(obj):
-    return obj.get("status") or {}
-
-
-def _spec(obj):
-    return obj.get("spec") or {}
-
-
-def name(obj):
-    return _meta(obj).get("name", "")
-
-
 def deployment_counts(dep):
-    status = _status(dep)
-    desired = _spec(dep).get("replicas", 1)
-    return {"desired": desired, "ready": status.get("readyReplicas", 0),
-            "updated": status.get("updatedReplicas", 0), "available": status.get("availableReplicas", 0)}
+    status = k8s.status(dep)
+    desired = k8s.spec(dep).get("replicas", 1)
+    return {
+        "desired": desired,
+        "ready": status.get("readyReplicas", 0),
+        "updated": status.get("updatedReplicas", 0),
+        "available": status.get("availableReplicas", 0),
+    }
 
 
 def daemonset_counts(ds):
-    status = _status(ds)
-    return {"desired": status.get("desiredNumberScheduled", 0), "current": status.get("currentNumberScheduled", 0),
-            "ready": status.get("numberReady", 0), "updated": status.get("updatedNumberScheduled", 0),
-            "available": status.get("numberAvailable", 0), "misscheduled": status.get("numberMisscheduled", 0)}
+    status = k8s.status(ds)
+    return {
+        "desired": status.get("desiredNumberScheduled", 0),
+        "current": status.get("currentNumberScheduled", 0),
+        "ready": status.get("numberReady", 0),
+        "updated": status.get("updatedNumberScheduled", 0),
+        "available": status.get("numberAvailable", 0),
+        "misscheduled": status.get("numberMisscheduled", 0),
+    }
 
 
 def pods_of(workload, pods):
-    namespace = _meta(workload).get("namespace")
-    selector = _spec(workload).get("selector")
-    return [p for p in pods or [] if _meta(p).get("namespace") == namespace
-            and matches(selector, _meta(p).get("labels"))]
+    namespace = k8s.meta(workload).get("namespace")
+    selector = k8s.spec(workload).get("selector")
+    return [
+        p
+        for p in pods or []
+        if k8s.meta(p).get("namespace") == namespace and matches(selector, k8s.meta(p).get("labels"))
+    ]
 
 
 def _condition(obj, kind):
-    return next((c for c in _status(obj).get("conditions") or [] if c.get("type") == kind), None)
+    return next((c for c in k8s.status(obj).get("conditions") or [] if c.get("type") == kind), None)
 
 
 def pod_ready(pod):
@@ -76,14 +73,16 @@ def _container_problem(statuses):
             return f"container {status.get('name')}: {waiting.get('reason')}" + (f": {message}" if message else "")
         terminated = state.get("terminated")
         if terminated and terminated.get("reason") != "Completed":
-            return (f"container {status.get('name')}: terminated ({terminated.get('reason', 'Error')}, "
-                    f"exit code {terminated.get('exitCode')})")
+            return (
+                f"container {status.get('name')}: terminated ({terminated.get('reason', 'Error')}, "
+                f"exit code {terminated.get('exitCode')})"
+            )
     return None
 
 
 def why_not_ready(pod, pod_events=()):
     """Why a Pod is not ready, as one line; the latest warning event is appended when it adds something."""
-    status = _status(pod)
+    status = k8s.status(pod)
     reason = None
     scheduled = _condition(pod, "PodScheduled")
     if scheduled and scheduled.get("status") == "False":
@@ -95,8 +94,9 @@ def why_not_ready(pod, pod_events=()):
         if unready:
             reason = f"container {', '.join(unready)} running but not ready"
         else:
-            reason = f"phase {status.get('phase', 'Unknown')}" + (f": {status['reason']}" if status.get("reason")
-                                                                   else "")
+            reason = f"phase {status.get('phase', 'Unknown')}" + (
+                f": {status['reason']}" if status.get("reason") else ""
+            )
     warning = ev.latest(pod_events, type_="Warning")
     if warning:
         line = " ".join((warning.get("message") or "").split())
@@ -117,7 +117,7 @@ class Restart:
 
 def restarts(pod, now, recent=timedelta(hours=1)):
     found = []
-    for status in _status(pod).get("containerStatuses") or []:
+    for status in k8s.status(pod).get("containerStatuses") or []:
         times = status.get("restartCount") or 0
         if not times:
             continue
@@ -128,22 +128,11 @@ def restarts(pod, now, recent=timedelta(hours=1)):
         reason = terminated.get("reason") or ""
         if terminated.get("exitCode") is not None:
             reason = f"{reason or 'exited'} with code {terminated['exitCode']}"
-        found.append(Restart(name(pod), status.get("name", ""), times, reason, finished, is_recent))
+        found.append(Restart(k8s.name(pod), status.get("name", ""), times, reason, finished, is_recent))
     return found
 
 
 # ------------------------------------------------------------------------------------------ scheduling
-
-
-def _tolerates(toleration, taint):
-    if toleration.get("effect") and toleration.get("effect") != taint.get("effect"):
-        return False
-    operator = toleration.get("operator", "Equal")
-    if not toleration.get("key"):
-        return operator == "Exists"  # an empty key with Exists tolerates everything
-    if toleration.get("key") != taint.get("key"):
-        return False
-    return operator == "Exists" or toleration.get("value", "") == taint.get("value", "")
 
 
 def _requirement_matches(expr, labels):
@@ -158,40 +147,31 @@ def _requirement_matches(expr, labels):
 
 
 def _affinity_allows(pod_spec, node):
-    required = (((pod_spec.get("affinity") or {}).get("nodeAffinity") or {})
-                .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
+    required = ((pod_spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ) or {}
     terms = required.get("nodeSelectorTerms") or []
     if not terms:
         return True
-    labels = _meta(node).get("labels") or {}
-    fields = {"metadata.name": name(node)}
-    return any(all(_requirement_matches(e, labels) for e in term.get("matchExpressions") or [])
-               and all(_requirement_matches(e, fields) for e in term.get("matchFields") or [])
-               for term in terms)
-
-
-# Tolerations the DaemonSet controller adds to every daemon Pod (pkg/controller/daemon/util), so a node under
-# memory pressure or cordoned still runs its speaker; network-unavailable only for hostNetwork Pods.
-DAEMON_TOLERATIONS = tuple({"key": f"node.kubernetes.io/{k}", "operator": "Exists", "effect": e} for k, e in (
-    ("not-ready", "NoExecute"), ("unreachable", "NoExecute"), ("disk-pressure", "NoSchedule"),
-    ("memory-pressure", "NoSchedule"), ("pid-pressure", "NoSchedule"), ("unschedulable", "NoSchedule")))
-HOST_NETWORK_TOLERATION = {"key": "node.kubernetes.io/network-unavailable", "operator": "Exists",
-                           "effect": "NoSchedule"}
+    labels = k8s.labels(node)
+    fields = {"metadata.name": k8s.name(node)}
+    return any(
+        all(_requirement_matches(e, labels) for e in term.get("matchExpressions") or [])
+        and all(_requirement_matches(e, fields) for e in term.get("matchFields") or [])
+        for term in terms
+    )
 
 
 def schedulable_nodes(ds, nodes):
-    pod_spec = (_spec(ds).get("template") or {}).get("spec") or {}
+    pod_spec = k8s.pod_spec(ds)
     selector = pod_spec.get("nodeSelector") or {}
-    tolerations = list(pod_spec.get("tolerations") or []) + list(DAEMON_TOLERATIONS)
-    if pod_spec.get("hostNetwork"):
-        tolerations.append(HOST_NETWORK_TOLERATION)
+    tolerations = k8s.daemon_tolerations(pod_spec)
     chosen = []
     for node in nodes or []:
-        labels = _meta(node).get("labels") or {}
+        labels = k8s.labels(node)
         if any(labels.get(k) != v for k, v in selector.items()):
             continue
-        taints = [t for t in _spec(node).get("taints") or [] if t.get("effect") in ("NoSchedule", "NoExecute")]
-        if any(not any(_tolerates(tol, taint) for tol in tolerations) for taint in taints):
+        if k8s.blocking_taints(node, tolerations):
             continue
         if not _affinity_allows(pod_spec, node):
             continue
@@ -200,19 +180,20 @@ def schedulable_nodes(ds, nodes):
 
 
 def nodes_without_ready_pod(ds, nodes, pods):
-    ready_on = {_spec(p).get("nodeName") for p in pods_of(ds, pods) if pod_ready(p)}
-    return sorted(name(n) for n in schedulable_nodes(ds, nodes) if name(n) not in ready_on)
+    ready_on = {k8s.spec(p).get("nodeName") for p in pods_of(ds, pods) if pod_ready(p)}
+    return sorted(k8s.name(n) for n in schedulable_nodes(ds, nodes) if k8s.name(n) not in ready_on)
 
 
 def workload_warnings(kind, workload, events_by_object):
     """Latest warning event per involved object: the workload itself and, for a Deployment, its ReplicaSets."""
-    namespace, own = _meta(workload).get("namespace", ""), name(workload)
+    namespace, own = k8s.meta(workload).get("namespace", ""), k8s.name(workload)
     found = []
     for (obj_kind, obj_ns, obj_name), items in events_by_object.items():
         if obj_ns != namespace:
             continue
         if (obj_kind == kind and obj_name == own) or (
-                kind == "Deployment" and obj_kind == "ReplicaSet" and obj_name.startswith(own + "-")):
+            kind == "Deployment" and obj_kind == "ReplicaSet" and obj_name.startswith(own + "-")
+        ):
             warning = ev.latest(items, type_="Warning")
             if warning:
                 found.append(warning)

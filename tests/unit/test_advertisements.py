@@ -48,8 +48,11 @@ def test_protocol():
 
 
 def test_node_and_service_selectors():
-    limited = l2("x", nodeSelectors=[{"matchLabels": {"edge": "true"}}],
-                 serviceSelectors=[{"matchExpressions": [{"key": "expose", "operator": "Exists"}]}])
+    limited = l2(
+        "x",
+        nodeSelectors=[{"matchLabels": {"edge": "true"}}],
+        serviceSelectors=[{"matchExpressions": [{"key": "expose", "operator": "Exists"}]}],
+    )
     assert adv.allows_node(l2("all"), node("n1"))
     assert adv.allows_node(limited, node("n1", {"edge": "true"}))
     assert not adv.allows_node(limited, node("n2"))

@@ -10,10 +10,21 @@ def _skip(facts):
 
 CHECKS = [
     Check("api", "Kubernetes", "API reachable", lambda f: Result(OK)),
-    Check("arp", "kube-proxy", "strict ARP on", lambda f: Result(FAIL, "strictARP is false"),
-          hint="kubectl metallb strict-arp --enable"),
-    Check("excl", "Nodes", "no excluded nodes", lambda f: Result(FAIL, "node-1 is excluded", ("node-1",)),
-          severity="warning", hint="https://metallb.io/troubleshooting/"),
+    Check(
+        "arp",
+        "kube-proxy",
+        "strict ARP on",
+        lambda f: Result(FAIL, "strictARP is false"),
+        hint="kubectl metallb strict-arp --enable",
+    ),
+    Check(
+        "excl",
+        "Nodes",
+        "no excluded nodes",
+        lambda f: Result(FAIL, "node-1 is excluded", ("node-1",)),
+        severity="warning",
+        hint="https://metallb.io/troubleshooting/",
+    ),
     Check("nodes", "Nodes", "Linux nodes present", _skip),
 ]
 
@@ -32,8 +43,14 @@ def test_document_shape():
     assert doc["success"] is False
     assert [c["name"] for c in doc["categories"]] == ["Kubernetes", "kube-proxy", "Nodes"]
     arp = doc["categories"][1]["checks"][0]
-    assert arp == {"id": "arp", "description": "strict ARP on", "result": "fail", "message": "strictARP is false",
-                   "details": [], "hint": "kubectl metallb strict-arp --enable"}
+    assert arp == {
+        "id": "arp",
+        "description": "strict ARP on",
+        "result": "fail",
+        "message": "strictARP is false",
+        "details": [],
+        "hint": "kubectl metallb strict-arp --enable",
+    }
     assert doc["categories"][0]["checks"][0]["hint"] == ""
 
 
@@ -45,7 +62,8 @@ def test_text_rendering():
         "Nodes\n-----\n‼ no excluded nodes\n    node-1 is excluded\n      node-1\n"
         "    see https://metallb.io/troubleshooting/\n"
         "- Linux nodes present\n    cannot list nodes: forbidden\n\n"
-        "Status check results are ×\n")
+        "Status check results are ×\n"
+    )
 
 
 def test_colour_only_when_enabled():

@@ -3,8 +3,8 @@ import subprocess
 import sys
 
 import pytest
-
 from helpers import REPO, run_plugin
+
 from metallb_plugin import __version__
 from metallb_plugin.cli import COMMANDS, parse
 
@@ -28,14 +28,15 @@ def test_help_and_version_do_not_import_the_kubernetes_client(argv):
 
 
 def test_top_level_help_loads_no_subcommand():
-    assert _loaded_modules_after(["--help"], ["metallb_plugin.commands.", "metallb_plugin.core."]) == \
-        "metallb_plugin.core.duration"
+    assert (
+        _loaded_modules_after(["--help"], ["metallb_plugin.commands.", "metallb_plugin.core."])
+        == "metallb_plugin.core.duration"
+    )
 
 
 def test_a_subcommand_loads_only_its_own_module():
     loaded = _loaded_modules_after(["-n", "x", "--context", "status", "pools", "--help"], ["metallb_plugin.commands."])
     assert loaded == "metallb_plugin.commands.pools"
-
 
 
 def test_usage_says_kubectl_metallb():
@@ -111,11 +112,14 @@ def test_no_kubeconfig_anywhere(tmp_path):
     assert "no kubeconfig found" in result.stderr
 
 
-@pytest.mark.parametrize("content, message", [
-    ("clusters: [\n", "is not valid YAML"),
-    ("- a\n- b\n", "expected a mapping at the top"),
-    ("current-context: x\n", 'current context "x" is not defined'),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("clusters: [\n", "is not valid YAML"),
+        ("- a\n- b\n", "expected a mapping at the top"),
+        ("current-context: x\n", 'current context "x" is not defined'),
+    ],
+)
 def test_broken_kubeconfig(tmp_path, content, message):
     path = tmp_path / "config"
     path.write_text(content)
@@ -128,21 +132,32 @@ def test_broken_kubeconfig(tmp_path, content, message):
 def test_the_import_probe_can_see_the_client(tmp_path):
     # a command that connects does import the client: the probe above is able to fail
     config = tmp_path / "config"
-    config.write_text('{"current-context": "c", "contexts": [{"name": "c", "context": {"cluster": "c"}}],'
-                      ' "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}]}')
+    config.write_text(
+        '{"current-context": "c", "contexts": [{"name": "c", "context": {"cluster": "c"}}],'
+        ' "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}]}'
+    )
     assert "kubernetes" in _loaded_modules_after(["version", "--kubeconfig", str(config)]).split(",")
 
 
-@pytest.mark.parametrize("user, message", [
-    ({"tokenFile": "/nonexistent/token"}, 'kubeconfig user "u": cannot read /nonexistent/token: No such file'),
-    ({"auth-provider": {"name": "gcp", "config": {}}}, 'kubeconfig user "u": the gcp auth-provider failed'),
-])
+@pytest.mark.parametrize(
+    "user, message",
+    [
+        ({"tokenFile": "/nonexistent/token"}, 'kubeconfig user "u": cannot read /nonexistent/token: No such file'),
+        ({"auth-provider": {"name": "gcp", "config": {}}}, 'kubeconfig user "u": the gcp auth-provider failed'),
+    ],
+)
 def test_credentials_that_cannot_be_loaded(tmp_path, user, message):
     path = tmp_path / "config"
-    path.write_text(json.dumps({
-        "current-context": "c", "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
-        "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
-        "users": [{"name": "u", "user": user}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "current-context": "c",
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+                "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+                "users": [{"name": "u", "user": user}],
+            }
+        )
+    )
     result = run_plugin("version", "--kubeconfig", str(path))
     assert result.returncode == 3
     assert message in result.stderr

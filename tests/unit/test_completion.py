@@ -8,10 +8,10 @@ import subprocess
 import sys
 
 import pytest
+from helpers import REPO, run_plugin
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import REPO, run_plugin
 from metallb_plugin import cli
 from metallb_plugin.commands import completion as command
 from metallb_plugin.core import completion, releases
@@ -89,15 +89,21 @@ def test_files_for_the_kubeconfig(parser):
 
 
 def test_context_cluster_user_and_namespace_come_from_sources(parser):
-    for flag, source in (("--context", "contexts"), ("--cluster", "clusters"), ("--user", "users"),
-                         ("-n", "namespaces"), ("--namespace", "namespaces")):
+    for flag, source in (
+        ("--context", "contexts"),
+        ("--cluster", "clusters"),
+        ("--user", "users"),
+        ("-n", "namespaces"),
+        ("--namespace", "namespaces"),
+    ):
         answer = completion.complete(parser, ["status", flag], "pro")
         assert (answer.source, answer.prefix, answer.candidates) == (source, "pro", []), flag
 
 
 def test_global_flags_typed_so_far_reach_the_source(parser):
     answer = completion.complete(
-        parser, ["--kubeconfig", "k.yaml", "--context=prod", "status", "-n", "lb", "-v", "--as", "x"], "")
+        parser, ["--kubeconfig", "k.yaml", "--context=prod", "status", "-n", "lb", "-v", "--as", "x"], ""
+    )
     assert answer.global_argv == ["--kubeconfig", "k.yaml", "--context=prod", "-n", "lb", "-v", "--as", "x"]
 
 
@@ -111,8 +117,9 @@ def test_install_modes_and_versions(parser):
     answer = completion.complete(parser, ["install", "--version"], "")
     assert values(answer) == list(reversed(releases.TAGS))  # newest first, and the shell keeps that order
     assert answer.directive == completion.NO_FILE_COMP | completion.KEEP_ORDER
-    assert values(completion.complete(parser, ["install"], "--version=v0.14.")) == \
-        [t for t in reversed(releases.TAGS) if t.startswith("v0.14.")]
+    assert values(completion.complete(parser, ["install"], "--version=v0.14.")) == [
+        t for t in reversed(releases.TAGS) if t.startswith("v0.14.")
+    ]
 
 
 def test_pool_names_for_delete_but_not_for_create(parser):
@@ -182,8 +189,28 @@ def test_count_flags_take_no_value():
     assert values(completion.complete(_tree(), ["-vv"], "r")) == ["run"]
 
 
-words = st.lists(st.sampled_from(["run", "alpha", "--", "-", "-v", "-vv", "--context", "--context=x", "--file",
-                                  "--pool", "--nope", "x", "", "-o", "--pool=a"]), max_size=6)
+words = st.lists(
+    st.sampled_from(
+        [
+            "run",
+            "alpha",
+            "--",
+            "-",
+            "-v",
+            "-vv",
+            "--context",
+            "--context=x",
+            "--file",
+            "--pool",
+            "--nope",
+            "x",
+            "",
+            "-o",
+            "--pool=a",
+        ]
+    ),
+    max_size=6,
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -225,15 +252,24 @@ def test_complete_with_no_words_at_all():
 
 
 def _loaded_after(argv):
-    code = ("import sys\nfrom metallb_plugin.cli import main\nmain(%r)\n"
-            "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in ('kubernetes', 'urllib3'))),"
-            " file=sys.stderr)" % (argv,))
+    code = (
+        "import sys\nfrom metallb_plugin.cli import main\nmain(%r)\n"
+        "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in ('kubernetes', 'urllib3'))),"
+        " file=sys.stderr)" % (argv,)
+    )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     return done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
 
 
-@pytest.mark.parametrize("argv", [["__complete", ""], ["__complete", "install", "--version", ""],
-                                  ["__complete", "status", "-"], ["completion", "bash"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["__complete", ""],
+        ["__complete", "install", "--version", ""],
+        ["__complete", "status", "-"],
+        ["completion", "bash"],
+    ],
+)
 def test_static_completion_does_not_import_the_kubernetes_client(argv):
     assert _loaded_after(argv) == ""
 
@@ -288,9 +324,11 @@ def bash_complete(line):
     words = line.split(" ")
     script = command.BASH + (
         "COMP_WORDS=(" + " ".join(f"'{w}'" for w in words) + f"); COMP_CWORD={len(words) - 1}\n"
-        "_kubectl_metallb; printf '%s\\n' \"${COMPREPLY[@]}\"\n")
-    done = subprocess.run(["bash", "--norc", "-c", script], capture_output=True, text=True,
-                          env=_env_with_plugin_on_path(), timeout=60)
+        "_kubectl_metallb; printf '%s\\n' \"${COMPREPLY[@]}\"\n"
+    )
+    done = subprocess.run(
+        ["bash", "--norc", "-c", script], capture_output=True, text=True, env=_env_with_plugin_on_path(), timeout=60
+    )
     assert done.returncode == 0, done.stderr
     return [w for w in done.stdout.splitlines() if w]
 
@@ -305,13 +343,19 @@ def test_kubectl_hook_runs_the_plugin_next_to_it(tmp_path):
     for name in ("kubectl-metallb", "kubectl_complete-metallb"):
         os.symlink(os.path.join(REPO, name), tmp_path / name)
     env = dict(os.environ, PATH=os.pathsep.join([os.path.dirname(sys.executable), "/usr/bin", "/bin"]))
-    done = subprocess.run([str(tmp_path / "kubectl_complete-metallb"), "completion", "z"], capture_output=True,
-                          text=True, env=env, timeout=60)
+    done = subprocess.run(
+        [str(tmp_path / "kubectl_complete-metallb"), "completion", "z"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert (done.returncode, done.stdout) == (0, "zsh\n:4\n")
 
 
-@pytest.mark.parametrize("shell, check", [("zsh", ["zsh", "-n"]), ("fish", ["fish", "--no-execute"]),
-                                          ("bash", ["bash", "-n"])])
+@pytest.mark.parametrize(
+    "shell, check", [("zsh", ["zsh", "-n"]), ("fish", ["fish", "--no-execute"]), ("bash", ["bash", "-n"])]
+)
 def test_scripts_parse_in_their_shell(shell, check, tmp_path):
     if shutil.which(check[0]) is None:
         # zsh and fish are optional on the test machine; bash is always there

@@ -8,6 +8,7 @@ from metallb_plugin import errors
 from metallb_plugin.cli import parse
 from metallb_plugin.commands import preflight as command
 from metallb_plugin.core import ipam
+from metallb_plugin.core import objects as k8s
 from metallb_plugin.core import preflight as pf
 from metallb_plugin.core.checks import FAIL, OK, SKIP, WARN, Skip, run_checks, to_document
 
@@ -27,8 +28,9 @@ def meta(name, namespace=None, labels=None, annotations=None, owners=None):
     return data
 
 
-def node(name, labels=None, annotations=None, taints=None, addresses=None, provider=None, pod_cidrs=None,
-         os_name="linux"):
+def node(
+    name, labels=None, annotations=None, taints=None, addresses=None, provider=None, pod_cidrs=None, os_name="linux"
+):
     spec = {}
     if taints:
         spec["taints"] = taints
@@ -37,18 +39,28 @@ def node(name, labels=None, annotations=None, taints=None, addresses=None, provi
     if pod_cidrs:
         spec["podCIDRs"] = pod_cidrs
     labels = dict({"kubernetes.io/os": os_name}, **(labels or {}))
-    return {"metadata": meta(name, labels=labels, annotations=annotations), "spec": spec,
-            "status": {"addresses": [{"type": t, "address": a} for t, a in (addresses or [])]}}
+    return {
+        "metadata": meta(name, labels=labels, annotations=annotations),
+        "spec": spec,
+        "status": {"addresses": [{"type": t, "address": a} for t, a in (addresses or [])]},
+    }
 
 
 def container(name="main", image="busybox", env=None, args=None):
-    return {"name": name, "image": image, "env": [{"name": k, "value": v} for k, v in (env or {}).items()],
-            "args": args or []}
+    return {
+        "name": name,
+        "image": image,
+        "env": [{"name": k, "value": v} for k, v in (env or {}).items()],
+        "args": args or [],
+    }
 
 
 def workload(kind, namespace, name, containers=None, labels=None, volumes=None):
-    return {"kind": kind, "metadata": meta(name, namespace, labels),
-            "spec": {"template": {"spec": {"containers": containers or [container()], "volumes": volumes or []}}}}
+    return {
+        "kind": kind,
+        "metadata": meta(name, namespace, labels),
+        "spec": {"template": {"spec": {"containers": containers or [container()], "volumes": volumes or []}}},
+    }
 
 
 def daemonset(namespace, name, **kw):
@@ -67,8 +79,9 @@ def configmap(namespace, name, data):
     return {"metadata": meta(name, namespace), "data": data}
 
 
-def service(namespace, name, ips=(), annotations=None, lb_class=None, kind="LoadBalancer", cluster_ip=None,
-            conditions=None):
+def service(
+    namespace, name, ips=(), annotations=None, lb_class=None, kind="LoadBalancer", cluster_ip=None, conditions=None
+):
     spec = {"type": kind}
     if lb_class:
         spec["loadBalancerClass"] = lb_class
@@ -82,9 +95,13 @@ def service(namespace, name, ips=(), annotations=None, lb_class=None, kind="Load
 
 
 def crd(name, group=None, versions=(("v1", True),)):
-    return {"metadata": {"name": name}, "spec": {
-        "group": group or name.split(".", 1)[1],
-        "versions": [{"name": v, "served": True, "storage": storage} for v, storage in versions]}}
+    return {
+        "metadata": {"name": name},
+        "spec": {
+            "group": group or name.split(".", 1)[1],
+            "versions": [{"name": v, "served": True, "storage": storage} for v, storage in versions],
+        },
+    }
 
 
 def namespace(name, labels=None):
@@ -126,15 +143,18 @@ FORBIDDEN = pf.Unreadable("no permission to list nodes")
 # --------------------------------------------------------------------------------------------- Kubernetes
 
 
-@pytest.mark.parametrize("server, expected", [
-    ({"major": "1", "minor": "27+", "gitVersion": "v1.27.3-eks-1"}, (1, 27)),
-    ({"gitVersion": "v1.30.1+k3s1"}, (1, 30)),
-    ({"major": "", "minor": "", "gitVersion": "v1.19.0"}, (1, 19)),
-    ({"gitVersion": "weird"}, None),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    "server, expected",
+    [
+        ({"major": "1", "minor": "27+", "gitVersion": "v1.27.3-eks-1"}, (1, 27)),
+        ({"gitVersion": "v1.30.1+k3s1"}, (1, 30)),
+        ({"major": "", "minor": "", "gitVersion": "v1.19.0"}, (1, 19)),
+        ({"gitVersion": "weird"}, None),
+        (None, None),
+    ],
+)
 def test_kubernetes_version(server, expected):
-    assert pf.kubernetes_version(server) == expected
+    assert k8s.kubernetes_version(server) == expected
 
 
 def test_kubernetes_version_check():
@@ -154,18 +174,29 @@ def test_kubernetes_version_check():
 
 CONTROLLER_LABELS = {"app": "metallb", "component": "controller"}
 SPEAKER_LABELS = {"app": "metallb", "component": "speaker"}
-HELM = {"app.kubernetes.io/name": "metallb", "app.kubernetes.io/instance": "lb",
-        "app.kubernetes.io/managed-by": "Helm"}
+HELM = {"app.kubernetes.io/name": "metallb", "app.kubernetes.io/instance": "lb", "app.kubernetes.io/managed-by": "Helm"}
 
 
 def metallb(ns, version="v0.14.9", helm=False):
     labels_c = dict(HELM, **{"app.kubernetes.io/component": "controller"}) if helm else CONTROLLER_LABELS
     labels_s = dict(HELM, **{"app.kubernetes.io/component": "speaker"}) if helm else SPEAKER_LABELS
     return {
-        "deployments": [deployment(ns, "lb-controller" if helm else "controller", labels=labels_c,
-                                   containers=[container("controller", f"quay.io/metallb/controller:{version}")])],
-        "daemonsets": [daemonset(ns, "lb-speaker" if helm else "speaker", labels=labels_s,
-                                 containers=[container("speaker", f"quay.io/metallb/speaker:{version}")])],
+        "deployments": [
+            deployment(
+                ns,
+                "lb-controller" if helm else "controller",
+                labels=labels_c,
+                containers=[container("controller", f"quay.io/metallb/controller:{version}")],
+            )
+        ],
+        "daemonsets": [
+            daemonset(
+                ns,
+                "lb-speaker" if helm else "speaker",
+                labels=labels_s,
+                containers=[container("speaker", f"quay.io/metallb/speaker:{version}")],
+            )
+        ],
     }
 
 
@@ -176,8 +207,9 @@ def test_no_existing_install():
 def test_existing_manifest_install_in_the_namespace():
     status, message, details = run(pf.check_existing_install, facts(**metallb("metallb-system")))
     assert status == WARN
-    assert message == ("MetalLB v0.14.9 is already installed in metallb-system: kubectl metallb install would "
-                       "upgrade it to v0.16.1")
+    assert message == (
+        "MetalLB v0.14.9 is already installed in metallb-system: kubectl metallb install would upgrade it to v0.16.1"
+    )
     assert details == ("metallb-system: MetalLB v0.14.9 (manifest, native backend)",)
 
 
@@ -213,9 +245,13 @@ LEGACY = "address-pools:\n- name: default\n  protocol: layer2\n  addresses:\n  -
 
 
 def test_legacy_configmap():
-    f = facts(legacy_configmaps=[configmap("metallb-system", "config", {"config": LEGACY}),
-                                 configmap("app", "config", {"config": "unrelated: true"}),
-                                 configmap("other", "config", {"settings": "x"})])
+    f = facts(
+        legacy_configmaps=[
+            configmap("metallb-system", "config", {"config": LEGACY}),
+            configmap("app", "config", {"config": "unrelated: true"}),
+            configmap("other", "config", {"settings": "x"}),
+        ]
+    )
     status, message, details = run(pf.check_legacy_config, f)
     assert status == WARN
     assert message.startswith("ConfigMap metallb-system/config holds a MetalLB <= 0.12 configuration")
@@ -236,15 +272,18 @@ def k3s_node(name, args, key="k3s.io/node-args"):
     return node(name, annotations={key: json.dumps(args)})
 
 
-@pytest.mark.parametrize("args, enabled", [
-    (["server"], True),
-    (["server", "--disable", "traefik"], True),
-    (["server", "--disable", "servicelb"], False),
-    (["server", "--disable=traefik,servicelb"], False),
-    (["server", "--no-deploy", "servicelb"], False),
-    (["server", "--disable-cloud-controller"], False),
-    (["agent", "--server", "https://x:6443"], False),
-])
+@pytest.mark.parametrize(
+    "args, enabled",
+    [
+        (["server"], True),
+        (["server", "--disable", "traefik"], True),
+        (["server", "--disable", "servicelb"], False),
+        (["server", "--disable=traefik,servicelb"], False),
+        (["server", "--no-deploy", "servicelb"], False),
+        (["server", "--disable-cloud-controller"], False),
+        (["agent", "--server", "https://x:6443"], False),
+    ],
+)
 def test_k3s_node_args(args, enabled):
     assert pf.servicelb_nodes([k3s_node("n1", args)]) == (["n1"] if enabled else [])
 
@@ -255,8 +294,9 @@ def test_rke2_servicelb_is_opt_in():
 
 
 def test_servicelb_daemonsets_fail():
-    svclb = daemonset("kube-system", "svclb-traefik-1a2b3c4d",
-                      labels={"svccontroller.k3s.cattle.io/svcname": "traefik"})
+    svclb = daemonset(
+        "kube-system", "svclb-traefik-1a2b3c4d", labels={"svccontroller.k3s.cattle.io/svcname": "traefik"}
+    )
     status, message, details = run(pf.check_servicelb, facts(daemonsets=[svclb]))
     assert status == FAIL and "(1 svclb DaemonSets)" in message
     assert details == ("kube-system/svclb-traefik-1a2b3c4d",)
@@ -269,31 +309,48 @@ KUBE_VIP = "ghcr.io/kube-vip/kube-vip:v0.8.0"
 
 
 def test_kube_vip_services_mode():
-    ds = daemonset("kube-system", "kube-vip-ds",
-                   containers=[container("kube-vip", KUBE_VIP, env={"cp_enable": "true", "svc_enable": "true"})])
+    ds = daemonset(
+        "kube-system",
+        "kube-vip-ds",
+        containers=[container("kube-vip", KUBE_VIP, env={"cp_enable": "true", "svc_enable": "true"})],
+    )
     status, message, details = run(pf.check_kube_vip, facts(daemonsets=[ds]))
     assert status == FAIL and "kube-vip serves LoadBalancer Services" in message
     assert details == ("kube-system/kube-vip-ds: kube-vip with svc_enable=true",)
 
 
 def test_kube_vip_control_plane_only_and_class_only():
-    static = pod("kube-system", "kube-vip-cp1", [container("kube-vip", KUBE_VIP, env={"cp_enable": "true"})],
-                 owners=["Node"])
-    classy = pod("kube-system", "kube-vip-cp2", [container("kube-vip", KUBE_VIP, env={
-        "svc_enable": "true", "lb_class_only": "true"})], owners=["Node"])
+    static = pod(
+        "kube-system", "kube-vip-cp1", [container("kube-vip", KUBE_VIP, env={"cp_enable": "true"})], owners=["Node"]
+    )
+    classy = pod(
+        "kube-system",
+        "kube-vip-cp2",
+        [container("kube-vip", KUBE_VIP, env={"svc_enable": "true", "lb_class_only": "true"})],
+        owners=["Node"],
+    )
     status, _, details = run(pf.check_kube_vip, facts(pods=[static, classy]))
     assert status == OK
-    assert details == ("kube-vip runs for the control-plane address only (kube-system/kube-vip-cp1, "
-                       "kube-system/kube-vip-cp2)",)
+    assert details == (
+        "kube-vip runs for the control-plane address only (kube-system/kube-vip-cp1, kube-system/kube-vip-cp2)",
+    )
 
 
 def test_kube_vip_cloud_provider():
-    f = facts(deployments=[deployment("kube-system", "kube-vip-cloud-provider",
-                                      containers=[container("p", "ghcr.io/kube-vip/kube-vip-cloud-provider:v0.0.10")])])
+    f = facts(
+        deployments=[
+            deployment(
+                "kube-system",
+                "kube-vip-cloud-provider",
+                containers=[container("p", "ghcr.io/kube-vip/kube-vip-cloud-provider:v0.0.10")],
+            )
+        ]
+    )
     status, _, details = run(pf.check_kube_vip, f)
     assert status == FAIL
-    assert details == ("kube-system/kube-vip-cloud-provider: kube-vip-cloud-provider (hands out LoadBalancer "
-                       "addresses)",)
+    assert details == (
+        "kube-system/kube-vip-cloud-provider: kube-vip-cloud-provider (hands out LoadBalancer addresses)",
+    )
 
 
 CILIUM_CRD = crd("ciliumloadbalancerippools.cilium.io", versions=(("v2alpha1", False), ("v2", True)))
@@ -310,17 +367,21 @@ def test_cilium_lb_ipam():
     assert run(pf.check_cilium_lbipam, facts()) == (OK, "", ())
     dormant = facts(crds=[CILIUM_CRD], ciliumpools=[])
     assert run(pf.check_cilium_lbipam, dormant)[2] == (
-        "Cilium LB-IPAM is installed but dormant: no CiliumLoadBalancerIPPool exists",)
+        "Cilium LB-IPAM is installed but dormant: no CiliumLoadBalancerIPPool exists",
+    )
     active = facts(crds=[CILIUM_CRD], ciliumpools=[cilium_pool("blue", "10.0.10.0/24")])
     status, message, details = run(pf.check_cilium_lbipam, active)
     assert status == FAIL and "from 1 CiliumLoadBalancerIPPool(s)" in message
     assert details == ("blue: 10.0.10.0/24",)
     scoped = facts(crds=[CILIUM_CRD], ciliumpools=[cilium_pool("red", "10.0.11.0/24", {"matchLabels": {"c": "r"}})])
     assert run(pf.check_cilium_lbipam, scoped)[0] == WARN
-    off = facts(crds=[CILIUM_CRD], ciliumpools=[cilium_pool("blue", "10.0.10.0/24")],
-                configmaps=[configmap("kube-system", "cilium-config", {"enable-lb-ipam": "false"})])
+    off = facts(
+        crds=[CILIUM_CRD],
+        ciliumpools=[cilium_pool("blue", "10.0.10.0/24")],
+        configmaps=[configmap("kube-system", "cilium-config", {"enable-lb-ipam": "false"})],
+    )
     assert run(pf.check_cilium_lbipam, off)[0] == OK
-    assert pf.crd_version(CILIUM_CRD) == "v2"
+    assert k8s.crd_version(CILIUM_CRD) == "v2"
 
 
 def test_cloud_provider():
@@ -343,8 +404,7 @@ def test_foreign_load_balancer_addresses():
     metallb_svc = service("a", "web", ["192.168.1.240"], annotations={"metallb.io/ip-allocated-from-pool": "p"})
     classed = service("a", "nlb", ["3.3.3.3"], lb_class="service.k8s.aws/nlb")
     pending = service("a", "pending")
-    cilium = service("b", "c", ["10.0.10.1"], conditions=[{"type": "cilium.io/IPAMRequestSatisfied",
-                                                           "status": "True"}])
+    cilium = service("b", "c", ["10.0.10.1"], conditions=[{"type": "cilium.io/IPAMRequestSatisfied", "status": "True"}])
     klipper = service("kube-system", "traefik", ["192.168.1.10"])
     svclb = daemonset("kube-system", "svclb-traefik-abc", labels={"svccontroller.k3s.cattle.io/svcname": "traefik"})
     assert run(pf.check_foreign_addresses, facts(services=[metallb_svc, classed, pending]))[0] == OK
@@ -354,7 +414,8 @@ def test_foreign_load_balancer_addresses():
     assert details == ("b/c: 10.0.10.1 (Cilium LB-IPAM)", "kube-system/traefik: 192.168.1.10 (k3s ServiceLB)")
     on_node = facts(services=[klipper], nodes=[node("n", addresses=[("InternalIP", "192.168.1.10")])])
     assert run(pf.check_foreign_addresses, on_node)[2] == (
-        "kube-system/traefik: 192.168.1.10 (node addresses: ServiceLB-style)",)
+        "kube-system/traefik: 192.168.1.10 (node addresses: ServiceLB-style)",
+    )
 
 
 # --------------------------------------------------------------------------------------------- network add-on
@@ -362,38 +423,55 @@ def test_foreign_load_balancer_addresses():
 
 def test_detect_addons():
     assert pf.detect_addons(daemonsets=[daemonset("calico-system", "calico-node")]) == {
-        "Calico": "DaemonSet calico-system/calico-node"}
+        "Calico": "DaemonSet calico-system/calico-node"
+    }
     both = pf.detect_addons(daemonsets=[daemonset("kube-system", "canal"), daemonset("kube-system", "calico-node")])
     assert list(both) == ["Canal"]
-    k3s = pf.detect_addons(daemonsets=[], nodes=[node("n", annotations={"flannel.alpha.coreos.com/backend-type":
-                                                                        "vxlan"})])
+    k3s = pf.detect_addons(
+        daemonsets=[], nodes=[node("n", annotations={"flannel.alpha.coreos.com/backend-type": "vxlan"})]
+    )
     assert k3s == {"Flannel": "flannel annotations on node n"}
     by_label = pf.detect_addons(daemonsets=[daemonset("kube-system", "cni", labels={"k8s-app": "cilium"})])
     assert by_label == {"Cilium": "DaemonSet kube-system/cni"}
     # DaemonSets unreadable: ConfigMaps and CRDs still tell
     assert pf.detect_addons(configmaps=[configmap("kube-system", "antrea-config", {})]) == {
-        "Antrea": "ConfigMap kube-system/antrea-config"}
+        "Antrea": "ConfigMap kube-system/antrea-config"
+    }
     assert pf.detect_addons(crds=[crd("ippools.kubeovn.io")]) == {"Kube-OVN": "CRDs of kubeovn.io"}
 
 
 def test_network_addon_check():
     calico = facts(daemonsets=[daemonset("kube-system", "calico-node")])
     assert run(pf.check_network_addon, calico) == (
-        OK, "", ("Calico (DaemonSet kube-system/calico-node): mostly compatible",))
+        OK,
+        "",
+        ("Calico (DaemonSet kube-system/calico-node): mostly compatible",),
+    )
     calico.mode = pf.BGP
     status, message, _ = run(pf.check_network_addon, calico)
     assert status == WARN and "Calico's own BGP sessions" in message and "/configuration/calico/" in message
     router = facts(mode=pf.BGP, daemonsets=[daemonset("kube-system", "kube-router")])
     assert "kube-router's own BGP peering" in run(pf.check_network_addon, router)[1]
-    advertising = facts(daemonsets=[daemonset("kube-system", "kube-router", containers=[
-        container(args=["--run-router=true", "--advertise-loadbalancer-ip=true"])])])
+    advertising = facts(
+        daemonsets=[
+            daemonset(
+                "kube-system",
+                "kube-router",
+                containers=[container(args=["--run-router=true", "--advertise-loadbalancer-ip=true"])],
+            )
+        ]
+    )
     assert run(pf.check_network_addon, advertising)[0] == WARN
     weave = facts(daemonsets=[daemonset("kube-system", "weave-net")])
     assert "NO_MASQ_LOCAL" in run(pf.check_network_addon, weave)[1]
     status, message, _ = run(pf.check_network_addon, facts())
     assert status == WARN and message.startswith("no known network add-on found")
-    nothing = facts(daemonsets=pf.Unreadable("no permission to list DaemonSets in all namespaces"),
-                    configmaps=pf.Unreadable("x"), crds=pf.Unreadable("x"), nodes=pf.Unreadable("x"))
+    nothing = facts(
+        daemonsets=pf.Unreadable("no permission to list DaemonSets in all namespaces"),
+        configmaps=pf.Unreadable("x"),
+        crds=pf.Unreadable("x"),
+        nodes=pf.Unreadable("x"),
+    )
     assert run(pf.check_network_addon, nothing) == (SKIP, "no permission to list DaemonSets in all namespaces", ())
 
 
@@ -401,8 +479,10 @@ def test_network_addon_check():
 
 
 def kube_proxy_cm(mode="ipvs", strict=False):
-    text = (f"apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: \"{mode}\"\n"
-            f"ipvs:\n  strictARP: {str(strict).lower()}\n")
+    text = (
+        f'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: "{mode}"\n'
+        f"ipvs:\n  strictARP: {str(strict).lower()}\n"
+    )
     return configmap("kube-system", "kube-proxy", {"config.conf": text})
 
 
@@ -450,7 +530,8 @@ def test_linux_nodes():
     assert run(pf.check_linux_nodes, facts())[0] == FAIL
     assert "none of the 1 nodes runs Linux" in run(pf.check_linux_nodes, facts(nodes=[node("w", os_name="windows")]))[1]
     assert run(pf.check_linux_nodes, facts(nodes=[node("a"), node("w", os_name="windows")]))[2] == (
-        "1 Linux node(s); 1 non-Linux node(s) will not run a speaker",)
+        "1 Linux node(s); 1 non-Linux node(s) will not run a speaker",
+    )
     assert run(pf.check_linux_nodes, facts(nodes=FORBIDDEN)) == (SKIP, "no permission to list nodes", ())
 
 
@@ -484,10 +565,10 @@ def test_taints():
 
 def test_tolerates():
     taint = {"key": "k", "value": "v", "effect": "NoSchedule"}
-    assert pf.tolerates([{"operator": "Exists"}], taint)
-    assert pf.tolerates([{"key": "k", "operator": "Equal", "value": "v"}], taint)
-    assert not pf.tolerates([{"key": "k", "operator": "Equal", "value": "w"}], taint)
-    assert not pf.tolerates([{"key": "k", "operator": "Exists", "effect": "NoExecute"}], taint)
+    assert any(k8s.tolerates(t, taint) for t in [{"operator": "Exists"}])
+    assert any(k8s.tolerates(t, taint) for t in [{"key": "k", "operator": "Equal", "value": "v"}])
+    assert not any(k8s.tolerates(t, taint) for t in [{"key": "k", "operator": "Equal", "value": "w"}])
+    assert not any(k8s.tolerates(t, taint) for t in [{"key": "k", "operator": "Exists", "effect": "NoExecute"}])
 
 
 # --------------------------------------------------------------------------------------------- Pod Security
@@ -498,13 +579,18 @@ def test_pod_security():
     assert status == OK and "does not exist yet" in details[0]
     privileged = facts(metallb_namespace=[namespace("metallb-system", {pf.PSA_ENFORCE: "privileged"})])
     assert run(pf.check_pod_security, privileged)[0] == OK
-    status, message, _ = run(pf.check_pod_security, facts(metallb_namespace=[namespace("metallb-system",
-                                                                               {pf.PSA_ENFORCE: "baseline"})]))
+    status, message, _ = run(
+        pf.check_pod_security, facts(metallb_namespace=[namespace("metallb-system", {pf.PSA_ENFORCE: "baseline"})])
+    )
     assert status == FAIL and "enforces Pod Security level 'baseline'" in message
-    assert message.endswith("kubectl label namespace metallb-system pod-security.kubernetes.io/enforce=privileged "
-                            "--overwrite")
+    assert message.endswith(
+        "kubectl label namespace metallb-system pod-security.kubernetes.io/enforce=privileged --overwrite"
+    )
     assert run(pf.check_pod_security, facts(metallb_namespace=[namespace("metallb-system")]))[0] == WARN
-    assert run(pf.check_pod_security, facts(metallb_namespace=pf.Unreadable("no permission to list namespaces")))[0] == SKIP
+    assert (
+        run(pf.check_pod_security, facts(metallb_namespace=pf.Unreadable("no permission to list namespaces")))[0]
+        == SKIP
+    )
 
 
 # --------------------------------------------------------------------------------------------- memberlist
@@ -520,14 +606,22 @@ def test_network_policies():
     deny_all = policy("deny-all", {}, types=["Ingress"])
     status, _, details = run(pf.check_network_policies, facts(metallb_namespace=ns, networkpolicies=[deny_all]))
     assert status == WARN
-    assert details == ("deny-all: blocks 7946/TCP, 7946/UDP to the speaker", "deny-all: blocks 9443/TCP to the controller")
-    memberlist_only = policy("ml", {"matchLabels": {"app.kubernetes.io/component": "speaker"}}, ingress=[
-        {"ports": [{"port": 7946, "protocol": "TCP"}, {"port": "memberlist-udp", "protocol": "UDP"}]}])
+    assert details == (
+        "deny-all: blocks 7946/TCP, 7946/UDP to the speaker",
+        "deny-all: blocks 9443/TCP to the controller",
+    )
+    memberlist_only = policy(
+        "ml",
+        {"matchLabels": {"app.kubernetes.io/component": "speaker"}},
+        ingress=[{"ports": [{"port": 7946, "protocol": "TCP"}, {"port": "memberlist-udp", "protocol": "UDP"}]}],
+    )
     assert run(pf.check_network_policies, facts(metallb_namespace=ns, networkpolicies=[memberlist_only]))[0] == OK
-    tcp_only = policy("tcp", {"matchLabels": {"component": "speaker"}}, ingress=[{"ports": [{"port": 7000,
-                                                                                            "endPort": 8000}]}])
+    tcp_only = policy(
+        "tcp", {"matchLabels": {"component": "speaker"}}, ingress=[{"ports": [{"port": 7000, "endPort": 8000}]}]
+    )
     assert run(pf.check_network_policies, facts(metallb_namespace=ns, networkpolicies=[tcp_only]))[2] == (
-        "tcp: blocks 7946/UDP to the speaker",)
+        "tcp: blocks 7946/UDP to the speaker",
+    )
     egress = policy("egress", {}, types=["Egress"])
     allow_all = policy("all", {}, ingress=[{}])
     assert run(pf.check_network_policies, facts(metallb_namespace=ns, networkpolicies=[egress, allow_all]))[0] == OK
@@ -545,9 +639,11 @@ def test_needed_access():
     assert str(needs[0]) == "create namespaces (cluster-wide)"
     assert str(needs[-1]) == "patch daemonsets.apps in namespace metallb-system"
     bgp = pf.needed_access("lb", mode=pf.BGP, pools=True)
-    assert [str(a) for a in bgp[-3:]] == ["create ipaddresspools.metallb.io in namespace lb",
-                                          "create bgpadvertisements.metallb.io in namespace lb",
-                                          "create bgppeers.metallb.io in namespace lb"]
+    assert [str(a) for a in bgp[-3:]] == [
+        "create ipaddresspools.metallb.io in namespace lb",
+        "create bgpadvertisements.metallb.io in namespace lb",
+        "create bgppeers.metallb.io in namespace lb",
+    ]
 
 
 def test_permissions_check():
@@ -557,17 +653,22 @@ def test_permissions_check():
     some = facts(permissions=[(a, a.resource != "clusterroles", "") for a in needs])
     status, message, details = run(pf.check_permissions, some)
     assert status == FAIL and message == "2 of the 26 permissions that install needs are missing"
-    assert details == ("create clusterroles.rbac.authorization.k8s.io (cluster-wide)",
-                       "patch clusterroles.rbac.authorization.k8s.io (cluster-wide)")
+    assert details == (
+        "create clusterroles.rbac.authorization.k8s.io (cluster-wide)",
+        "patch clusterroles.rbac.authorization.k8s.io (cluster-wide)",
+    )
     assert run(pf.check_permissions, facts(permissions=pf.Unreadable("no SSAR")))[0] == SKIP
 
 
 def test_manifest_dry_run_check():
     ok = pf.ManifestCheck("m.yaml", ("v0.16.1", "metallb-native.yaml"), "ab" * 32, [], 14)
     assert run(pf.check_manifest_dry_run, facts(manifest=ok)) == (
-        OK, "", ("14 cluster-scoped objects of v0.16.1 metallb-native.yaml pass a server-side dry run",))
+        OK,
+        "",
+        ("14 cluster-scoped objects of v0.16.1 metallb-native.yaml pass a server-side dry run",),
+    )
     bad = pf.ManifestCheck("m.yaml", None, "ab" * 32, ["customresourcedefinition.apiextensions.k8s.io/x: denied"], 14)
-    status, message, details = run(pf.check_manifest_dry_run, facts(manifest=bad))
+    status, message, _details = run(pf.check_manifest_dry_run, facts(manifest=bad))
     assert status == FAIL and "refuses 1 of the 14 cluster-scoped objects of m.yaml" in message
     assert "not a known upstream release file (sha256 abababababab...)" in message
     unknown = pf.ManifestCheck("m.yaml", None, "ab" * 32, [], 3)
@@ -584,17 +685,20 @@ def planned(*texts, **objects):
 def test_address_size():
     f = planned("192.168.10.0/24,192.168.11.1-192.168.11.10", "fc00::/120")
     assert run(pf.check_address_size, f)[2] == (
-        "522 usable addresses (IPv4: 266, IPv6: 256) in 192.168.10.0/24, 192.168.11.1-192.168.11.10, fc00::/120",)
+        "522 usable addresses (IPv4: 266, IPv6: 256) in 192.168.10.0/24, 192.168.11.1-192.168.11.10, fc00::/120",
+    )
     huge = planned("fc00::/64")
-    assert run(pf.check_address_size, huge)[2][0].startswith(f"{ipam.readable_count(2 ** 64)} usable addresses")
+    assert run(pf.check_address_size, huge)[2][0].startswith(f"{ipam.readable_count(2**64)} usable addresses")
     with pytest.raises(ValueError, match="host bits are set"):
         pf.parse_addresses(["10.0.0.5/24"])
 
 
 def test_addresses_overlapping_nodes():
-    nodes = [node("n1", addresses=[("InternalIP", "192.168.1.10"), ("Hostname", "n1")]),
-             node("n2", addresses=[("ExternalIP", "203.0.113.5")])]
-    status, message, details = run(pf.check_addresses_nodes, planned("192.168.1.0/24", nodes=nodes))
+    nodes = [
+        node("n1", addresses=[("InternalIP", "192.168.1.10"), ("Hostname", "n1")]),
+        node("n2", addresses=[("ExternalIP", "203.0.113.5")]),
+    ]
+    status, _message, details = run(pf.check_addresses_nodes, planned("192.168.1.0/24", nodes=nodes))
     assert status == WARN and details == ("n1: InternalIP 192.168.1.10",)
     assert run(pf.check_addresses_nodes, planned("192.168.2.0/24", nodes=nodes))[0] == OK
 
@@ -604,12 +708,20 @@ def test_addresses_and_service_cidr():
     status, _, details = run(pf.check_addresses_service_cidr, planned("10.100.0.0/24", servicecidrs=cidrs))
     assert status == WARN and details == ("10.100.0.0/24 overlaps service CIDR 10.96.0.0/12",)
     assert run(pf.check_addresses_service_cidr, planned("192.168.0.0/24", servicecidrs=cidrs)) == (
-        OK, "", ("service CIDR 10.96.0.0/12, fd00:10:96::/112",))
+        OK,
+        "",
+        ("service CIDR 10.96.0.0/12, fd00:10:96::/112",),
+    )
     # an older server without ServiceCIDR: the ClusterIPs in use still tell
-    old = planned("10.96.0.0/28", servicecidrs=None, services=[service("default", "kubernetes", kind="ClusterIP",
-                                                                       cluster_ip="10.96.0.1")])
+    old = planned(
+        "10.96.0.0/28",
+        servicecidrs=None,
+        services=[service("default", "kubernetes", kind="ClusterIP", cluster_ip="10.96.0.1")],
+    )
     assert run(pf.check_addresses_service_cidr, old)[:2] == (
-        WARN, "ClusterIPs of Services are inside the planned range, so it overlaps the service CIDR")
+        WARN,
+        "ClusterIPs of Services are inside the planned range, so it overlaps the service CIDR",
+    )
     assert run(pf.check_addresses_service_cidr, planned("10.0.0.0/24", servicecidrs=pf.Unreadable("no")))[0] == SKIP
 
 
@@ -622,11 +734,13 @@ def test_addresses_and_pod_cidrs():
 
 
 def test_addresses_and_existing_pools():
-    pools = [{"metadata": meta("old", "metallb-system"), "spec": {"addresses": ["192.168.1.200-192.168.1.220",
-                                                                               "bad entry"]}}]
-    status, message, details = run(pf.check_addresses_pools, planned("192.168.1.192/27", ipaddresspools=pools))
+    pools = [
+        {"metadata": meta("old", "metallb-system"), "spec": {"addresses": ["192.168.1.200-192.168.1.220", "bad entry"]}}
+    ]
+    status, _message, details = run(pf.check_addresses_pools, planned("192.168.1.192/27", ipaddresspools=pools))
     assert status == WARN and details == (
-        "192.168.1.192/27 overlaps 192.168.1.200-192.168.1.220 of IPAddressPool metallb-system/old",)
+        "192.168.1.192/27 overlaps 192.168.1.200-192.168.1.220 of IPAddressPool metallb-system/old",
+    )
     assert run(pf.check_addresses_pools, planned("192.168.2.0/24", ipaddresspools=pools))[0] == OK
     assert run(pf.check_addresses_pools, planned("192.168.2.0/24"))[0] == OK  # no metallb.io CRDs at all
 
@@ -642,37 +756,73 @@ def test_addresses_in_use():
 
 def test_check_list_is_data_with_stable_ids():
     base = [c.id for c in pf.checks(facts())]
-    assert base == ["kubernetes-api", "kubernetes-version", "existing-install", "legacy-config", "microk8s-addon",
-                    "servicelb", "kube-vip", "cilium-lb-ipam", "cloud-provider", "foreign-addresses",
-                    "network-addon", "kube-proxy-mode", "strict-arp", "linux-nodes", "excluded-nodes",
-                    "node-taints", "pod-security", "memberlist-ports", "network-policies", "permissions"]
+    assert base == [
+        "kubernetes-api",
+        "kubernetes-version",
+        "existing-install",
+        "legacy-config",
+        "microk8s-addon",
+        "servicelb",
+        "kube-vip",
+        "cilium-lb-ipam",
+        "cloud-provider",
+        "foreign-addresses",
+        "network-addon",
+        "kube-proxy-mode",
+        "strict-arp",
+        "linux-nodes",
+        "excluded-nodes",
+        "node-taints",
+        "pod-security",
+        "memberlist-ports",
+        "network-policies",
+        "permissions",
+    ]
     with_extras = pf.checks(planned("10.0.0.0/24", manifest=pf.ManifestCheck("m")))
-    assert [c.id for c in with_extras][len(base):] == [
-        "manifest-dry-run", "addresses-size", "addresses-nodes", "addresses-service-cidr", "addresses-pod-cidr",
-        "addresses-pools", "addresses-in-use"]
+    assert [c.id for c in with_extras][len(base) :] == [
+        "manifest-dry-run",
+        "addresses-size",
+        "addresses-nodes",
+        "addresses-service-cidr",
+        "addresses-pod-cidr",
+        "addresses-pools",
+        "addresses-in-use",
+    ]
     for check in with_extras:
         assert check.severity in ("error", "warning")
         assert check.hint or check.id in ("kubernetes-api", "addresses-size")
 
 
 def test_a_healthy_cluster_passes_with_only_the_memberlist_reminder():
-    f = facts(nodes=[node("n1", addresses=[("InternalIP", "192.168.1.10")]), node("n2")],
-              daemonsets=[daemonset("kube-system", "calico-node"), daemonset("kube-system", "kube-proxy")],
-              configmaps=[kube_proxy_cm(strict=True)],
-              permissions=[(a, True, "") for a in pf.needed_access("metallb-system")])
+    f = facts(
+        nodes=[node("n1", addresses=[("InternalIP", "192.168.1.10")]), node("n2")],
+        daemonsets=[daemonset("kube-system", "calico-node"), daemonset("kube-system", "kube-proxy")],
+        configmaps=[kube_proxy_cm(strict=True)],
+        permissions=[(a, True, "") for a in pf.needed_access("metallb-system")],
+    )
     outcomes = run_checks(pf.checks(f), f)
     problems = {o.check.id: o.result.status for o in outcomes if o.result.status != OK}
     assert problems == {"memberlist-ports": WARN}
     doc = to_document(outcomes)
     assert doc["success"] is True
     assert [c["name"] for c in doc["categories"]] == [
-        "Kubernetes", "Existing installation", "Competing load balancers", "Network add-on", "kube-proxy", "Nodes",
-        "Pod Security", "Memberlist", "Permissions"]
+        "Kubernetes",
+        "Existing installation",
+        "Competing load balancers",
+        "Network add-on",
+        "kube-proxy",
+        "Nodes",
+        "Pod Security",
+        "Memberlist",
+        "Permissions",
+    ]
 
 
 def test_unreadable_kinds_skip_instead_of_passing():
-    f = facts(**{s.key: pf.Unreadable(f"no permission to list {s.what}") for s in pf.SOURCES},
-              permissions=pf.Unreadable("no permission to create SelfSubjectAccessReviews"))
+    f = facts(
+        **{s.key: pf.Unreadable(f"no permission to list {s.what}") for s in pf.SOURCES},
+        permissions=pf.Unreadable("no permission to create SelfSubjectAccessReviews"),
+    )
     outcomes = {o.check.id: o.result for o in run_checks(pf.checks(f), f)}
     passed = sorted(k for k, r in outcomes.items() if r.status == OK)
     assert passed == ["kubernetes-api", "kubernetes-version"]  # both from /version, which anyone may read
@@ -695,8 +845,18 @@ def options(*argv):
 
 
 def test_flags_are_checked_before_contacting_the_cluster(tmp_path):
-    facts_, manifest = options("--mode", "bgp", "--addresses", "10.0.0.0/24", "--addresses", "fc00::1-fc00::9",
-                               "--version", "0.15.3", "-n", "lb")
+    facts_, manifest = options(
+        "--mode",
+        "bgp",
+        "--addresses",
+        "10.0.0.0/24",
+        "--addresses",
+        "fc00::1-fc00::9",
+        "--version",
+        "0.15.3",
+        "-n",
+        "lb",
+    )
     assert (facts_.mode, facts_.tag, facts_.namespace, manifest) == ("bgp", "v0.15.3", "lb", None)
     assert [str(r) for r in facts_.addresses] == ["10.0.0.0/24", "fc00::1-fc00::9"]
     with pytest.raises(errors.UsageError, match=r'^--addresses: invalid range "10.0.0.9-10.0.0.1"'):

@@ -16,8 +16,8 @@ import zipfile
 
 import pytest
 import yaml
-
 from helpers import REPO
+
 from metallb_plugin import __version__
 
 
@@ -69,8 +69,9 @@ def test_manifest_follows_krews_rules():
     assert {dict(s)["os"] for s in selectors} == {"linux", "darwin"}
     assert {dict(s)["arch"] for s in selectors} == {"amd64", "arm64"}
     for platform in spec["platforms"]:
-        assert platform["uri"] == ("https://github.com/kubectl-metallb/kubectl-metallb/releases/download/"
-                                   "v1.2.3/kubectl-metallb_v1.2.3.tar.gz")
+        assert platform["uri"] == (
+            "https://github.com/kubectl-metallb/kubectl-metallb/releases/download/v1.2.3/kubectl-metallb_v1.2.3.tar.gz"
+        )
         assert platform["sha256"] == "ab" * 32
         assert platform["bin"] == "kubectl-metallb"
         assert {"from": "LICENSE", "to": "."} in platform["files"]
@@ -78,8 +79,10 @@ def test_manifest_follows_krews_rules():
 
 
 def test_release_repository_can_be_chosen():
-    assert build.release_url("0.2.0", "acme/kubectl-metallb") == \
-        "https://github.com/acme/kubectl-metallb/releases/download/v0.2.0/kubectl-metallb_v0.2.0.tar.gz"
+    assert (
+        build.release_url("0.2.0", "acme/kubectl-metallb")
+        == "https://github.com/acme/kubectl-metallb/releases/download/v0.2.0/kubectl-metallb_v0.2.0.tar.gz"
+    )
 
 
 # ------------------------------------------------------------------------------------------- pins
@@ -110,23 +113,38 @@ def make_wheel(path, files, purelib=True, requires=()):
         for name, data in files.items():
             wheel.writestr(name, data)
         wheel.writestr(f"{info}/WHEEL", f"Wheel-Version: 1.0\nRoot-Is-Purelib: {str(purelib).lower()}\n")
-        wheel.writestr(f"{info}/METADATA",
-                       "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n"
-                       + "".join(f"Requires-Dist: {r}\n" for r in requires))
+        wheel.writestr(
+            f"{info}/METADATA",
+            "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n" + "".join(f"Requires-Dist: {r}\n" for r in requires),
+        )
         wheel.writestr(f"{info}/RECORD", "")
         wheel.writestr(f"{info}/licenses/LICENSE", "MIT")
     return str(path)
 
 
 def test_wheel_contents_without_tests_stubs_or_bytecode(tmp_path):
-    path = make_wheel(tmp_path / "demo-1.0-py3-none-any.whl", {
-        "demo/__init__.py": "x = 1", "demo/core_test.py": "", "demo/tests/t.py": "", "demo/__init__.pyi": "",
-        "demo/__pycache__/x.cpython-311.pyc": "", "demo/data.pem": "cert",
-        "demo-1.0.data/purelib/extra.py": "y = 2", "demo-1.0.data/scripts/tool": "#!/bin/sh"},
-        requires=["six>=1", 'wcwidth; extra == "wide"'])
+    path = make_wheel(
+        tmp_path / "demo-1.0-py3-none-any.whl",
+        {
+            "demo/__init__.py": "x = 1",
+            "demo/core_test.py": "",
+            "demo/tests/t.py": "",
+            "demo/__init__.pyi": "",
+            "demo/__pycache__/x.cpython-311.pyc": "",
+            "demo/data.pem": "cert",
+            "demo-1.0.data/purelib/extra.py": "y = 2",
+            "demo-1.0.data/scripts/tool": "#!/bin/sh",
+        },
+        requires=["six>=1", 'wcwidth; extra == "wide"'],
+    )
     files, requires = build.wheel_files(path)
-    assert sorted(files) == ["demo-1.0.dist-info/METADATA", "demo-1.0.dist-info/licenses/LICENSE",
-                             "demo/__init__.py", "demo/data.pem", "extra.py"]
+    assert sorted(files) == [
+        "demo-1.0.dist-info/METADATA",
+        "demo-1.0.dist-info/licenses/LICENSE",
+        "demo/__init__.py",
+        "demo/data.pem",
+        "extra.py",
+    ]
     assert requires == ["six"]
 
 
@@ -139,8 +157,9 @@ def test_a_wheel_with_a_compiled_extension_fails_the_build(tmp_path):
         build.wheel_files(path)
 
 
-@pytest.mark.parametrize("name", ["yaml/_yaml.cpython-311-x86_64-linux-gnu.so", "x/mod.pyd", "lib/a.dylib",
-                                  "lib/libz.so.1"])
+@pytest.mark.parametrize(
+    "name", ["yaml/_yaml.cpython-311-x86_64-linux-gnu.so", "x/mod.pyd", "lib/a.dylib", "lib/libz.so.1"]
+)
 def test_check_pure_rejects_compiled_files(name):
     with pytest.raises(build.BuildError, match="compiled extensions cannot go into the zipapp"):
         build.check_pure({"a.py": b"", name: b""})
@@ -156,12 +175,26 @@ def make_sdist(path, project, files):
 
 
 def test_pyyaml_sdist_gives_its_pure_package_only(tmp_path):
-    path = make_sdist(tmp_path / "pyyaml-6.0.3.tar.gz", "pyyaml-6.0.3", {
-        "lib/yaml/__init__.py": b"pure", "lib/yaml/cyaml.py": b"", "lib/_yaml/__init__.py": b"",
-        "yaml/_yaml.pyx": b"", "yaml/_yaml.c": b"", "LICENSE": b"MIT", "PKG-INFO": b"Name: PyYAML"})
+    path = make_sdist(
+        tmp_path / "pyyaml-6.0.3.tar.gz",
+        "pyyaml-6.0.3",
+        {
+            "lib/yaml/__init__.py": b"pure",
+            "lib/yaml/cyaml.py": b"",
+            "lib/_yaml/__init__.py": b"",
+            "yaml/_yaml.pyx": b"",
+            "yaml/_yaml.c": b"",
+            "LICENSE": b"MIT",
+            "PKG-INFO": b"Name: PyYAML",
+        },
+    )
     files = build.sdist_files(path, "PyYAML")
-    assert sorted(files) == ["PyYAML-6.0.3.dist-info/LICENSE", "PyYAML-6.0.3.dist-info/METADATA",
-                             "yaml/__init__.py", "yaml/cyaml.py"]
+    assert sorted(files) == [
+        "PyYAML-6.0.3.dist-info/LICENSE",
+        "PyYAML-6.0.3.dist-info/METADATA",
+        "yaml/__init__.py",
+        "yaml/cyaml.py",
+    ]
 
 
 def test_other_sdists_are_refused(tmp_path):
@@ -173,11 +206,16 @@ def test_other_sdists_are_refused(tmp_path):
 def test_an_unpinned_runtime_requirement_fails_the_build(tmp_path):
     wheel = make_wheel(tmp_path / "demo-1.0-py3-none-any.whl", {"demo/__init__.py": ""}, requires=["missing>=1"])
     pins = [("demo", "1.0", "0" * 64), ("kubernetes", "35.0.0", "1" * 64), ("tabulate", "0.9.0", "2" * 64)]
-    downloads = {"demo": wheel,
-                 "kubernetes": make_wheel(tmp_path / "kubernetes-35.0.0-py3-none-any.whl", {}),
-                 "tabulate": make_wheel(tmp_path / "tabulate-0.9.0-py3-none-any.whl", {})}
-    with pytest.raises(build.BuildError, match=r"not pinned in tools/dist/requirements.txt: missing \(needed by "
-                                               r"demo==1.0\)"):
+    downloads = {
+        "demo": wheel,
+        "kubernetes": make_wheel(tmp_path / "kubernetes-35.0.0-py3-none-any.whl", {}),
+        "tabulate": make_wheel(tmp_path / "tabulate-0.9.0-py3-none-any.whl", {}),
+    }
+    with pytest.raises(
+        build.BuildError,
+        match=r"not pinned in tools/dist/requirements.txt: missing \(needed by "
+        r"demo==1.0\)",
+    ):
         build.collect(pins, downloads)
 
 
@@ -208,7 +246,8 @@ def test_tarball_is_deterministic_with_normalised_metadata():
         infos = tar.getmembers()
     assert [(i.name, i.mode, i.uid, i.gid, i.uname, i.mtime) for i in infos] == [
         ("LICENSE", 0o644, 0, 0, "root", build.TAR_MTIME),
-        ("kubectl-metallb", 0o755, 0, 0, "root", build.TAR_MTIME)]
+        ("kubectl-metallb", 0o755, 0, 0, "root", build.TAR_MTIME),
+    ]
     assert gzip.decompress(data)  # plain gzip, as krew detects it
 
 

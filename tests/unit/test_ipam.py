@@ -9,61 +9,76 @@ from hypothesis import strategies as st
 from metallb_plugin.core import ipam
 from metallb_plugin.core.ipam import AddressError, AddressRange, parse_entry
 
-
 # --------------------------------------------------------------------------------------------- parsing
 
 
-@pytest.mark.parametrize("text, first, last", [
-    ("192.168.10.0/24", "192.168.10.0", "192.168.10.255"),
-    ("192.168.10.7/32", "192.168.10.7", "192.168.10.7"),
-    ("0.0.0.0/0", "0.0.0.0", "255.255.255.255"),
-    ("192.168.9.1-192.168.9.5", "192.168.9.1", "192.168.9.5"),
-    ("192.168.9.1 - 192.168.9.5", "192.168.9.1", "192.168.9.5"),  # MetalLB trims around the dash
-    (" 10.0.0.1-10.0.0.1 ", "10.0.0.1", "10.0.0.1"),
-    ("fc00:f853:ccd:e799::/124", "fc00:f853:ccd:e799::", "fc00:f853:ccd:e799::f"),
-    ("2001:db8::1-2001:db8::ff", "2001:db8::1", "2001:db8::ff"),
-    ("2001:DB8::/64", "2001:db8::", "2001:db8::ffff:ffff:ffff:ffff"),
-])
+@pytest.mark.parametrize(
+    "text, first, last",
+    [
+        ("192.168.10.0/24", "192.168.10.0", "192.168.10.255"),
+        ("192.168.10.7/32", "192.168.10.7", "192.168.10.7"),
+        ("0.0.0.0/0", "0.0.0.0", "255.255.255.255"),
+        ("192.168.9.1-192.168.9.5", "192.168.9.1", "192.168.9.5"),
+        ("192.168.9.1 - 192.168.9.5", "192.168.9.1", "192.168.9.5"),  # MetalLB trims around the dash
+        (" 10.0.0.1-10.0.0.1 ", "10.0.0.1", "10.0.0.1"),
+        ("fc00:f853:ccd:e799::/124", "fc00:f853:ccd:e799::", "fc00:f853:ccd:e799::f"),
+        ("2001:db8::1-2001:db8::ff", "2001:db8::1", "2001:db8::ff"),
+        ("2001:DB8::/64", "2001:db8::", "2001:db8::ffff:ffff:ffff:ffff"),
+    ],
+)
 def test_valid_entries(text, first, last):
     entry = parse_entry(text)
     assert (str(entry.first), str(entry.last), entry.text) == (first, last, text)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("", "empty address entry; use a CIDR like 192.168.10.0/24 or a range like 192.168.10.1-192.168.10.50"),
-    ("   ", "empty address entry; use a CIDR like"),
-    ("192.168.10.0 /24", 'invalid CIDR "192.168.10.0 /24": contains a space'),
-    ("192.168.10.0/24 ", 'invalid CIDR "192.168.10.0/24 ": contains a space'),
-    ("192.168.1 .1-192.168.1.5", 'invalid range "192.168.1 .1-192.168.1.5": the start address "192.168.1 .1" '
-                                 "contains a space"),
-    ("10.0.0.9-10.0.0.1", 'invalid range "10.0.0.9-10.0.0.1": the start 10.0.0.9 is after the end 10.0.0.1'),
-    ("2001:db8::9-2001:db8::1", "the start 2001:db8::9 is after the end 2001:db8::1"),
-    ("10.0.0.0/33", 'invalid CIDR "10.0.0.0/33": prefix length 33 is out of range for IPv4 (0-32)'),
-    ("fc00::/129", 'invalid CIDR "fc00::/129": prefix length 129 is out of range for IPv6 (0-128)'),
-    ("10.0.0.5/24", 'invalid CIDR "10.0.0.5/24": host bits are set after /24; did you mean 10.0.0.0/24 '
-                    "(or 10.0.0.5/32 for the single address)?"),
-    ("fc00::1/64", "host bits are set after /64; did you mean fc00::/64"),
-    ("١٩٢.168.1.0/24", 'invalid CIDR "١٩٢.168.1.0/24": non-ASCII character "١" (U+0661); addresses use ASCII '
-                       "digits only"),
-    ("192.168.1.1-１92.168.1.5", 'non-ASCII character "１" (U+FF11)'),
-    ("10.0.0.1-fc00::1", 'invalid range "10.0.0.1-fc00::1": the start is IPv4 and the end is IPv6; both ends '
-                         "must be of the same family"),
-    ("10.0.0.1", 'invalid address "10.0.0.1": a single address needs a prefix length, like 10.0.0.1/32'),
-    ("fc00::1", "a single address needs a prefix length, like fc00::1/128"),
-    ("10.0.0.0/", 'invalid CIDR "10.0.0.0/": the prefix length after "/" is missing'),
-    ("10.0.0.0/x", 'invalid CIDR "10.0.0.0/x": the prefix length "x" is not a number'),
-    ("10.0.0.0/-1", "invalid range"),  # a dash makes it a range attempt
-    ("10.0.0.256/32", 'invalid CIDR "10.0.0.256/32": octet 256 (> 255) not permitted in \'10.0.0.256\''),
-    ("010.0.0.0/8", "leading zeros are not permitted in '010'"),
-    ("10.0.0/24", "expected 4 octets in '10.0.0'"),
-    ("fe80::1%eth0/128", 'the address "fe80::1%eth0" has a zone (%...), which pools cannot use'),
-    ("10.0.0.1-10.0.0.5-10.0.0.9", 'more than one "-"; write one range as START-END'),
-    ("10.0.0.0/24-10.0.1.0/24", 'the start "10.0.0.0/24" is a CIDR; a range is two plain addresses'),
-    ("10.0.0.1-", 'invalid range "10.0.0.1-": the end address is missing'),
-    ("-10.0.0.1", 'invalid range "-10.0.0.1": the start address is missing'),
-    ("pool.example.com/24", "expected 4 octets"),
-    ("::g/64", "only hex digits permitted in 'g'"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "empty address entry; use a CIDR like 192.168.10.0/24 or a range like 192.168.10.1-192.168.10.50"),
+        ("   ", "empty address entry; use a CIDR like"),
+        ("192.168.10.0 /24", 'invalid CIDR "192.168.10.0 /24": contains a space'),
+        ("192.168.10.0/24 ", 'invalid CIDR "192.168.10.0/24 ": contains a space'),
+        (
+            "192.168.1 .1-192.168.1.5",
+            'invalid range "192.168.1 .1-192.168.1.5": the start address "192.168.1 .1" contains a space',
+        ),
+        ("10.0.0.9-10.0.0.1", 'invalid range "10.0.0.9-10.0.0.1": the start 10.0.0.9 is after the end 10.0.0.1'),
+        ("2001:db8::9-2001:db8::1", "the start 2001:db8::9 is after the end 2001:db8::1"),
+        ("10.0.0.0/33", 'invalid CIDR "10.0.0.0/33": prefix length 33 is out of range for IPv4 (0-32)'),
+        ("fc00::/129", 'invalid CIDR "fc00::/129": prefix length 129 is out of range for IPv6 (0-128)'),
+        (
+            "10.0.0.5/24",
+            'invalid CIDR "10.0.0.5/24": host bits are set after /24; did you mean 10.0.0.0/24 '
+            "(or 10.0.0.5/32 for the single address)?",
+        ),
+        ("fc00::1/64", "host bits are set after /64; did you mean fc00::/64"),
+        (
+            "١٩٢.168.1.0/24",
+            'invalid CIDR "١٩٢.168.1.0/24": non-ASCII character "١" (U+0661); addresses use ASCII digits only',
+        ),
+        ("192.168.1.1-１92.168.1.5", 'non-ASCII character "１" (U+FF11)'),
+        (
+            "10.0.0.1-fc00::1",
+            'invalid range "10.0.0.1-fc00::1": the start is IPv4 and the end is IPv6; both ends '
+            "must be of the same family",
+        ),
+        ("10.0.0.1", 'invalid address "10.0.0.1": a single address needs a prefix length, like 10.0.0.1/32'),
+        ("fc00::1", "a single address needs a prefix length, like fc00::1/128"),
+        ("10.0.0.0/", 'invalid CIDR "10.0.0.0/": the prefix length after "/" is missing'),
+        ("10.0.0.0/x", 'invalid CIDR "10.0.0.0/x": the prefix length "x" is not a number'),
+        ("10.0.0.0/-1", "invalid range"),  # a dash makes it a range attempt
+        ("10.0.0.256/32", "invalid CIDR \"10.0.0.256/32\": octet 256 (> 255) not permitted in '10.0.0.256'"),
+        ("010.0.0.0/8", "leading zeros are not permitted in '010'"),
+        ("10.0.0/24", "expected 4 octets in '10.0.0'"),
+        ("fe80::1%eth0/128", 'the address "fe80::1%eth0" has a zone (%...), which pools cannot use'),
+        ("10.0.0.1-10.0.0.5-10.0.0.9", 'more than one "-"; write one range as START-END'),
+        ("10.0.0.0/24-10.0.1.0/24", 'the start "10.0.0.0/24" is a CIDR; a range is two plain addresses'),
+        ("10.0.0.1-", 'invalid range "10.0.0.1-": the end address is missing'),
+        ("-10.0.0.1", 'invalid range "-10.0.0.1": the start address is missing'),
+        ("pool.example.com/24", "expected 4 octets"),
+        ("::g/64", "only hex digits permitted in 'g'"),
+    ],
+)
 def test_invalid_entries(text, message):
     with pytest.raises(AddressError) as caught:
         parse_entry(text)
@@ -103,30 +118,44 @@ def test_mixed_families_in_one_pool_are_fine():
 # --------------------------------------------------------------------------------------------- sizes
 
 
-@pytest.mark.parametrize("entries, avoid, v4, v6", [
-    (["192.168.10.0/24"], False, 256, 0),
-    (["192.168.10.0/24"], True, 254, 0),
-    (["192.168.10.0/23"], True, 508, 0),
-    (["192.168.0.0/16"], True, 65536 - 512, 0),
-    (["192.168.10.0/25"], True, 127, 0),  # only .0
-    (["192.168.10.128/25"], True, 127, 0),  # only .255
-    (["192.168.10.64/26"], True, 64, 0),  # neither
-    (["192.168.10.255-192.168.11.0"], True, 0, 0),
-    (["192.168.10.254-192.168.11.1"], True, 2, 0),
-    (["10.0.0.0/32"], True, 0, 0),
-    (["fc00::/120"], True, 0, 256),  # IPv6 is never "buggy"
-    (["fc00::/64"], False, 0, 2 ** 64),
-    (["10.0.0.0/31", "fc00::/127"], False, 2, 2),
-])
+@pytest.mark.parametrize(
+    "entries, avoid, v4, v6",
+    [
+        (["192.168.10.0/24"], False, 256, 0),
+        (["192.168.10.0/24"], True, 254, 0),
+        (["192.168.10.0/23"], True, 508, 0),
+        (["192.168.0.0/16"], True, 65536 - 512, 0),
+        (["192.168.10.0/25"], True, 127, 0),  # only .0
+        (["192.168.10.128/25"], True, 127, 0),  # only .255
+        (["192.168.10.64/26"], True, 64, 0),  # neither
+        (["192.168.10.255-192.168.11.0"], True, 0, 0),
+        (["192.168.10.254-192.168.11.1"], True, 2, 0),
+        (["10.0.0.0/32"], True, 0, 0),
+        (["fc00::/120"], True, 0, 256),  # IPv6 is never "buggy"
+        (["fc00::/64"], False, 0, 2**64),
+        (["10.0.0.0/31", "fc00::/127"], False, 2, 2),
+    ],
+)
 def test_capacity(entries, avoid, v4, v6):
     assert ipam.capacity(ipam.parse_entries(entries), avoid) == ipam.Capacity(v4, v6)
 
 
-@pytest.mark.parametrize("n, text", [
-    (0, "0"), (256, "256"), (9_999_999, "9999999"), (2 ** 24, "2^24"), (2 ** 64, "2^64"), (2 ** 128, "2^128"),
-    (2 ** 64 + 254, "2^64+254"), (2 ** 64 - 3, "2^64-3"), (2 ** 64 + 2 ** 63, "~2^64.6"),
-    (2 ** 24 + 9_999_999, "2^24+9999999"), (2 ** 26 - 10_000_000, "~2^25.8"),
-])
+@pytest.mark.parametrize(
+    "n, text",
+    [
+        (0, "0"),
+        (256, "256"),
+        (9_999_999, "9999999"),
+        (2**24, "2^24"),
+        (2**64, "2^64"),
+        (2**128, "2^128"),
+        (2**64 + 254, "2^64+254"),
+        (2**64 - 3, "2^64-3"),
+        (2**64 + 2**63, "~2^64.6"),
+        (2**24 + 9_999_999, "2^24+9999999"),
+        (2**26 - 10_000_000, "~2^25.8"),
+    ],
+)
 def test_readable_count(n, text):
     assert ipam.readable_count(n) == text
 
@@ -146,17 +175,19 @@ def test_pool_overlaps_between_and_within_pools():
         "c": ipam.parse_entries(["10.0.2.0/24", "fc00::80/121"]),
     }
     found = [str(o) for o in ipam.pool_overlaps(pools)]
-    assert found == ['10.0.0.0/24 in pool "a" overlaps 10.0.0.200-10.0.1.10 in pool "b"',
-                     'fc00::/120 in pool "a" overlaps fc00::80/121 in pool "c"']
-    assert not ipam.pool_overlaps({"x": ipam.parse_entries(["10.0.0.0/24"]),
-                                   "y": ipam.parse_entries(["fc00::/64"])})
+    assert found == [
+        '10.0.0.0/24 in pool "a" overlaps 10.0.0.200-10.0.1.10 in pool "b"',
+        'fc00::/120 in pool "a" overlaps fc00::80/121 in pool "c"',
+    ]
+    assert not ipam.pool_overlaps({"x": ipam.parse_entries(["10.0.0.0/24"]), "y": ipam.parse_entries(["fc00::/64"])})
 
 
 def test_network_overlaps_and_contains():
     ranges = ipam.parse_entries(["10.96.0.0/24", "192.168.1.10-192.168.1.20"])
     assert [str(r) for r in ipam.network_overlaps(ranges, "10.96.0.0/12")] == ["10.96.0.0/24"]
     assert [str(r) for r in ipam.network_overlaps(ranges, ipaddress.ip_address("192.168.1.15"))] == [
-        "192.168.1.10-192.168.1.20"]
+        "192.168.1.10-192.168.1.20"
+    ]
     assert ipam.network_overlaps(ranges, "fc00::/8") == []
     assert ipam.contains(ranges, "192.168.1.20") and not ipam.contains(ranges, "192.168.1.21")
     assert not ipam.contains(ranges, "not-an-ip")
@@ -167,16 +198,22 @@ def test_network_overlaps_and_contains():
 def service(name, ips, pool=None, kind="LoadBalancer", ns="default", legacy=False):
     annotations = {}
     if pool:
-        annotations["metallb.universe.tf/ip-allocated-from-pool" if legacy else
-                    "metallb.io/ip-allocated-from-pool"] = pool
-    return {"metadata": {"name": name, "namespace": ns, "annotations": annotations},
-            "spec": {"type": kind},
-            "status": {"loadBalancer": {"ingress": [{"ip": ip} for ip in ips]}}}
+        annotations["metallb.universe.tf/ip-allocated-from-pool" if legacy else "metallb.io/ip-allocated-from-pool"] = (
+            pool
+        )
+    return {
+        "metadata": {"name": name, "namespace": ns, "annotations": annotations},
+        "spec": {"type": kind},
+        "status": {"loadBalancer": {"ingress": [{"ip": ip} for ip in ips]}},
+    }
 
 
 def test_usage_from_services():
-    pools = {"web": ipam.parse_entries(["10.0.0.0/29", "fc00::/125"]),
-             "db": ipam.parse_entries(["10.0.1.0/29"]), "idle": ipam.parse_entries(["10.0.2.0/29"])}
+    pools = {
+        "web": ipam.parse_entries(["10.0.0.0/29", "fc00::/125"]),
+        "db": ipam.parse_entries(["10.0.1.0/29"]),
+        "idle": ipam.parse_entries(["10.0.2.0/29"]),
+    }
     services = [
         service("a", ["10.0.0.1", "fc00::1"], "web"),
         service("b", ["10.0.0.1"], "web", ns="other"),  # shared IP: counted once
@@ -185,8 +222,11 @@ def test_usage_from_services():
         service("e", ["10.0.0.2"], kind="NodePort"),  # not a LoadBalancer
         service("f", ["8.8.8.8"]),  # someone else's address
         service("g", [], "db"),  # pending but annotated
-        {"metadata": {"name": "h", "namespace": "x"}, "spec": {"type": "LoadBalancer"},
-         "status": {"loadBalancer": {"ingress": [{"hostname": "lb.example.com"}]}}},
+        {
+            "metadata": {"name": "h", "namespace": "x"},
+            "spec": {"type": "LoadBalancer"},
+            "status": {"loadBalancer": {"ingress": [{"hostname": "lb.example.com"}]}},
+        },
     ]
     result = ipam.usage(services, pools)
     assert result.pools["web"].used == 2 and result.pools["web"].by_family() == ipam.Capacity(1, 1)
@@ -200,13 +240,19 @@ def test_usage_from_services():
 
 
 def v4_ranges():
-    return st.tuples(st.integers(0, 2 ** 32 - 1), st.integers(0, 2 ** 32 - 1)).map(sorted).map(
-        lambda p: AddressRange(ipaddress.IPv4Address(p[0]), ipaddress.IPv4Address(p[1])))
+    return (
+        st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1))
+        .map(sorted)
+        .map(lambda p: AddressRange(ipaddress.IPv4Address(p[0]), ipaddress.IPv4Address(p[1])))
+    )
 
 
 def v6_ranges():
-    return st.tuples(st.integers(0, 2 ** 128 - 1), st.integers(0, 2 ** 128 - 1)).map(sorted).map(
-        lambda p: AddressRange(ipaddress.IPv6Address(p[0]), ipaddress.IPv6Address(p[1])))
+    return (
+        st.tuples(st.integers(0, 2**128 - 1), st.integers(0, 2**128 - 1))
+        .map(sorted)
+        .map(lambda p: AddressRange(ipaddress.IPv6Address(p[0]), ipaddress.IPv6Address(p[1])))
+    )
 
 
 any_range = st.one_of(v4_ranges(), v6_ranges())
@@ -230,7 +276,7 @@ def test_cidr_cover_is_exact_and_disjoint(entry):
         assert (again.first, again.last) == (cidr.network_address, cidr.broadcast_address)
 
 
-@given(st.integers(0, 2 ** 32 - 1), st.integers(0, 32))
+@given(st.integers(0, 2**32 - 1), st.integers(0, 32))
 def test_cidr_and_its_range_agree(value, prefix):
     network = ipaddress.ip_network(f"{ipaddress.IPv4Address(value)}/{prefix}", strict=False)
     as_cidr = parse_entry(str(network))
@@ -239,9 +285,9 @@ def test_cidr_and_its_range_agree(value, prefix):
 
 
 @settings(max_examples=200)
-@given(st.integers(0, 2 ** 32 - 1), st.integers(0, 3000))
+@given(st.integers(0, 2**32 - 1), st.integers(0, 3000))
 def test_avoid_buggy_count_matches_brute_force(start, length):
-    end = min(start + length, 2 ** 32 - 1)
+    end = min(start + length, 2**32 - 1)
     entry = AddressRange(ipaddress.IPv4Address(start), ipaddress.IPv4Address(end))
     brute = sum(1 for x in range(start, end + 1) if x % 256 not in (0, 255))
     assert entry.usable(avoid_buggy_ips=True) == brute
@@ -259,19 +305,23 @@ def test_overlap_is_symmetric_and_matches_cidrs(a, b):
 @given(st.lists(v4_ranges(), max_size=12))
 def test_sweep_finds_the_same_overlaps_as_all_pairs(ranges):
     pools = {f"p{i}": [r] for i, r in enumerate(ranges)}
-    pairs = {frozenset((f"p{i}", f"p{j}")) for i, a in enumerate(ranges) for j, b in enumerate(ranges)
-             if i < j and a.overlaps(b)}
+    pairs = {
+        frozenset((f"p{i}", f"p{j}"))
+        for i, a in enumerate(ranges)
+        for j, b in enumerate(ranges)
+        if i < j and a.overlaps(b)
+    }
     assert {frozenset((o.pool, o.other_pool)) for o in ipam.pool_overlaps(pools)} == pairs
 
 
-@given(any_range, st.integers(0, 2 ** 128 - 1))
+@given(any_range, st.integers(0, 2**128 - 1))
 def test_containment(entry, value):
-    ip = (ipaddress.IPv4Address(value % 2 ** 32) if entry.version == 4 else ipaddress.IPv6Address(value))
+    ip = ipaddress.IPv4Address(value % 2**32) if entry.version == 4 else ipaddress.IPv6Address(value)
     assert (ip in entry) == (entry.first <= ip <= entry.last)
     assert entry.first in entry and entry.last in entry
 
 
-@given(st.integers(0, 2 ** 128 - 1), st.integers(0, 128))
+@given(st.integers(0, 2**128 - 1), st.integers(0, 128))
 def test_v6_sizes(value, prefix):
     network = ipaddress.ip_network(f"{ipaddress.IPv6Address(value)}/{prefix}", strict=False)
     ranges = [parse_entry(str(network))]

@@ -16,10 +16,18 @@ def doc(current=None, clusters=(), users=(), contexts=()):
     return out
 
 
-A = doc("a", clusters=[("c1", {"server": "https://one"})], users=[("u1", {"token": "t1"})],
-        contexts=[("a", {"cluster": "c1", "user": "u1", "namespace": "ns-a"})])
-B = doc("b", clusters=[("c1", {"server": "https://shadowed"}), ("c2", {"server": "https://two"})],
-        users=[("u2", {"token": "t2"})], contexts=[("b", {"cluster": "c2", "user": "u2"})])
+A = doc(
+    "a",
+    clusters=[("c1", {"server": "https://one"})],
+    users=[("u1", {"token": "t1"})],
+    contexts=[("a", {"cluster": "c1", "user": "u1", "namespace": "ns-a"})],
+)
+B = doc(
+    "b",
+    clusters=[("c1", {"server": "https://shadowed"}), ("c2", {"server": "https://two"})],
+    users=[("u2", {"token": "t2"})],
+    contexts=[("b", {"cluster": "c2", "user": "u2"})],
+)
 
 
 def test_first_file_setting_current_context_wins_like_kubectl():
@@ -40,11 +48,23 @@ def test_file_without_current_context_does_not_reset_it():
 
 
 def test_relative_paths_resolve_against_their_own_file():
-    one = doc("a", clusters=[("c", {"server": "https://s", "certificate-authority": "ca.crt"})],
-              users=[("u", {"client-certificate": "certs/u.crt", "client-key": "/abs/u.key", "tokenFile": "../tok",
-                            "exec": {"command": "./bin/login", "args": ["x"]}}),
-                     ("bare", {"exec": {"command": "aws"}})],
-              contexts=[("a", {"cluster": "c", "user": "u"})])
+    one = doc(
+        "a",
+        clusters=[("c", {"server": "https://s", "certificate-authority": "ca.crt"})],
+        users=[
+            (
+                "u",
+                {
+                    "client-certificate": "certs/u.crt",
+                    "client-key": "/abs/u.key",
+                    "tokenFile": "../tok",
+                    "exec": {"command": "./bin/login", "args": ["x"]},
+                },
+            ),
+            ("bare", {"exec": {"command": "aws"}}),
+        ],
+        contexts=[("a", {"cluster": "c", "user": "u"})],
+    )
     merged = merge([("/home/me/.kube/config", one)])
     cluster = merged["clusters"][0]["cluster"]
     user = merged["users"][0]["user"]
@@ -74,10 +94,13 @@ def test_unknown_context_lists_the_known_ones():
         select(merge([("/x/a", A), ("/x/b", B)]), context="nope")
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"cluster": "zz"}, r'cluster "zz" \(from --cluster\) not found'),
-    ({"user": "zz"}, r'user "zz" \(from --user\) not found'),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"cluster": "zz"}, r'cluster "zz" \(from --cluster\) not found'),
+        ({"user": "zz"}, r'user "zz" \(from --user\) not found'),
+    ],
+)
 def test_unknown_overrides(kwargs, message):
     with pytest.raises(KubeconfigError, match=message):
         select(merge([("/x/a", A)]), **kwargs)
@@ -104,12 +127,15 @@ def test_context_with_missing_user_is_anonymous():
     assert select(merge([("/x/a", anon)])).user == {}
 
 
-@pytest.mark.parametrize("bad, message", [
-    (["not", "a", "mapping"], "expected a mapping"),
-    ({"clusters": {"c": 1}}, "'clusters' must be a list"),
-    ({"users": [{"user": {}}]}, "every entry of 'users' needs a name"),
-    ({"contexts": [{"name": "x", "context": "str"}]}, "contexts entry 'x' is not a mapping"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (["not", "a", "mapping"], "expected a mapping"),
+        ({"clusters": {"c": 1}}, "'clusters' must be a list"),
+        ({"users": [{"user": {}}]}, "every entry of 'users' needs a name"),
+        ({"contexts": [{"name": "x", "context": "str"}]}, "contexts entry 'x' is not a mapping"),
+    ],
+)
 def test_malformed_documents(bad, message):
     with pytest.raises(KubeconfigError, match=message):
         merge([("/x/bad", bad)])
@@ -124,6 +150,7 @@ def test_single_context_keeps_only_the_selection():
 
 
 def test_paths_are_platform_absolute():
-    merged = merge([(os.path.join("rel", "config"), doc("a", clusters=[("c", {"server": "s",
-                                                                             "certificate-authority": "ca"})]))])
+    merged = merge(
+        [(os.path.join("rel", "config"), doc("a", clusters=[("c", {"server": "s", "certificate-authority": "ca"})]))]
+    )
     assert os.path.isabs(merged["clusters"][0]["cluster"]["certificate-authority"])

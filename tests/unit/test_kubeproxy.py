@@ -83,83 +83,138 @@ def kubeadm(mode='""', strict="false"):
 
 
 def configmap(name, data):
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "kube-system"},
-            "data": data}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": "kube-system"},
+        "data": data,
+    }
 
 
 def node(name="n1", kubelet="v1.30.2", labels=None, annotations=None, provider=None):
-    obj = {"metadata": {"name": name, "labels": labels or {}, "annotations": annotations or {}},
-           "spec": {}, "status": {"nodeInfo": {"kubeletVersion": kubelet}}}
+    obj = {
+        "metadata": {"name": name, "labels": labels or {}, "annotations": annotations or {}},
+        "spec": {},
+        "status": {"nodeInfo": {"kubeletVersion": kubelet}},
+    }
     if provider:
         obj["spec"]["providerID"] = provider
     return obj
 
 
 def pod(name, argv, labels=None):
-    return {"metadata": {"name": name, "namespace": "kube-system", "labels": labels or {}},
-            "spec": {"containers": [{"name": "kube-proxy", "command": argv}]}}
+    return {
+        "metadata": {"name": name, "namespace": "kube-system", "labels": labels or {}},
+        "spec": {"containers": [{"name": "kube-proxy", "command": argv}]},
+    }
 
 
 def kubeadm_daemonset(extra_args=()):
-    return {"metadata": {"name": "kube-proxy", "namespace": "kube-system"}, "spec": {"template": {"spec": {
-        "containers": [{"name": "kube-proxy", "command": ["/usr/local/bin/kube-proxy",
-                                                          "--config=/var/lib/kube-proxy/config.conf",
-                                                          "--hostname-override=$(NODE_NAME)", *extra_args],
-                        "volumeMounts": [{"name": "kube-proxy", "mountPath": "/var/lib/kube-proxy"}]}],
-        "volumes": [{"name": "kube-proxy", "configMap": {"name": "kube-proxy"}}]}}}}
+    return {
+        "metadata": {"name": "kube-proxy", "namespace": "kube-system"},
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "kube-proxy",
+                            "command": [
+                                "/usr/local/bin/kube-proxy",
+                                "--config=/var/lib/kube-proxy/config.conf",
+                                "--hostname-override=$(NODE_NAME)",
+                                *extra_args,
+                            ],
+                            "volumeMounts": [{"name": "kube-proxy", "mountPath": "/var/lib/kube-proxy"}],
+                        }
+                    ],
+                    "volumes": [{"name": "kube-proxy", "configMap": {"name": "kube-proxy"}}],
+                }
+            }
+        },
+    }
 
 
 # ------------------------------------------------------------------------------------------- small facts
 
 
-@pytest.mark.parametrize("configured, mode", [
-    ("", "iptables"), ("ipvs", "ipvs"), ("IPVS", "ipvs"), (" nftables ", "nftables"), ("iptables", "iptables"),
-    ("kernelspace", "kernelspace"), (None, None),
-])
+@pytest.mark.parametrize(
+    "configured, mode",
+    [
+        ("", "iptables"),
+        ("ipvs", "ipvs"),
+        ("IPVS", "ipvs"),
+        (" nftables ", "nftables"),
+        ("iptables", "iptables"),
+        ("kernelspace", "kernelspace"),
+        (None, None),
+    ],
+)
 def test_effective_mode(configured, mode):
     assert kp.effective_mode(configured) == mode
 
 
-@pytest.mark.parametrize("mode, strict, needed", [
-    ("ipvs", False, True), ("ipvs", None, True), ("ipvs", True, False), ("iptables", False, False),
-    ("nftables", False, False), (None, False, None), (None, True, None),
-])
+@pytest.mark.parametrize(
+    "mode, strict, needed",
+    [
+        ("ipvs", False, True),
+        ("ipvs", None, True),
+        ("ipvs", True, False),
+        ("iptables", False, False),
+        ("nftables", False, False),
+        (None, False, None),
+        (None, True, None),
+    ],
+)
 def test_needs_strict_arp(mode, strict, needed):
     assert kp.needs_strict_arp(mode, strict) is needed
 
 
-@pytest.mark.parametrize("argv, expected", [
-    (["kube-proxy", "--proxy-mode=ipvs", "--ipvs-strict-arp"], ("ipvs", True, None)),
-    (["kube-proxy", "--proxy-mode", "ipvs", "--ipvs-strict-arp=false"], ("ipvs", False, None)),
-    (["kube-proxy", "-proxy-mode=nftables", "--config", "/c.yaml"], ("nftables", None, "/c.yaml")),
-    (["kube-proxy", "--ipvs-strict-arp=True", "--config=/var/lib/kube-proxy/config.conf"],
-     (None, True, "/var/lib/kube-proxy/config.conf")),
-    (["kube-proxy", "--v=2"], (None, None, None)),
-    ([], (None, None, None)),
-])
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["kube-proxy", "--proxy-mode=ipvs", "--ipvs-strict-arp"], ("ipvs", True, None)),
+        (["kube-proxy", "--proxy-mode", "ipvs", "--ipvs-strict-arp=false"], ("ipvs", False, None)),
+        (["kube-proxy", "-proxy-mode=nftables", "--config", "/c.yaml"], ("nftables", None, "/c.yaml")),
+        (
+            ["kube-proxy", "--ipvs-strict-arp=True", "--config=/var/lib/kube-proxy/config.conf"],
+            (None, True, "/var/lib/kube-proxy/config.conf"),
+        ),
+        (["kube-proxy", "--v=2"], (None, None, None)),
+        ([], (None, None, None)),
+    ],
+)
 def test_proxy_flags(argv, expected):
     assert kp.proxy_flags(argv) == expected
 
 
 def test_node_args_proxy_flags_both_forms():
-    argv = ["server", "--kube-proxy-arg", "proxy-mode=ipvs", "--kube-proxy-arg=ipvs-strict-arp=true",
-            "--disable", "servicelb"]
+    argv = [
+        "server",
+        "--kube-proxy-arg",
+        "proxy-mode=ipvs",
+        "--kube-proxy-arg=ipvs-strict-arp=true",
+        "--disable",
+        "servicelb",
+    ]
     assert kp.node_args_proxy_flags(argv) == ("ipvs", True, None)
     assert kp.node_args_proxy_flags(["server", "--disable=traefik"]) == (None, None, None)
 
 
-@pytest.mark.parametrize("nodes, distro", [
-    ([node(kubelet="v1.30.2+k3s1")], "k3s"),
-    ([node(labels={"node.kubernetes.io/instance-type": "k3s"})], "k3s"),
-    ([node(annotations={"k3s.io/node-args": "[]"})], "k3s"),
-    ([node(kubelet="v1.30.2+rke2r1", annotations={"rke2.io/node-args": "[]"})], "rke2"),
-    ([node(labels={"microk8s.io/cluster": "true"})], "microk8s"),
-    ([node(kubelet="v1.30.2+k0s")], "k0s"),
-    ([node(kubelet="v1.30.2-eks-036c24b")], "eks"),
-    ([node(provider="kind://docker/kind/kind-control-plane")], "kind"),
-    ([node()], ""),
-    ([], ""),
-])
+@pytest.mark.parametrize(
+    "nodes, distro",
+    [
+        ([node(kubelet="v1.30.2+k3s1")], "k3s"),
+        ([node(labels={"node.kubernetes.io/instance-type": "k3s"})], "k3s"),
+        ([node(annotations={"k3s.io/node-args": "[]"})], "k3s"),
+        ([node(kubelet="v1.30.2+rke2r1", annotations={"rke2.io/node-args": "[]"})], "rke2"),
+        ([node(labels={"microk8s.io/cluster": "true"})], "microk8s"),
+        ([node(kubelet="v1.30.2+k0s")], "k0s"),
+        ([node(kubelet="v1.30.2-eks-036c24b")], "eks"),
+        ([node(provider="kind://docker/kind/kind-control-plane")], "kind"),
+        ([node()], ""),
+        ([], ""),
+    ],
+)
 def test_distribution(nodes, distro):
     assert kp.distribution(nodes) == distro
 
@@ -167,18 +222,21 @@ def test_distribution(nodes, distro):
 # ------------------------------------------------------------------------------------------- reading
 
 
-@pytest.mark.parametrize("text, expected", [
-    (kubeadm(), ("", False)),
-    (kubeadm("ipvs"), ("ipvs", False)),
-    (kubeadm("ipvs", "true"), ("ipvs", True)),
-    (kubeadm('"ipvs"', "yes"), ("ipvs", True)),
-    ("apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: ipvs\n", ("ipvs", False)),
-    ("kind: KubeProxyConfiguration\nmode: ipvs\nipvs:\n  scheduler: rr\n", ("ipvs", False)),
-    ("kind: KubeProxyConfiguration\nmode: ipvs\nipvs: {strictARP: true}\n", ("ipvs", True)),
-    ("kind: KubeProxyConfiguration\nmode:\nipvs:\n", ("", False)),
-    ("mode: ipvs\r\nipvs:\r\n  strictARP: true\r\n", ("ipvs", True)),
-    ("kind: KubeletConfiguration\n---\nkind: KubeProxyConfiguration\nmode: ipvs\n", ("ipvs", False)),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (kubeadm(), ("", False)),
+        (kubeadm("ipvs"), ("ipvs", False)),
+        (kubeadm("ipvs", "true"), ("ipvs", True)),
+        (kubeadm('"ipvs"', "yes"), ("ipvs", True)),
+        ("apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: ipvs\n", ("ipvs", False)),
+        ("kind: KubeProxyConfiguration\nmode: ipvs\nipvs:\n  scheduler: rr\n", ("ipvs", False)),
+        ("kind: KubeProxyConfiguration\nmode: ipvs\nipvs: {strictARP: true}\n", ("ipvs", True)),
+        ("kind: KubeProxyConfiguration\nmode:\nipvs:\n", ("", False)),
+        ("mode: ipvs\r\nipvs:\r\n  strictARP: true\r\n", ("ipvs", True)),
+        ("kind: KubeletConfiguration\n---\nkind: KubeProxyConfiguration\nmode: ipvs\n", ("ipvs", False)),
+    ],
+)
 def test_read_config(text, expected):
     assert kp.read_config(text) == expected
 
@@ -210,9 +268,11 @@ def test_invalid_yaml_names_the_line():
 
 
 def test_kubeadm_iptables_default():
-    info = kp.inspect(nodes=[node()], configmaps=[configmap("kube-proxy", {"config.conf": kubeadm(),
-                                                                            "kubeconfig.conf": "x"})],
-                      daemonset=kubeadm_daemonset())
+    info = kp.inspect(
+        nodes=[node()],
+        configmaps=[configmap("kube-proxy", {"config.conf": kubeadm(), "kubeconfig.conf": "x"})],
+        daemonset=kubeadm_daemonset(),
+    )
     assert (info.distribution, info.configured_mode, info.mode, info.strict_arp) == ("kubeadm", "", "iptables", False)
     assert info.needs_change is False
     assert info.editable
@@ -227,21 +287,35 @@ def test_kubeadm_ipvs_needs_change_and_json_shape():
     assert json.loads(json.dumps(doc)) == doc
     assert doc == {
         "distribution": "kubeadm",
-        "location": {"kind": "ConfigMap", "namespace": "kube-system", "name": "kube-proxy", "key": "config.conf",
-                     "description": "ConfigMap kube-system/kube-proxy, key config.conf"},
-        "editable": True, "configuredMode": "ipvs", "mode": "ipvs", "strictARP": False,
+        "location": {
+            "kind": "ConfigMap",
+            "namespace": "kube-system",
+            "name": "kube-proxy",
+            "key": "config.conf",
+            "description": "ConfigMap kube-system/kube-proxy, key config.conf",
+        },
+        "editable": True,
+        "configuredMode": "ipvs",
+        "mode": "ipvs",
+        "strictARP": False,
         "metallbNeedsChange": True,
         "message": "kube-proxy runs in IPVS mode without strict ARP: MetalLB needs ipvs.strictARP: true",
-        "hint": "", "problem": "", "notes": [],
+        "hint": "",
+        "problem": "",
+        "notes": [],
     }
 
 
 def test_kind_and_eks():
-    kind = kp.inspect(nodes=[node(provider="kind://docker/kind/kind-control-plane")],
-                      configmaps=[configmap("kube-proxy", {"config.conf": kubeadm("ipvs", "true")})])
+    kind = kp.inspect(
+        nodes=[node(provider="kind://docker/kind/kind-control-plane")],
+        configmaps=[configmap("kube-proxy", {"config.conf": kubeadm("ipvs", "true")})],
+    )
     assert (kind.distribution, kind.needs_change) == ("kind", False)
-    eks = kp.inspect(nodes=[node(kubelet="v1.29.0-eks-5e0fdde")],
-                     configmaps=[configmap("kube-proxy-config", {"config": kubeadm("iptables")})])
+    eks = kp.inspect(
+        nodes=[node(kubelet="v1.29.0-eks-5e0fdde")],
+        configmaps=[configmap("kube-proxy-config", {"config": kubeadm("iptables")})],
+    )
     assert eks.distribution == "eks"
     assert eks.location == kp.Location("ConfigMap", "kube-system", "kube-proxy-config", "config")
     assert eks.mode == "iptables"
@@ -262,14 +336,17 @@ def test_daemonset_mount_finds_unusual_configmap():
 
 
 def test_daemonset_flags_contradicting_the_file_are_noted():
-    info = kp.inspect(configmaps=[configmap("kube-proxy", {"config.conf": kubeadm("ipvs")})],
-                      daemonset=kubeadm_daemonset(["--ipvs-strict-arp=true"]))
-    assert info.notes == ("the kube-proxy DaemonSet also passes --ipvs-strict-arp=true, which differs from the "
-                          "configuration file",)
+    info = kp.inspect(
+        configmaps=[configmap("kube-proxy", {"config.conf": kubeadm("ipvs")})],
+        daemonset=kubeadm_daemonset(["--ipvs-strict-arp=true"]),
+    )
+    assert info.notes == (
+        "the kube-proxy DaemonSet also passes --ipvs-strict-arp=true, which differs from the configuration file",
+    )
 
 
 def test_quoted_boolean_is_read_with_a_note():
-    text = "kind: KubeProxyConfiguration\nmode: ipvs\nipvs:\n  strictARP: \"true\"\n"
+    text = 'kind: KubeProxyConfiguration\nmode: ipvs\nipvs:\n  strictARP: "true"\n'
     info = kp.inspect(configmaps=[configmap("kube-proxy", {"config.conf": text})])
     assert info.strict_arp is True
     assert 'quoted string "true"' in info.notes[0]
@@ -305,17 +382,21 @@ def test_k3s_without_readable_annotation():
 
 
 def test_rke2_static_pod_flags_win():
-    pods = [pod("kube-proxy-n1", ["kube-proxy", "--proxy-mode=ipvs", "--ipvs-strict-arp=true"],
-                {"component": "kube-proxy"})]
-    info = kp.inspect(nodes=[node(kubelet="v1.30.2+rke2r1", annotations={"rke2.io/node-args": '["server"]'})],
-                      pods=pods)
+    pods = [
+        pod("kube-proxy-n1", ["kube-proxy", "--proxy-mode=ipvs", "--ipvs-strict-arp=true"], {"component": "kube-proxy"})
+    ]
+    info = kp.inspect(
+        nodes=[node(kubelet="v1.30.2+rke2r1", annotations={"rke2.io/node-args": '["server"]'})], pods=pods
+    )
     assert (info.distribution, info.mode, info.strict_arp, info.needs_change) == ("rke2", "ipvs", True, False)
     assert "/etc/rancher/rke2/config.yaml" in info.hint
 
 
 def test_microk8s():
-    info = kp.inspect(nodes=[node(labels={"microk8s.io/cluster": "true"})],
-                      configmaps=[configmap("kube-proxy", {"config.conf": kubeadm("ipvs")})])
+    info = kp.inspect(
+        nodes=[node(labels={"microk8s.io/cluster": "true"})],
+        configmaps=[configmap("kube-proxy", {"config.conf": kubeadm("ipvs")})],
+    )
     assert (info.distribution, info.mode, info.needs_change) == ("microk8s", None, None)
     assert "/var/snap/microk8s/current/args/kube-proxy" in info.hint
     assert "--ipvs-strict-arp=true" in info.hint
@@ -330,9 +411,13 @@ def test_kube_proxy_less_cilium(value):
 
 
 def test_cilium_beside_kube_proxy_is_kube_proxy():
-    info = kp.inspect(configmaps=[configmap("cilium-config", {"kube-proxy-replacement": "true"}),
-                                  configmap("kube-proxy", {"config.conf": kubeadm("ipvs")})],
-                      daemonset=kubeadm_daemonset())
+    info = kp.inspect(
+        configmaps=[
+            configmap("cilium-config", {"kube-proxy-replacement": "true"}),
+            configmap("kube-proxy", {"config.conf": kubeadm("ipvs")}),
+        ],
+        daemonset=kubeadm_daemonset(),
+    )
     assert (info.distribution, info.needs_change) == ("kubeadm", True)
 
 
@@ -342,8 +427,13 @@ def test_cilium_partial_replacement_is_not_kube_proxy_less():
 
 
 def test_flag_configured_pods_fallback():
-    info = kp.inspect(nodes=[node()], pods=[pod("kube-proxy-abcde", ["kube-proxy", "--proxy-mode=ipvs"],
-                                                {"k8s-app": "kube-proxy"}), pod("coredns-1", ["coredns"])])
+    info = kp.inspect(
+        nodes=[node()],
+        pods=[
+            pod("kube-proxy-abcde", ["kube-proxy", "--proxy-mode=ipvs"], {"k8s-app": "kube-proxy"}),
+            pod("coredns-1", ["coredns"]),
+        ],
+    )
     assert info.location == kp.Location("PodArgs", "kube-system", "kube-proxy-abcde")
     assert (info.mode, info.strict_arp, info.needs_change) == ("ipvs", False, True)
     assert "--ipvs-strict-arp=true" in info.hint
@@ -366,7 +456,7 @@ def one_splice(old, new):
     suffix = 0
     while suffix < min(len(old), len(new)) - prefix and old[-1 - suffix] == new[-1 - suffix]:
         suffix += 1
-    return old[prefix:len(old) - suffix], new[prefix:len(new) - suffix], prefix
+    return old[prefix : len(old) - suffix], new[prefix : len(new) - suffix], prefix
 
 
 def data(text):
@@ -378,8 +468,9 @@ def data(text):
 def with_strict(text, value):
     """The data of `text` with ipvs.strictARP set, the way the edit must change it."""
     docs = data(text)
-    target = next(d for d in docs if isinstance(d, dict) and d.get("kind", "KubeProxyConfiguration")
-                  == "KubeProxyConfiguration")
+    target = next(
+        d for d in docs if isinstance(d, dict) and d.get("kind", "KubeProxyConfiguration") == "KubeProxyConfiguration"
+    )
     if not value and (target.get("ipvs") or {}).get("strictARP") is None:
         return docs  # absent means false: nothing to write
     if not isinstance(target.get("ipvs"), dict):
@@ -404,7 +495,8 @@ def test_kubeadm_defaults_change_one_line():
         "+  strictARP: true\n"
         "   syncPeriod: 0s\n"
         "   tcpFinTimeout: 0s\n"
-        "   tcpTimeout: 0s\n")
+        "   tcpTimeout: 0s\n"
+    )
 
 
 def test_already_set_returns_the_same_text():
@@ -414,68 +506,125 @@ def test_already_set_returns_the_same_text():
 
 
 EDITS = [
-    pytest.param("kind: KubeProxyConfiguration\nmode: ipvs\n",
-                 "ipvs:\n  strictARP: true\nkind: KubeProxyConfiguration\nmode: ipvs\n", id="ipvs-absent"),
-    pytest.param("apiVersion: kubeproxy.config.k8s.io/v1alpha1\nmode: ipvs\n",
-                 "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nipvs:\n  strictARP: true\nmode: ipvs\n",
-                 id="ipvs-absent-sorted-place"),
-    pytest.param("apiVersion: v1alpha1\nconntrack:\n  min: 1\n", "apiVersion: v1alpha1\nconntrack:\n  min: 1\n"
-                 "ipvs:\n  strictARP: true\n", id="ipvs-absent-appended-after-nested"),
-    pytest.param("mode: ipvs\nipvs:\n  scheduler: rr\n", "mode: ipvs\nipvs:\n  scheduler: rr\n  strictARP: true\n",
-                 id="strictARP-absent-appended"),
-    pytest.param("mode: ipvs\nipvs:\n  scheduler: rr\n  syncPeriod: 30s\n",
-                 "mode: ipvs\nipvs:\n  scheduler: rr\n  strictARP: true\n  syncPeriod: 30s\n",
-                 id="strictARP-absent-sorted-place"),
-    pytest.param("mode: ipvs\nipvs:\n    scheduler: rr\nconntrack:\n    min: 1",
-                 "mode: ipvs\nipvs:\n    scheduler: rr\n    strictARP: true\nconntrack:\n    min: 1",
-                 id="four-space-indent-no-final-newline"),
-    pytest.param("conntrack:\n    min: 1\n", "conntrack:\n    min: 1\nipvs:\n    strictARP: true\n",
-                 id="new-block-follows-indent"),
-    pytest.param("kind: KubeProxyConfiguration\nzz: |\n  text\n", "ipvs:\n  strictARP: true\n"
-                 "kind: KubeProxyConfiguration\nzz: |\n  text\n", id="last-is-block-scalar"),
-    pytest.param("kind: KubeProxyConfiguration\r\nmode: ipvs\r\nipvs:\r\n  strictARP: false\r\n",
-                 "kind: KubeProxyConfiguration\r\nmode: ipvs\r\nipvs:\r\n  strictARP: true\r\n", id="crlf"),
-    pytest.param("kind: KubeProxyConfiguration\r\nmode: ipvs\r\nipvs:\r\n  scheduler: rr\r\n",
-                 "kind: KubeProxyConfiguration\r\nmode: ipvs\r\nipvs:\r\n  scheduler: rr\r\n  strictARP: true\r\n",
-                 id="crlf-added"),
+    pytest.param(
+        "kind: KubeProxyConfiguration\nmode: ipvs\n",
+        "ipvs:\n  strictARP: true\nkind: KubeProxyConfiguration\nmode: ipvs\n",
+        id="ipvs-absent",
+    ),
+    pytest.param(
+        "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nmode: ipvs\n",
+        "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nipvs:\n  strictARP: true\nmode: ipvs\n",
+        id="ipvs-absent-sorted-place",
+    ),
+    pytest.param(
+        "apiVersion: v1alpha1\nconntrack:\n  min: 1\n",
+        "apiVersion: v1alpha1\nconntrack:\n  min: 1\nipvs:\n  strictARP: true\n",
+        id="ipvs-absent-appended-after-nested",
+    ),
+    pytest.param(
+        "mode: ipvs\nipvs:\n  scheduler: rr\n",
+        "mode: ipvs\nipvs:\n  scheduler: rr\n  strictARP: true\n",
+        id="strictARP-absent-appended",
+    ),
+    pytest.param(
+        "mode: ipvs\nipvs:\n  scheduler: rr\n  syncPeriod: 30s\n",
+        "mode: ipvs\nipvs:\n  scheduler: rr\n  strictARP: true\n  syncPeriod: 30s\n",
+        id="strictARP-absent-sorted-place",
+    ),
+    pytest.param(
+        "mode: ipvs\nipvs:\n    scheduler: rr\nconntrack:\n    min: 1",
+        "mode: ipvs\nipvs:\n    scheduler: rr\n    strictARP: true\nconntrack:\n    min: 1",
+        id="four-space-indent-no-final-newline",
+    ),
+    pytest.param(
+        "conntrack:\n    min: 1\n",
+        "conntrack:\n    min: 1\nipvs:\n    strictARP: true\n",
+        id="new-block-follows-indent",
+    ),
+    pytest.param(
+        "kind: KubeProxyConfiguration\nzz: |\n  text\n",
+        "ipvs:\n  strictARP: true\nkind: KubeProxyConfiguration\nzz: |\n  text\n",
+        id="last-is-block-scalar",
+    ),
+    pytest.param(
+        "kind: KubeProxyConfiguration\r\nmode: ipvs\r\nipvs:\r\n  strictARP: false\r\n",
+        "kind: KubeProxyConfiguration\r\nmode: ipvs\r\nipvs:\r\n  strictARP: true\r\n",
+        id="crlf",
+    ),
+    pytest.param(
+        "kind: KubeProxyConfiguration\r\nmode: ipvs\r\nipvs:\r\n  scheduler: rr\r\n",
+        "kind: KubeProxyConfiguration\r\nmode: ipvs\r\nipvs:\r\n  scheduler: rr\r\n  strictARP: true\r\n",
+        id="crlf-added",
+    ),
     pytest.param("mode: ipvs\nipvs: {}\n", "mode: ipvs\nipvs: {strictARP: true}\n", id="flow-empty"),
-    pytest.param("mode: ipvs\nipvs: {scheduler: rr}\n", "mode: ipvs\nipvs: {strictARP: true, scheduler: rr}\n",
-                 id="flow"),
-    pytest.param("mode: ipvs\nipvs: {strictARP: false, scheduler: rr}\n",
-                 "mode: ipvs\nipvs: {strictARP: true, scheduler: rr}\n", id="flow-present"),
-    pytest.param("mode: ipvs\nipvs:   # IPVS settings\n", "mode: ipvs\nipvs: {strictARP: true}   # IPVS settings\n",
-                 id="ipvs-empty-with-comment"),
+    pytest.param(
+        "mode: ipvs\nipvs: {scheduler: rr}\n", "mode: ipvs\nipvs: {strictARP: true, scheduler: rr}\n", id="flow"
+    ),
+    pytest.param(
+        "mode: ipvs\nipvs: {strictARP: false, scheduler: rr}\n",
+        "mode: ipvs\nipvs: {strictARP: true, scheduler: rr}\n",
+        id="flow-present",
+    ),
+    pytest.param(
+        "mode: ipvs\nipvs:   # IPVS settings\n",
+        "mode: ipvs\nipvs: {strictARP: true}   # IPVS settings\n",
+        id="ipvs-empty-with-comment",
+    ),
     pytest.param("mode: ipvs\nipvs: null\n", "mode: ipvs\nipvs: {strictARP: true}\n", id="ipvs-null"),
     pytest.param("mode: ipvs\nipvs: ~\n", "mode: ipvs\nipvs: {strictARP: true}\n", id="ipvs-tilde"),
     pytest.param("mode: ipvs\nipvs:\n  strictARP:\n", "mode: ipvs\nipvs:\n  strictARP: true\n", id="value-empty"),
-    pytest.param('mode: ipvs\nipvs:\n  strictARP: "false"  # quoted\n',
-                 "mode: ipvs\nipvs:\n  strictARP: true  # quoted\n", id="double-quoted"),
-    pytest.param("mode: ipvs\nipvs:\n  strictARP: 'false'\n", "mode: ipvs\nipvs:\n  strictARP: true\n",
-                 id="single-quoted"),
-    pytest.param("mode: ipvs\nipvs:\n  strictARP: False\n", "mode: ipvs\nipvs:\n  strictARP: true\n",
-                 id="capitalised"),
+    pytest.param(
+        'mode: ipvs\nipvs:\n  strictARP: "false"  # quoted\n',
+        "mode: ipvs\nipvs:\n  strictARP: true  # quoted\n",
+        id="double-quoted",
+    ),
+    pytest.param(
+        "mode: ipvs\nipvs:\n  strictARP: 'false'\n", "mode: ipvs\nipvs:\n  strictARP: true\n", id="single-quoted"
+    ),
+    pytest.param("mode: ipvs\nipvs:\n  strictARP: False\n", "mode: ipvs\nipvs:\n  strictARP: true\n", id="capitalised"),
     pytest.param("mode: ipvs\nipvs:\n  strictARP: no\n", "mode: ipvs\nipvs:\n  strictARP: true\n", id="yaml11-no"),
-    pytest.param("mode: ipvs\nipvs:\n  strictARP: !!bool false\n", "mode: ipvs\nipvs:\n  strictARP: true\n",
-                 id="tagged"),
-    pytest.param("# written by hand\nmode: \"ipvs\"   # IPVS!\nipvs:\n  # MetalLB wants this\n  strictARP: false"
-                 " # see metallb.io\n  scheduler: 'rr'\n",
-                 "# written by hand\nmode: \"ipvs\"   # IPVS!\nipvs:\n  # MetalLB wants this\n  strictARP: true"
-                 " # see metallb.io\n  scheduler: 'rr'\n", id="comments-and-quoting-kept"),
-    pytest.param("{kind: KubeProxyConfiguration, mode: ipvs}", "{ipvs: {strictARP: true}, kind: KubeProxyConfiguration,"
-                 " mode: ipvs}", id="flow-document"),
-    pytest.param("kind: KubeletConfiguration\nipvs:\n  strictARP: false\n---\nkind: KubeProxyConfiguration\n"
-                 "mode: ipvs\n---\nkind: Other\n",
-                 "kind: KubeletConfiguration\nipvs:\n  strictARP: false\n---\nipvs:\n  strictARP: true\n"
-                 "kind: KubeProxyConfiguration\nmode: ipvs\n---\nkind: Other\n", id="multi-document"),
-    pytest.param("---\nmode: ipvs\nipvs:\n  strictARP: false\n...\n", "---\nmode: ipvs\nipvs:\n  strictARP: true\n...\n",
-                 id="explicit-markers"),
-    pytest.param("\ufeffmode: ipvs\nipvs:\n  strictARP: false\n", "\ufeffmode: ipvs\nipvs:\n  strictARP: true\n",
-                 id="byte-order-mark"),
-    pytest.param("mode: ipvs\nipvs:\n  excludeCIDRs:\n  - 10.0.0.0/8\n  - 192.168.0.0/16\n",
-                 "mode: ipvs\nipvs:\n  excludeCIDRs:\n  - 10.0.0.0/8\n  - 192.168.0.0/16\n  strictARP: true\n",
-                 id="after-a-sequence"),
-    pytest.param("mode: ipvs\nipvs:\n  udpTimeout: |\n    0s\n", "mode: ipvs\nipvs:\n  strictARP: true\n"
-                 "  udpTimeout: |\n    0s\n", id="before-a-block-scalar"),
+    pytest.param(
+        "mode: ipvs\nipvs:\n  strictARP: !!bool false\n", "mode: ipvs\nipvs:\n  strictARP: true\n", id="tagged"
+    ),
+    pytest.param(
+        '# written by hand\nmode: "ipvs"   # IPVS!\nipvs:\n  # MetalLB wants this\n  strictARP: false'
+        " # see metallb.io\n  scheduler: 'rr'\n",
+        '# written by hand\nmode: "ipvs"   # IPVS!\nipvs:\n  # MetalLB wants this\n  strictARP: true'
+        " # see metallb.io\n  scheduler: 'rr'\n",
+        id="comments-and-quoting-kept",
+    ),
+    pytest.param(
+        "{kind: KubeProxyConfiguration, mode: ipvs}",
+        "{ipvs: {strictARP: true}, kind: KubeProxyConfiguration, mode: ipvs}",
+        id="flow-document",
+    ),
+    pytest.param(
+        "kind: KubeletConfiguration\nipvs:\n  strictARP: false\n---\nkind: KubeProxyConfiguration\n"
+        "mode: ipvs\n---\nkind: Other\n",
+        "kind: KubeletConfiguration\nipvs:\n  strictARP: false\n---\nipvs:\n  strictARP: true\n"
+        "kind: KubeProxyConfiguration\nmode: ipvs\n---\nkind: Other\n",
+        id="multi-document",
+    ),
+    pytest.param(
+        "---\nmode: ipvs\nipvs:\n  strictARP: false\n...\n",
+        "---\nmode: ipvs\nipvs:\n  strictARP: true\n...\n",
+        id="explicit-markers",
+    ),
+    pytest.param(
+        "\ufeffmode: ipvs\nipvs:\n  strictARP: false\n",
+        "\ufeffmode: ipvs\nipvs:\n  strictARP: true\n",
+        id="byte-order-mark",
+    ),
+    pytest.param(
+        "mode: ipvs\nipvs:\n  excludeCIDRs:\n  - 10.0.0.0/8\n  - 192.168.0.0/16\n",
+        "mode: ipvs\nipvs:\n  excludeCIDRs:\n  - 10.0.0.0/8\n  - 192.168.0.0/16\n  strictARP: true\n",
+        id="after-a-sequence",
+    ),
+    pytest.param(
+        "mode: ipvs\nipvs:\n  udpTimeout: |\n    0s\n",
+        "mode: ipvs\nipvs:\n  strictARP: true\n  udpTimeout: |\n    0s\n",
+        id="before-a-block-scalar",
+    ),
 ]
 
 
@@ -494,14 +643,18 @@ def test_edit_round_trip(old, new):
     assert kp.set_strict_arp(back, False) is back
 
 
-@pytest.mark.parametrize("text, problem", READ_REFUSED + [
-    ("mode: ipvs\nipvs:\n  strictARP: {value: true}\n", "ipvs.strictARP is {'value': True}"),
-    ("mode: ipvs\nipvs:\n  strictARP: false\n  strictARP: false\n", "`strictARP` appears more than once"),
-    ("mode: ipvs\nipvs:\n  scheduler: rr\nipvs:\n  scheduler: rr\n", "`ipvs` appears more than once"),
-    ("base: &b {strictARP: false}\nmode: ipvs\nipvs:\n  <<: *b\n", "merge keys"),
-    ("mode: ipvs\nipvs: &shared\n  strictARP: false\nother: *shared\n", "change more than ipvs.strictARP"),
-    ("mode: ipvs\nipvs: &a {scheduler: rr}\n", "unexpected mapping layout"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    READ_REFUSED
+    + [
+        ("mode: ipvs\nipvs:\n  strictARP: {value: true}\n", "ipvs.strictARP is {'value': True}"),
+        ("mode: ipvs\nipvs:\n  strictARP: false\n  strictARP: false\n", "`strictARP` appears more than once"),
+        ("mode: ipvs\nipvs:\n  scheduler: rr\nipvs:\n  scheduler: rr\n", "`ipvs` appears more than once"),
+        ("base: &b {strictARP: false}\nmode: ipvs\nipvs:\n  <<: *b\n", "merge keys"),
+        ("mode: ipvs\nipvs: &shared\n  strictARP: false\nother: *shared\n", "change more than ipvs.strictARP"),
+        ("mode: ipvs\nipvs: &a {scheduler: rr}\n", "unexpected mapping layout"),
+    ],
+)
 def test_edit_refuses(text, problem):
     with pytest.raises(kp.ConfigError, match=problem):
         kp.set_strict_arp(text, True)
@@ -517,11 +670,39 @@ def test_unified_diff_without_final_newline():
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-KEYS = ["apiVersion", "bindAddress", "clusterCIDR", "conntrack", "iptables", "kind", "logging", "mode",
-        "nftables", "oomScoreAdj", "portRange", "zzz"]
+KEYS = [
+    "apiVersion",
+    "bindAddress",
+    "clusterCIDR",
+    "conntrack",
+    "iptables",
+    "kind",
+    "logging",
+    "mode",
+    "nftables",
+    "oomScoreAdj",
+    "portRange",
+    "zzz",
+]
 IPVS_KEYS = ["excludeCIDRs", "minSyncPeriod", "scheduler", "syncPeriod", "tcpTimeout", "udpTimeout"]
-SCALARS = ["0s", '""', "''", "null", "~", "0", "-999", "true", "false", '"quoted: yes"', "'single'", "10.0.0.0/8",
-           "rr", "|\n{deeper}x\n", "[a, b]", "{k: v}"]
+SCALARS = [
+    "0s",
+    '""',
+    "''",
+    "null",
+    "~",
+    "0",
+    "-999",
+    "true",
+    "false",
+    '"quoted: yes"',
+    "'single'",
+    "10.0.0.0/8",
+    "rr",
+    "|\n{deeper}x\n",
+    "[a, b]",
+    "{k: v}",
+]
 STRICT = ["true", "false", "True", "FALSE", "yes", "no", '"true"', "'false'", "!!bool true", "", "null"]
 COMMENTS = ["", "  # a comment", " #x"]
 
@@ -554,8 +735,9 @@ def configs(draw):
             strict = draw(st.one_of(st.none(), st.sampled_from(STRICT)))
             if strict is not None:
                 inner.insert(draw(st.integers(0, len(inner))), "strictARP")
-            values = {k: (strict if k == "strictARP" else draw(st.sampled_from(["0s", "rr", '""', "null"])))
-                      for k in inner}
+            values = {
+                k: (strict if k == "strictARP" else draw(st.sampled_from(["0s", "rr", '""', "null"]))) for k in inner
+            }
             if ipvs_shape == "empty":
                 lines.append("ipvs:" + draw(st.sampled_from(COMMENTS)))
             elif ipvs_shape == "null":
@@ -596,7 +778,7 @@ def test_property_only_strict_arp_changes(text, value):
     assert "\n" not in removed  # at most one old value token goes; everything around it stays byte-identical
     assert any(removed in token for token in STRICT + ["null", "~"]), removed
     if new is not text:
-        assert ("true" if value else "false") in new[max(0, at - 5):at + len(inserted) + 5]
+        assert ("true" if value else "false") in new[max(0, at - 5) : at + len(inserted) + 5]
     assert "\r\n" not in text or "\n" not in inserted.replace("\r\n", "")  # keeps CRLF line endings
     assert kp.set_strict_arp(new, value) is new
 
@@ -604,13 +786,16 @@ def test_property_only_strict_arp_changes(text, value):
 # ------------------------------------------------------------------------------------------- small helpers
 
 
-@pytest.mark.parametrize("text, written", [
-    ("mode: ipvs\nipvs:\n  strictARP: true\n", True),
-    ("mode: ipvs\nipvs:\n  strictARP: false\n", False),
-    ("mode: ipvs\nipvs:\n  scheduler: rr\n", None),
-    ("mode: ipvs\n", None),
-    ("mode: ipvs\nipvs:\n  strictARP: \"true\"\n", "true"),
-])
+@pytest.mark.parametrize(
+    "text, written",
+    [
+        ("mode: ipvs\nipvs:\n  strictARP: true\n", True),
+        ("mode: ipvs\nipvs:\n  strictARP: false\n", False),
+        ("mode: ipvs\nipvs:\n  scheduler: rr\n", None),
+        ("mode: ipvs\n", None),
+        ('mode: ipvs\nipvs:\n  strictARP: "true"\n', "true"),
+    ],
+)
 def test_written_strict_arp(text, written):
     assert kp.written_strict_arp(text) == written
 
@@ -621,16 +806,25 @@ def test_disabling_an_absent_value_changes_nothing(text):
 
 
 def test_rollout_pending():
-    ds = {"metadata": {"name": "kube-proxy", "namespace": "kube-system"},
-          "spec": {"selector": {"matchLabels": {"k8s-app": "kube-proxy"}}}}
+    ds = {
+        "metadata": {"name": "kube-proxy", "namespace": "kube-system"},
+        "spec": {"selector": {"matchLabels": {"k8s-app": "kube-proxy"}}},
+    }
 
     def proxy_pod(name, node, created, ready=True, labels=None, namespace="kube-system", deleting=False):
-        meta = {"name": name, "namespace": namespace, "creationTimestamp": created,
-                "labels": {"k8s-app": "kube-proxy"} if labels is None else labels}
+        meta = {
+            "name": name,
+            "namespace": namespace,
+            "creationTimestamp": created,
+            "labels": {"k8s-app": "kube-proxy"} if labels is None else labels,
+        }
         if deleting:
             meta["deletionTimestamp"] = "2026-07-01T10:00:30Z"
-        return {"metadata": meta, "spec": {"nodeName": node},
-                "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}}
+        return {
+            "metadata": meta,
+            "spec": {"nodeName": node},
+            "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}]},
+        }
 
     restart = "2026-07-01T10:00:00Z"
     pods = [

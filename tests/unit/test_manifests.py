@@ -20,22 +20,47 @@ def obj(kind, name, api="v1", ns=None, **extra):
 
 def pod_workload(kind, name, containers, init=()):
     labels = {"app": "metallb", "component": name}
-    return obj(kind, name, "apps/v1", NS, spec={"selector": {"matchLabels": labels}, "template": {
-        "metadata": {"labels": labels}, "spec": {
-        "initContainers": [{"name": f"init{i}", "image": image} for i, image in enumerate(init)],
-        "containers": [{"name": n, "image": image, **({"env": env} if env else {})} for n, image, env in containers],
-    }}}) | {"metadata": {"name": name, "namespace": NS, "labels": labels}}
+    return obj(
+        kind,
+        name,
+        "apps/v1",
+        NS,
+        spec={
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "initContainers": [{"name": f"init{i}", "image": image} for i, image in enumerate(init)],
+                    "containers": [
+                        {"name": n, "image": image, **({"env": env} if env else {})} for n, image, env in containers
+                    ],
+                },
+            },
+        },
+    ) | {"metadata": {"name": name, "namespace": NS, "labels": labels}}
 
 
 def sample(tag="v0.16.1", speaker_env=None):
     """A small manifest shaped like MetalLB's, in the order upstream writes it except for two swaps."""
     return [
-        obj("ValidatingWebhookConfiguration", "metallb-webhook-configuration", "admissionregistration.k8s.io/v1",
-            webhooks=[{"name": "ipaddresspoolvalidationwebhook.metallb.io",
-                       "clientConfig": {"service": {"name": "metallb-webhook-service", "namespace": NS}}}]),
+        obj(
+            "ValidatingWebhookConfiguration",
+            "metallb-webhook-configuration",
+            "admissionregistration.k8s.io/v1",
+            webhooks=[
+                {
+                    "name": "ipaddresspoolvalidationwebhook.metallb.io",
+                    "clientConfig": {"service": {"name": "metallb-webhook-service", "namespace": NS}},
+                }
+            ],
+        ),
         obj("Namespace", NS),
-        obj("CustomResourceDefinition", "ipaddresspools.metallb.io", "apiextensions.k8s.io/v1",
-            spec={"group": "metallb.io"}),
+        obj(
+            "CustomResourceDefinition",
+            "ipaddresspools.metallb.io",
+            "apiextensions.k8s.io/v1",
+            spec={"group": "metallb.io"},
+        ),
         obj("ServiceAccount", "controller", ns=NS),
         obj("ClusterRoleBinding", "metallb-system:controller", "rbac.authorization.k8s.io/v1"),
         obj("ClusterRole", "metallb-system:controller", "rbac.authorization.k8s.io/v1"),
@@ -45,10 +70,16 @@ def sample(tag="v0.16.1", speaker_env=None):
         obj("Secret", "metallb-webhook-cert", ns=NS),
         obj("Service", "metallb-webhook-service", ns=NS),
         pod_workload("Deployment", "controller", [("controller", f"quay.io/metallb/controller:{tag}", None)]),
-        pod_workload("DaemonSet", "speaker", [("speaker", f"quay.io/metallb/speaker:{tag}", speaker_env),
-                                              ("frr", "quay.io/frrouting/frr:10.5.3", None),
-                                              ("sidecar", "docker.io/library/busybox:1.36", None)],
-                     init=["quay.io/frrouting/frr:10.5.3"]),
+        pod_workload(
+            "DaemonSet",
+            "speaker",
+            [
+                ("speaker", f"quay.io/metallb/speaker:{tag}", speaker_env),
+                ("frr", "quay.io/frrouting/frr:10.5.3", None),
+                ("sidecar", "docker.io/library/busybox:1.36", None),
+            ],
+            init=["quay.io/frrouting/frr:10.5.3"],
+        ),
     ]
 
 
@@ -93,20 +124,25 @@ def test_bad_digest_text(bad):
 
 
 def test_parse_skips_empty_documents_and_keeps_order():
-    data = b"---\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n\n---\n" \
-           b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, namespace: a}\n"
+    data = (
+        b"---\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n\n---\n"
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, namespace: a}\n"
+    )
     assert [o["metadata"]["name"] for o in manifests.parse(data)] == ["a", "b"]
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"", "contains no objects"),
-    (b"- a\n- b\n", "document 1 of the manifest is not a Kubernetes object (a list)"),
-    (b"kind: Namespace\nmetadata: {name: x}\n", "lacks apiVersion, kind or metadata.name"),
-    (b"apiVersion: v1\nkind: List\nitems: []\n", "is a List"),
-    (b"a: [1, 2\n", "is not valid YAML"),
-    (b"a: !!python/object:os.system {}\n", "is not valid YAML"),
-    ("\udcff".encode("utf-8", "surrogateescape"), "is not UTF-8 text"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "contains no objects"),
+        (b"- a\n- b\n", "document 1 of the manifest is not a Kubernetes object (a list)"),
+        (b"kind: Namespace\nmetadata: {name: x}\n", "lacks apiVersion, kind or metadata.name"),
+        (b"apiVersion: v1\nkind: List\nitems: []\n", "is a List"),
+        (b"a: [1, 2\n", "is not valid YAML"),
+        (b"a: !!python/object:os.system {}\n", "is not valid YAML"),
+        ("\udcff".encode("utf-8", "surrogateescape"), "is not UTF-8 text"),
+    ],
+)
 def test_parse_rejects(data, message):
     with pytest.raises(ManifestError, match=message.replace("(", r"\(").replace(")", r"\)")):
         manifests.parse(data)
@@ -145,20 +181,38 @@ def test_validate_returns_the_namespace():
     assert manifests.validate(sample()) == NS
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda objs: objs.append(obj("Pod", "p", ns=NS)), "unexpected Pod p"),
-    (lambda objs: objs.append(obj("ConfigMap", "c", ns="kube-system")),
-     "ConfigMap c is in namespace kube-system; every namespaced object of the manifest must be in metallb-system"),
-    (lambda objs: objs.append(obj("Namespace", "other")), "exactly one Namespace; this one creates 2"),
-    (lambda objs: objs.append(obj("ClusterRole", "x", "rbac.authorization.k8s.io/v1", "metallb-system")),
-     "ClusterRole x is cluster-scoped but has a namespace"),
-    (lambda objs: objs.append(obj("CustomResourceDefinition", "foos.example.com", "apiextensions.k8s.io/v1",
-                                  spec={"group": "example.com"})), "is for group example.com"),
-    (lambda objs: objs.append(obj("Deployment", "x", "extensions/v1beta1", NS)), "unexpected apiVersion"),
-    (lambda objs: objs.append(obj("Secret", "metallb-webhook-cert", ns=NS)), "appears twice"),
-    (lambda objs: objs[0]["webhooks"][0]["clientConfig"]["service"].update(namespace="evil"),
-     "calls a Service outside metallb-system"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda objs: objs.append(obj("Pod", "p", ns=NS)), "unexpected Pod p"),
+        (
+            lambda objs: objs.append(obj("ConfigMap", "c", ns="kube-system")),
+            "ConfigMap c is in namespace kube-system; every namespaced object of the manifest must be in metallb-system",
+        ),
+        (lambda objs: objs.append(obj("Namespace", "other")), "exactly one Namespace; this one creates 2"),
+        (
+            lambda objs: objs.append(obj("ClusterRole", "x", "rbac.authorization.k8s.io/v1", "metallb-system")),
+            "ClusterRole x is cluster-scoped but has a namespace",
+        ),
+        (
+            lambda objs: objs.append(
+                obj(
+                    "CustomResourceDefinition",
+                    "foos.example.com",
+                    "apiextensions.k8s.io/v1",
+                    spec={"group": "example.com"},
+                )
+            ),
+            "is for group example.com",
+        ),
+        (lambda objs: objs.append(obj("Deployment", "x", "extensions/v1beta1", NS)), "unexpected apiVersion"),
+        (lambda objs: objs.append(obj("Secret", "metallb-webhook-cert", ns=NS)), "appears twice"),
+        (
+            lambda objs: objs[0]["webhooks"][0]["clientConfig"]["service"].update(namespace="evil"),
+            "calls a Service outside metallb-system",
+        ),
+    ],
+)
 def test_validate_rejects(mutate, message):
     objects = sample()
     mutate(objects)
@@ -181,9 +235,21 @@ def test_objects_without_namespace_get_the_manifest_namespace():
 
 def test_dependency_order():
     ordered = [o["kind"] for o in manifests.order(sample())]
-    assert ordered == ["Namespace", "CustomResourceDefinition", "ServiceAccount", "ClusterRole", "Role",
-                       "ClusterRoleBinding", "RoleBinding", "ConfigMap", "Secret", "Service", "Deployment",
-                       "DaemonSet", "ValidatingWebhookConfiguration"]
+    assert ordered == [
+        "Namespace",
+        "CustomResourceDefinition",
+        "ServiceAccount",
+        "ClusterRole",
+        "Role",
+        "ClusterRoleBinding",
+        "RoleBinding",
+        "ConfigMap",
+        "Secret",
+        "Service",
+        "Deployment",
+        "DaemonSet",
+        "ValidatingWebhookConfiguration",
+    ]
 
 
 def test_order_is_stable_within_a_step():
@@ -201,14 +267,17 @@ def test_every_kind_has_a_step_and_webhooks_come_last():
 # ------------------------------------------------------------------------------------------- images
 
 
-@pytest.mark.parametrize("image, rewritten", [
-    ("quay.io/metallb/controller:v0.16.1", "mirror.local:5000/mlb/controller:v0.16.1"),
-    ("quay.io/metallb/frr-k8s:v0.0.25", "mirror.local:5000/mlb/frr-k8s:v0.0.25"),
-    ("quay.io/frrouting/frr:10.5.3", "mirror.local:5000/mlb/frr:10.5.3"),
-    ("quay.io/metallb/speaker@sha256:" + "a" * 64, "mirror.local:5000/mlb/speaker@sha256:" + "a" * 64),
-    ("docker.io/library/busybox:1.36", "docker.io/library/busybox:1.36"),
-    ("quay.io/other/thing:1", "quay.io/other/thing:1"),
-])
+@pytest.mark.parametrize(
+    "image, rewritten",
+    [
+        ("quay.io/metallb/controller:v0.16.1", "mirror.local:5000/mlb/controller:v0.16.1"),
+        ("quay.io/metallb/frr-k8s:v0.0.25", "mirror.local:5000/mlb/frr-k8s:v0.0.25"),
+        ("quay.io/frrouting/frr:10.5.3", "mirror.local:5000/mlb/frr:10.5.3"),
+        ("quay.io/metallb/speaker@sha256:" + "a" * 64, "mirror.local:5000/mlb/speaker@sha256:" + "a" * 64),
+        ("docker.io/library/busybox:1.36", "docker.io/library/busybox:1.36"),
+        ("quay.io/other/thing:1", "quay.io/other/thing:1"),
+    ],
+)
 def test_rewrite_image(image, rewritten):
     assert manifests.rewrite_image(image, "mirror.local:5000/mlb/") == rewritten
 
@@ -219,16 +288,22 @@ def test_rewrite_images_covers_init_containers_and_reports_changes():
     spec = speaker["spec"]["template"]["spec"]
     assert [c["image"] for c in spec["initContainers"]] == ["registry.example.com/frr:10.5.3"]
     assert [c["image"] for c in spec["containers"]] == [
-        "registry.example.com/speaker:v0.16.1", "registry.example.com/frr:10.5.3", "docker.io/library/busybox:1.36"]
-    assert changed == {"quay.io/metallb/controller:v0.16.1": "registry.example.com/controller:v0.16.1",
-                       "quay.io/metallb/speaker:v0.16.1": "registry.example.com/speaker:v0.16.1",
-                       "quay.io/frrouting/frr:10.5.3": "registry.example.com/frr:10.5.3"}
+        "registry.example.com/speaker:v0.16.1",
+        "registry.example.com/frr:10.5.3",
+        "docker.io/library/busybox:1.36",
+    ]
+    assert changed == {
+        "quay.io/metallb/controller:v0.16.1": "registry.example.com/controller:v0.16.1",
+        "quay.io/metallb/speaker:v0.16.1": "registry.example.com/speaker:v0.16.1",
+        "quay.io/frrouting/frr:10.5.3": "registry.example.com/frr:10.5.3",
+    }
     # the input is left alone
     assert sample()[12]["spec"]["template"]["spec"]["containers"][0]["image"].startswith("quay.io/")
 
 
-@pytest.mark.parametrize("registry", ["https://r.example.com", "r.example.com/x:tag", "", "r.example.com/UPPER",
-                                      "r.example.com/x@sha256:ab"])
+@pytest.mark.parametrize(
+    "registry", ["https://r.example.com", "r.example.com/x:tag", "", "r.example.com/UPPER", "r.example.com/x@sha256:ab"]
+)
 def test_bad_registry(registry):
     with pytest.raises(ManifestError, match="--image-registry"):
         manifests.validate_registry(registry)
@@ -242,9 +317,9 @@ def test_good_registry():
 
 
 def test_prepare_describes_what_it_installs():
-    prepared = manifests.prepare(text(sample(tag="v0.15.3", speaker_env=[{"name": "METALLB_BGP_TYPE",
-                                                                          "value": "frr"}])),
-                                 registry="r.local/m")
+    prepared = manifests.prepare(
+        text(sample(tag="v0.15.3", speaker_env=[{"name": "METALLB_BGP_TYPE", "value": "frr"}])), registry="r.local/m"
+    )
     assert (prepared.namespace, prepared.version, prepared.mode) == (NS, "v0.15.3", "frr")
     assert prepared.objects[0]["kind"] == "Namespace"
     assert prepared.images["quay.io/metallb/controller:v0.15.3"] == "r.local/m/controller:v0.15.3"
@@ -265,15 +340,30 @@ def test_describe_and_key():
 
 
 def test_drop_ca_bundles():
-    crd = obj("CustomResourceDefinition", "bgppeers.metallb.io", "apiextensions.k8s.io/v1", spec={
-        "group": "metallb.io", "conversion": {"strategy": "Webhook", "webhook": {"clientConfig": {
-            "caBundle": "cGxhY2Vob2xkZXI=", "service": {"name": "metallb-webhook-service", "namespace": NS}}}}})
+    crd = obj(
+        "CustomResourceDefinition",
+        "bgppeers.metallb.io",
+        "apiextensions.k8s.io/v1",
+        spec={
+            "group": "metallb.io",
+            "conversion": {
+                "strategy": "Webhook",
+                "webhook": {
+                    "clientConfig": {
+                        "caBundle": "cGxhY2Vob2xkZXI=",
+                        "service": {"name": "metallb-webhook-service", "namespace": NS},
+                    }
+                },
+            },
+        },
+    )
     vwc = sample()[0]
     vwc["webhooks"][0]["clientConfig"]["caBundle"] = "cGxhY2Vob2xkZXI="
     plain = obj("ConfigMap", "c", ns=NS, data={"caBundle": "kept"})
     out = manifests.drop_ca_bundles([crd, vwc, plain])
     assert out[0]["spec"]["conversion"]["webhook"]["clientConfig"] == {
-        "service": {"name": "metallb-webhook-service", "namespace": NS}}
+        "service": {"name": "metallb-webhook-service", "namespace": NS}
+    }
     assert "caBundle" not in out[1]["webhooks"][0]["clientConfig"]
     assert out[2]["data"] == {"caBundle": "kept"}
     assert crd["spec"]["conversion"]["webhook"]["clientConfig"]["caBundle"]  # the input is left alone

@@ -3,20 +3,23 @@ import pytest
 from metallb_plugin.cluster import _env_proxy, bypass_proxy
 
 
-@pytest.mark.parametrize("host, no_proxy, bypass", [
-    ("api.example.com", "", False),
-    ("api.example.com", "*", True),
-    ("api.example.com", "example.com", True),
-    ("api.example.com", ".example.com", True),
-    ("example.com", "example.com", True),
-    ("badexample.com", "example.com", False),
-    ("10.1.2.3", "10.0.0.0/8", True),
-    ("10.1.2.3", "192.168.0.0/16,10.1.2.3", True),
-    ("11.1.2.3", "10.0.0.0/8", False),
-    ("api.example.com", "10.0.0.0/8, other.org", False),
-    ("127.0.0.1", "localhost,127.0.0.1", True),
-    ("api.example.com", "api.example.com:6443", True),
-])
+@pytest.mark.parametrize(
+    "host, no_proxy, bypass",
+    [
+        ("api.example.com", "", False),
+        ("api.example.com", "*", True),
+        ("api.example.com", "example.com", True),
+        ("api.example.com", ".example.com", True),
+        ("example.com", "example.com", True),
+        ("badexample.com", "example.com", False),
+        ("10.1.2.3", "10.0.0.0/8", True),
+        ("10.1.2.3", "192.168.0.0/16,10.1.2.3", True),
+        ("11.1.2.3", "10.0.0.0/8", False),
+        ("api.example.com", "10.0.0.0/8, other.org", False),
+        ("127.0.0.1", "localhost,127.0.0.1", True),
+        ("api.example.com", "api.example.com:6443", True),
+    ],
+)
 def test_bypass(host, no_proxy, bypass):
     assert bypass_proxy(host, no_proxy) is bypass
 

@@ -41,7 +41,8 @@ def test_known_pinned_digests():
     assert releases.artifact("v0.16.1").sha256 == "bf25feebb7582ca7df845efd52ffbc2960d6cbf4cfc972f47fded9f788b67f0b"
     assert releases.artifact("0.14.9").sha256 == "951065e85692aa106f1bb5d5a487d9306154923a794ab1d82122881cbaf588e4"
     assert releases.artifact("v0.16.1", "frr-k8s").sha256 == (
-        "19313e5031714cc1489b3b0ed0ae6e58be0e92538b4a5ed9c529c847ef2bac62")
+        "19313e5031714cc1489b3b0ed0ae6e58be0e92538b4a5ed9c529c847ef2bac62"
+    )
 
 
 def test_artifact_default_and_url():
@@ -52,16 +53,28 @@ def test_artifact_default_and_url():
     assert prom.file == "metallb-frr-prometheus.yaml" and prom.size == 93010
 
 
-@pytest.mark.parametrize("tag, mode, prometheus, message", [
-    ("v0.13.12", "frr-k8s", False, "MetalLB v0.13.12 has no manifest for frr-k8s mode (metallb-frr-k8s.yaml): "
-                                   "it exists from v0.14.0"),
-    ("v0.13.3", "native", True, "MetalLB v0.13.3 has no manifest for native mode with --prometheus "
-                                "(metallb-native-prometheus.yaml): it exists from v0.13.5"),
-    ("v0.12.1", "native", False, "unknown MetalLB release v0.12.1: known releases are v0.13.0 .. v0.16.1"),
-    ("v9.9.9", "native", False, "unknown MetalLB release v9.9.9"),
-    ("latest", "native", False, "'latest' is not a MetalLB version like v0.16.1"),
-    ("v0.16.1", "bgp", False, "unknown mode 'bgp': use one of native, frr, frr-k8s"),
-])
+@pytest.mark.parametrize(
+    "tag, mode, prometheus, message",
+    [
+        (
+            "v0.13.12",
+            "frr-k8s",
+            False,
+            "MetalLB v0.13.12 has no manifest for frr-k8s mode (metallb-frr-k8s.yaml): it exists from v0.14.0",
+        ),
+        (
+            "v0.13.3",
+            "native",
+            True,
+            "MetalLB v0.13.3 has no manifest for native mode with --prometheus "
+            "(metallb-native-prometheus.yaml): it exists from v0.13.5",
+        ),
+        ("v0.12.1", "native", False, "unknown MetalLB release v0.12.1: known releases are v0.13.0 .. v0.16.1"),
+        ("v9.9.9", "native", False, "unknown MetalLB release v9.9.9"),
+        ("latest", "native", False, "'latest' is not a MetalLB version like v0.16.1"),
+        ("v0.16.1", "bgp", False, "unknown mode 'bgp': use one of native, frr, frr-k8s"),
+    ],
+)
 def test_artifact_errors(tag, mode, prometheus, message):
     with pytest.raises(releases.ReleaseError) as caught:
         releases.artifact(tag, mode, prometheus)
@@ -70,7 +83,9 @@ def test_artifact_errors(tag, mode, prometheus, message):
 
 def test_known_digest():
     assert releases.known_digest("951065E85692AA106F1BB5D5A487D9306154923A794AB1D82122881CBAF588E4") == (
-        "v0.14.9", "metallb-native.yaml")
+        "v0.14.9",
+        "metallb-native.yaml",
+    )
     assert releases.known_digest("0" * 64) is None
     assert releases.known_digest(None) is None
 
