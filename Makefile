@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEMO_DIR := .controlplane
 
-.PHONY: test unit demo demo-down controlplane bench clean dist krew
+.PHONY: test unit lint demo demo-down controlplane bench clean dist krew
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,14 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 controlplane:
 	tools/controlplane/build.sh
 
-test: $(VENV)/.installed controlplane
+test: lint $(VENV)/.installed controlplane
 	$(PY) -m pytest tests
+
+# ruff (lint and format check) over the plugin and its unit tests; mypy over the plugin (pyproject.toml)
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check
+	$(VENV)/bin/ruff format --check
+	$(VENV)/bin/mypy
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit
