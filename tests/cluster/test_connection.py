@@ -148,7 +148,7 @@ def test_limited_user_gets_a_clear_403(controlplane):
         reader.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}})
     assert caught.value.exit_code == 3
     assert 'User "reader" cannot create resource "namespaces"' in caught.value.message
-    assert caught.value.message.startswith("permission denied:")
+    assert str(caught.value).startswith("permission denied:")
 
 
 def test_user_without_any_rbac_via_the_cli(controlplane):
