@@ -15,7 +15,7 @@ from metallb_plugin.errors import ExitCode
 from metallb_plugin.output import FORMATS
 
 # Subcommands in help order, with their one-line help. Each lives in metallb_plugin/commands/<name with _>.py
-# and provides add_arguments(parser) and run(args) -> exit code; its docstring is the description.
+# and provides add_arguments(parser) and run(args, ctx) -> exit code; its docstring is the description.
 COMMANDS = {
     "preflight": "check that the cluster is ready for MetalLB",
     "strict-arp": "show or change kube-proxy's ipvs.strictARP",
@@ -136,32 +136,37 @@ def parse(argv):
     return parser, args
 
 
-def main(argv=None):
+def main(argv=None, ctx=None):
+    """Run the plugin; the exit code. ctx: the streams, clocks and cluster connector (the process's own by
+    default; tests pass their own)."""
+    from metallb_plugin.context import Context
+
     argv = sys.argv[1:] if argv is None else argv
+    ctx = ctx or Context.system()
     if argv[:1] == ["__complete"]:  # hidden: shell completion (cobra's protocol; see commands/completion.py)
-        return _module("completion").complete(argv[1:])
+        return _module("completion").complete(argv[1:], ctx)
     parser, args = parse(argv)
     if not args.command:
-        parser.print_help()
+        ctx.out(parser.format_help())
         return ExitCode.OK
     try:
         if args.insecure_skip_tls_verify:
-            print("warning: --insecure-skip-tls-verify: the server's identity is not checked", file=sys.stderr)
-        return args.run(args)
+            ctx.warn("--insecure-skip-tls-verify: the server's identity is not checked")
+        return args.run(args, ctx)
     except errors.PluginError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        ctx.say(f"error: {exc}")
         return exc.exit_code
     except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
+        ctx.say("\ninterrupted")
         return ExitCode.INTERRUPTED
     except BrokenPipeError:  # the reader went away (| head): nothing left to say
-        sys.stdout = None
+        sys.stdout = None  # no flush of a closed pipe at exit
         return ExitCode.OK
     except Exception as exc:  # a bug: one line, the traceback only when asked for
         if args.debug:
             raise
-        print(
-            f"error: internal error ({type(exc).__name__}: {exc}); run again with --debug for details and please report it",
-            file=sys.stderr,
+        ctx.say(
+            f"error: internal error ({type(exc).__name__}: {exc}); run again with --debug for details and please "
+            "report it"
         )
         return ExitCode.FAILED

@@ -151,11 +151,12 @@ def _client_configuration(selection):
     return cfg
 
 
-def connect(opts, environ=None):
+def connect(opts, environ=None, log=None):
     """A Client for the cluster that kubectl would talk to with the same flags.
 
     opts carries the kubectl global flags: kubeconfig, context, cluster, user, as_user, as_group,
-    request_timeout (seconds, 0 = none), insecure_skip_tls_verify, verbose.
+    request_timeout (seconds, 0 = none), insecure_skip_tls_verify, verbose. log(line) receives the -v request
+    lines (default: stderr).
     """
     environ = os.environ if environ is None else environ
     selection = load_selection(opts.kubeconfig, opts.context, opts.cluster, opts.user, environ)
@@ -177,6 +178,7 @@ def connect(opts, environ=None):
         as_groups=opts.as_group or [],
         timeout=opts.request_timeout,
         verbose=opts.verbose,
+        log=log,
     )
 
 
@@ -234,7 +236,7 @@ def api_path(api_version, plural, namespace=None, name=None, subresource=None):
 
 
 class Client:
-    def __init__(self, cfg, target, proxy=None, as_user=None, as_groups=(), timeout=0, verbose=0):
+    def __init__(self, cfg, target, proxy=None, as_user=None, as_groups=(), timeout=0, verbose=0, log=None):
         import urllib3  # deferred with the rest of the client stack
 
         self.target = target
@@ -242,6 +244,7 @@ class Client:
         self._count_lock = threading.Lock()  # commands may send requests from several threads
         self._cfg = cfg
         self._verbose = verbose
+        self._log = log or (lambda line: print(line, file=sys.stderr))
         self._impersonation = [("Impersonate-User", as_user)] if as_user else []
         self._impersonation += [("Impersonate-Group", group) for group in as_groups]
         self._timeout = urllib3.Timeout(connect=min(timeout or CONNECT_TIMEOUT, CONNECT_TIMEOUT), read=timeout or None)
@@ -305,7 +308,7 @@ class Client:
             raise self._transport_error(exc) from None
         if self._verbose:
             took = (time.monotonic() - started) * 1000
-            sys.stderr.write(f"{method} {path} {response.status} ({took:.0f} ms)\n")
+            self._log(f"{method} {path} {response.status} ({took:.0f} ms)")
         data = response.data
         if response.status >= 400:
             raise self._status_error(method, path, response.status, data)

@@ -5,17 +5,9 @@ on a terminal, and never when NO_COLOR is set or --no-color is given.
 """
 
 import json
-import os
-import sys
 from typing import ClassVar, Dict
 
-from metallb_plugin import errors
-
 FORMATS = ("table", "json", "yaml")
-
-
-def use_color(stream, no_color=False):
-    return not no_color and "NO_COLOR" not in os.environ and stream.isatty()
 
 
 class Style:
@@ -42,26 +34,10 @@ def dump(data, fmt):
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
 
 
-def emit(data, fmt, table, stream=None):
+def emit(data, fmt, table, stream):
     """Print data as -o asks: JSON/YAML documents, or table(data) -> text for the table format."""
-    stream = stream or sys.stdout
     text = table(data) if fmt == "table" else dump(data, fmt)
     stream.write(text if text.endswith("\n") else text + "\n")
-
-
-def confirm(question, refusal, assume_yes=False):
-    """Ask a yes/no question on stderr (--yes answers it); without a terminal, refuse: UsageError(refusal)."""
-    if assume_yes:
-        return True
-    if not sys.stdin.isatty():
-        raise errors.UsageError(refusal)
-    sys.stderr.write(f"{question} [y/N] ")  # a prompt is not data: stdout stays clean
-    sys.stderr.flush()
-    try:
-        answer = input()
-    except EOFError:
-        answer = ""
-    return answer.strip().lower() in ("y", "yes")
 
 
 def table(rows, headers):
@@ -74,9 +50,9 @@ def table(rows, headers):
 class Progress:
     """One status line: redrawn in place on a terminal, printed only when it changes elsewhere."""
 
-    def __init__(self, stream=None, enabled=None):
-        self.stream = stream or sys.stderr
-        self.live = self.stream.isatty() if enabled is None else enabled
+    def __init__(self, stream, enabled):
+        self.stream = stream
+        self.live = enabled
         self._last = None
 
     def update(self, message):

@@ -1,7 +1,6 @@
-"""One module per subcommand: add_arguments(parser) and run(args) -> exit code (help texts: cli.COMMANDS)."""
+"""One module per subcommand: add_arguments(parser) and run(args, ctx) -> exit code (help texts: cli.COMMANDS)."""
 
 import argparse
-import sys
 
 from metallb_plugin import errors
 from metallb_plugin.core.duration import parse_duration
@@ -15,13 +14,13 @@ def duration(text):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def read_manifest(path):
+def read_manifest(path, ctx):
     """The bytes of a --manifest file ('-': standard input); a bad path is a UsageError."""
     from metallb_plugin.core import manifests
 
     try:
         if path == "-":
-            data = sys.stdin.buffer.read(manifests.MAX_BYTES + 1)
+            data = ctx.stdin.buffer.read(manifests.MAX_BYTES + 1)
         else:
             with open(path, "rb") as handle:
                 data = handle.read(manifests.MAX_BYTES + 1)

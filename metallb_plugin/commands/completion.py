@@ -16,7 +16,6 @@ fly (the cluster gets at most 2 seconds, and a failure just means no candidates)
 """
 
 import os
-import sys
 import threading
 
 from metallb_plugin import defaults
@@ -153,15 +152,15 @@ def add_arguments(parser):
     )
 
 
-def run(args):
-    sys.stdout.write(SCRIPTS[args.shell])
+def run(args, ctx):
+    ctx.stdout.write(SCRIPTS[args.shell])
     return 0
 
 
 # --------------------------------------------------------------------------------------------- __complete
 
 
-def complete(words):
+def complete(words, ctx):
     """`kubectl-metallb __complete WORDS... CURRENT`: print candidates, then :<directive>. Never fails loudly."""
     from metallb_plugin import cli
     from metallb_plugin.core import completion
@@ -170,16 +169,16 @@ def complete(words):
     try:
         answer = completion.complete(cli.build_parser(), words[:-1], words[-1])
     except Exception:  # a completion must never print a traceback into the user's prompt
-        sys.stdout.write(completion.render([], completion.ERROR))
+        ctx.stdout.write(completion.render([], completion.ERROR))
         return 0
     candidates = answer.candidates
     finished = True
     if answer.source:
         _silence_stderr()  # client warnings and credential plugins must not scribble over the prompt
-        names, finished = _fetch(answer.source, answer.global_argv)
+        names, finished = _fetch(ctx, answer.source, answer.global_argv)
         candidates = completion.matching(sorted(names), answer.prefix)
-    sys.stdout.write(completion.render(candidates, answer.directive))
-    sys.stdout.flush()
+    ctx.stdout.write(completion.render(candidates, answer.directive))
+    ctx.stdout.flush()
     if not finished:
         os._exit(0)  # a lookup thread is still waiting on the network: do not wait for it
     return 0
@@ -191,13 +190,13 @@ def _silence_stderr():
     os.close(devnull)
 
 
-def _fetch(source, global_argv, timeout=TIME_BOX):
+def _fetch(ctx, source, global_argv, timeout=TIME_BOX):
     """Names from the kubeconfig or the cluster, or nothing after `timeout` seconds or on any failure."""
     found = []
 
     def work():
         try:
-            found.extend(SOURCES[source](global_argv, timeout))
+            found.extend(SOURCES[source](ctx, global_argv, timeout))
         except BaseException:
             found.clear()
 
@@ -219,12 +218,12 @@ def _options(global_argv, timeout):
 
 
 def _kubeconfig_names(section):
-    def names(global_argv, timeout):
+    def names(ctx, global_argv, timeout):
         from metallb_plugin import cluster
         from metallb_plugin.core import kubeconfig
 
         args = _options(global_argv, timeout)
-        files = cluster.kubeconfig_files(args.kubeconfig, os.environ)
+        files = cluster.kubeconfig_files(args.kubeconfig, ctx.environ)
         merged = kubeconfig.merge([(path, cluster._read_kubeconfig(path)) for path in files])
         return [item["name"] for item in merged[section]]
 
@@ -232,11 +231,11 @@ def _kubeconfig_names(section):
 
 
 def _cluster_names(api_version, plural, namespaced):
-    def names(global_argv, timeout):
+    def names(ctx, global_argv, timeout):
         from metallb_plugin import cluster
 
         args = _options(global_argv, timeout)
-        client = cluster.connect(args)
+        client = ctx.connect(args)
         path = cluster.api_path(api_version, plural, args.namespace if namespaced else None)
         return [item["metadata"]["name"] for item in client.list(path)]
 

@@ -18,9 +18,6 @@ examples:
   kubectl metallb install --manifest ./metallb-native.yaml --sha256 <hex> --image-registry registry.local/metallb
 """
 
-import sys
-import time
-
 from metallb_plugin import defaults, errors, output
 from metallb_plugin.commands import duration, read_manifest
 from metallb_plugin.core.duration import format_duration
@@ -93,11 +90,11 @@ def add_arguments(parser):
     )
 
 
-def run(args):
+def run(args, ctx):
     from metallb_plugin.core import manifests, releases
 
     if args.list_versions:
-        return _list_versions(args)
+        return _list_versions(args, ctx)
     if args.manifest and (args.release or args.mode or args.prometheus):
         raise errors.UsageError(
             "--manifest installs the given file: do not combine it with --version, --mode or --prometheus"
@@ -109,7 +106,7 @@ def run(args):
     if args.print_yaml and args.dry_run:
         raise errors.UsageError("--print and --dry-run do not go together: --print never contacts the cluster")
 
-    data, source, expected = _load_source(args)
+    data, source, expected = _load_source(args, ctx)
     try:
         digest = manifests.verify_sha256(data, expected, source) if expected else manifests.sha256_hex(data)
         manifest = manifests.prepare(data, registry=args.image_registry, source=source)
@@ -123,29 +120,27 @@ def run(args):
     if not expected:
         known = releases.known_digest(digest)
         note = f" (it is MetalLB's {known[0]} {known[1]})" if known else ""
-        _say(f"warning: no --sha256 given: the manifest's sha256 is {digest}{note}; pass --sha256 to verify it")
+        ctx.say(f"warning: no --sha256 given: the manifest's sha256 is {digest}{note}; pass --sha256 to verify it")
     for old, new in sorted(manifest.images.items()):
-        _say(f"image {old} -> {new}", verbose_only=True, args=args)
+        _verbose(ctx, args, f"image {old} -> {new}")
 
     if args.print_yaml:
-        sys.stdout.write(manifests.render(manifest.objects))
-        _say(
+        ctx.out(manifests.render(manifest.objects))
+        ctx.say(
             f"printed {len(manifest.objects)} objects of MetalLB {manifest.version} ({manifest.mode}); "
             "nothing was applied"
         )
         return ExitCode.OK
 
-    from metallb_plugin import cluster
-
-    client = cluster.connect(args)
-    installer = Installer(client, args, manifest, source, digest)
+    client = ctx.connect(args)
+    installer = Installer(ctx, client, args, manifest, source, digest)
     return installer.run()
 
 
 # ------------------------------------------------------------------------------------------- versions
 
 
-def _list_versions(args):
+def _list_versions(args, ctx):
     from metallb_plugin.core import releases
 
     rows = []
@@ -178,21 +173,19 @@ def _list_versions(args):
             ["version", "modes", "prometheus", "min kubernetes"],
         )
 
-    output.emit({"releases": rows}, args.output, text)
+    ctx.emit({"releases": rows}, args.output, text)
     return ExitCode.OK
 
 
 # ------------------------------------------------------------------------------------------- source
 
 
-def _say(message, verbose_only=False, args=None):
-    if verbose_only and not (args and args.verbose):
-        return
-    sys.stderr.write(message + "\n")
-    sys.stderr.flush()
+def _verbose(ctx, args, message):
+    if args.verbose:
+        ctx.say(message)
 
 
-def _load_source(args):
+def _load_source(args, ctx):
     """(bytes, source label, expected sha256 or None)."""
     from metallb_plugin.core import manifests, releases
 
@@ -205,18 +198,18 @@ def _load_source(args):
                 raise errors.UsageError(str(exc)) from None
         target = args.manifest
         if target.startswith(("https://", "http://")):
-            return _download(target, args), target, expected
+            return _download(target, args, ctx), target, expected
         if "://" in target:
             raise errors.UsageError(
                 f"--manifest {target}: only https:// (or http:// with --insecure) URLs and local files are supported"
             )
-        return read_manifest(target), target, expected
+        return read_manifest(target, ctx), target, expected
     try:
         art = releases.artifact(args.release, args.mode or "native", args.prometheus)
     except releases.ReleaseError as exc:
         raise errors.UsageError(str(exc)) from None
-    _say(f"MetalLB {art.tag} ({art.file}) from {art.url}", verbose_only=True, args=args)
-    return _download(art.url, args), art.url, art.sha256
+    _verbose(ctx, args, f"MetalLB {art.tag} ({art.file}) from {art.url}")
+    return _download(art.url, args, ctx), art.url, art.sha256
 
 
 def _redirect_handler(allow_http):
@@ -234,7 +227,7 @@ def _redirect_handler(allow_http):
     return Handler()
 
 
-def _download(url, args):
+def _download(url, args, ctx):
     """The body of url over HTTPS (HTTPS_PROXY / NO_PROXY honoured by urllib); progress on a terminal only."""
     import ssl
     import urllib.error
@@ -249,7 +242,7 @@ def _download(url, args):
         )
     opener = urllib.request.build_opener(_redirect_handler(args.insecure))
     request = urllib.request.Request(url, headers={"User-Agent": defaults.USER_AGENT})
-    progress = output.Progress(sys.stderr)
+    progress = ctx.progress()
     show = progress.live
     try:
         with opener.open(request, timeout=args.request_timeout or defaults.DOWNLOAD_TIMEOUT) as response:
@@ -374,7 +367,8 @@ def _ref_key(ref):
 
 
 class Installer:
-    def __init__(self, client, args, manifest, source, digest):
+    def __init__(self, ctx, client, args, manifest, source, digest):
+        self.ctx = ctx
         self.client = client
         self.args = args
         self.manifest = manifest
@@ -385,7 +379,7 @@ class Installer:
         self.mode = manifest.mode
         self.results = []  # {"kind", "apiVersion", "namespace", "name", "result"}
         self._unchecked = 0  # dry run: namespaced objects the server could not check (no namespace yet)
-        self.style = output.Style(output.use_color(sys.stdout, args.no_color))
+        self.style = ctx.style(args.no_color)
 
     # -- planning
 
@@ -438,7 +432,7 @@ class Installer:
             )
             if not self.args.force:
                 raise errors.PluginError(message + " (--force to install anyway)")
-            _say("warning: " + message)
+            self.ctx.say("warning: " + message)
 
     def _plan(self, found):
         """(action, previous version) and a confirmation when the install changes release or mode."""
@@ -466,15 +460,15 @@ class Installer:
         change = f"from {previous or 'an unknown version'} ({found.backend}) to {self.version} ({self.mode})"
         question = f"{action.capitalize()} MetalLB in {self.namespace} {change}?"
         if self.args.dry_run:
-            _say(f"dry run: would {action} MetalLB in {self.namespace} {change}")
-        elif not output.confirm(
+            self.ctx.say(f"dry run: would {action} MetalLB in {self.namespace} {change}")
+        elif not self.ctx.confirm(
             question, f"{question} Pass --yes to {action} (there is no terminal to ask on)", assume_yes=self.args.yes
         ):
             raise errors.PluginError(f"{action} cancelled; nothing was changed")
         else:
-            _say(f"{action.replace('grade', 'grading')} MetalLB in {self.namespace} {change}")
+            self.ctx.say(f"{action.replace('grade', 'grading')} MetalLB in {self.namespace} {change}")
         if found.backend not in (self.mode, "unknown"):
-            _say(
+            self.ctx.say(
                 f"note: the BGP backend changes from {found.backend} to {self.mode}; objects only the old mode "
                 "used are removed after the new ones are applied"
             )
@@ -503,7 +497,7 @@ class Installer:
         except errors.Conflict as exc:
             detail = exc.message
             if dry_run:
-                _say(f"  {manifests.describe(obj)}: {detail}")
+                self.ctx.say(f"  {manifests.describe(obj)}: {detail}")
                 return "conflict", None
             raise errors.PluginError(
                 f"{manifests.describe(obj)}: {detail}. Another field manager owns these fields; re-run with "
@@ -533,30 +527,29 @@ class Installer:
             suffix = " (server dry run)" if self.args.dry_run and result != "deleted" else ""
             if self.args.dry_run and result == "deleted":
                 suffix = " (dry run)"
-            sys.stdout.write(f"{manifests.describe(obj)} {colour(result)}{suffix}\n")
-            sys.stdout.flush()
+            self.ctx.out(f"{manifests.describe(obj)} {colour(result)}{suffix}")
 
     def _wait_crds(self, crds, deadline):
         """Poll until every CRD reports Established; the newly served kinds then show up in discovery."""
         pending = {c["metadata"]["name"]: c for c in crds if not _established(c)}
         if pending:
-            progress = output.Progress(sys.stderr)
+            progress = self.ctx.progress()
             while pending:
                 progress.update(f"waiting for {len(pending)} CRDs to be Established")
                 for name in list(pending):
                     live = self.client.get_or_none(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
                     if live and _established(live):
                         del pending[name]
-                if pending and time.monotonic() > deadline:
+                if pending and self.ctx.monotonic() > deadline:
                     progress.done()
                     raise errors.WaitTimeout(
                         f"CRDs not Established in time: {', '.join(sorted(pending))}: "
                         "check `kubectl get crd <name> -o yaml` for NamesAccepted conflicts"
                     )
                 if pending:
-                    time.sleep(0.2)
+                    self.ctx.sleep(0.2)
             progress.done()
-        _say(f"CRDs Established ({len(crds)}/{len(crds)})")
+        self.ctx.say(f"CRDs Established ({len(crds)}/{len(crds)})")
         self.client.forget_discovery()
 
     def _conflict_check(self, objects, paths, before, foreign=None):
@@ -575,7 +568,7 @@ class Installer:
                 problems.append(f"{manifests.describe(obj)} rejected: {exc.message}")
         if problems:
             for line in problems:
-                _say(f"  {line}")
+                self.ctx.say(f"  {line}")
             origin = ""
             if foreign:
                 origin = (
@@ -591,7 +584,7 @@ class Installer:
         from metallb_plugin.core import manifests
 
         args = self.args
-        started = time.monotonic()
+        started = self.ctx.monotonic()
         found = self._existing()
         self._check_kubernetes()
         action, previous = self._plan(found)
@@ -619,7 +612,7 @@ class Installer:
         new_keys = {_ref_key(r) for r in new_refs}
         stale = [r for r in (old_refs or []) if _ref_key(r) not in new_keys]
         details = {"version": self.version or "", "mode": self.mode, "source": self.source, "sha256": self.digest}
-        deadline = time.monotonic() + max(args.timeout, defaults.CRD_TIMEOUT)
+        deadline = self.ctx.monotonic() + max(args.timeout, defaults.CRD_TIMEOUT)
         crds = []
         for obj in objects:
             result, after = self._apply_one(obj, paths[id(obj)], before[id(obj)])
@@ -688,12 +681,12 @@ class Installer:
                 "reinstall": "re-applied",
             }[action]
             headline = f"MetalLB {self.version} ({self.mode}) {verb} in {self.namespace}: {summary}"
-        _say(headline)
+        self.ctx.say(headline)
         if args.verbose:
-            _say(f"{self.client.requests} API requests in {time.monotonic() - started:.2f}s")
+            self.ctx.say(f"{self.client.requests} API requests in {self.ctx.monotonic() - started:.2f}s")
         if args.dry_run or not args.wait:
             if not args.dry_run:
-                _say("not waiting (--no-wait): `kubectl metallb status` shows when MetalLB serves")
+                self.ctx.say("not waiting (--no-wait): `kubectl metallb status` shows when MetalLB serves")
             self._emit(doc)
             return ExitCode.OK
         try:
@@ -708,7 +701,7 @@ class Installer:
 
     def _emit(self, doc):
         if self.args.output != "table":
-            output.emit(doc, self.args.output, lambda d: "")
+            self.ctx.emit(doc, self.args.output, lambda d: "")
 
     def _delete_stale(self, ref):
         """An object the previous install created that this release no longer has (e.g. a renamed Service)."""
@@ -763,11 +756,11 @@ class Installer:
 
     def _wait_ready(self, started):
         args = self.args
-        deadline = time.monotonic() + args.timeout
+        deadline = self.ctx.monotonic() + args.timeout
         pending = self._wait_targets()
         states = {}
-        progress = output.Progress(sys.stderr)
-        _say(
+        progress = self.ctx.progress()
+        self.ctx.say(
             f"waiting up to {format_duration(args.timeout, short=True)} for MetalLB to serve (--timeout; --no-wait skips this)"
         )
         while True:
@@ -778,17 +771,17 @@ class Installer:
                 if ready:
                     pending.remove(target)
                     progress.done()
-                    _say(f"{label}: {text}")
+                    self.ctx.say(f"{label}: {text}")
             if not pending:
                 break
-            if time.monotonic() >= deadline:
+            if self.ctx.monotonic() >= deadline:
                 progress.done()
                 raise errors.WaitTimeout(self._stuck_message(pending, states))
             progress.update("waiting: " + "; ".join(f"{label} {states[label]}" for label, _, _ in pending))
-            time.sleep(min(defaults.POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+            self.ctx.sleep(min(defaults.POLL_SECONDS, max(0.0, deadline - self.ctx.monotonic())))
         progress.done()
-        _say(
-            f"MetalLB {self.version} is ready ({time.monotonic() - started:.0f}s): its webhook serves, so "
+        self.ctx.say(
+            f"MetalLB {self.version} is ready ({self.ctx.monotonic() - started:.0f}s): its webhook serves, so "
             "`kubectl metallb pools create` can run now"
         )
 

@@ -10,8 +10,6 @@ Pools live in MetalLB's namespace (-n, default metallb-system).
 """
 
 import argparse
-import sys
-import time
 
 from metallb_plugin import cluster, defaults, errors, output
 from metallb_plugin.core import objects as k8s
@@ -141,16 +139,12 @@ def add_arguments(parser):
     )
 
 
-def run(args):
+def run(args, ctx):
     command = getattr(args, "pools_command", None) or "list"
-    return {"list": run_list, "create": run_create, "delete": run_delete, "migrate": run_migrate}[command](args)
+    return {"list": run_list, "create": run_create, "delete": run_delete, "migrate": run_migrate}[command](args, ctx)
 
 
 # --------------------------------------------------------------------------------------------- shared
-
-
-def _warn(message):
-    print(f"warning: {message}", file=sys.stderr)
 
 
 def _path(kind, namespace, name=None):
@@ -171,13 +165,13 @@ def _list_metallb(client, kind, namespace):
     return items
 
 
-def _list_optional(client, path, what, verbose):
+def _list_optional(ctx, client, path, what, verbose):
     """A list that only feeds warnings: None when it cannot be read (no permission, API not served)."""
     try:
         return client.list(path)
     except (errors.Forbidden, errors.NotFound) as exc:
         if verbose:
-            print(f"note: cannot list {what}: {exc}", file=sys.stderr)
+            ctx.say(f"note: cannot list {what}: {exc}")
         return None
 
 
@@ -204,9 +198,9 @@ def _rejected(exc, what):
     return exc
 
 
-def _write(action, what, timeout, progress):
+def _write(ctx, action, what, timeout, progress):
     """Run a write; while MetalLB's admission webhook is not serving (right after install), retry with backoff."""
-    deadline = time.monotonic() + timeout
+    deadline = ctx.monotonic() + timeout
     delay = 1.0
     while True:
         try:
@@ -222,13 +216,13 @@ def _write(action, what, timeout, progress):
             progress.update(
                 f"waiting for MetalLB's admission webhook to serve ({reason}); retrying {what} for up to {timeout:g}s"
             )
-            if time.monotonic() + delay > deadline:
+            if ctx.monotonic() + delay > deadline:
                 progress.done()
                 raise errors.WaitTimeout(
                     f"MetalLB's admission webhook did not accept {what} within {timeout:g}s ({reason}). Is the "
                     "controller running? Check with: kubectl metallb status"
                 ) from None
-            time.sleep(delay)
+            ctx.sleep(delay)
             delay = min(delay * 2, 10.0)
 
 
@@ -261,10 +255,10 @@ def _pool_ranges(pools):
 # --------------------------------------------------------------------------------------------- list
 
 
-def run_list(args):
+def run_list(args, ctx):
     from metallb_plugin.core import pools as model
 
-    client = cluster.connect(args)
+    client = ctx.connect(args)
     ns = args.namespace
     pools = _list_metallb(client, "IPAddressPool", ns)
     advertisements = _list_metallb(client, "L2Advertisement", ns) + _list_metallb(client, "BGPAdvertisement", ns)
@@ -272,28 +266,29 @@ def run_list(args):
         services = client.list(cluster.api_path("v1", "services"))
     except errors.Forbidden:
         services = None
-        _warn("cannot list Services (permission denied): USED comes from the pools' status only, SERVICES is unknown")
+        ctx.warn(
+            "cannot list Services (permission denied): USED comes from the pools' status only, SERVICES is unknown"
+        )
     rows, warnings = model.summarize(pools, advertisements, services)
     for message in warnings:
-        _warn(message)
+        ctx.warn(message)
     if args.verbose:
-        print(f"{client.requests} API requests", file=sys.stderr)
+        ctx.say(f"{client.requests} API requests")
     if not rows and args.output == "table":
-        print(
+        ctx.say(
             f"No address pools in namespace {ns}. Create one with: kubectl metallb pools create NAME "
-            "--addresses A-B --l2",
-            file=sys.stderr,
+            "--addresses A-B --l2"
         )
         return ExitCode.OK
     doc = {"namespace": ns, "pools": rows, "warnings": warnings}
-    output.emit(doc, args.output, lambda d: output.table(model.table_rows(d["pools"]), model.HEADERS))
+    ctx.emit(doc, args.output, lambda d: output.table(model.table_rows(d["pools"]), model.HEADERS))
     return ExitCode.OK
 
 
 # --------------------------------------------------------------------------------------------- create
 
 
-def run_create(args):
+def run_create(args, ctx):
     from metallb_plugin.core import advertisements as adv
     from metallb_plugin.core import ipam
     from metallb_plugin.core import pools as model
@@ -317,7 +312,7 @@ def run_create(args):
     peers = [p for p in ipam.split_addresses(args.peer) if p]
     interfaces = [i for i in ipam.split_addresses(args.interfaces or "") if i]
 
-    client = cluster.connect(args)
+    client = ctx.connect(args)
     existing = _list_metallb(client, "IPAddressPool", ns)
     if any(p["metadata"]["name"] == args.name for p in existing):
         raise errors.PluginError(
@@ -332,14 +327,16 @@ def run_create(args):
             "has (see kubectl metallb pools)"
         )
 
-    nodes = _list_optional(client, cluster.api_path("v1", "nodes"), "nodes", args.verbose) or []
+    nodes = _list_optional(ctx, client, cluster.api_path("v1", "nodes"), "nodes", args.verbose) or []
     service_cidrs = (
-        _list_optional(client, cluster.api_path("networking.k8s.io/v1", "servicecidrs"), "ServiceCIDRs", args.verbose)
+        _list_optional(
+            ctx, client, cluster.api_path("networking.k8s.io/v1", "servicecidrs"), "ServiceCIDRs", args.verbose
+        )
         or []
     )
     cidrs = [c for obj in service_cidrs for c in (obj.get("spec") or {}).get("cidrs") or []]
     for message in model.placement_warnings(ranges, nodes, cidrs):
-        _warn(message)
+        ctx.warn(message)
 
     pool = model.pool_object(
         args.name,
@@ -359,10 +356,10 @@ def run_create(args):
                 "name, or create the pool without --l2/--bgp and edit that advertisement"
             )
         if peers:
-            known = _list_optional(client, _path("BGPPeer", ns), "BGPPeers", args.verbose)
+            known = _list_optional(ctx, client, _path("BGPPeer", ns), "BGPPeers", args.verbose)
             missing = [p for p in peers if known is not None and p not in {k["metadata"]["name"] for k in known}]
             if missing:
-                _warn(
+                ctx.warn(
                     f"no BGPPeer named {', '.join(missing)} in namespace {ns}: the pool is announced to no peer "
                     "until it exists"
                 )
@@ -380,18 +377,19 @@ def run_create(args):
     else:
         others = _list_metallb(client, "L2Advertisement", ns) + _list_metallb(client, "BGPAdvertisement", ns)
         if not adv.covering(pool, others):
-            _warn(
+            ctx.warn(
                 f'no advertisement announces pool "{args.name}": its addresses will be assigned but not reachable; '
                 "pass --l2 or --bgp, or add an advertisement"
             )
 
-    progress = output.Progress()
+    progress = ctx.progress()
     written = []
     for obj in objects:
         what = f'{obj["kind"]} "{args.name}"'
         try:
             written.append(
                 _write(
+                    ctx,
                     lambda o=obj: client.create(_path(o["kind"], ns), o, dry_run=args.dry_run),
                     what,
                     args.timeout,
@@ -410,20 +408,20 @@ def run_create(args):
     suffix = " (server dry run)" if args.dry_run else ""
     if args.output == "table":
         for obj in written:
-            print(f"{_ref(obj)} created{suffix}")
+            ctx.out(f"{_ref(obj)} created{suffix}")
     else:
-        sys.stdout.write(_documents([_without_managed_fields(o) for o in written], args.output))
+        ctx.out(_documents([_without_managed_fields(o) for o in written], args.output))
     return ExitCode.OK
 
 
 # --------------------------------------------------------------------------------------------- delete
 
 
-def run_delete(args):
+def run_delete(args, ctx):
     from metallb_plugin.core import ipam
     from metallb_plugin.core import pools as model
 
-    client = cluster.connect(args)
+    client = ctx.connect(args)
     ns = args.namespace
     pools = _list_metallb(client, "IPAddressPool", ns)
     pool = next((p for p in pools if p["metadata"]["name"] == args.name), None)
@@ -439,7 +437,7 @@ def run_delete(args):
                 f'pool "{args.name}" still has addresses in use by {len(users)} Service(s): '
                 f"{listed}. Move or delete them first, or pass --force"
             )
-        _warn(
+        ctx.warn(
             f"--force: {len(users)} Service(s) lose their address from this pool and stay pending until another "
             f"pool can serve them: {listed}"
         )
@@ -447,38 +445,38 @@ def run_delete(args):
     remove, edit = model.cleanup_plan(args.name, advertisements)
     plan = [f"ipaddresspool.metallb.io/{args.name}"] + [_ref(a) for a in remove]
     question = f"Delete {', '.join(plan)} in namespace {ns}?"
-    if not args.dry_run and not output.confirm(
+    if not args.dry_run and not ctx.confirm(
         question, f"{question}: pass --yes to confirm (no terminal to ask on)", assume_yes=args.yes
     ):
-        print("nothing deleted", file=sys.stderr)
+        ctx.say("nothing deleted")
         return ExitCode.FAILED
     suffix = " (server dry run)" if args.dry_run else ""
     client.delete(_path("IPAddressPool", ns, args.name), dry_run=args.dry_run)
-    print(f"ipaddresspool.metallb.io/{args.name} deleted{suffix}")
+    ctx.out(f"ipaddresspool.metallb.io/{args.name} deleted{suffix}")
     for item in remove:
         client.delete(_path(item["kind"], ns, item["metadata"]["name"]), dry_run=args.dry_run)
-        print(f"{_ref(item)} deleted{suffix}")
+        ctx.out(f"{_ref(item)} deleted{suffix}")
     for item, remaining in edit:
         patch = [
             {"op": "test", "path": "/metadata/resourceVersion", "value": item["metadata"]["resourceVersion"]},
             {"op": "replace", "path": "/spec/ipAddressPools", "value": remaining},
         ]
         client.patch(_path(item["kind"], ns, item["metadata"]["name"]), patch, patch_type="json", dry_run=args.dry_run)
-        print(f"{_ref(item)} edited: no longer names {args.name}{suffix}")
+        ctx.out(f"{_ref(item)} edited: no longer names {args.name}{suffix}")
     return ExitCode.OK
 
 
 # --------------------------------------------------------------------------------------------- migrate
 
 
-def _read_source(args):
+def _read_source(args, ctx):
     """(config dict, ConfigMap namespace or None, description, ConfigMap (ns, name) or None, client or None)."""
     from metallb_plugin.core import legacy
 
     if args.file:
         try:
             if args.file == "-":
-                text = sys.stdin.read()
+                text = ctx.stdin.read()
             else:
                 with open(args.file, encoding="utf-8") as handle:
                     text = handle.read()
@@ -491,7 +489,7 @@ def _read_source(args):
     ref = args.from_configmap or f"{args.namespace}/config"
     cm_ns, _, cm_name = ref.rpartition("/")
     cm_ns = cm_ns or args.namespace
-    client = cluster.connect(args)
+    client = ctx.connect(args)
     obj = client.get_or_none(cluster.api_path("v1", "configmaps", cm_ns, cm_name))
     if obj is None:
         raise errors.PluginError(
@@ -503,28 +501,28 @@ def _read_source(args):
     return config, found_ns or cm_ns, f"ConfigMap {cm_ns}/{cm_name}", (cm_ns, cm_name), client
 
 
-def run_migrate(args):
+def run_migrate(args, ctx):
     from metallb_plugin.core import ipam, legacy
 
     try:
-        config, found_ns, described, configmap, client = _read_source(args)
+        config, found_ns, described, configmap, client = _read_source(args, ctx)
         target = args.namespace if args.namespace_given else (found_ns or args.namespace)
         result = legacy.convert(config, target)
     except legacy.LegacyConfigError as exc:
         raise errors.UsageError(f"invalid legacy configuration: {exc}") from None
     for message in result.warnings:
-        _warn(message)
+        ctx.warn(message)
     for kind, old, new in result.renamed:
-        print(f'note: {kind} "{old}" is named "{new}" (Kubernetes names are lower-case DNS labels)', file=sys.stderr)
+        ctx.say(f'note: {kind} "{old}" is named "{new}" (Kubernetes names are lower-case DNS labels)')
     if not args.apply:
         if args.output == "json":
-            sys.stdout.write(_documents(result.objects, "json"))
+            ctx.out(_documents(result.objects, "json"))
         else:
-            sys.stdout.write(f"# Converted from {described} by kubectl metallb pools migrate.\n")
-            sys.stdout.write(_documents(result.objects, "yaml"))
+            ctx.out(f"# Converted from {described} by kubectl metallb pools migrate.\n")
+            ctx.out(_documents(result.objects, "yaml"))
         return ExitCode.OK
 
-    client = client or cluster.connect(args)
+    client = client or ctx.connect(args)
     new_pools = {o["metadata"]["name"]: o for o in result.objects if o["kind"] == "IPAddressPool"}
     others = [p for p in _list_metallb(client, "IPAddressPool", target) if p["metadata"]["name"] not in new_pools]
     overlaps = [
@@ -536,12 +534,13 @@ def run_migrate(args):
         raise errors.PluginError(
             f"{overlaps[0]}: the converted pools overlap pools already in namespace {target}; nothing was applied"
         )
-    progress = output.Progress()
+    progress = ctx.progress()
     applied = []
     for obj in sorted(result.objects, key=lambda o: APPLY_ORDER.index(o["kind"])):
         path = _path(obj["kind"], target, obj["metadata"]["name"])
         applied.append(
             _write(
+                ctx,
                 lambda p=path, o=obj: client.apply(p, o),
                 f'{obj["kind"]} "{obj["metadata"]["name"]}"',
                 args.timeout,
@@ -550,13 +549,12 @@ def run_migrate(args):
         )
     if args.output == "table":
         for obj in applied:
-            print(f"{_ref(obj)} serverside-applied")
+            ctx.out(f"{_ref(obj)} serverside-applied")
     else:
-        sys.stdout.write(_documents([_without_managed_fields(o) for o in applied], args.output))
+        ctx.out(_documents([_without_managed_fields(o) for o in applied], args.output))
     where = f"-n {configmap[0]} {configmap[1]}" if configmap else f"-n {found_ns or target} config"
-    print(
+    ctx.say(
         f"MetalLB v0.13 and later no longer read the legacy ConfigMap. Once `kubectl metallb pools -n {target}` "
-        f"shows the pools, remove it: kubectl delete configmap {where}",
-        file=sys.stderr,
+        f"shows the pools, remove it: kubectl delete configmap {where}"
     )
     return ExitCode.OK

@@ -13,8 +13,6 @@ exit codes: 0 nothing failed (warnings allowed), 1 a check failed, 2 bad flags o
 3 the cluster cannot be reached.
 """
 
-import sys
-
 from metallb_plugin import cluster, errors, output
 from metallb_plugin.commands import read_manifest
 from metallb_plugin.core import checks as checklib
@@ -48,7 +46,7 @@ def add_arguments(parser):
     )
 
 
-def _options(args):
+def _options(args, ctx):
     """Everything that can be wrong with the flags, found before contacting the cluster (exit 2)."""
     facts = core.Facts(namespace=args.namespace, mode=args.mode)
     if args.addresses:
@@ -68,7 +66,7 @@ def _options(args):
             )
     manifest = None
     if args.manifest:
-        manifest = _load_manifest(args.manifest)
+        manifest = _load_manifest(args.manifest, ctx)
         known = manifest[1].release
         if known and args.release and known[0] != facts.tag:
             raise errors.UsageError(
@@ -80,8 +78,8 @@ def _options(args):
     return facts, manifest
 
 
-def _load_manifest(path):
-    data = read_manifest(path)
+def _load_manifest(path, ctx):
+    data = read_manifest(path, ctx)
     try:
         objects = manifests.parse(data, source=path)
     except manifests.ManifestError as exc:
@@ -93,17 +91,17 @@ def _load_manifest(path):
     return objects, core.ManifestCheck(path=path, release=releases.known_digest(digest), sha256=digest)
 
 
-def run(args):
-    facts, manifest = _options(args)
-    client = cluster.connect(args)
-    progress = output.Progress() if sys.stderr.isatty() else None
+def run(args, ctx):
+    facts, manifest = _options(args, ctx)
+    client = ctx.connect(args)
+    progress = ctx.progress() if ctx.stderr_tty else None
     try:
         facts.server = client.server_version()
     except errors.PluginError as exc:
         if exc.exit_code != ExitCode.CLUSTER:
             raise
         outcomes = [checklib.Outcome(core.checks(facts)[0], checklib.Result(checklib.FAIL, str(exc)))]
-        _emit(args, client, facts, outcomes)
+        _emit(args, ctx, client, facts, outcomes)
         return ExitCode.CLUSTER
     gather(client, facts, progress)
     facts.permissions = review_permissions(client, facts, manifest[0] if manifest else None, progress)
@@ -112,7 +110,7 @@ def run(args):
     if progress:
         progress.done()
     outcomes = checklib.run_checks(core.checks(facts), facts)
-    _emit(args, client, facts, outcomes)
+    _emit(args, ctx, client, facts, outcomes)
     return ExitCode.OK if checklib.succeeded(outcomes) else ExitCode.FAILED
 
 
@@ -216,8 +214,8 @@ def document(client, facts, outcomes):
     }
 
 
-def _emit(args, client, facts, outcomes):
-    style = output.Style(output.use_color(sys.stdout, args.no_color))
+def _emit(args, ctx, client, facts, outcomes):
+    style = ctx.style(args.no_color)
 
     def text(doc):
         mode = "L2" if facts.mode == core.L2 else "BGP"
@@ -227,4 +225,4 @@ def _emit(args, client, facts, outcomes):
         )
         return f"{style.bold(header)}\n\n{output.render_checks(outcomes, style)}"
 
-    output.emit(document(client, facts, outcomes), args.output, text)
+    ctx.emit(document(client, facts, outcomes), args.output, text)

@@ -18,8 +18,6 @@ exit codes: 0 healthy (warnings allowed), 1 degraded (or the Service has a probl
 """
 
 import dataclasses
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 from metallb_plugin import cluster, defaults, errors, output
@@ -230,13 +228,13 @@ def _explain_text(explanation, style):
     return "\n".join(lines) + "\n"
 
 
-def _progress_line(result, what, started, live):
+def _progress_line(result, what, waited_seconds, live):
     """What --wait is waiting for; the elapsed time only on a terminal, so a log gets a line per change."""
     if isinstance(result, status.Report):
         left = "; ".join(o.result.message for o in result.outcomes if o.result.status == FAIL)
     else:
         left = result.cause
-    waited = f" ({int(time.monotonic() - started)}s)" if live else ""
+    waited = f" ({int(waited_seconds)}s)" if live else ""
     return f"waiting for {what}{waited}: {left}"
 
 
@@ -279,9 +277,9 @@ def _service(client, args, target):
     return explanation, explanation.ok, explanation.to_document()
 
 
-def run(args):
-    client = cluster.connect(args)
-    style = output.Style(output.use_color(sys.stdout, args.no_color))
+def run(args, ctx):
+    client = ctx.connect(args)
+    style = ctx.style(args.no_color)
     if args.service:
         target = _target(args, client)
         evaluate = lambda: _service(client, args, target)
@@ -293,23 +291,23 @@ def run(args):
         what = "MetalLB to become healthy"
     result, good, doc = evaluate()
     if args.wait and not good:
-        result, good, doc = _wait(evaluate, args, result, good, doc, what)
-    output.emit(doc, args.output, lambda _: text(result))
+        result, good, doc = _wait(ctx, evaluate, args, result, good, doc, what)
+    ctx.emit(doc, args.output, lambda _: text(result))
     if args.wait and not good:
         raise errors.WaitTimeout(f"timed out after {args.timeout:g}s waiting for {what} (the last report is above)")
     return ExitCode.OK if good else ExitCode.FAILED
 
 
-def _wait(evaluate, args, result, good, doc, what):
-    started = time.monotonic()
+def _wait(ctx, evaluate, args, result, good, doc, what):
+    started = ctx.monotonic()
     deadline = started + args.timeout
-    progress = output.Progress()
+    progress = ctx.progress()
     while not good:
-        progress.update(_progress_line(result, what, started, progress.live))
-        remaining = deadline - time.monotonic()
+        progress.update(_progress_line(result, what, ctx.monotonic() - started, progress.live))
+        remaining = deadline - ctx.monotonic()
         if remaining <= 0:
             break
-        time.sleep(min(defaults.POLL_SECONDS, remaining))
+        ctx.sleep(min(defaults.POLL_SECONDS, remaining))
         try:
             result, good, doc = evaluate()
         except errors.ClusterError as exc:  # a blip while waiting: keep the last report, try again

@@ -16,11 +16,8 @@ examples:
 
 import json
 import os
-import sys
-import time
-from datetime import datetime, timezone
 
-from metallb_plugin import cluster, defaults, errors, output
+from metallb_plugin import cluster, defaults, errors
 from metallb_plugin.backup import write_backup
 from metallb_plugin.commands import duration
 from metallb_plugin.core import kubeproxy as kp
@@ -56,7 +53,7 @@ def add_arguments(parser):
     )
 
 
-def run(args):
+def run(args, ctx):
     if args.value is None:
         misplaced = [
             flag
@@ -76,13 +73,13 @@ def run(args):
         raise errors.UsageError("--wait waits for the restart: it cannot be combined with --no-restart")
     if args.backup and os.path.exists(args.backup):
         raise errors.UsageError(f"--backup {args.backup}: the file exists; choose a new file name")
-    client = cluster.connect(args)
+    client = ctx.connect(args)
     facts = gather(client)
     info = facts.info
     if args.value is None:
-        output.emit(info.as_dict(), args.output, _report_text)
+        ctx.emit(info.as_dict(), args.output, _report_text)
         return ExitCode.FAILED if info.problem else ExitCode.OK
-    return _change(client, args, facts)
+    return _change(ctx, client, args, facts)
 
 
 # --------------------------------------------------------------------------------------------- reading
@@ -186,12 +183,12 @@ def _refuse_unless_editable(info):
     )
 
 
-def _change(client, args, facts):
+def _change(ctx, client, args, facts):
     info, value = facts.info, args.value
     _refuse_unless_editable(info)
     word = "true" if value else "false"
     for note in info.notes:
-        print(f"warning: {note}", file=sys.stderr)
+        ctx.warn(note)
     if info.mode != kp.IPVS and not args.force:
         result = _result(
             info,
@@ -201,13 +198,11 @@ def _change(client, args, facts):
             message=f"kube-proxy runs in {info.mode} mode: MetalLB does not need strict ARP. Nothing "
             f"changed (--force sets ipvs.strictARP: {word} anyway)",
         )
-        output.emit(result, args.output, _result_text)
+        ctx.emit(result, args.output, _result_text)
         return ExitCode.OK
     if value is False and info.mode == kp.IPVS:
-        print(
-            "warning: with IPVS, MetalLB's layer 2 mode needs strict ARP: every node would answer ARP for "
-            "every LoadBalancer IP",
-            file=sys.stderr,
+        ctx.warn(
+            "with IPVS, MetalLB's layer 2 mode needs strict ARP: every node would answer ARP for every LoadBalancer IP",
         )
     location = info.location
     old_text = facts.configmap["data"][location.key]
@@ -220,16 +215,16 @@ def _change(client, args, facts):
             dry_run=args.dry_run,
             message=f"ipvs.strictARP is already {word} in {location.describe()}: nothing changed",
         )
-        output.emit(result, args.output, _result_text)
+        ctx.emit(result, args.output, _result_text)
         return ExitCode.OK
     diff = kp.unified_diff(old_text, new_text, f"{location.namespace}/{location.name}/{location.key}")
     if args.dry_run:
         result = _result(info, value, changed=False, dry_run=True, diff=diff, message="dry run: nothing was changed")
-        output.emit(result, args.output, _result_text)
+        ctx.emit(result, args.output, _result_text)
         return ExitCode.OK
-    _confirm(args, info, diff, word)
+    _confirm(ctx, args, info, diff, word)
 
-    written, previous = _write(client, facts.configmap, location, value, args.backup)
+    written, previous = _write(ctx, client, facts.configmap, location, value, args.backup)
     if written is None:
         result = _result(
             info,
@@ -238,7 +233,7 @@ def _change(client, args, facts):
             dry_run=False,
             message=f"ipvs.strictARP was set to {word} meanwhile by someone else: nothing changed",
         )
-        output.emit(result, args.output, _result_text)
+        ctx.emit(result, args.output, _result_text)
         return ExitCode.OK
     undo = f"kubectl metallb strict-arp --{'enable' if previous is True else 'disable'}"
     result = _result(
@@ -254,10 +249,10 @@ def _change(client, args, facts):
     )
     if args.no_restart:
         result["restart"] = {"restarted": False}
-        output.emit(result, args.output, _result_text)
+        ctx.emit(result, args.output, _result_text)
         return ExitCode.OK
     try:
-        result["restart"] = _restart(client, facts)
+        result["restart"] = _restart(ctx, client, facts)
     except errors.PluginError as exc:  # the change is written: say so, then how to finish by hand
         raise errors.PluginError(
             f"ipvs.strictARP was set to {word} in {location.describe()}, but restarting "
@@ -267,11 +262,11 @@ def _change(client, args, facts):
         ) from None
     if args.wait and result["restart"]["restarted"]:
         try:
-            result["restart"]["rollout"] = _wait(client, facts, result["restart"]["restartedAt"], args.timeout)
+            result["restart"]["rollout"] = _wait(ctx, client, facts, result["restart"]["restartedAt"], args.timeout)
         except errors.WaitTimeout:
-            output.emit(result, args.output, _result_text)
+            ctx.emit(result, args.output, _result_text)
             raise
-    output.emit(result, args.output, _result_text)
+    ctx.emit(result, args.output, _result_text)
     return ExitCode.OK
 
 
@@ -282,23 +277,23 @@ def _edit(text, value, location):
         raise errors.PluginError(f"{location.describe()}: {exc}. Nothing was changed") from None
 
 
-def _confirm(args, info, diff, word):
+def _confirm(ctx, args, info, diff, word):
     if args.yes:
         return
     what = f"set ipvs.strictARP: {word} in {info.location.describe()}"
     if not args.no_restart:
         what += f" and restart DaemonSet {kp.NAMESPACE}/{kp.DAEMONSET}"
-    if sys.stdin.isatty():
-        sys.stderr.write(diff)
+    if ctx.interactive:
+        ctx.stderr.write(diff)
     refusal = (
         f"refusing to {what} without confirmation: not an interactive terminal. Pass --yes to go ahead, "
         "or --dry-run to see the change"
     )
-    if not output.confirm(f"{what[0].upper()}{what[1:]}?", refusal):
+    if not ctx.confirm(f"{what[0].upper()}{what[1:]}?", refusal):
         raise errors.PluginError("aborted: nothing was changed")
 
 
-def _write(client, configmap, location, value, backup):
+def _write(ctx, client, configmap, location, value, backup):
     """PUT the edited ConfigMap with its resourceVersion; on a conflict re-read and redo the edit.
 
     Returns (the written ConfigMap, the previous value) or (None, None) when the value is already set on re-read.
@@ -320,7 +315,7 @@ def _write(client, configmap, location, value, backup):
         meta.pop("managedFields", None)
         annotations = meta.get("annotations") or {}
         annotations[ANNOTATION] = json.dumps(
-            {"key": location.key, "strictARP": previous, "time": _now()}, sort_keys=True
+            {"key": location.key, "strictARP": previous, "time": _now(ctx)}, sort_keys=True
         )
         meta["annotations"] = annotations
         if backup:
@@ -330,10 +325,9 @@ def _write(client, configmap, location, value, backup):
         except errors.Conflict:
             if attempt == MAX_ATTEMPTS:
                 break
-            print(
+            ctx.say(
                 f"{location.describe()} was changed by someone else meanwhile: reading it again "
                 f"(attempt {attempt + 1} of {MAX_ATTEMPTS})",
-                file=sys.stderr,
             )
             current = client.get(path)
     raise errors.PluginError(
@@ -353,41 +347,39 @@ def _write_backup(path, configmap, rewrite):
     write_backup(path, yaml.safe_dump(copy, sort_keys=False, default_flow_style=False), rewrite=rewrite)
 
 
-def _now():
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _now(ctx):
+    return ctx.now().strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _restart(client, facts):
+def _restart(ctx, client, facts):
     """Roll the kube-proxy DaemonSet as `kubectl rollout restart` does: a new pod-template annotation."""
     if facts.daemonset is None:
-        print(
-            f"warning: no DaemonSet {kp.NAMESPACE}/{kp.DAEMONSET} to restart: restart kube-proxy on every node "
+        ctx.warn(
+            f"no DaemonSet {kp.NAMESPACE}/{kp.DAEMONSET} to restart: restart kube-proxy on every node "
             "yourself so that it reads the new configuration",
-            file=sys.stderr,
         )
         return {"restarted": False}
-    stamp = _now()
+    stamp = _now(ctx)
     path = cluster.api_path("apps/v1", "daemonsets", kp.NAMESPACE, kp.DAEMONSET)
     patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
     facts.daemonset = client.patch(path, patch, patch_type="strategic")
     strategy = ((facts.daemonset.get("spec") or {}).get("updateStrategy") or {}).get("type")
     if strategy == "OnDelete":
-        print(
-            f"warning: DaemonSet {kp.NAMESPACE}/{kp.DAEMONSET} uses updateStrategy OnDelete: its pods pick up "
+        ctx.warn(
+            f"DaemonSet {kp.NAMESPACE}/{kp.DAEMONSET} uses updateStrategy OnDelete: its pods pick up "
             "the change only when deleted; delete them node by node",
-            file=sys.stderr,
         )
     return {"restarted": True, "restartedAt": stamp, "daemonset": f"{kp.NAMESPACE}/{kp.DAEMONSET}"}
 
 
-def _wait(client, facts, restarted_at, timeout):
+def _wait(ctx, client, facts, restarted_at, timeout):
     """Poll the DaemonSet until the rollout completes; WaitTimeout naming the pending nodes after `timeout`."""
     from metallb_plugin.core.installation import daemonset_ready
     from metallb_plugin.core.selectors import describe
 
     path = cluster.api_path("apps/v1", "daemonsets", kp.NAMESPACE, kp.DAEMONSET)
-    progress = output.Progress()
-    deadline = time.monotonic() + timeout
+    progress = ctx.progress()
+    deadline = ctx.monotonic() + timeout
     daemonset = facts.daemonset
     selector = describe((daemonset.get("spec") or {}).get("selector"))
     selector = None if selector.startswith("<") else selector  # "<all>"/"<none>": filter locally
@@ -401,7 +393,7 @@ def _wait(client, facts, restarted_at, timeout):
         progress.update(
             f"waiting for the kube-proxy rollout: {phrase}" + (f"; pending: {', '.join(pending)}" if pending else "")
         )
-        if time.monotonic() >= deadline:
+        if ctx.monotonic() >= deadline:
             progress.done()
             raise errors.WaitTimeout(
                 f"the kube-proxy rollout did not complete within {timeout:g}s: {phrase}"
@@ -409,7 +401,7 @@ def _wait(client, facts, restarted_at, timeout):
                 + f". Follow it with: kubectl -n {kp.NAMESPACE} rollout status "
                 f"daemonset/{kp.DAEMONSET}"
             )
-        time.sleep(min(defaults.POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+        ctx.sleep(min(defaults.POLL_SECONDS, max(0.0, deadline - ctx.monotonic())))
         daemonset = client.get(path)
 
 

@@ -16,12 +16,9 @@ examples:
   kubectl metallb uninstall --keep-crds
 """
 
-import datetime
 import os
-import sys
-import time
 
-from metallb_plugin import defaults, errors, output
+from metallb_plugin import defaults, errors
 from metallb_plugin.backup import write_backup
 from metallb_plugin.commands import duration
 from metallb_plugin.core import objects as k8s
@@ -67,12 +64,11 @@ def add_arguments(parser):
     )
 
 
-def run(args):
-    from metallb_plugin import cluster
+def run(args, ctx):
     from metallb_plugin.commands.install import read_inventory
     from metallb_plugin.core import installation
 
-    client = cluster.connect(args)
+    client = ctx.connect(args)
     namespace = args.namespace
     refs, details = read_inventory(client, namespace)
     deployments = client.list("/apis/apps/v1/deployments")
@@ -94,49 +90,51 @@ def run(args):
                 f"MetalLB {found.version or ''} in {namespace} was not installed by `kubectl metallb install` (no "
                 f"ConfigMap {defaults.INVENTORY}); remove it the way it was installed, e.g. `kubectl delete -f <manifest>`"
             )
-        _say(
+        ctx.say(
             f"MetalLB is not installed in namespace {namespace} (nothing recorded by kubectl metallb install): "
             "nothing to do"
         )
-        _emit(args, {"namespace": namespace, "version": None, "backup": None, "backedUp": 0, "objects": []})
+        _emit(ctx, args, {"namespace": namespace, "version": None, "backup": None, "backedUp": 0, "objects": []})
         return ExitCode.OK
 
     version = details.get("version") or (found.version if found else None) or "unknown"
     holders = _services_holding_addresses(client, namespace, refs)
     if holders:
         for line in holders:
-            _say(f"  {line}")
+            ctx.say(f"  {line}")
         if not args.force:
             raise errors.PluginError(
                 f"{len(holders)} LoadBalancer Service(s) still hold MetalLB addresses (listed above): delete them or "
                 "change their type first, or pass --force to uninstall anyway (their addresses stay in their status "
                 "but nobody announces them)"
             )
-        _say(f"warning: --force: {len(holders)} LoadBalancer Service(s) keep addresses nobody will announce")
+        ctx.say(f"warning: --force: {len(holders)} LoadBalancer Service(s) keep addresses nobody will announce")
 
     keep = " (keeping the CRDs, the namespace and the configuration)" if args.keep_crds else ""
     question = f"Remove MetalLB {version} from namespace {namespace}{keep}?"
-    if not output.confirm(
+    if not ctx.confirm(
         question, f"{question} Pass --yes to uninstall (there is no terminal to ask on)", assume_yes=args.yes
     ):
         raise errors.PluginError("uninstall cancelled; nothing was changed")
 
-    backup = args.backup or f"metallb-backup-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}.yaml"
-    count = _backup(client, refs, backup)
-    _say(f"backed up {count} metallb.io object(s) to {os.path.abspath(backup)} (restore with kubectl apply -f)")
+    backup = args.backup or f"metallb-backup-{ctx.now().astimezone().strftime('%Y%m%d-%H%M%S')}.yaml"
+    count = _backup(ctx, client, refs, backup)
+    ctx.say(f"backed up {count} metallb.io object(s) to {os.path.abspath(backup)} (restore with kubectl apply -f)")
 
-    removed = _delete_all(client, args, refs, namespace, defaults.INVENTORY)
+    removed = _delete_all(ctx, client, args, refs, namespace, defaults.INVENTORY)
     _wait_until_gone(
+        ctx,
         client,
         [r["name"] for r in removed if r["kind"] == "CustomResourceDefinition" and r["result"] == "deleted"],
         args.timeout,
     )
     deleted = sum(1 for r in removed if r["result"] == "deleted")
-    _say(
+    ctx.say(
         f"MetalLB {version} removed from {namespace}: {deleted} object(s) deleted"
         + (", CRDs and namespace kept" if args.keep_crds else "")
     )
     _emit(
+        ctx,
         args,
         {
             "namespace": namespace,
@@ -149,12 +147,12 @@ def run(args):
     return ExitCode.OK
 
 
-def _wait_until_gone(client, crds, timeout):
+def _wait_until_gone(ctx, client, crds, timeout):
     """The API server deletes a CRD's custom resources before the CRD itself; wait for that, so that an install
     right after this one does not meet CRDs that are still being deleted."""
     from metallb_plugin import cluster
 
-    deadline = time.monotonic() + timeout
+    deadline = ctx.monotonic() + timeout
     while crds:
         crds = [
             name
@@ -162,23 +160,18 @@ def _wait_until_gone(client, crds, timeout):
             if client.get_or_none(cluster.api_path("apiextensions.k8s.io/v1", "customresourcedefinitions", name=name))
             is not None
         ]
-        if crds and time.monotonic() > deadline:
+        if crds and ctx.monotonic() > deadline:
             raise errors.WaitTimeout(
                 f"{len(crds)} CRD(s) are still being deleted after {timeout:g}s "
                 f"({', '.join(crds)}); see `kubectl get crd {crds[0]} -o yaml`"
             )
         if crds:
-            time.sleep(0.5)
+            ctx.sleep(0.5)
 
 
-def _say(message):
-    sys.stderr.write(message + "\n")
-    sys.stderr.flush()
-
-
-def _emit(args, doc):
+def _emit(ctx, args, doc):
     if args.output != "table":
-        output.emit(doc, args.output, lambda d: "")
+        ctx.emit(doc, args.output, lambda d: "")
 
 
 def _crd_refs(refs):
@@ -258,7 +251,7 @@ def _clean(obj):
     return obj
 
 
-def _backup(client, refs, path):
+def _backup(ctx, client, refs, path):
     """Write every custom resource of the install's CRDs to path (0600: BGP passwords live there)."""
     import yaml
 
@@ -274,7 +267,7 @@ def _backup(client, refs, path):
             objects.append(_clean(item))
     header = (
         f"# MetalLB configuration backed up by `kubectl metallb uninstall` on "
-        f"{datetime.datetime.now().isoformat(timespec='seconds')}: {len(objects)} object(s).\n"
+        f"{ctx.now().astimezone().isoformat(timespec='seconds')}: {len(objects)} object(s).\n"
         "# Restore after reinstalling with: kubectl apply -f <this file>\n"
     )
     body = yaml.safe_dump_all(objects, sort_keys=False, explicit_start=True) if objects else ""
@@ -282,7 +275,7 @@ def _backup(client, refs, path):
     return len(objects)
 
 
-def _delete_all(client, args, refs, namespace, inventory):
+def _delete_all(ctx, client, args, refs, namespace, inventory):
     """Delete the recorded objects, last installed first; [{ref..., result}]."""
     from metallb_plugin import cluster
     from metallb_plugin.core import manifests
@@ -309,6 +302,5 @@ def _delete_all(client, args, refs, namespace, inventory):
             result = "not found"
         results.append({**ref, "result": result})
         if args.output == "table":
-            sys.stdout.write(f"{manifests.describe(obj)} {result}\n")
-            sys.stdout.flush()
+            ctx.out(f"{manifests.describe(obj)} {result}")
     return results

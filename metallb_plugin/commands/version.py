@@ -2,18 +2,18 @@
 
 import platform
 
-from metallb_plugin import __version__, cluster, output
+from metallb_plugin import __version__
 
 
 def add_arguments(parser):
     parser.add_argument("--client", action="store_true", help="only the plugin's version; do not contact the cluster")
 
 
-def run(args):
+def run(args, ctx):
     doc = {"clientVersion": {"gitVersion": f"v{__version__}", "python": platform.python_version()}}
     if not args.client:
-        doc["serverVersion"] = cluster.connect(args).server_version()
-    output.emit(doc, args.output, _text)
+        doc["serverVersion"] = ctx.connect(args).server_version()
+    ctx.emit(doc, args.output, _text)
     return 0
 
 

@@ -11,6 +11,7 @@ from metallb_plugin.core import ipam
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core import preflight as pf
 from metallb_plugin.core.checks import FAIL, OK, SKIP, WARN, Skip, run_checks, to_document
+from unit.inprocess import context
 
 # --------------------------------------------------------------------------------------------- object builders
 
@@ -841,7 +842,7 @@ def test_unreadable_reason():
 
 
 def options(*argv):
-    return command._options(parse(["preflight", *argv])[1])
+    return command._options(parse(["preflight", *argv])[1], context())
 
 
 def test_flags_are_checked_before_contacting_the_cluster(tmp_path):

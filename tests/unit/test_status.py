@@ -1159,9 +1159,9 @@ def test_wait_progress_line_counts_seconds_only_on_a_terminal():
     facts = healthy()
     facts.objects["deployments"][0]["status"].update(readyReplicas=0, availableReplicas=0)
     report = evaluate(facts)
-    line = _progress_line(report, "MetalLB to become healthy", started=0, live=False)
+    line = _progress_line(report, "MetalLB to become healthy", waited_seconds=0, live=False)
     assert line == "waiting for MetalLB to become healthy: controller Deployment controller: 0/1 available"
-    live = _progress_line(report, "MetalLB to become healthy", started=0, live=True)
+    live = _progress_line(report, "MetalLB to become healthy", waited_seconds=0, live=True)
     assert live.startswith("waiting for MetalLB to become healthy (") and live.endswith(
         "s): controller Deployment controller: 0/1 available"
     )
