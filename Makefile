@@ -4,7 +4,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEMO_DIR := .controlplane
 
-.PHONY: test unit lint demo demo-down controlplane bench clean dist krew
+# the release being made: metallb_plugin/__init__.py's version, unless VERSION=vX.Y.Z says otherwise
+PACKAGE_VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"$$/\1/p' metallb_plugin/__init__.py)
+VERSION ?= v$(PACKAGE_VERSION)
+
+.PHONY: test unit lint demo demo-down controlplane bench clean dist krew release-tools dist-deps krew-manifest \
+	release-check pypi-dist
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +20,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 controlplane:
 	tools/controlplane/build.sh
 
-test: lint $(VENV)/.installed controlplane
+test: lint $(VENV)/.installed controlplane krew release-tools dist-deps
 	$(PY) -m pytest tests
 
 # ruff (lint and format check) over the plugin and its unit tests; mypy over the plugin (pyproject.toml)
@@ -30,9 +35,33 @@ unit: $(VENV)/.installed
 demo: $(VENV)/.installed controlplane
 	tools/demo.sh $(DEMO_DIR)
 
-# The krew release archive dist/kubectl-metallb_v<version>.tar.gz (one zipapp + LICENSE) and krew-manifest.yaml
-dist: $(VENV)/.installed
+# The krew release archive dist/kubectl-metallb_v<version>.tar.gz (one zipapp + LICENSE), dist/checksums.txt and
+# dist/metallb.yaml, the krew manifest for it rendered from .krew.yaml
+dist: $(VENV)/.installed release-tools
 	$(PY) tools/dist/build.py
+	bin/krew-template -tag v$(PACKAGE_VERSION) -checksums dist/checksums.txt -o dist/metallb.yaml
+
+# the archive's pinned dependencies, downloaded from PyPI into a cache outside the repository (tests stay offline)
+dist-deps: $(VENV)/.installed
+	$(PY) tools/dist/build.py --fetch-only
+
+# krew-manifest.yaml: the manifest of the release being made, for the commit that bumps the version (README)
+krew-manifest: dist
+	cp dist/metallb.yaml krew-manifest.yaml
+
+# before tagging: version strings agree, krew-manifest.yaml is the template's rendering of the release's archive
+release-check: $(VENV)/.installed release-tools
+	$(PY) tools/release/release.py check $(VERSION) $(if $(REPOSITORY),--repository $(REPOSITORY))
+
+# the PyPI sdist and wheel in dist/pypi, built with the setuptools of .venv, checked by twine
+pypi-dist: $(VENV)/.installed
+	rm -rf dist/pypi
+	$(PY) -m build --no-isolation --outdir dist/pypi .
+	$(PY) -m twine check --strict dist/pypi/*
+
+# krew-template (renders .krew.yaml) and actionlint into bin/
+release-tools:
+	tools/release/build.sh
 
 # krew v0.4.3 and validate-krew-manifest into bin/ (the krew tests build them on demand too)
 krew:

@@ -1,6 +1,7 @@
 """The release archive, proven with the real krew (v0.4.3, built from the Go module proxy by tools/krew/build.sh).
 
-The module builds the archive once (tools/dist/build.py; PyPI downloads are cached outside the repository), then:
+The module builds the archive once (tools/dist/build.py; PyPI downloads are cached outside the repository, by
+`make dist-deps`) and renders its manifest from .krew.yaml (tools/release/krew-template), then:
 validate-krew-manifest accepts the manifest, `kubectl krew install --manifest --archive` installs it into a
 temporary KREW_ROOT, and the real kubectl runs `kubectl metallb ...` through krew's symlink against the real API
 server, with a python3 on PATH that has no package at all: the zipapp must bring everything it needs.
@@ -10,7 +11,6 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -27,17 +27,30 @@ KUBECTL = os.path.join(os.path.dirname(sys.executable), "kubectl")
 ARCHIVE = f"kubectl-metallb_v{__version__}.tar.gz"
 
 
-def build_release(out):
-    done = subprocess.run([sys.executable, os.path.join(REPO, "tools", "dist", "build.py"), "--out", str(out),
-                           "--manifest", str(out / "metallb.yaml")], capture_output=True, text=True, timeout=600)
+def build_release(out, bin_dir):
+    """The archive as `make dist` builds it, and its manifest rendered from .krew.yaml."""
+    done = subprocess.run([sys.executable, os.path.join(REPO, "tools", "dist", "build.py"), "--out", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    done = subprocess.run([os.path.join(bin_dir, "krew-template"), "-template", os.path.join(REPO, ".krew.yaml"),
+                           "-tag", f"v{__version__}", "-assets", str(out), "-o", str(out / "metallb.yaml")],
+                          capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return out / ARCHIVE, out / "metallb.yaml"
 
 
 @pytest.fixture(scope="module")
-def release(tmp_path_factory):
+def release_tools():
+    done = subprocess.run([os.path.join(REPO, "tools", "release", "build.sh")], capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr
+    return BIN
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory, release_tools):
     out = tmp_path_factory.mktemp("dist")
-    return build_release(out)
+    return build_release(out, release_tools)
 
 
 @pytest.fixture(scope="module")
@@ -113,29 +126,28 @@ def test_archive_holds_the_zipapp_and_the_license(release):
     assert not [n for n in names if n.startswith("_yaml")]
 
 
-def test_same_inputs_give_the_same_archive(release, tmp_path):
+def test_same_inputs_give_the_same_archive(release, release_tools, tmp_path):
     archive, manifest = release
-    again, again_manifest = build_release(tmp_path)
+    again, again_manifest = build_release(tmp_path, release_tools)
     assert again.read_bytes() == archive.read_bytes()
     assert again_manifest.read_text() == manifest.read_text()
 
 
-def test_manifest_names_the_archive_digest(release):
+def test_manifest_and_checksums_name_the_archive_digest(release):
     archive, manifest = release
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    assert (archive.parent / "checksums.txt").read_text() == f"{digest}  {ARCHIVE}\n"  # `sha256sum -c` format
     text = manifest.read_text()
-    assert f"sha256: {hashlib.sha256(archive.read_bytes()).hexdigest()}\n" in text
+    assert text.count(f"    sha256: {digest}\n") == 4
     assert f"version: v{__version__}\n" in text
 
 
 # ------------------------------------------------------------------------------------------- real krew
 
 
-@pytest.mark.parametrize("which", ["built", "committed"])
-def test_validate_krew_manifest_accepts_it(which, release, krew_tools, tmp_path):
-    source = release[1] if which == "built" else os.path.join(REPO, "krew-manifest.yaml")
-    target = tmp_path / "metallb.yaml"  # krew wants the file named after the plugin
-    shutil.copy(source, target)
-    done = subprocess.run([os.path.join(krew_tools, "validate-krew-manifest"), "-manifest", str(target),
+def test_validate_krew_manifest_accepts_it(release, krew_tools):
+    manifest = release[1]  # named metallb.yaml, after the plugin, as krew wants
+    done = subprocess.run([os.path.join(krew_tools, "validate-krew-manifest"), "-manifest", str(manifest),
                            "-skip-install"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "structural validation OK" in done.stderr

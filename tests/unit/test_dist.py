@@ -1,21 +1,20 @@
-"""The release build (tools/dist/build.py): manifest, archive format, and the guards against compiled code.
+"""The release build (tools/dist/build.py): archive format and the guards against compiled code.
 
 Building the real archive needs the PyPI downloads; tests/cluster/test_krew.py does that once and proves the
-result with the real krew. Here the pieces run on small inputs made in the test.
+result with the real krew (the manifest, rendered from .krew.yaml, is tested in tests/release). Here the pieces
+run on small inputs made in the test.
 """
 
 import gzip
 import importlib.util
 import io
 import os
-import re
 import subprocess
 import sys
 import tarfile
 import zipfile
 
 import pytest
-import yaml
 from helpers import REPO
 
 from metallb_plugin import __version__
@@ -29,60 +28,6 @@ def _load_build():
 
 
 build = _load_build()
-
-
-def committed_manifest():
-    with open(os.path.join(REPO, "krew-manifest.yaml"), encoding="utf-8") as handle:
-        return handle.read()
-
-
-# ------------------------------------------------------------------------------------------- the manifest
-
-
-def test_committed_manifest_matches_the_package_version():
-    """Fails when __version__ moves on and `make dist` was not run: the manifest would install the old release."""
-    doc = yaml.safe_load(committed_manifest())
-    assert doc["spec"]["version"] == f"v{__version__}"
-    for platform in doc["spec"]["platforms"]:
-        assert platform["uri"].endswith(f"/v{__version__}/kubectl-metallb_v{__version__}.tar.gz")
-
-
-def test_committed_manifest_is_what_the_build_renders():
-    """Every field comes from the generator (only the archive's digest varies): no hand edits, nothing stale."""
-    text = committed_manifest()
-    sha256 = re.search(r"sha256: ([0-9a-f]{64})\n", text).group(1)
-    homepage = re.search(r"homepage: https://github.com/(\S+)\n", text).group(1)
-    assert text == build.render_manifest(__version__, sha256, homepage)
-
-
-def test_manifest_follows_krews_rules():
-    doc = yaml.safe_load(build.render_manifest("1.2.3", "ab" * 32))
-    assert doc["apiVersion"] == "krew.googlecontainertools.github.com/v1alpha2"
-    assert doc["kind"] == "Plugin" and doc["metadata"]["name"] == "metallb"
-    spec = doc["spec"]
-    assert spec["version"] == "v1.2.3"
-    assert "\n" not in spec["shortDescription"] and spec["description"]
-    assert "Python 3.9 or newer" in spec["caveats"] and "python3" in spec["caveats"]
-    assert "kubectl_complete-metallb" in spec["caveats"]
-    selectors = [tuple(sorted(p["selector"]["matchLabels"].items())) for p in spec["platforms"]]
-    assert len(selectors) == len(set(selectors)) == 4  # no overlap
-    assert {dict(s)["os"] for s in selectors} == {"linux", "darwin"}
-    assert {dict(s)["arch"] for s in selectors} == {"amd64", "arm64"}
-    for platform in spec["platforms"]:
-        assert platform["uri"] == (
-            "https://github.com/kubectl-metallb/kubectl-metallb/releases/download/v1.2.3/kubectl-metallb_v1.2.3.tar.gz"
-        )
-        assert platform["sha256"] == "ab" * 32
-        assert platform["bin"] == "kubectl-metallb"
-        assert {"from": "LICENSE", "to": "."} in platform["files"]
-        assert {"from": "kubectl-metallb", "to": "."} in platform["files"]
-
-
-def test_release_repository_can_be_chosen():
-    assert (
-        build.release_url("0.2.0", "acme/kubectl-metallb")
-        == "https://github.com/acme/kubectl-metallb/releases/download/v0.2.0/kubectl-metallb_v0.2.0.tar.gz"
-    )
 
 
 # ------------------------------------------------------------------------------------------- pins

@@ -1,0 +1,3 @@
+module kubectl-metallb/tools/release
+
+go 1.26.0
