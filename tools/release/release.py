@@ -2,6 +2,7 @@
 """Check that the repository is ready to tag a release (`make release-check VERSION=vX.Y.Z`).
 
     python3 tools/release/release.py check vX.Y.Z [--repository OWNER/NAME]
+    python3 tools/release/release.py notes vX.Y.Z     # that version's CHANGELOG.md section (release notes)
 
 It verifies that
   - the version strings agree: metallb_plugin/__init__.py, the newest release section of CHANGELOG.md
@@ -61,6 +62,16 @@ def changelog_release(repo):
             raise ReleaseError(f"{CHANGELOG}: the section [{name}] has no date (## [{name}] - YYYY-MM-DD)")
         return name, date
     raise ReleaseError(f"{CHANGELOG} has no release section (## [X.Y.Z] - YYYY-MM-DD)")
+
+
+def changelog_notes(repo, version):
+    """The body of CHANGELOG.md's section for version (vX.Y.Z)."""
+    text = _read(repo, CHANGELOG)
+    headings = list(RELEASE_HEADING.finditer(text))
+    for here, following in zip(headings, headings[1:] + [None]):
+        if here.group(1) == version[1:]:
+            return text[here.end():following.start() if following else len(text)].strip() + "\n"
+    raise ReleaseError(f"{CHANGELOG} has no section [{version[1:]}]")
 
 
 def manifest_digests(text):
@@ -206,7 +217,16 @@ def main(argv=None):
     checking = sub.add_parser("check", help="check that version strings and krew-manifest.yaml agree")
     checking.add_argument("version", help="the tag to make, like v1.2.3")
     checking.add_argument("--repository", help="GitHub OWNER/NAME the release is made in")
+    noting = sub.add_parser("notes", help="print a version's CHANGELOG.md section")
+    noting.add_argument("version", help="the release, like v1.2.3")
     opts = parser.parse_args(argv)
+    if opts.command == "notes":
+        try:
+            sys.stdout.write(changelog_notes(REPO, opts.version))
+        except ReleaseError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        return 0
     problems, notes = check(REPO, opts.version, opts.repository)
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
