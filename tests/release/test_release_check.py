@@ -54,15 +54,19 @@ def test_this_repository_is_ready_for_its_version(release_tools):
     problems, notes = run_check(REPO)
     assert problems == []
     assert notes[0].startswith(f"{TAG}: package, CHANGELOG.md (") and "krew-manifest.yaml agree" in notes[0]
-    assert re.search(r"tag [0-9a-f]{12}|tag that commit", notes[1])
+    # what to tag: HEAD, or the release commit, or (krew-manifest.yaml not committed yet) the commit to come
+    assert f"git tag -a {TAG} " in notes[1] or notes[1].startswith("commit krew-manifest.yaml")
 
 
-def test_the_release_commit_is_the_one_to_tag(scratch):
+def test_head_is_the_one_to_tag_while_it_builds_the_release_archive(scratch):
     problems, notes = run_check(scratch)
     assert problems == []
     head = git(scratch, "rev-parse", "HEAD")[:12]
-    assert notes[1].startswith(f"tag {head} (or any later commit: the work tree builds the same archive)")
-    assert f"git tag -a {TAG} -m 'kubectl-metallb {TAG}' {head}" in notes[1]
+    assert notes[1] == (f"tag HEAD (the work tree builds the archive of {head}, which wrote krew-manifest.yaml): "
+                        f"git tag -a {TAG} -m 'kubectl-metallb {TAG}' HEAD")
+    edit(scratch / "README.md", "\n", "\n\n")
+    git(scratch, "commit", "-q", "-am", "a change that leaves the archive alone")
+    assert run_check(scratch)[1][1] == notes[1]
 
 
 def test_a_later_change_to_the_plugin_leaves_the_digest_true(scratch):

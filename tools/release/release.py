@@ -202,8 +202,8 @@ def check(repo, version, repository=None, krew_template=None):
     if commit is None:
         notes.append(f"commit {MANIFEST} (with the version bump), then tag that commit {version}")
     elif here == built:
-        notes.append(f"tag {commit[:12]} (or any later commit: the work tree builds the same archive): "
-                     f"git tag -a {version} -m 'kubectl-metallb {version}' {commit[:12]}")
+        notes.append(f"tag HEAD (the work tree builds the archive of {commit[:12]}, which wrote {MANIFEST}): "
+                     f"git tag -a {version} -m 'kubectl-metallb {version}' HEAD")
     else:
         notes.append(f"tag {commit[:12]}: git tag -a {version} -m 'kubectl-metallb {version}' {commit[:12]}; "
                      f"the work tree builds another archive (sha256 {here[1]}), so releasing it needs a new "
