@@ -71,7 +71,7 @@ def test_every_make_target_the_workflows_call_exists():
     for workflow in WORKFLOWS:
         with open(workflow, encoding="utf-8") as handle:
             targets.update(re.findall(r"\bmake ([a-z][\w-]*)", handle.read()))
-    assert {"unit", "release-check", "dist", "pypi-dist"} <= targets
+    assert {"lint", "unit", "release-check", "dist", "pypi-dist"} <= targets
     for target in sorted(targets):
         done = subprocess.run(["make", "-n", target, "VERSION=v0.0.0"], cwd=REPO, capture_output=True, text=True)
         assert done.returncode == 0, f"make {target}: {done.stderr}"
@@ -94,6 +94,7 @@ def test_ci_runs_what_ci_runs_on_a_clean_clone():
     assert "tools/dist/requirements.txt" in cached["~/.cache/kubectl-metallb-build"]
     with open(os.path.join(REPO, ".ci", "run"), encoding="utf-8") as handle:
         assert "make test" in handle.read()
+    assert "make lint" in steps(ci["jobs"]["lint"])
     unit = ci["jobs"]["unit"]
     assert build.PYTHON_MINIMUM in unit["strategy"]["matrix"]["python"]
     assert "make unit" in steps(unit)
