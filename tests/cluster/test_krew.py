@@ -22,7 +22,6 @@ from helpers import REPO
 from metallb_plugin import __version__
 from metallb_plugin.commands import completion
 
-BIN = os.path.join(REPO, "bin")
 KUBECTL = os.path.join(os.path.dirname(sys.executable), "kubectl")
 ARCHIVE = f"kubectl-metallb_v{__version__}.tar.gz"
 
@@ -40,25 +39,9 @@ def build_release(out, bin_dir):
 
 
 @pytest.fixture(scope="module")
-def release_tools():
-    done = subprocess.run([os.path.join(REPO, "tools", "release", "build.sh")], capture_output=True, text=True,
-                          timeout=900)
-    assert done.returncode == 0, done.stderr
-    return BIN
-
-
-@pytest.fixture(scope="module")
 def release(tmp_path_factory, release_tools):
     out = tmp_path_factory.mktemp("dist")
     return build_release(out, release_tools)
-
-
-@pytest.fixture(scope="module")
-def krew_tools():
-    done = subprocess.run([os.path.join(REPO, "tools", "krew", "build.sh")], capture_output=True, text=True,
-                          timeout=900)
-    assert done.returncode == 0, done.stderr
-    return BIN
 
 
 @pytest.fixture(scope="module")

@@ -1,14 +1,10 @@
-"""Fixtures of the release tests: the release tools (tools/release/build.sh) and the release build's modules."""
+"""Helpers of the release tests (the release_tools and krew_tools fixtures are in tests/conftest.py)."""
 
 import importlib.util
 import os
 import subprocess
 
-import pytest
-
 from helpers import REPO
-
-BIN = os.path.join(REPO, "bin")
 
 
 def load_tool(*path):
@@ -17,15 +13,6 @@ def load_tool(*path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-@pytest.fixture(scope="session")
-def release_tools():
-    """bin/ with krew-template and actionlint (built by `make release-tools`; a no-op when they are there)."""
-    done = subprocess.run([os.path.join(REPO, "tools", "release", "build.sh")], capture_output=True, text=True,
-                          timeout=900)
-    assert done.returncode == 0, done.stderr
-    return BIN
 
 
 def krew_template(bin_dir, *args, check=True):

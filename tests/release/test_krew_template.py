@@ -23,14 +23,6 @@ TAG = "v9.8.7"
 ARCHIVE = f"kubectl-metallb_{TAG}.tar.gz"
 
 
-@pytest.fixture(scope="module")
-def krew_tools():
-    done = subprocess.run([os.path.join(REPO, "tools", "krew", "build.sh")], capture_output=True, text=True,
-                          timeout=900)
-    assert done.returncode == 0, done.stderr
-    return os.path.join(REPO, "bin")
-
-
 @pytest.fixture
 def archive_dir(tmp_path):
     """A folder with a stand-in archive for TAG (its digest is all that rendering reads)."""
