@@ -12,8 +12,8 @@ import subprocess
 
 import pytest
 import yaml
-
 from helpers import REPO
+
 from metallb_plugin import __version__
 
 from .conftest import krew_template, load_tool
@@ -155,7 +155,8 @@ def test_krew_yaml_renders_one_archive_for_four_platforms(release_tools, archive
 
 
 def test_krew_yaml_sets_the_repository_once():
-    text = open(os.path.join(REPO, ".krew.yaml"), encoding="utf-8").read()
+    with open(os.path.join(REPO, ".krew.yaml"), encoding="utf-8") as handle:
+        text = handle.read()
     assert len(re.findall(r'\$repository := "[\w.-]+/[\w.-]+"', text)) == 1
     # every GitHub URL is made from it
     assert set(re.findall(r"https://github\.com/(%s|\{\{ \$repository \}\})", text)) == {"%s",
@@ -189,7 +190,8 @@ def test_krew_manifest_is_the_template_rendered_for_the_package_version(release_
     """krew-manifest.yaml is .krew.yaml rendered for v<version> with the digest it names: no field is edited by
     hand or left over from an older template. The digest itself belongs to the release commit's archive, which
     `make release-check` rebuilds (test_release_check.py)."""
-    text = open(os.path.join(REPO, "krew-manifest.yaml"), encoding="utf-8").read()
+    with open(os.path.join(REPO, "krew-manifest.yaml"), encoding="utf-8") as handle:
+        text = handle.read()
     tag = f"v{__version__}"
     digests = set(re.findall(r"\n    sha256: ([0-9a-f]{64})\n", text))
     assert len(digests) == 1

@@ -13,8 +13,8 @@ import tarfile
 import zipfile
 
 import pytest
-
 from helpers import REPO
+
 from metallb_plugin import __version__
 
 from .conftest import load_tool

@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 import pytest
-
 from helpers import REPO
+
 from metallb_plugin import __version__
 
 from .conftest import load_tool

@@ -8,7 +8,6 @@ import subprocess
 
 import pytest
 import yaml
-
 from helpers import REPO
 
 from .conftest import load_tool
