@@ -105,6 +105,9 @@ class ControlPlane:
             f"--service-account-key-file={pki}/sa.pub", f"--service-account-signing-key-file={pki}/sa.key",
             f"--service-cluster-ip-range={SERVICE_CIDR}",
             "--authorization-mode=RBAC", "--allow-privileged=true",
+            # webhooks and aggregated APIs are called at their Service's endpoints, never at a DNS name that the
+            # machine's resolver would send elsewhere: nothing leaves the machine
+            "--enable-aggregator-routing=true",
             "--disable-admission-plugins=ServiceAccount",
             # loopback cannot be published as the kubernetes Service's endpoint; nothing needs it here
             "--endpoint-reconciler-type=none",
