@@ -63,7 +63,7 @@ class ControlPlane:
     # -- lifecycle
 
     def up(self, timeout=180):
-        subprocess.run([os.path.join(HERE, "build.sh")], check=True, stdout=2)  # stdout may be eval'd
+        subprocess.run([os.path.join(HERE, "build.sh"), "--tier-a"], check=True, stdout=2)  # stdout may be eval'd
         os.makedirs(self.pki, exist_ok=True)
         if not os.path.exists(os.path.join(self.pki, "ca.crt")):
             self._make_pki()

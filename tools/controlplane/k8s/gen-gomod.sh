@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates go.mod/go.sum: a wrapper module that builds kube-apiserver from k8s.io/kubernetes.
+# Regenerates go.mod/go.sum: a wrapper module that builds kube-apiserver, kube-controller-manager and
+# kube-scheduler from k8s.io/kubernetes.
 # k8s.io/kubernetes requires its staging modules at v0.0.0 and resolves them with local replaces
 # that only work inside its own repository, so each one is replaced here by its published v0.Y.Z.
 set -euo pipefail
@@ -15,5 +16,7 @@ sed -n 's|^[[:space:]]*\(k8s\.io/[^[:space:]]*\) => \./staging/src/k8s\.io/.*|\1
   while read -r m; do go mod edit -replace="${m}=${m}@${STAGING}"; done
 # upstream builds with these GODEBUG defaults; in a dependency they are ignored, so restate them
 grep -E '^godebug [a-z]' "$modfile" | awk '{print $2}' | while read -r kv; do go mod edit -godebug="$kv"; done
-go get -tool "k8s.io/kubernetes/cmd/kube-apiserver@${K8S}"
+for cmd in kube-apiserver kube-controller-manager kube-scheduler; do
+  go get -tool "k8s.io/kubernetes/cmd/${cmd}@${K8S}"
+done
 go mod tidy

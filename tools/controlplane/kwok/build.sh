@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Builds kwok (fake kubelets for the full cluster) into $BIN (default: <repo>/bin), unless that version is there.
+# kwok's module has no replace directives, so `go install` builds it straight from the Go module proxy.
+set -euo pipefail
+VERSION=v0.8.0
+BIN="${BIN:-$(cd "$(dirname "$0")/../../.." && pwd)/bin}"
+mkdir -p "$BIN"
+export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-buildvcs=false
+if [ -x "$BIN/kwok" ] && go version -m "$BIN/kwok" 2>/dev/null | grep -qP "^\tmod\tsigs.k8s.io/kwok\t${VERSION}\t"; then
+  exit 0
+fi
+echo "building kwok ${VERSION}" >&2
+cd "$(mktemp -d)"   # outside any module: `go install pkg@version` ignores the current module anyway
+GOBIN="$BIN" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@${VERSION}"
+rmdir "$PWD"
