@@ -8,6 +8,7 @@ that JSON file when the session ends (tools/reliability.py reads it); otherwise 
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -17,6 +18,12 @@ import pytest
 from helpers import REPO, run_plugin
 
 REPORT_ENV = "RELIABILITY_REPORT"
+
+# A session started in the background (`make test &`, nohup, a CI step without a terminal) inherits SIGINT ignored,
+# and so would the plugin processes these tests interrupt with Ctrl-C: give the session Python's default handler,
+# which its children get back as the default action.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class Tally:
