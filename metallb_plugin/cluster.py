@@ -14,11 +14,18 @@ import threading
 import time
 import urllib.parse
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from metallb_plugin import errors
 from metallb_plugin.core import kubeconfig as kc
-from metallb_plugin.defaults import CONNECT_TIMEOUT, FIELD_MANAGER, LIST_PAGE_SIZE, USER_AGENT
+from metallb_plugin.defaults import (
+    CONNECT_TIMEOUT,
+    FIELD_MANAGER,
+    KUBE_SYSTEM,
+    LIST_PAGE_SIZE,
+    READ_WORKERS,
+    USER_AGENT,
+)
 
 IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 
@@ -497,3 +504,84 @@ class Client:
         meta = obj.get("metadata") or {}
         namespace = meta.get("namespace") if namespaced else None
         return api_path(obj["apiVersion"], plural, namespace, meta.get("name"))
+
+
+# --------------------------------------------------------------------------------------------- snapshots
+
+
+def _source_path(source, snapshot):
+    """The collection path of a source, or what to store instead: [] (nothing can be there), None (the kind is not
+    served), Unreadable (the CRD list could not be read)."""
+    from metallb_plugin.core import objects as k8s
+    from metallb_plugin.core.snapshot import METALLB, SYSTEM, Unreadable
+
+    api_version = source.api_version
+    if source.crd:
+        crds = snapshot.objects.get("crds")
+        if isinstance(crds, Unreadable):
+            return Unreadable(f"{crds.reason}, so {source.what} cannot be looked for")
+        crd = next((c for c in crds or [] if k8s.name(c) == source.crd), None)
+        version = k8s.crd_version(crd) if crd else None
+        if not version:
+            return None  # the kind does not exist on this cluster
+        api_version = f"{crd['spec']['group']}/{version}"
+    if source.after and snapshot.objects.get(source.after) == []:
+        return []  # what it lives in (its namespace) does not exist: nothing there
+    namespace = {SYSTEM: KUBE_SYSTEM, METALLB: snapshot.namespace}.get(source.scope)
+    return api_path(api_version, source.plural, namespace)
+
+
+def read_source(client, source, snapshot, params):
+    """The objects of one source: a list, None (the server does not serve the kind) or Unreadable.
+
+    Failures to reach or authenticate to the cluster are raised, as is any failure of a `required` source.
+    """
+    from metallb_plugin.core.snapshot import Unreadable, unreadable_reason
+
+    path = _source_path(source, snapshot)
+    if not isinstance(path, str):
+        return path
+    fields = source.field_selector.format(**params) if source.field_selector else None
+    labels = source.label_selector.format(**params) if source.label_selector else None
+    try:
+        items = client.list(path, label_selector=labels or None, field_selector=fields or None)
+    except errors.NotFound:
+        if source.fallback:
+            return read_source(client, replace(source, api_version=source.fallback, fallback=None), snapshot, params)
+        if source.required:
+            raise
+        if source.optional or source.crd:
+            return None
+        return Unreadable(f"{unreadable_reason(source, snapshot.namespace, False)}: the server does not serve them")
+    except (errors.Unauthorized, errors.ClusterError):
+        raise
+    except errors.APIError as exc:
+        if source.required:
+            raise
+        forbidden = isinstance(exc, errors.Forbidden)
+        reason = unreadable_reason(source, snapshot.namespace, forbidden)
+        return Unreadable(reason if forbidden else f"{reason}: {exc}")
+    return source.keep(items) if source.keep else items
+
+
+def read_snapshot(client, sources, snapshot, params=None, progress=None):
+    """Read every source into snapshot.objects, in parallel; CRD-backed sources after the CRDs.
+
+    params fill the sources' selector templates ({namespace} is always there).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    params = {"namespace": snapshot.namespace, **(params or {})}
+    keys = {s.key for s in sources}
+    then = [s for s in sources if (s.crd and "crds" in keys) or s.after in keys]  # read what they depend on first
+    first = [s for s in sources if s not in then]
+    for batch in (first, then):
+        if not batch:
+            continue
+        if progress:
+            progress.update(f"reading {', '.join(s.what for s in batch[:3])}{' ...' if len(batch) > 3 else ''}")
+        with ThreadPoolExecutor(max_workers=min(READ_WORKERS, len(batch))) as pool:
+            futures = [(s, pool.submit(read_source, client, s, snapshot, params)) for s in batch]
+            for source, future in futures:
+                snapshot.objects[source.key] = future.result()
+    return snapshot

@@ -58,7 +58,8 @@ class Cluster(Protocol):
 def _connect(args: Any, ctx: "Context") -> Cluster:
     from metallb_plugin import cluster  # deferred: the client stack is only needed to talk to a cluster
 
-    return cluster.connect(args, environ=ctx.environ, log=ctx.say)
+    client: Cluster = cluster.connect(args, environ=ctx.environ, log=ctx.say)  # type: ignore[no-untyped-call]
+    return client
 
 
 def _utcnow() -> datetime:

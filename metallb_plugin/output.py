@@ -5,7 +5,7 @@ on a terminal, and never when NO_COLOR is set or --no-color is given.
 """
 
 import json
-from typing import ClassVar, Dict
+from typing import Any, Callable, ClassVar, Dict, Iterable, Optional, Sequence, TextIO
 
 FORMATS = ("table", "json", "yaml")
 
@@ -15,47 +15,47 @@ class Style:
 
     _CODES: ClassVar[Dict[str, str]] = {"green": "32", "yellow": "33", "red": "31", "bold": "1", "dim": "2"}
 
-    def __init__(self, enabled):
+    def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Callable[[str], str]:
         code = self._CODES.get(name)
         if code is None:
             raise AttributeError(name)
         return lambda text: f"\033[{code}m{text}\033[0m" if self.enabled else text
 
 
-def dump(data, fmt):
+def dump(data: Any, fmt: str) -> str:
     """A data document as JSON or YAML text."""
     if fmt == "json":
         return json.dumps(data, indent=2) + "\n"
     import yaml
 
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    return str(yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True))
 
 
-def emit(data, fmt, table, stream):
+def emit(data: Any, fmt: str, table: Callable[[Any], str], stream: TextIO) -> None:
     """Print data as -o asks: JSON/YAML documents, or table(data) -> text for the table format."""
     text = table(data) if fmt == "table" else dump(data, fmt)
     stream.write(text if text.endswith("\n") else text + "\n")
 
 
-def table(rows, headers):
+def table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> str:
     """A plain kubectl-style table: upper-case headers, columns separated by three spaces."""
     from tabulate import tabulate
 
-    return tabulate(rows, headers=[h.upper() for h in headers], tablefmt="plain", disable_numparse=True)
+    return str(tabulate(rows, headers=[h.upper() for h in headers], tablefmt="plain", disable_numparse=True))
 
 
 class Progress:
     """One status line: redrawn in place on a terminal, printed only when it changes elsewhere."""
 
-    def __init__(self, stream, enabled):
+    def __init__(self, stream: TextIO, enabled: bool) -> None:
         self.stream = stream
         self.live = enabled
-        self._last = None
+        self._last: Optional[str] = None
 
-    def update(self, message):
+    def update(self, message: str) -> None:
         if message == self._last:
             return
         self._last = message
@@ -65,7 +65,7 @@ class Progress:
             self.stream.write(message + "\n")
         self.stream.flush()
 
-    def done(self, message=None):
+    def done(self, message: Optional[str] = None) -> None:
         if self.live and self._last is not None:
             self.stream.write("\r\033[2K")
         if message:
@@ -77,14 +77,14 @@ class Progress:
 SYMBOLS = {"ok": "√", "warn": "‼", "fail": "×", "skip": "-"}
 
 
-def render_checks(outcomes, style):
+def render_checks(outcomes: Sequence[Any], style: Style) -> str:
     """linkerd-style text: a block per category, √ ‼ × lines, message and hint indented under problems."""
-    from metallb_plugin.core.checks import FAIL, OK, WARN, categories, succeeded
+    from metallb_plugin.core.checks import FAIL, OK, WARN, grouped, succeeded
 
     colour = {"ok": style.green, "warn": style.yellow, "fail": style.red, "skip": style.dim}
     lines = []
-    for name, group in categories(outcomes):
-        lines += [name, "-" * len(name)]
+    for category, group in grouped(outcomes):
+        lines += [category.title, "-" * len(category.title)]
         for outcome in group:
             status = outcome.result.status
             lines.append(f"{colour[status](SYMBOLS[status])} {outcome.check.description}")

@@ -17,8 +17,10 @@ from metallb_plugin import cluster, errors, output
 from metallb_plugin.commands import read_manifest
 from metallb_plugin.core import checks as checklib
 from metallb_plugin.core import ipam, manifests, releases
-from metallb_plugin.core import objects as k8s
 from metallb_plugin.core import preflight as core
+from metallb_plugin.core.preflight import addresses as planned
+from metallb_plugin.core.preflight import permissions
+from metallb_plugin.core.snapshot import Unreadable
 from metallb_plugin.errors import ExitCode
 
 
@@ -39,6 +41,13 @@ def add_arguments(parser):
         help=f"the MetalLB release to check for (default {releases.DEFAULT_TAG})",
     )
     parser.add_argument(
+        "--skip-check",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="do not run this check (repeatable; ids as in -o json, e.g. strict-arp)",
+    )
+    parser.add_argument(
         "--manifest",
         metavar="FILE",
         help="a local copy of the release manifest: dry-run its cluster-scoped objects on the "
@@ -48,10 +57,15 @@ def add_arguments(parser):
 
 def _options(args, ctx):
     """Everything that can be wrong with the flags, found before contacting the cluster (exit 2)."""
+    unknown = sorted(set(args.skip_check) - set(core.CHECK_IDS))
+    if unknown:
+        raise errors.UsageError(
+            f"--skip-check {', '.join(unknown)}: no such check; the checks are {', '.join(core.CHECK_IDS)}"
+        )
     facts = core.Facts(namespace=args.namespace, mode=args.mode)
     if args.addresses:
         try:
-            facts.addresses = core.parse_addresses(args.addresses)
+            facts.addresses = planned.parse_addresses(args.addresses)
         except ipam.AddressError as exc:
             raise errors.UsageError(f"--addresses: {exc}") from None
     if args.release:
@@ -100,16 +114,16 @@ def run(args, ctx):
     except errors.PluginError as exc:
         if exc.exit_code != ExitCode.CLUSTER:
             raise
-        outcomes = [checklib.Outcome(core.checks(facts)[0], checklib.Result(checklib.FAIL, str(exc)))]
-        _emit(args, ctx, client, facts, outcomes)
+        facts.server_error = str(exc)  # the API check fails with it; being fatal, nothing after it runs
+        _emit(args, ctx, client, facts, core.evaluate(facts, args.skip_check))
         return ExitCode.CLUSTER
-    gather(client, facts, progress)
+    cluster.read_snapshot(client, core.SOURCES, facts, progress=progress)
     facts.permissions = review_permissions(client, facts, manifest[0] if manifest else None, progress)
     if manifest:
         facts.manifest = dry_run(client, *manifest, progress=progress)
     if progress:
         progress.done()
-    outcomes = checklib.run_checks(core.checks(facts), facts)
+    outcomes = core.evaluate(facts, args.skip_check)
     _emit(args, ctx, client, facts, outcomes)
     return ExitCode.OK if checklib.succeeded(outcomes) else ExitCode.FAILED
 
@@ -117,61 +131,16 @@ def run(args, ctx):
 # --------------------------------------------------------------------------------------------- reading
 
 
-def _path(source, facts):
-    if source.crd:
-        crds = facts.objects.get("crds")
-        if isinstance(crds, core.Unreadable):
-            return core.Unreadable(f"{crds.reason}, so {source.what} cannot be looked for")
-        crd = next((c for c in crds or [] if (c.get("metadata") or {}).get("name") == source.crd), None)
-        version = k8s.crd_version(crd) if crd else None
-        if not version:
-            return None  # the kind does not exist on this cluster
-        api_version = f"{crd['spec']['group']}/{version}"
-    else:
-        api_version = source.api_version
-    namespace = {core.SYSTEM: core.KUBE_SYSTEM, core.METALLB: facts.namespace}.get(source.scope)
-    if source.scope == core.METALLB and facts.objects.get("metallb_namespace") == []:
-        return []  # the namespace does not exist: nothing in it
-    return cluster.api_path(api_version, source.plural, namespace)
-
-
-def read(client, source, facts):
-    """The objects of one source: a list, None (the server does not serve the kind) or Unreadable."""
-    path = _path(source, facts)
-    if not isinstance(path, str):
-        return path
-    selector = source.field_selector.format(namespace=facts.namespace) if source.field_selector else None
-    try:
-        return client.list(path, field_selector=selector)
-    except errors.Forbidden:
-        return core.Unreadable(core.unreadable_reason(source, facts.namespace, forbidden=True))
-    except errors.NotFound:
-        if source.optional or source.crd:
-            return None
-        return core.Unreadable(
-            f"{core.unreadable_reason(source, facts.namespace, False)}: the server does not serve them"
-        )
-    except errors.APIError as exc:
-        return core.Unreadable(f"{core.unreadable_reason(source, facts.namespace, False)}: {exc}")
-
-
-def gather(client, facts, progress=None):
-    for source in core.SOURCES:
-        if progress:
-            progress.update(f"reading {source.what}...")
-        facts.objects[source.key] = read(client, source, facts)
-
-
 def review_permissions(client, facts, objects=None, progress=None):
     """[(Access, allowed, reason)] for everything install needs (from the manifest's kinds when given)."""
-    resources = core.INSTALL_RESOURCES
+    resources = permissions.INSTALL_RESOURCES
     if objects:
         resources = tuple(
             dict.fromkeys(
                 (manifests.group_of(o), manifests.KINDS[o["kind"]][1], manifests.KINDS[o["kind"]][2]) for o in objects
             )
         )
-    needs = core.needed_access(facts.namespace, resources, facts.mode, pools=facts.addresses is not None)
+    needs = permissions.needed_access(facts.namespace, resources, facts.mode, pools=facts.addresses is not None)
     if progress:
         progress.update(f"checking {len(needs)} permissions...")
     reviews = []
@@ -179,7 +148,7 @@ def review_permissions(client, facts, objects=None, progress=None):
         try:
             allowed, reason = client.can_i(access.verb, access.resource, group=access.group, namespace=access.namespace)
         except errors.Forbidden:
-            return core.Unreadable("no permission to create SelfSubjectAccessReviews")
+            return Unreadable("no permission to create SelfSubjectAccessReviews")
         reviews.append((access, allowed, reason))
     return reviews
 

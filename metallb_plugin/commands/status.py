@@ -18,18 +18,25 @@ exit codes: 0 healthy (warnings allowed), 1 degraded (or the Service has a probl
 """
 
 import dataclasses
-from concurrent.futures import ThreadPoolExecutor
 
 from metallb_plugin import cluster, defaults, errors, output
 from metallb_plugin.commands import duration
 from metallb_plugin.core import explain as explainer
 from metallb_plugin.core import releases, status
 from metallb_plugin.core.checks import FAIL
-from metallb_plugin.core.view import METALLB_KINDS, SERVICE_NAME_LABEL, Facts, View, locate
+from metallb_plugin.core.objects import name
+from metallb_plugin.core.view import (
+    CLUSTER_SOURCES,
+    METALLB_KINDS,
+    NAMESPACE_SOURCES,
+    SERVICE_NAME_LABEL,
+    Facts,
+    View,
+    locate,
+)
 from metallb_plugin.errors import ExitCode
 
 MAX_SELECTOR_NAMES = 100  # beyond this, EndpointSlices are listed whole instead of by a set-based selector
-REQUIRED = ("deployments", "daemonsets")
 
 
 def add_arguments(parser):
@@ -50,118 +57,30 @@ def add_arguments(parser):
     )
 
 
-# --------------------------------------------------------------------------------------------- gathering
-
-_CLUSTER_PATHS = {
-    "deployments": "/apis/apps/v1/deployments",
-    "daemonsets": "/apis/apps/v1/daemonsets",
-    "services": "/api/v1/services",
-    "nodes": "/api/v1/nodes",
-    "namespaces": "/api/v1/namespaces",
-    "validatingwebhookconfigurations": "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
-}
+# --------------------------------------------------------------------------------------------- reading
 
 
-def _secret_keys(items):
-    """Secrets reduced to their names and key names right away: no secret value is kept or printed."""
-    return [
-        {"name": (s.get("metadata") or {}).get("name", ""), "keys": sorted((s.get("data") or {}).keys())} for s in items
-    ]
-
-
-class Gatherer:
-    """Reads what `status` needs: one LIST per kind (raw JSON), run in parallel, in two rounds."""
-
-    def __init__(self, client, args, target=None):
-        self.client = client
-        self.args = args
-        self.target = target  # (namespace, name) for --service, to narrow its events and EndpointSlices
-
-    def _list(self, kind, path, **selectors):
-        """(kind, items, None) or (kind, None, reason); cluster-level failures are raised."""
-        try:
-            return kind, self.client.list(path, **selectors), None
-        except (errors.ClusterError, errors.Unauthorized):
-            raise
-        except errors.Forbidden as exc:
-            if kind in REQUIRED:
-                raise
-            return kind, None, str(exc)
-        except errors.APIError as exc:
-            if kind in REQUIRED:
-                raise
-            return kind, None, exc
-        # anything else is a bug and propagates
-
-    def _run(self, jobs):
-        with ThreadPoolExecutor(max_workers=min(defaults.READ_WORKERS, len(jobs))) as pool:
-            futures = [pool.submit(self._list, *job[:2], **job[2]) for job in jobs]
-            return [f.result() for f in futures]
-
-    def _metallb_jobs(self):
-        jobs = []
-        for kind in METALLB_KINDS:
-            version = "v1beta2" if kind == "bgppeers" else "v1beta1"
-            jobs.append((kind, cluster.api_path(f"metallb.io/{version}", kind), {}))
-        return jobs
-
-    def gather(self):
-        facts = Facts(namespace=self.args.namespace, namespace_given=self.args.namespace_given)
-        events_selector = "involvedObject.kind=Service"
-        if self.target:
-            events_selector += f",involvedObject.namespace={self.target[0]},involvedObject.name={self.target[1]}"
-        first = [(k, p, {}) for k, p in _CLUSTER_PATHS.items()]
-        first.append(("serviceEvents", "/api/v1/events", {"field_selector": events_selector}))
-        first += self._metallb_jobs()
-        results = self._run(first)
-        served = set()
-        for kind, items, problem in results:
-            if kind == "bgppeers" and isinstance(problem, errors.NotFound):  # older CRDs: only v1beta1
-                kind, items, problem = self._list(kind, cluster.api_path(defaults.V1BETA1, "bgppeers"))
-            self._keep(facts, kind, items, problem)
-            if kind in METALLB_KINDS and not isinstance(problem, errors.NotFound):
-                served.add(kind)
-        facts.served = frozenset(served) if served else None
-
-        locate(facts)
-        self._second_round(facts)
-        return facts
-
-    def _second_round(self, facts):
-        ns = facts.namespace
-        webhook = facts.installation.webhook_service if facts.installation else releases.WEBHOOK_NAMES[0]
-        if self.target:
-            names = {self.target[1], webhook}
-        else:
-            names = {webhook} | {
-                (s.get("metadata") or {}).get("name", "")
-                for s in facts.objects.get("services") or []
-                if (s.get("spec") or {}).get("type") == "LoadBalancer"
-            }
-        slices = {}
-        if len(names) <= MAX_SELECTOR_NAMES:
-            slices["label_selector"] = f"{SERVICE_NAME_LABEL} in ({','.join(sorted(names))})"
-        jobs = [
-            ("pods", cluster.api_path("v1", "pods", ns), {}),
-            ("events", cluster.api_path("v1", "events", ns), {}),
-            ("secrets", cluster.api_path("v1", "secrets", ns), {}),
-            ("configmaps", cluster.api_path("v1", "configmaps", ns), {"field_selector": "metadata.name=config"}),
-            ("endpointslices", "/apis/discovery.k8s.io/v1/endpointslices", slices),
-        ]
-        for kind, items, problem in self._run(jobs):
-            if kind == "secrets" and items is not None:
-                items = _secret_keys(items)
-            self._keep(facts, kind, items, problem)
-
-    @staticmethod
-    def _keep(facts, kind, items, problem):
-        if problem is None:
-            facts.objects[kind] = items
-            return
-        facts.objects[kind] = []
-        if isinstance(problem, errors.NotFound) and kind in METALLB_KINDS:
-            return  # not served by this MetalLB release: checks say so from Facts.served
-        facts.unreadable[kind] = problem if isinstance(problem, str) else str(problem)
+def gather(client, args, target=None):
+    """Read what status needs (one LIST per kind, in parallel): the cluster, then MetalLB's namespace once the
+    installation is found. target: (namespace, name) of --service, to narrow its events and EndpointSlices."""
+    facts = Facts(namespace=args.namespace, namespace_given=args.namespace_given)
+    events = "involvedObject.kind=Service"
+    if target:
+        events += f",involvedObject.namespace={target[0]},involvedObject.name={target[1]}"
+    cluster.read_snapshot(client, CLUSTER_SOURCES, facts, {"service_events": events})
+    served = frozenset(k for k in METALLB_KINDS if facts.objects.get(k) is not None)
+    facts.metallb_served = served or None
+    locate(facts)
+    webhook = facts.installation.webhook_service if facts.installation else releases.WEBHOOK_NAMES[0]
+    if target:
+        names = {target[1], webhook}
+    else:
+        names = {webhook} | {
+            name(s) for s in facts.listed("services") if (s.get("spec") or {}).get("type") == "LoadBalancer"
+        }
+    slices = f"{SERVICE_NAME_LABEL} in ({','.join(sorted(names))})" if len(names) <= MAX_SELECTOR_NAMES else ""
+    cluster.read_snapshot(client, NAMESPACE_SOURCES, facts, {"slice_selector": slices})
+    return facts
 
 
 # --------------------------------------------------------------------------------------------- rendering
@@ -252,26 +171,28 @@ def _target(args, client):
     return namespace, name
 
 
-def _overview(client, args):
-    facts = Gatherer(client, args).gather()
+def _overview(ctx, client, args):
+    facts = gather(client, args)
+    facts.now = ctx.now()
     report = status.evaluate(facts)
     return report, report.healthy, report.to_document()
 
 
-def _service(client, args, target):
-    facts = Gatherer(client, args, target).gather()
+def _service(ctx, client, args, target):
+    facts = gather(client, args, target)
+    facts.now = ctx.now()
     service = next(
         (
             s
-            for s in facts.objects.get("services") or []
+            for s in facts.listed("services")
             if (s.get("metadata") or {}).get("namespace") == target[0]
             and (s.get("metadata") or {}).get("name") == target[1]
         ),
         None,
     )
     if service is None:
-        if "services" in facts.unreadable:
-            raise errors.PluginError(f"cannot read Services: {facts.unreadable['services']}")
+        if not facts.readable("services"):
+            raise errors.PluginError(f"cannot read Services: {facts.reason('services')}")
         raise errors.PluginError(f"Service {target[0]}/{target[1]} not found")
     explanation = explainer.explain(View(facts), service)
     return explanation, explanation.ok, explanation.to_document()
@@ -282,11 +203,11 @@ def run(args, ctx):
     style = ctx.style(args.no_color)
     if args.service:
         target = _target(args, client)
-        evaluate = lambda: _service(client, args, target)
+        evaluate = lambda: _service(ctx, client, args, target)
         text = lambda result: _explain_text(result, style)
         what = f"Service {target[0]}/{target[1]} to be served"
     else:
-        evaluate = lambda: _overview(client, args)
+        evaluate = lambda: _overview(ctx, client, args)
         text = lambda result: _overview_text(result, style)
         what = "MetalLB to become healthy"
     result, good, doc = evaluate()

@@ -5,7 +5,7 @@ here, so no secret value ever reaches this code) and `View(facts)` derives what 
 own workloads and Pods, its configuration objects (and those left in other namespaces, which MetalLB ignores),
 events per object, EndpointSlices per Service.
 
-Kinds (Facts.objects keys): deployments, daemonsets (all namespaces), pods, events, configmaps (MetalLB
+Kinds (Facts.objects keys, read from CLUSTER_SOURCES, then NAMESPACE_SOURCES): deployments, daemonsets (all namespaces), pods, events, configmaps (MetalLB
 namespace), services, serviceEvents, endpointslices, nodes, namespaces, validatingwebhookconfigurations,
 secrets ([{"name", "keys"}], MetalLB namespace), and the metallb.io kinds by plural (all namespaces):
 ipaddresspools, l2advertisements, bgpadvertisements, bgppeers, configurationstates, servicel2statuses,
@@ -13,15 +13,15 @@ servicebgpstatuses.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Optional
 
 from metallb_plugin.core import advertisements, releases
 from metallb_plugin.core import events as ev
 from metallb_plugin.core import installation as inst
 from metallb_plugin.core import objects as k8s
-from metallb_plugin.core.checks import Skip
 from metallb_plugin.core.objects import key, meta, name
+from metallb_plugin.core.snapshot import ALL, CLUSTER, METALLB, Snapshot, Source
+from metallb_plugin.defaults import V1BETA1, V1BETA2
 
 METALLB_KINDS = (
     "ipaddresspools",
@@ -36,34 +36,80 @@ CONFIG_KINDS = ("ipaddresspools", "l2advertisements", "bgpadvertisements", "bgpp
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 
+def _secret_keys(items):
+    """Secrets reduced to their names and key names as soon as they are read: no secret value is kept."""
+    return [{"name": name(s), "keys": sorted((s.get("data") or {}).keys())} for s in items]
+
+
+# What status reads: first the whole cluster (to find the installation), then MetalLB's namespace.
+CLUSTER_SOURCES = (
+    Source("deployments", "apps/v1", "deployments", ALL, "Deployments", required=True),
+    Source("daemonsets", "apps/v1", "daemonsets", ALL, "DaemonSets", required=True),
+    Source("services", "v1", "services", ALL, "Services"),
+    Source("nodes", "v1", "nodes", CLUSTER, "nodes"),
+    Source("namespaces", "v1", "namespaces", CLUSTER, "namespaces"),
+    Source(
+        "validatingwebhookconfigurations",
+        "admissionregistration.k8s.io/v1",
+        "validatingwebhookconfigurations",
+        CLUSTER,
+        "ValidatingWebhookConfigurations",
+    ),
+    Source("serviceEvents", "v1", "events", ALL, "Service events", field_selector="{service_events}"),
+) + tuple(
+    Source(
+        kind,
+        V1BETA2 if kind == "bgppeers" else V1BETA1,
+        kind,
+        ALL,
+        f"{kind}.metallb.io",
+        optional=True,
+        fallback=V1BETA1 if kind == "bgppeers" else None,
+    )  # older CRDs serve BGPPeer in v1beta1 only
+    for kind in METALLB_KINDS
+)
+NAMESPACE_SOURCES = (
+    Source("pods", "v1", "pods", METALLB, "Pods"),
+    Source("events", "v1", "events", METALLB, "Events"),
+    Source("secrets", "v1", "secrets", METALLB, "Secrets", keep=_secret_keys),
+    Source("configmaps", "v1", "configmaps", METALLB, "ConfigMaps", field_selector="metadata.name=config"),
+    Source(
+        "endpointslices",
+        "discovery.k8s.io/v1",
+        "endpointslices",
+        ALL,
+        "EndpointSlices",
+        label_selector="{slice_selector}",
+    ),
+)
+
+
 @dataclass
-class Facts:
-    namespace: str  # MetalLB's namespace: -n when given, else the install's, else metallb-system
+class Facts(Snapshot):
+    """The snapshot status read; namespace: -n when given, else the install's, else metallb-system."""
+
     namespace_given: bool = False
     installation: object = None  # installation.Installation in `namespace`, or None
     installations: list = field(default_factory=list)  # every install found, any namespace
-    objects: dict = field(default_factory=dict)  # kind -> [raw dicts]
-    unreadable: dict = field(default_factory=dict)  # kind -> why it could not be listed
-    served: Optional[frozenset] = (
-        None  # metallb.io/v1beta1 plurals the API server serves; None: no metallb.io API at all
+    metallb_served: Optional[frozenset] = (
+        None  # metallb.io plurals the API server serves; None: no metallb.io API at all
     )
-    now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     def get(self, kind):
         """The list of a kind; Skip (the check cannot decide) when it could not be read."""
-        if kind in self.unreadable:
-            raise Skip(f"cannot list {kind}: {self.unreadable[kind]}")
-        return self.objects.get(kind) or []
+        return self.items(kind)
 
-    def readable(self, kind):
-        return kind not in self.unreadable
+    def listed(self, kind):
+        """What was read of a kind ([] when it was not served or could not be read)."""
+        value = self.objects.get(kind)
+        return value if isinstance(value, list) else []
 
 
 def locate(facts):
     """Find the MetalLB install in the listed Deployments/DaemonSets and settle MetalLB's namespace: -n when given
     (the install there, if any), else the install's namespace (metallb-system preferred when there are several)."""
-    deployments = facts.objects.get("deployments") or []
-    daemonsets = facts.objects.get("daemonsets") or []
+    deployments = facts.listed("deployments")
+    daemonsets = facts.listed("daemonsets")
     facts.installations = inst.find_installations(deployments, daemonsets)
     if facts.namespace_given:
         facts.installation = next((i for i in facts.installations if i.namespace == facts.namespace), None)
@@ -89,9 +135,8 @@ class View:
         self.ns = facts.namespace
         self.install = facts.installation
         self.version = _version_tuple(self.install.version) if self.install else None
-        objects = facts.objects
-        self.deployments = objects.get("deployments") or []
-        self.daemonsets = objects.get("daemonsets") or []
+        self.deployments = facts.listed("deployments")
+        self.daemonsets = facts.listed("daemonsets")
         self.controller = self._find(self.deployments, self.install and self.install.controller)
         self.speaker = self._find(self.daemonsets, self.install and self.install.speaker)
         self.frr_k8s = None
@@ -100,25 +145,25 @@ class View:
             self.frr_k8s = next(
                 (d for d in self.daemonsets if meta(d).get("namespace") == frr_ns and name(d) == frr_name), None
             )
-        self.pods = objects.get("pods") or []
-        self.events_by_object = ev.by_object(objects.get("events") or [])
-        self.service_events = ev.by_object(objects.get("serviceEvents") or [])
-        self.services = sorted(objects.get("services") or [], key=key)
+        self.pods = facts.listed("pods")
+        self.events_by_object = ev.by_object(facts.listed("events"))
+        self.service_events = ev.by_object(facts.listed("serviceEvents"))
+        self.services = sorted(facts.listed("services"), key=key)
         self.lb_services = [s for s in self.services if (s.get("spec") or {}).get("type") == "LoadBalancer"]
-        self.nodes = sorted(objects.get("nodes") or [], key=name)
-        self.namespace_labels = {name(n): meta(n).get("labels") or {} for n in objects.get("namespaces") or []}
+        self.nodes = sorted(facts.listed("nodes"), key=name)
+        self.namespace_labels = {name(n): meta(n).get("labels") or {} for n in facts.listed("namespaces")}
         self.slices = {}
-        for item in objects.get("endpointslices") or []:
+        for item in facts.listed("endpointslices"):
             owner = (meta(item).get("labels") or {}).get(SERVICE_NAME_LABEL)
             if owner:
                 self.slices.setdefault((meta(item).get("namespace", ""), owner), []).append(item)
-        self.secrets = {s["name"]: set(s.get("keys") or ()) for s in objects.get("secrets") or []}
-        self.configmaps = {name(c): c for c in objects.get("configmaps") or []}
-        self.webhook_configurations = objects.get("validatingwebhookconfigurations") or []
+        self.secrets = {s["name"]: set(s.get("keys") or ()) for s in facts.listed("secrets")}
+        self.configmaps = {name(c): c for c in facts.listed("configmaps")}
+        self.webhook_configurations = facts.listed("validatingwebhookconfigurations")
         self.local = {}
         self.elsewhere = {}
         for kind in METALLB_KINDS:
-            items = sorted(objects.get(kind) or [], key=name)
+            items = sorted(facts.listed(kind), key=name)
             self.local[kind] = [o for o in items if meta(o).get("namespace") == self.ns]
             self.elsewhere[kind] = [o for o in items if meta(o).get("namespace") != self.ns]
         self.pools = self.local["ipaddresspools"]
@@ -148,7 +193,7 @@ class View:
         return bool(workload) and bool(k8s.flag_switch(k8s.argv(k8s.main_container(workload, container)), flag))
 
     def served(self, kind):
-        return self.facts.served is not None and kind in self.facts.served
+        return self.facts.metallb_served is not None and kind in self.facts.metallb_served
 
     def at_least(self, *version):
         """Whether the installed release is this version or newer (False when unknown)."""

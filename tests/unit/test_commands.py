@@ -338,3 +338,57 @@ def test_an_internal_error_is_one_line_unless_debug():
         pass
     else:
         raise AssertionError("--debug re-raises")
+
+
+# --------------------------------------------------------------------------------------------- preflight, status
+
+
+def test_preflight_json_has_category_ids_and_skips_what_it_is_told():
+    fake = FakeCluster(kube_proxy() + [{"kind": "Node", "metadata": {"name": "n1"}}])
+    result = run_cli("preflight", "-o", "json", "--skip-check", "strict-arp", cluster=fake)
+    doc = json.loads(result.stdout)
+    assert [c["id"] for c in doc["categories"]][:3] == [
+        "kubernetes",
+        "existing-installation",
+        "competing-load-balancers",
+    ]
+    checks = {c["id"]: c for cat in doc["categories"] for c in cat["checks"]}
+    assert (checks["strict-arp"]["result"], checks["strict-arp"]["message"]) == ("skip", "skipped (--skip-check)")
+    assert checks["kube-proxy-mode"]["result"] == "ok"
+    assert all(m == "LIST" for m, _ in fake.calls if m != "GET" and "selfsubjectaccessreviews" not in _)
+
+
+def test_preflight_unreachable_reports_the_api_check_only_and_exits_3():
+    fake = FakeCluster()
+    fake.fail("GET", "/version", errors.ClusterError("cannot reach the API server at https://fake.invalid"))
+    result = run_cli("preflight", "-o", "json", cluster=fake)
+    assert result.code == 3
+    doc = json.loads(result.stdout)
+    assert [(c["id"], [k["id"] for k in c["checks"]]) for c in doc["categories"]] == [
+        ("kubernetes", ["kubernetes-api"])
+    ]
+    assert fake.calls == [("GET", "/version")]  # nothing else is read
+
+
+def test_preflight_reads_every_kind_once_and_skips_what_it_may_not_read():
+    fake = FakeCluster([{"kind": "Node", "metadata": {"name": "n1"}}])
+    fake.fail("LIST", "/api/v1/nodes", errors.Forbidden(403, "Forbidden", "nodes is forbidden", "GET", "/api/v1/nodes"))
+    result = run_cli("preflight", "-o", "json", cluster=fake)
+    checks = {c["id"]: c for cat in json.loads(result.stdout)["categories"] for c in cat["checks"]}
+    assert (checks["linux-nodes"]["result"], checks["linux-nodes"]["message"]) == (
+        "skip",
+        "no permission to list nodes",
+    )
+    lists = [p for m, p in fake.calls if m == "LIST"]
+    # one LIST per source; no CRD-backed kind (no CRDs here), no NetworkPolicies (MetalLB's namespace does not exist)
+    assert len(lists) == len(set(lists)) == 10
+
+
+def test_status_wait_times_out_with_the_last_report():
+    fake = FakeCluster(installed("v0.16.1"))
+    clock = Clock()
+    result = run_cli("status", "--wait", "--timeout", "6s", cluster=fake, clock=clock)
+    assert result.code == 4
+    assert "error: timed out after 6s waiting for MetalLB to become healthy (the last report is above)" in result.stderr
+    assert "MetalLB is degraded" in result.stdout
+    assert clock.sleeps == [2.0, 2.0, 2.0]

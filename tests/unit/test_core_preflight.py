@@ -10,7 +10,20 @@ from metallb_plugin.commands import preflight as command
 from metallb_plugin.core import ipam
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core import preflight as pf
-from metallb_plugin.core.checks import FAIL, OK, SKIP, WARN, Skip, run_checks, to_document
+from metallb_plugin.core.checks import FAIL, OK, SKIP, WARN, Skip, to_document
+from metallb_plugin.core.preflight import (
+    addons,
+    addresses,
+    installs,
+    kubernetes,
+    loadbalancers,
+    nodes,
+    permissions,
+    policies,
+    proxy,
+)
+from metallb_plugin.core.preflight import facts as pf_facts
+from metallb_plugin.core.snapshot import Unreadable, unreadable_reason
 from unit.inprocess import context
 
 # --------------------------------------------------------------------------------------------- object builders
@@ -120,7 +133,7 @@ def policy(name, selector, ingress=None, types=None):
 
 def facts(**objects):
     """Facts where every source was read and is empty unless given; CRD-backed kinds are absent (None)."""
-    given = {"namespace", "mode", "tag", "server", "addresses", "permissions", "manifest"}
+    given = {"namespace", "mode", "tag", "server", "server_error", "addresses", "permissions", "manifest"}
     options = {k: objects.pop(k) for k in list(objects) if k in given}
     result = pf.Facts(**options)
     result.server = options.get("server", {"major": "1", "minor": "37", "gitVersion": "v1.37.2"})
@@ -139,7 +152,7 @@ def run(check, f):
     return result.status, result.message, result.details
 
 
-FORBIDDEN = pf.Unreadable("no permission to list nodes")
+FORBIDDEN = Unreadable("no permission to list nodes")
 
 # --------------------------------------------------------------------------------------------- Kubernetes
 
@@ -160,15 +173,15 @@ def test_kubernetes_version(server, expected):
 
 def test_kubernetes_version_check():
     old = facts(server={"gitVersion": "v1.20.4"})
-    status, message, _ = run(pf.check_kubernetes_version, old)
+    status, message, _ = run(kubernetes.check_kubernetes_version, old)
     assert status == FAIL
     assert "v1.20.4 is older than 1.21, the oldest that MetalLB v0.16.1 supports" in message
     old.tag = "v0.13.12"  # no documented floor before v0.14.2, but no CEL either
-    assert run(pf.check_kubernetes_version, old)[0] == WARN
-    assert run(pf.check_kubernetes_version, facts(server={"gitVersion": "v1.24.0"}))[0] == WARN
-    status, _, details = run(pf.check_kubernetes_version, facts())
+    assert run(kubernetes.check_kubernetes_version, old)[0] == WARN
+    assert run(kubernetes.check_kubernetes_version, facts(server={"gitVersion": "v1.24.0"}))[0] == WARN
+    status, _, details = run(kubernetes.check_kubernetes_version, facts())
     assert status == OK and details == ("Kubernetes v1.37.2; MetalLB v0.16.1 needs 1.21 or newer",)
-    assert run(pf.check_kubernetes_version, facts(server={}))[0] == SKIP
+    assert run(kubernetes.check_kubernetes_version, facts(server={}))[0] == SKIP
 
 
 # --------------------------------------------------------------------------------------------- existing installs
@@ -202,11 +215,11 @@ def metallb(ns, version="v0.14.9", helm=False):
 
 
 def test_no_existing_install():
-    assert run(pf.check_existing_install, facts()) == (OK, "", ("no MetalLB controller or speaker found",))
+    assert run(installs.check_existing_install, facts()) == (OK, "", ("no MetalLB controller or speaker found",))
 
 
 def test_existing_manifest_install_in_the_namespace():
-    status, message, details = run(pf.check_existing_install, facts(**metallb("metallb-system")))
+    status, message, details = run(installs.check_existing_install, facts(**metallb("metallb-system")))
     assert status == WARN
     assert message == (
         "MetalLB v0.14.9 is already installed in metallb-system: kubectl metallb install would upgrade it to v0.16.1"
@@ -215,31 +228,31 @@ def test_existing_manifest_install_in_the_namespace():
 
 
 def test_existing_install_version_words():
-    assert pf._change("v0.16.1", "v0.16.1") == "re-apply the same release"
-    assert pf._change("v0.16.1", "v0.15.3") == "downgrade it to v0.15.3"
-    assert pf._change(None, "v0.15.3") == "replace it with v0.15.3"
+    assert installs._change("v0.16.1", "v0.16.1") == "re-apply the same release"
+    assert installs._change("v0.16.1", "v0.15.3") == "downgrade it to v0.15.3"
+    assert installs._change(None, "v0.15.3") == "replace it with v0.15.3"
 
 
 def test_existing_helm_install():
-    status, message, _ = run(pf.check_existing_install, facts(**metallb("metallb-system", helm=True)))
+    status, message, _ = run(installs.check_existing_install, facts(**metallb("metallb-system", helm=True)))
     assert status == WARN and "by Helm release lb: upgrade it with helm" in message
 
 
 def test_install_in_another_namespace_fails():
-    status, message, _ = run(pf.check_existing_install, facts(**metallb("lb")))
+    status, message, _ = run(installs.check_existing_install, facts(**metallb("lb")))
     assert status == FAIL
     assert "already installed in namespace lb" in message and "(use -n lb)" in message
 
 
 def test_operator_without_metallb():
     f = facts(deployments=[deployment("operators", "metallb-operator-controller-manager")])
-    status, message, _ = run(pf.check_existing_install, f)
+    status, message, _ = run(installs.check_existing_install, f)
     assert status == WARN and "the MetalLB operator runs (operators/metallb-operator-controller-manager)" in message
 
 
 def test_existing_install_skipped_without_permission():
-    f = facts(deployments=pf.Unreadable("no permission to list Deployments in all namespaces"))
-    assert run(pf.check_existing_install, f) == (SKIP, "no permission to list Deployments in all namespaces", ())
+    f = facts(deployments=Unreadable("no permission to list Deployments in all namespaces"))
+    assert run(installs.check_existing_install, f) == (SKIP, "no permission to list Deployments in all namespaces", ())
 
 
 LEGACY = "address-pools:\n- name: default\n  protocol: layer2\n  addresses:\n  - 192.168.1.240-192.168.1.250\n"
@@ -253,17 +266,17 @@ def test_legacy_configmap():
             configmap("other", "config", {"settings": "x"}),
         ]
     )
-    status, message, details = run(pf.check_legacy_config, f)
+    status, message, details = run(installs.check_legacy_config, f)
     assert status == WARN
     assert message.startswith("ConfigMap metallb-system/config holds a MetalLB <= 0.12 configuration")
     assert details == ("kubectl metallb pools migrate --from-configmap metallb-system/config",)
-    assert run(pf.check_legacy_config, facts(legacy_configmaps=f.objects["legacy_configmaps"][1:]))[0] == OK
+    assert run(installs.check_legacy_config, facts(legacy_configmaps=f.objects["legacy_configmaps"][1:]))[0] == OK
 
 
 def test_microk8s():
     f = facts(nodes=[node("mk", labels={"microk8s.io/cluster": "true"})])
-    assert run(pf.check_microk8s, f)[0] == WARN
-    assert run(pf.check_microk8s, facts(nodes=[node("a")]))[0] == OK
+    assert run(installs.check_microk8s, f)[0] == WARN
+    assert run(installs.check_microk8s, facts(nodes=[node("a")]))[0] == OK
 
 
 # --------------------------------------------------------------------------------------------- competing LBs
@@ -286,24 +299,28 @@ def k3s_node(name, args, key="k3s.io/node-args"):
     ],
 )
 def test_k3s_node_args(args, enabled):
-    assert pf.servicelb_nodes([k3s_node("n1", args)]) == (["n1"] if enabled else [])
+    assert loadbalancers.servicelb_nodes([k3s_node("n1", args)]) == (["n1"] if enabled else [])
 
 
 def test_rke2_servicelb_is_opt_in():
-    assert pf.servicelb_nodes([k3s_node("r", ["server"], "rke2.io/node-args")]) == []
-    assert pf.servicelb_nodes([k3s_node("r", ["server", "--enable-servicelb"], "rke2.io/node-args")]) == ["r"]
+    assert loadbalancers.servicelb_nodes([k3s_node("r", ["server"], "rke2.io/node-args")]) == []
+    assert loadbalancers.servicelb_nodes([k3s_node("r", ["server", "--enable-servicelb"], "rke2.io/node-args")]) == [
+        "r"
+    ]
 
 
 def test_servicelb_daemonsets_fail():
     svclb = daemonset(
         "kube-system", "svclb-traefik-1a2b3c4d", labels={"svccontroller.k3s.cattle.io/svcname": "traefik"}
     )
-    status, message, details = run(pf.check_servicelb, facts(daemonsets=[svclb]))
+    status, message, details = run(loadbalancers.check_servicelb, facts(daemonsets=[svclb]))
     assert status == FAIL and "(1 svclb DaemonSets)" in message
     assert details == ("kube-system/svclb-traefik-1a2b3c4d",)
-    status, message, _ = run(pf.check_servicelb, facts(nodes=[k3s_node("srv", ["server"])]))
+    status, message, _ = run(loadbalancers.check_servicelb, facts(nodes=[k3s_node("srv", ["server"])]))
     assert status == FAIL and "enabled on srv" in message
-    assert run(pf.check_servicelb, facts(nodes=[k3s_node("srv", ["server", "--disable=servicelb"])]))[0] == OK
+    assert (
+        run(loadbalancers.check_servicelb, facts(nodes=[k3s_node("srv", ["server", "--disable=servicelb"])]))[0] == OK
+    )
 
 
 KUBE_VIP = "ghcr.io/kube-vip/kube-vip:v0.8.0"
@@ -315,7 +332,7 @@ def test_kube_vip_services_mode():
         "kube-vip-ds",
         containers=[container("kube-vip", KUBE_VIP, env={"cp_enable": "true", "svc_enable": "true"})],
     )
-    status, message, details = run(pf.check_kube_vip, facts(daemonsets=[ds]))
+    status, message, details = run(loadbalancers.check_kube_vip, facts(daemonsets=[ds]))
     assert status == FAIL and "kube-vip serves LoadBalancer Services" in message
     assert details == ("kube-system/kube-vip-ds: kube-vip with svc_enable=true",)
 
@@ -330,7 +347,7 @@ def test_kube_vip_control_plane_only_and_class_only():
         [container("kube-vip", KUBE_VIP, env={"svc_enable": "true", "lb_class_only": "true"})],
         owners=["Node"],
     )
-    status, _, details = run(pf.check_kube_vip, facts(pods=[static, classy]))
+    status, _, details = run(loadbalancers.check_kube_vip, facts(pods=[static, classy]))
     assert status == OK
     assert details == (
         "kube-vip runs for the control-plane address only (kube-system/kube-vip-cp1, kube-system/kube-vip-cp2)",
@@ -347,7 +364,7 @@ def test_kube_vip_cloud_provider():
             )
         ]
     )
-    status, _, details = run(pf.check_kube_vip, f)
+    status, _, details = run(loadbalancers.check_kube_vip, f)
     assert status == FAIL
     assert details == (
         "kube-system/kube-vip-cloud-provider: kube-vip-cloud-provider (hands out LoadBalancer addresses)",
@@ -365,38 +382,38 @@ def cilium_pool(name, cidr, selector=None):
 
 
 def test_cilium_lb_ipam():
-    assert run(pf.check_cilium_lbipam, facts()) == (OK, "", ())
+    assert run(loadbalancers.check_cilium_lbipam, facts()) == (OK, "", ())
     dormant = facts(crds=[CILIUM_CRD], ciliumpools=[])
-    assert run(pf.check_cilium_lbipam, dormant)[2] == (
+    assert run(loadbalancers.check_cilium_lbipam, dormant)[2] == (
         "Cilium LB-IPAM is installed but dormant: no CiliumLoadBalancerIPPool exists",
     )
     active = facts(crds=[CILIUM_CRD], ciliumpools=[cilium_pool("blue", "10.0.10.0/24")])
-    status, message, details = run(pf.check_cilium_lbipam, active)
+    status, message, details = run(loadbalancers.check_cilium_lbipam, active)
     assert status == FAIL and "from 1 CiliumLoadBalancerIPPool(s)" in message
     assert details == ("blue: 10.0.10.0/24",)
     scoped = facts(crds=[CILIUM_CRD], ciliumpools=[cilium_pool("red", "10.0.11.0/24", {"matchLabels": {"c": "r"}})])
-    assert run(pf.check_cilium_lbipam, scoped)[0] == WARN
+    assert run(loadbalancers.check_cilium_lbipam, scoped)[0] == WARN
     off = facts(
         crds=[CILIUM_CRD],
         ciliumpools=[cilium_pool("blue", "10.0.10.0/24")],
         configmaps=[configmap("kube-system", "cilium-config", {"enable-lb-ipam": "false"})],
     )
-    assert run(pf.check_cilium_lbipam, off)[0] == OK
+    assert run(loadbalancers.check_cilium_lbipam, off)[0] == OK
     assert k8s.crd_version(CILIUM_CRD) == "v2"
 
 
 def test_cloud_provider():
-    assert run(pf.check_cloud_provider, facts(nodes=[node("a")]))[0] == OK
+    assert run(loadbalancers.check_cloud_provider, facts(nodes=[node("a")]))[0] == OK
     aws = facts(nodes=[node("a", provider="aws:///eu-west-1a/i-0abc"), node("b", provider="aws:///eu-west-1a/i-1")])
-    status, message, details = run(pf.check_cloud_provider, aws)
+    status, message, details = run(loadbalancers.check_cloud_provider, aws)
     assert status == FAIL and "nodes run on AWS, where MetalLB does not work" in message
     assert details == ("AWS: a, b",)
-    status, message, _ = run(pf.check_cloud_provider, facts(nodes=[node("h", provider="hcloud://123")]))
+    status, message, _ = run(loadbalancers.check_cloud_provider, facts(nodes=[node("h", provider="hcloud://123")]))
     assert status == WARN and "Hetzner Cloud" in message
     kind = facts(nodes=[node("k", provider="kind://docker/kind/kind-control-plane")])
-    assert run(pf.check_cloud_provider, kind) == (OK, "", ("kind: k",))
+    assert run(loadbalancers.check_cloud_provider, kind) == (OK, "", ("kind: k",))
     ccm = facts(deployments=[deployment("kube-system", "hcloud-cloud-controller-manager")])
-    status, message, details = run(pf.check_cloud_provider, ccm)
+    status, message, details = run(loadbalancers.check_cloud_provider, ccm)
     assert status == WARN and "a cloud controller manager runs" in message
     assert details == ("cloud controller manager: kube-system/hcloud-cloud-controller-manager",)
 
@@ -408,13 +425,13 @@ def test_foreign_load_balancer_addresses():
     cilium = service("b", "c", ["10.0.10.1"], conditions=[{"type": "cilium.io/IPAMRequestSatisfied", "status": "True"}])
     klipper = service("kube-system", "traefik", ["192.168.1.10"])
     svclb = daemonset("kube-system", "svclb-traefik-abc", labels={"svccontroller.k3s.cattle.io/svcname": "traefik"})
-    assert run(pf.check_foreign_addresses, facts(services=[metallb_svc, classed, pending]))[0] == OK
+    assert run(loadbalancers.check_foreign_addresses, facts(services=[metallb_svc, classed, pending]))[0] == OK
     f = facts(services=[metallb_svc, cilium, klipper], daemonsets=[svclb])
-    status, message, details = run(pf.check_foreign_addresses, f)
+    status, message, details = run(loadbalancers.check_foreign_addresses, f)
     assert status == WARN and message.startswith("2 LoadBalancer Service(s) already have an address")
     assert details == ("b/c: 10.0.10.1 (Cilium LB-IPAM)", "kube-system/traefik: 192.168.1.10 (k3s ServiceLB)")
     on_node = facts(services=[klipper], nodes=[node("n", addresses=[("InternalIP", "192.168.1.10")])])
-    assert run(pf.check_foreign_addresses, on_node)[2] == (
+    assert run(loadbalancers.check_foreign_addresses, on_node)[2] == (
         "kube-system/traefik: 192.168.1.10 (node addresses: ServiceLB-style)",
     )
 
@@ -423,36 +440,36 @@ def test_foreign_load_balancer_addresses():
 
 
 def test_detect_addons():
-    assert pf.detect_addons(daemonsets=[daemonset("calico-system", "calico-node")]) == {
+    assert addons.detect_addons(daemonsets=[daemonset("calico-system", "calico-node")]) == {
         "Calico": "DaemonSet calico-system/calico-node"
     }
-    both = pf.detect_addons(daemonsets=[daemonset("kube-system", "canal"), daemonset("kube-system", "calico-node")])
+    both = addons.detect_addons(daemonsets=[daemonset("kube-system", "canal"), daemonset("kube-system", "calico-node")])
     assert list(both) == ["Canal"]
-    k3s = pf.detect_addons(
+    k3s = addons.detect_addons(
         daemonsets=[], nodes=[node("n", annotations={"flannel.alpha.coreos.com/backend-type": "vxlan"})]
     )
     assert k3s == {"Flannel": "flannel annotations on node n"}
-    by_label = pf.detect_addons(daemonsets=[daemonset("kube-system", "cni", labels={"k8s-app": "cilium"})])
+    by_label = addons.detect_addons(daemonsets=[daemonset("kube-system", "cni", labels={"k8s-app": "cilium"})])
     assert by_label == {"Cilium": "DaemonSet kube-system/cni"}
     # DaemonSets unreadable: ConfigMaps and CRDs still tell
-    assert pf.detect_addons(configmaps=[configmap("kube-system", "antrea-config", {})]) == {
+    assert addons.detect_addons(configmaps=[configmap("kube-system", "antrea-config", {})]) == {
         "Antrea": "ConfigMap kube-system/antrea-config"
     }
-    assert pf.detect_addons(crds=[crd("ippools.kubeovn.io")]) == {"Kube-OVN": "CRDs of kubeovn.io"}
+    assert addons.detect_addons(crds=[crd("ippools.kubeovn.io")]) == {"Kube-OVN": "CRDs of kubeovn.io"}
 
 
 def test_network_addon_check():
     calico = facts(daemonsets=[daemonset("kube-system", "calico-node")])
-    assert run(pf.check_network_addon, calico) == (
+    assert run(addons.check_network_addon, calico) == (
         OK,
         "",
         ("Calico (DaemonSet kube-system/calico-node): mostly compatible",),
     )
     calico.mode = pf.BGP
-    status, message, _ = run(pf.check_network_addon, calico)
+    status, message, _ = run(addons.check_network_addon, calico)
     assert status == WARN and "Calico's own BGP sessions" in message and "/configuration/calico/" in message
     router = facts(mode=pf.BGP, daemonsets=[daemonset("kube-system", "kube-router")])
-    assert "kube-router's own BGP peering" in run(pf.check_network_addon, router)[1]
+    assert "kube-router's own BGP peering" in run(addons.check_network_addon, router)[1]
     advertising = facts(
         daemonsets=[
             daemonset(
@@ -462,18 +479,18 @@ def test_network_addon_check():
             )
         ]
     )
-    assert run(pf.check_network_addon, advertising)[0] == WARN
+    assert run(addons.check_network_addon, advertising)[0] == WARN
     weave = facts(daemonsets=[daemonset("kube-system", "weave-net")])
-    assert "NO_MASQ_LOCAL" in run(pf.check_network_addon, weave)[1]
-    status, message, _ = run(pf.check_network_addon, facts())
+    assert "NO_MASQ_LOCAL" in run(addons.check_network_addon, weave)[1]
+    status, message, _ = run(addons.check_network_addon, facts())
     assert status == WARN and message.startswith("no known network add-on found")
     nothing = facts(
-        daemonsets=pf.Unreadable("no permission to list DaemonSets in all namespaces"),
-        configmaps=pf.Unreadable("x"),
-        crds=pf.Unreadable("x"),
-        nodes=pf.Unreadable("x"),
+        daemonsets=Unreadable("no permission to list DaemonSets in all namespaces"),
+        configmaps=Unreadable("x"),
+        crds=Unreadable("x"),
+        nodes=Unreadable("x"),
     )
-    assert run(pf.check_network_addon, nothing) == (SKIP, "no permission to list DaemonSets in all namespaces", ())
+    assert run(addons.check_network_addon, nothing) == (SKIP, "no permission to list DaemonSets in all namespaces", ())
 
 
 # --------------------------------------------------------------------------------------------- kube-proxy
@@ -489,78 +506,80 @@ def kube_proxy_cm(mode="ipvs", strict=False):
 
 def test_kubeadm_ipvs_without_strict_arp_fails():
     f = facts(configmaps=[kube_proxy_cm()], daemonsets=[daemonset("kube-system", "kube-proxy")])
-    status, message, details = run(pf.check_strict_arp, f)
+    status, message, details = run(proxy.check_strict_arp, f)
     assert status == FAIL and "IPVS mode without strict ARP" in message
     assert details == ()  # editable: the check's hint (kubectl metallb strict-arp --enable) is the fix
-    status, _, details = run(pf.check_kube_proxy_mode, f)
+    status, _, details = run(proxy.check_kube_proxy_mode, f)
     assert status == OK and details[0].startswith("ipvs mode (kubeadm; ConfigMap kube-system/kube-proxy")
     f.mode = pf.BGP
-    assert run(pf.check_strict_arp, f)[0] == WARN
+    assert run(proxy.check_strict_arp, f)[0] == WARN
 
 
 def test_kubeadm_ipvs_with_strict_arp_and_iptables_pass():
-    assert run(pf.check_strict_arp, facts(configmaps=[kube_proxy_cm(strict=True)]))[0] == OK
-    status, _, details = run(pf.check_strict_arp, facts(configmaps=[kube_proxy_cm(mode="")]))
+    assert run(proxy.check_strict_arp, facts(configmaps=[kube_proxy_cm(strict=True)]))[0] == OK
+    status, _, details = run(proxy.check_strict_arp, facts(configmaps=[kube_proxy_cm(mode="")]))
     assert status == OK and "iptables mode" in details[0]
 
 
 def test_k3s_ipvs_hint_is_the_flag():
     n = k3s_node("srv", ["server", "--disable=servicelb", "--kube-proxy-arg=proxy-mode=ipvs"])
     n["status"]["nodeInfo"] = {"kubeletVersion": "v1.30.1+k3s1"}
-    status, _, details = run(pf.check_strict_arp, facts(nodes=[n]))
+    status, _, details = run(proxy.check_strict_arp, facts(nodes=[n]))
     assert status == FAIL and "--kube-proxy-arg=ipvs-strict-arp=true" in details[0]
 
 
 def test_unknown_kube_proxy():
-    status, message, _ = run(pf.check_kube_proxy_mode, facts())
+    status, message, _ = run(proxy.check_kube_proxy_mode, facts())
     assert status == WARN and "not found in the API" in message
-    assert run(pf.check_strict_arp, facts()) == (SKIP, "kube-proxy's mode is not known", ())
-    assert run(pf.check_strict_arp, facts(configmaps=FORBIDDEN))[0] == SKIP
+    assert run(proxy.check_strict_arp, facts()) == (SKIP, "kube-proxy's mode is not known", ())
+    assert run(proxy.check_strict_arp, facts(configmaps=FORBIDDEN))[0] == SKIP
 
 
 def test_cilium_replaces_kube_proxy():
     f = facts(configmaps=[configmap("kube-system", "cilium-config", {"kube-proxy-replacement": "true"})])
-    assert run(pf.check_kube_proxy_mode, f)[0] == OK
-    assert run(pf.check_strict_arp, f)[0] == OK
+    assert run(proxy.check_kube_proxy_mode, f)[0] == OK
+    assert run(proxy.check_strict_arp, f)[0] == OK
 
 
 # --------------------------------------------------------------------------------------------- nodes
 
 
 def test_linux_nodes():
-    assert run(pf.check_linux_nodes, facts())[0] == FAIL
-    assert "none of the 1 nodes runs Linux" in run(pf.check_linux_nodes, facts(nodes=[node("w", os_name="windows")]))[1]
-    assert run(pf.check_linux_nodes, facts(nodes=[node("a"), node("w", os_name="windows")]))[2] == (
+    assert run(nodes.check_linux_nodes, facts())[0] == FAIL
+    assert (
+        "none of the 1 nodes runs Linux" in run(nodes.check_linux_nodes, facts(nodes=[node("w", os_name="windows")]))[1]
+    )
+    assert run(nodes.check_linux_nodes, facts(nodes=[node("a"), node("w", os_name="windows")]))[2] == (
         "1 Linux node(s); 1 non-Linux node(s) will not run a speaker",
     )
-    assert run(pf.check_linux_nodes, facts(nodes=FORBIDDEN)) == (SKIP, "no permission to list nodes", ())
+    assert run(nodes.check_linux_nodes, facts(nodes=FORBIDDEN)) == (SKIP, "no permission to list nodes", ())
 
 
 def test_excluded_nodes():
-    label = {pf.EXCLUDE_LB_LABEL: ""}
-    status, message, details = run(pf.check_excluded_nodes, facts(nodes=[node("solo", labels=label)]))
+    label = {pf_facts.EXCLUDE_LB_LABEL: ""}
+    status, message, details = run(nodes.check_excluded_nodes, facts(nodes=[node("solo", labels=label)]))
     assert status == WARN and message.startswith("the only node is labelled")
     assert "--ignore-exclude-lb" in message and details == ("solo",)
-    status, message, _ = run(pf.check_excluded_nodes, facts(nodes=[node("cp", labels=label), node("w1")]))
+    status, message, _ = run(nodes.check_excluded_nodes, facts(nodes=[node("cp", labels=label), node("w1")]))
     assert status == WARN and message.startswith("1 of 2 nodes are labelled")
-    assert run(pf.check_excluded_nodes, facts(nodes=[node("w1")]))[0] == OK
+    assert run(nodes.check_excluded_nodes, facts(nodes=[node("w1")]))[0] == OK
 
 
 CONTROL_PLANE = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
 
 
 def test_taints():
-    assert run(pf.check_taints, facts(nodes=[node("cp", taints=[CONTROL_PLANE]), node("w")]))[0] == OK
-    status, message, details = run(pf.check_taints, facts(nodes=[node("cp", taints=[CONTROL_PLANE])]))
+    assert run(nodes.check_taints, facts(nodes=[node("cp", taints=[CONTROL_PLANE]), node("w")]))[0] == OK
+    status, message, details = run(nodes.check_taints, facts(nodes=[node("cp", taints=[CONTROL_PLANE])]))
     assert status == FAIL and "controller does not tolerate" in message
     assert details == ("cp: node-role.kubernetes.io/control-plane:NoSchedule",)
     gpu = {"key": "gpu", "value": "yes", "effect": "NoSchedule"}
     soft = {"key": "soft", "effect": "PreferNoSchedule"}
     transient = {"key": "node.kubernetes.io/not-ready", "effect": "NoExecute"}
     f = facts(nodes=[node("g", taints=[gpu, soft]), node("w", taints=[transient])])
-    status, message, details = run(pf.check_taints, f)
+    status, message, details = run(nodes.check_taints, f)
     assert status == WARN and details == ("g: gpu=yes:NoSchedule",)
-    status, message, _ = run(pf.check_taints, facts(nodes=[node("g", taints=[gpu])]))
+    status, message, _ = run(nodes.check_taints, facts(nodes=[node("g", taints=[gpu])]))
     assert status == FAIL
 
 
@@ -576,20 +595,21 @@ def test_tolerates():
 
 
 def test_pod_security():
-    status, _, details = run(pf.check_pod_security, facts())
+    status, _, details = run(policies.check_pod_security, facts())
     assert status == OK and "does not exist yet" in details[0]
-    privileged = facts(metallb_namespace=[namespace("metallb-system", {pf.PSA_ENFORCE: "privileged"})])
-    assert run(pf.check_pod_security, privileged)[0] == OK
+    privileged = facts(metallb_namespace=[namespace("metallb-system", {pf_facts.PSA_ENFORCE: "privileged"})])
+    assert run(policies.check_pod_security, privileged)[0] == OK
     status, message, _ = run(
-        pf.check_pod_security, facts(metallb_namespace=[namespace("metallb-system", {pf.PSA_ENFORCE: "baseline"})])
+        policies.check_pod_security,
+        facts(metallb_namespace=[namespace("metallb-system", {pf_facts.PSA_ENFORCE: "baseline"})]),
     )
     assert status == FAIL and "enforces Pod Security level 'baseline'" in message
     assert message.endswith(
         "kubectl label namespace metallb-system pod-security.kubernetes.io/enforce=privileged --overwrite"
     )
-    assert run(pf.check_pod_security, facts(metallb_namespace=[namespace("metallb-system")]))[0] == WARN
+    assert run(policies.check_pod_security, facts(metallb_namespace=[namespace("metallb-system")]))[0] == WARN
     assert (
-        run(pf.check_pod_security, facts(metallb_namespace=pf.Unreadable("no permission to list namespaces")))[0]
+        run(policies.check_pod_security, facts(metallb_namespace=Unreadable("no permission to list namespaces")))[0]
         == SKIP
     )
 
@@ -598,14 +618,14 @@ def test_pod_security():
 
 
 def test_memberlist_is_a_reminder_not_a_pass():
-    status, message, _ = run(pf.check_memberlist_ports, facts())
+    status, message, _ = run(policies.check_memberlist_ports, facts())
     assert status == WARN and "TCP and UDP port 7946" in message and "cannot be checked" in message
 
 
 def test_network_policies():
     ns = [namespace("metallb-system")]
     deny_all = policy("deny-all", {}, types=["Ingress"])
-    status, _, details = run(pf.check_network_policies, facts(metallb_namespace=ns, networkpolicies=[deny_all]))
+    status, _, details = run(policies.check_network_policies, facts(metallb_namespace=ns, networkpolicies=[deny_all]))
     assert status == WARN
     assert details == (
         "deny-all: blocks 7946/TCP, 7946/UDP to the speaker",
@@ -616,30 +636,32 @@ def test_network_policies():
         {"matchLabels": {"app.kubernetes.io/component": "speaker"}},
         ingress=[{"ports": [{"port": 7946, "protocol": "TCP"}, {"port": "memberlist-udp", "protocol": "UDP"}]}],
     )
-    assert run(pf.check_network_policies, facts(metallb_namespace=ns, networkpolicies=[memberlist_only]))[0] == OK
+    assert run(policies.check_network_policies, facts(metallb_namespace=ns, networkpolicies=[memberlist_only]))[0] == OK
     tcp_only = policy(
         "tcp", {"matchLabels": {"component": "speaker"}}, ingress=[{"ports": [{"port": 7000, "endPort": 8000}]}]
     )
-    assert run(pf.check_network_policies, facts(metallb_namespace=ns, networkpolicies=[tcp_only]))[2] == (
+    assert run(policies.check_network_policies, facts(metallb_namespace=ns, networkpolicies=[tcp_only]))[2] == (
         "tcp: blocks 7946/UDP to the speaker",
     )
     egress = policy("egress", {}, types=["Egress"])
     allow_all = policy("all", {}, ingress=[{}])
-    assert run(pf.check_network_policies, facts(metallb_namespace=ns, networkpolicies=[egress, allow_all]))[0] == OK
+    assert (
+        run(policies.check_network_policies, facts(metallb_namespace=ns, networkpolicies=[egress, allow_all]))[0] == OK
+    )
     other = policy("web", {"matchLabels": {"app": "web"}}, types=["Ingress"])
-    assert run(pf.check_network_policies, facts(metallb_namespace=ns, networkpolicies=[other]))[0] == OK
-    assert run(pf.check_network_policies, facts())[0] == OK  # no namespace yet: nothing can block
+    assert run(policies.check_network_policies, facts(metallb_namespace=ns, networkpolicies=[other]))[0] == OK
+    assert run(policies.check_network_policies, facts())[0] == OK  # no namespace yet: nothing can block
 
 
 # --------------------------------------------------------------------------------------------- permissions
 
 
 def test_needed_access():
-    needs = pf.needed_access("metallb-system")
-    assert len(needs) == 2 * len(pf.INSTALL_RESOURCES)
+    needs = permissions.needed_access("metallb-system")
+    assert len(needs) == 2 * len(permissions.INSTALL_RESOURCES)
     assert str(needs[0]) == "create namespaces (cluster-wide)"
     assert str(needs[-1]) == "patch daemonsets.apps in namespace metallb-system"
-    bgp = pf.needed_access("lb", mode=pf.BGP, pools=True)
+    bgp = permissions.needed_access("lb", mode=pf.BGP, pools=True)
     assert [str(a) for a in bgp[-3:]] == [
         "create ipaddresspools.metallb.io in namespace lb",
         "create bgpadvertisements.metallb.io in namespace lb",
@@ -648,50 +670,54 @@ def test_needed_access():
 
 
 def test_permissions_check():
-    needs = pf.needed_access("metallb-system")
+    needs = permissions.needed_access("metallb-system")
     granted = facts(permissions=[(a, True, "") for a in needs])
-    assert run(pf.check_permissions, granted) == (OK, "", ("all 26 permissions that install needs are granted",))
+    assert run(permissions.check_permissions, granted) == (
+        OK,
+        "",
+        ("all 26 permissions that install needs are granted",),
+    )
     some = facts(permissions=[(a, a.resource != "clusterroles", "") for a in needs])
-    status, message, details = run(pf.check_permissions, some)
+    status, message, details = run(permissions.check_permissions, some)
     assert status == FAIL and message == "2 of the 26 permissions that install needs are missing"
     assert details == (
         "create clusterroles.rbac.authorization.k8s.io (cluster-wide)",
         "patch clusterroles.rbac.authorization.k8s.io (cluster-wide)",
     )
-    assert run(pf.check_permissions, facts(permissions=pf.Unreadable("no SSAR")))[0] == SKIP
+    assert run(permissions.check_permissions, facts(permissions=Unreadable("no SSAR")))[0] == SKIP
 
 
 def test_manifest_dry_run_check():
     ok = pf.ManifestCheck("m.yaml", ("v0.16.1", "metallb-native.yaml"), "ab" * 32, [], 14)
-    assert run(pf.check_manifest_dry_run, facts(manifest=ok)) == (
+    assert run(permissions.check_manifest_dry_run, facts(manifest=ok)) == (
         OK,
         "",
         ("14 cluster-scoped objects of v0.16.1 metallb-native.yaml pass a server-side dry run",),
     )
     bad = pf.ManifestCheck("m.yaml", None, "ab" * 32, ["customresourcedefinition.apiextensions.k8s.io/x: denied"], 14)
-    status, message, _details = run(pf.check_manifest_dry_run, facts(manifest=bad))
+    status, message, _details = run(permissions.check_manifest_dry_run, facts(manifest=bad))
     assert status == FAIL and "refuses 1 of the 14 cluster-scoped objects of m.yaml" in message
     assert "not a known upstream release file (sha256 abababababab...)" in message
     unknown = pf.ManifestCheck("m.yaml", None, "ab" * 32, [], 3)
-    assert run(pf.check_manifest_dry_run, facts(manifest=unknown))[0] == WARN
+    assert run(permissions.check_manifest_dry_run, facts(manifest=unknown))[0] == WARN
 
 
 # --------------------------------------------------------------------------------------------- planned addresses
 
 
 def planned(*texts, **objects):
-    return facts(addresses=pf.parse_addresses(list(texts)), **objects)
+    return facts(addresses=addresses.parse_addresses(list(texts)), **objects)
 
 
 def test_address_size():
     f = planned("192.168.10.0/24,192.168.11.1-192.168.11.10", "fc00::/120")
-    assert run(pf.check_address_size, f)[2] == (
+    assert run(addresses.check_address_size, f)[2] == (
         "522 usable addresses (IPv4: 266, IPv6: 256) in 192.168.10.0/24, 192.168.11.1-192.168.11.10, fc00::/120",
     )
     huge = planned("fc00::/64")
-    assert run(pf.check_address_size, huge)[2][0].startswith(f"{ipam.readable_count(2**64)} usable addresses")
+    assert run(addresses.check_address_size, huge)[2][0].startswith(f"{ipam.readable_count(2**64)} usable addresses")
     with pytest.raises(ValueError, match="host bits are set"):
-        pf.parse_addresses(["10.0.0.5/24"])
+        addresses.parse_addresses(["10.0.0.5/24"])
 
 
 def test_addresses_overlapping_nodes():
@@ -699,16 +725,16 @@ def test_addresses_overlapping_nodes():
         node("n1", addresses=[("InternalIP", "192.168.1.10"), ("Hostname", "n1")]),
         node("n2", addresses=[("ExternalIP", "203.0.113.5")]),
     ]
-    status, _message, details = run(pf.check_addresses_nodes, planned("192.168.1.0/24", nodes=nodes))
+    status, _message, details = run(addresses.check_addresses_nodes, planned("192.168.1.0/24", nodes=nodes))
     assert status == WARN and details == ("n1: InternalIP 192.168.1.10",)
-    assert run(pf.check_addresses_nodes, planned("192.168.2.0/24", nodes=nodes))[0] == OK
+    assert run(addresses.check_addresses_nodes, planned("192.168.2.0/24", nodes=nodes))[0] == OK
 
 
 def test_addresses_and_service_cidr():
     cidrs = [{"metadata": {"name": "kubernetes"}, "spec": {"cidrs": ["10.96.0.0/12", "fd00:10:96::/112"]}}]
-    status, _, details = run(pf.check_addresses_service_cidr, planned("10.100.0.0/24", servicecidrs=cidrs))
+    status, _, details = run(addresses.check_addresses_service_cidr, planned("10.100.0.0/24", servicecidrs=cidrs))
     assert status == WARN and details == ("10.100.0.0/24 overlaps service CIDR 10.96.0.0/12",)
-    assert run(pf.check_addresses_service_cidr, planned("192.168.0.0/24", servicecidrs=cidrs)) == (
+    assert run(addresses.check_addresses_service_cidr, planned("192.168.0.0/24", servicecidrs=cidrs)) == (
         OK,
         "",
         ("service CIDR 10.96.0.0/12, fd00:10:96::/112",),
@@ -719,36 +745,36 @@ def test_addresses_and_service_cidr():
         servicecidrs=None,
         services=[service("default", "kubernetes", kind="ClusterIP", cluster_ip="10.96.0.1")],
     )
-    assert run(pf.check_addresses_service_cidr, old)[:2] == (
+    assert run(addresses.check_addresses_service_cidr, old)[:2] == (
         WARN,
         "ClusterIPs of Services are inside the planned range, so it overlaps the service CIDR",
     )
-    assert run(pf.check_addresses_service_cidr, planned("10.0.0.0/24", servicecidrs=pf.Unreadable("no")))[0] == SKIP
+    assert run(addresses.check_addresses_service_cidr, planned("10.0.0.0/24", servicecidrs=Unreadable("no")))[0] == SKIP
 
 
 def test_addresses_and_pod_cidrs():
     nodes = [node("n1", pod_cidrs=["10.244.0.0/24"]), node("n2", pod_cidrs=["10.244.1.0/24"])]
-    status, _, details = run(pf.check_addresses_pod_cidr, planned("10.244.1.128/25", nodes=nodes))
+    status, _, details = run(addresses.check_addresses_pod_cidr, planned("10.244.1.128/25", nodes=nodes))
     assert status == WARN and details == ("n2: pod CIDR 10.244.1.0/24",)
-    assert run(pf.check_addresses_pod_cidr, planned("10.245.0.0/16", nodes=nodes)) == (OK, "", ())
-    assert "no node declares a pod CIDR" in run(pf.check_addresses_pod_cidr, planned("10.0.0.0/8"))[2][0]
+    assert run(addresses.check_addresses_pod_cidr, planned("10.245.0.0/16", nodes=nodes)) == (OK, "", ())
+    assert "no node declares a pod CIDR" in run(addresses.check_addresses_pod_cidr, planned("10.0.0.0/8"))[2][0]
 
 
 def test_addresses_and_existing_pools():
     pools = [
         {"metadata": meta("old", "metallb-system"), "spec": {"addresses": ["192.168.1.200-192.168.1.220", "bad entry"]}}
     ]
-    status, _message, details = run(pf.check_addresses_pools, planned("192.168.1.192/27", ipaddresspools=pools))
+    status, _message, details = run(addresses.check_addresses_pools, planned("192.168.1.192/27", ipaddresspools=pools))
     assert status == WARN and details == (
         "192.168.1.192/27 overlaps 192.168.1.200-192.168.1.220 of IPAddressPool metallb-system/old",
     )
-    assert run(pf.check_addresses_pools, planned("192.168.2.0/24", ipaddresspools=pools))[0] == OK
-    assert run(pf.check_addresses_pools, planned("192.168.2.0/24"))[0] == OK  # no metallb.io CRDs at all
+    assert run(addresses.check_addresses_pools, planned("192.168.2.0/24", ipaddresspools=pools))[0] == OK
+    assert run(addresses.check_addresses_pools, planned("192.168.2.0/24"))[0] == OK  # no metallb.io CRDs at all
 
 
 def test_addresses_in_use():
     services = [service("a", "web", ["192.168.1.240"]), service("a", "np", kind="NodePort")]
-    status, _, details = run(pf.check_addresses_in_use, planned("192.168.1.240/29", services=services))
+    status, _, details = run(addresses.check_addresses_in_use, planned("192.168.1.240/29", services=services))
     assert status == WARN and details == ("a/web: 192.168.1.240",)
 
 
@@ -756,7 +782,7 @@ def test_addresses_in_use():
 
 
 def test_check_list_is_data_with_stable_ids():
-    base = [c.id for c in pf.checks(facts())]
+    base = [o.check.id for o in pf.evaluate(facts())]
     assert base == [
         "kubernetes-api",
         "kubernetes-version",
@@ -779,7 +805,7 @@ def test_check_list_is_data_with_stable_ids():
         "network-policies",
         "permissions",
     ]
-    with_extras = pf.checks(planned("10.0.0.0/24", manifest=pf.ManifestCheck("m")))
+    with_extras = [o.check for o in pf.evaluate(planned("10.0.0.0/24", manifest=pf.ManifestCheck("m")))]
     assert [c.id for c in with_extras][len(base) :] == [
         "manifest-dry-run",
         "addresses-size",
@@ -799,13 +825,14 @@ def test_a_healthy_cluster_passes_with_only_the_memberlist_reminder():
         nodes=[node("n1", addresses=[("InternalIP", "192.168.1.10")]), node("n2")],
         daemonsets=[daemonset("kube-system", "calico-node"), daemonset("kube-system", "kube-proxy")],
         configmaps=[kube_proxy_cm(strict=True)],
-        permissions=[(a, True, "") for a in pf.needed_access("metallb-system")],
+        permissions=[(a, True, "") for a in permissions.needed_access("metallb-system")],
     )
-    outcomes = run_checks(pf.checks(f), f)
+    outcomes = pf.evaluate(f)
     problems = {o.check.id: o.result.status for o in outcomes if o.result.status != OK}
     assert problems == {"memberlist-ports": WARN}
     doc = to_document(outcomes)
     assert doc["success"] is True
+    assert [c["id"] for c in doc["categories"]] == list(pf.CATEGORY_IDS[:-1])  # planned addresses: not asked
     assert [c["name"] for c in doc["categories"]] == [
         "Kubernetes",
         "Existing installation",
@@ -821,10 +848,10 @@ def test_a_healthy_cluster_passes_with_only_the_memberlist_reminder():
 
 def test_unreadable_kinds_skip_instead_of_passing():
     f = facts(
-        **{s.key: pf.Unreadable(f"no permission to list {s.what}") for s in pf.SOURCES},
-        permissions=pf.Unreadable("no permission to create SelfSubjectAccessReviews"),
+        **{s.key: Unreadable(f"no permission to list {s.what}") for s in pf.SOURCES},
+        permissions=Unreadable("no permission to create SelfSubjectAccessReviews"),
     )
-    outcomes = {o.check.id: o.result for o in run_checks(pf.checks(f), f)}
+    outcomes = {o.check.id: o.result for o in pf.evaluate(f)}
     passed = sorted(k for k, r in outcomes.items() if r.status == OK)
     assert passed == ["kubernetes-api", "kubernetes-version"]  # both from /version, which anyone may read
     assert outcomes["linux-nodes"].status == SKIP and outcomes["linux-nodes"].message == "no permission to list nodes"
@@ -834,8 +861,8 @@ def test_unreadable_kinds_skip_instead_of_passing():
 def test_unreadable_reason():
     nodes = next(s for s in pf.SOURCES if s.key == "nodes")
     policies = next(s for s in pf.SOURCES if s.key == "networkpolicies")
-    assert pf.unreadable_reason(nodes, "x", True) == "no permission to list nodes"
-    assert pf.unreadable_reason(policies, "lb", False) == "could not list NetworkPolicies in namespace lb"
+    assert unreadable_reason(nodes, "x", True) == "no permission to list nodes"
+    assert unreadable_reason(policies, "lb", False) == "could not list NetworkPolicies in namespace lb"
 
 
 # --------------------------------------------------------------------------------------------- flags (no cluster)
@@ -873,3 +900,25 @@ def test_flags_are_checked_before_contacting_the_cluster(tmp_path):
         options("--manifest", str(tmp_path / "bad.yaml"))
     with pytest.raises(SystemExit):
         options("--mode", "ospf")
+
+
+def test_skip_check_reports_the_check_as_skipped_without_running_it():
+    f = facts(configmaps=[kube_proxy_cm(strict=False)])
+    outcomes = {o.check.id: o.result for o in pf.evaluate(f, skip=["strict-arp"])}
+    assert (outcomes["strict-arp"].status, outcomes["strict-arp"].message) == (SKIP, "skipped (--skip-check)")
+    assert pf.evaluate(f)[12].check.id == "strict-arp" and pf.evaluate(f)[12].result.status == FAIL
+
+
+def test_skip_check_names_must_exist():
+    with pytest.raises(
+        errors.UsageError, match="--skip-check strict_arp: no such check; the checks are kubernetes-api"
+    ):
+        options("--skip-check", "strict_arp")
+
+
+def test_an_unreachable_api_fails_the_first_check_and_nothing_else_runs():
+    f = facts(server_error="cannot reach the API server")
+    outcomes = pf.evaluate(f)
+    assert [(o.check.id, o.result.status, o.result.message) for o in outcomes] == [
+        ("kubernetes-api", FAIL, "cannot reach the API server")
+    ]

@@ -1,0 +1,197 @@
+"""Planned addresses (--addresses): size, and overlaps with nodes, the service and pod CIDRs, pools, Services."""
+
+from metallb_plugin.core import ipam
+from metallb_plugin.core import objects as k8s
+from metallb_plugin.core.checks import OK, WARN, Check, Result, Skip, register
+from metallb_plugin.core.preflight.facts import is_load_balancer, node_addresses
+
+
+def parse_addresses(values):
+    """--addresses values (repeatable, comma-separated) -> [AddressRange]; ipam.AddressError when invalid."""
+    return ipam.parse_entries(ipam.split_addresses(list(values)))
+
+
+def _ranges_text(ranges):
+    return ", ".join(str(r) for r in ranges)
+
+
+def check_address_size(facts):
+    size = ipam.capacity(facts.addresses)
+    families = [f"IPv{v}: {ipam.readable_count(n)}" for v, n in ((4, size.v4), (6, size.v6)) if n]
+    return Result(
+        OK,
+        details=(
+            f"{ipam.readable_count(size.total)} usable addresses ({', '.join(families)}) in "
+            f"{_ranges_text(facts.addresses)}",
+        ),
+    )
+
+
+def check_addresses_nodes(facts):
+    hits = []
+    for node in facts.items("nodes"):
+        for kind, address in node_addresses(node):
+            if ipam.contains(facts.addresses, address):
+                hits.append(f"{k8s.name(node)}: {kind} {address}")
+    if hits:
+        return Result(
+            WARN,
+            f"{len(hits)} node address(es) are inside the planned range: MetalLB would hand them "
+            "out and the node would lose traffic (ARP/NDP conflicts)",
+            tuple(hits),
+        )
+    return Result(OK)
+
+
+def service_cidrs(facts):
+    """The service CIDRs (ServiceCIDR objects, Kubernetes 1.33+), or None when the server does not serve them."""
+    if not facts.readable("servicecidrs"):
+        raise Skip(facts.objects["servicecidrs"].reason)
+    if facts.objects.get("servicecidrs") is None:
+        return None
+    return [cidr for obj in facts.items("servicecidrs") for cidr in (obj.get("spec") or {}).get("cidrs") or []]
+
+
+def check_addresses_service_cidr(facts):
+    cidrs = service_cidrs(facts)
+    if cidrs is None:  # older server: at least the ClusterIPs in use must stay out
+        used = [
+            f"{k8s.qualified(s)}: {ip}"
+            for s in facts.items("services")
+            for ip in (s.get("spec") or {}).get("clusterIPs") or [(s.get("spec") or {}).get("clusterIP")]
+            if ip and ip != "None" and ipam.contains(facts.addresses, ip)
+        ]
+        if used:
+            return Result(
+                WARN,
+                "ClusterIPs of Services are inside the planned range, so it overlaps the service CIDR",
+                tuple(used),
+            )
+        return Result(
+            OK,
+            details=(
+                "the server does not list its service CIDR (ServiceCIDR, Kubernetes 1.33+); no "
+                "ClusterIP is inside the planned range",
+            ),
+        )
+    hits = [
+        f"{_ranges_text(ipam.network_overlaps(facts.addresses, cidr))} overlaps service CIDR {cidr}"
+        for cidr in cidrs
+        if ipam.network_overlaps(facts.addresses, cidr)
+    ]
+    if hits:
+        return Result(
+            WARN, "the planned range overlaps the service CIDR: those addresses belong to ClusterIPs", tuple(hits)
+        )
+    return Result(OK, details=(f"service CIDR {', '.join(cidrs)}",) if cidrs else ())
+
+
+def check_addresses_pod_cidr(facts):
+    hits, seen = [], 0
+    for node in facts.items("nodes"):
+        spec = node.get("spec") or {}
+        for cidr in spec.get("podCIDRs") or ([spec["podCIDR"]] if spec.get("podCIDR") else []):
+            seen += 1
+            if ipam.network_overlaps(facts.addresses, cidr):
+                hits.append(f"{k8s.name(node)}: pod CIDR {cidr}")
+    if hits:
+        return Result(WARN, "the planned range overlaps the pod network: those addresses belong to pods", tuple(hits))
+    if not seen:
+        return Result(
+            OK,
+            details=(
+                "no node declares a pod CIDR (the network add-on may assign pod addresses "
+                "itself: compare with its IP pools)",
+            ),
+        )
+    return Result(OK)
+
+
+def check_addresses_pools(facts):
+    hits = []
+    for pool in facts.items("ipaddresspools"):
+        ranges, _ = k8s.pool_ranges(pool, lenient=True)  # a broken pool's readable entries still count
+        for planned, existing in ipam.overlaps(facts.addresses, ranges):
+            hits.append(f"{planned} overlaps {existing} of IPAddressPool {k8s.qualified(pool)}")
+    if hits:
+        return Result(WARN, "the planned range overlaps existing IPAddressPools, which MetalLB refuses", tuple(hits))
+    return Result(OK)
+
+
+def check_addresses_in_use(facts):
+    used = [
+        f"{k8s.qualified(s)}: {ip}"
+        for s in facts.items("services")
+        if is_load_balancer(s)
+        for ip in ipam.ingress_ips(s)
+        if ipam.contains(facts.addresses, ip)
+    ]
+    if used:
+        return Result(
+            WARN, f"{len(used)} address(es) of the planned range are already used by LoadBalancer Services", tuple(used)
+        )
+    return Result(OK)
+
+
+register(
+    "planned-addresses",
+    "Planned addresses",
+    (
+        Check(
+            "addresses-size",
+            "planned-addresses",
+            "planned addresses are usable",
+            check_address_size,
+            when=lambda f: f.addresses is not None,
+        ),
+        Check(
+            "addresses-nodes",
+            "planned-addresses",
+            "planned addresses avoid node addresses",
+            check_addresses_nodes,
+            severity="warning",
+            hint="kubectl get nodes -o wide",
+            needs=("nodes",),
+            when=lambda f: f.addresses is not None,
+        ),
+        Check(
+            "addresses-service-cidr",
+            "planned-addresses",
+            "planned addresses avoid the service CIDR",
+            check_addresses_service_cidr,
+            severity="warning",
+            hint="kubectl get servicecidrs",
+            when=lambda f: f.addresses is not None,
+        ),
+        Check(
+            "addresses-pod-cidr",
+            "planned-addresses",
+            "planned addresses avoid the pod CIDRs",
+            check_addresses_pod_cidr,
+            severity="warning",
+            hint="kubectl get nodes -o custom-columns=NAME:.metadata.name,PODCIDRS:.spec.podCIDRs",
+            needs=("nodes",),
+            when=lambda f: f.addresses is not None,
+        ),
+        Check(
+            "addresses-pools",
+            "planned-addresses",
+            "planned addresses avoid existing IPAddressPools",
+            check_addresses_pools,
+            severity="warning",
+            hint="kubectl metallb pools",
+            needs=("ipaddresspools",),
+            when=lambda f: f.addresses is not None,
+        ),
+        Check(
+            "addresses-in-use",
+            "planned-addresses",
+            "planned addresses are not used by LoadBalancer Services yet",
+            check_addresses_in_use,
+            severity="warning",
+            hint="kubectl get services -A --field-selector spec.type=LoadBalancer",
+            needs=("services",),
+            when=lambda f: f.addresses is not None,
+        ),
+    ),
+)

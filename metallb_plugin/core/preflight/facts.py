@@ -1,0 +1,120 @@
+"""What preflight reads and is asked: the Source table, Facts (the snapshot plus the command's inputs), helpers."""
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from metallb_plugin.core import ipam, releases
+from metallb_plugin.core import objects as k8s
+from metallb_plugin.core.snapshot import ALL, CLUSTER, METALLB, SYSTEM, Snapshot, Source
+
+L2, BGP = "l2", "bgp"
+
+EXCLUDE_LB_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
+PSA_ENFORCE = "pod-security.kubernetes.io/enforce"
+MEMBERLIST_PORT = 7946
+WEBHOOK_PORT = 9443
+
+# The speaker DaemonSet's tolerations in every release manifest (v0.13-v0.16); the controller has none.
+SPEAKER_TOLERATIONS = (
+    {"key": "node-role.kubernetes.io/master", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"},
+)
+
+
+SOURCES = (
+    Source("nodes", "v1", "nodes", CLUSTER, "nodes"),
+    Source("metallb_namespace", "v1", "namespaces", CLUSTER, "namespaces", field_selector="metadata.name={namespace}"),
+    Source("daemonsets", "apps/v1", "daemonsets", ALL, "DaemonSets"),
+    Source("deployments", "apps/v1", "deployments", ALL, "Deployments"),
+    Source("pods", "v1", "pods", SYSTEM, "Pods"),
+    Source("configmaps", "v1", "configmaps", SYSTEM, "ConfigMaps"),
+    Source("legacy_configmaps", "v1", "configmaps", ALL, "ConfigMaps", field_selector="metadata.name=config"),
+    Source("services", "v1", "services", ALL, "Services"),
+    Source("crds", "apiextensions.k8s.io/v1", "customresourcedefinitions", CLUSTER, "CustomResourceDefinitions"),
+    Source("servicecidrs", "networking.k8s.io/v1", "servicecidrs", CLUSTER, "ServiceCIDRs", optional=True),
+    Source(
+        "networkpolicies",
+        "networking.k8s.io/v1",
+        "networkpolicies",
+        METALLB,
+        "NetworkPolicies",
+        after="metallb_namespace",
+    ),
+    Source("ipaddresspools", "", "ipaddresspools", ALL, "IPAddressPools", crd="ipaddresspools.metallb.io"),
+    Source("metallbs", "", "metallbs", ALL, "MetalLB resources", crd="metallbs.metallb.io"),
+    Source(
+        "ciliumpools",
+        "",
+        "ciliumloadbalancerippools",
+        CLUSTER,
+        "CiliumLoadBalancerIPPools",
+        crd="ciliumloadbalancerippools.cilium.io",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Access:
+    """One permission install needs, as a SelfSubjectAccessReview asks it."""
+
+    verb: str
+    group: str
+    resource: str
+    namespace: Optional[str] = None
+
+    def __str__(self):
+        resource = f"{self.resource}.{self.group}" if self.group else self.resource
+        where = f"in namespace {self.namespace}" if self.namespace else "(cluster-wide)"
+        return f"{self.verb} {resource} {where}"
+
+
+@dataclass
+class Facts(Snapshot):
+    """The snapshot preflight read (objects[key]: a list, None when not served, or Unreadable) and its inputs."""
+
+    mode: str = L2
+    tag: str = releases.DEFAULT_TAG  # the MetalLB release to check against
+    server_error: str = ""  # why /version could not be read: the API check fails with it, and nothing else runs
+    addresses: Optional[list] = None  # planned pool addresses (ipam ranges) when --addresses was given
+    permissions: object = None  # [(Access, allowed, reason)] or Unreadable
+    manifest: object = None  # ManifestCheck when --manifest was given
+
+
+@dataclass
+class ManifestCheck:
+    """What the command learned from --manifest FILE and its server-side dry run."""
+
+    path: str
+    release: Optional[tuple] = None  # (tag, file) when the digest is a known upstream file
+    sha256: str = ""
+    errors: list = field(default_factory=list)  # ["CustomResourceDefinition/x: server message"]
+    tried: int = 0  # cluster-scoped objects dry-run
+
+
+def is_linux(node):
+    os_name = k8s.labels(node).get("kubernetes.io/os") or ((node.get("status") or {}).get("nodeInfo") or {}).get(
+        "operatingSystem"
+    )
+    return os_name in (None, "", "linux")
+
+
+def node_addresses(node):
+    """[(type, address)] of a node's InternalIP / ExternalIP addresses."""
+    return [
+        (a.get("type"), a.get("address"))
+        for a in (node.get("status") or {}).get("addresses") or []
+        if a.get("type") in ("InternalIP", "ExternalIP") and a.get("address")
+    ]
+
+
+def is_load_balancer(service):
+    return (service.get("spec") or {}).get("type") == "LoadBalancer"
+
+
+def ingress_addresses(service):
+    ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    return [i.get("ip") or i.get("hostname") for i in ingress if i.get("ip") or i.get("hostname")]
+
+
+def allocated_by_metallb(service):
+    return any(k8s.annotations(service).get(key) for key in ipam.ALLOCATED_FROM_POOL)

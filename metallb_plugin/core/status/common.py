@@ -1,0 +1,45 @@
+"""What the status checks share: names shown in hints, when a category applies, small helpers."""
+
+from metallb_plugin.core import releases
+from metallb_plugin.core.checks import Skip
+
+MEMBERLIST_KEY = "secretkey"
+CA_KEY = "ca.crt"
+LEGACY_CONFIGMAP = "config"
+
+
+def _plural(n, word, suffix="s"):
+    return f"{n} {word}{'' if n == 1 else suffix}"
+
+
+def _need_install(view):
+    if not view.install:
+        raise Skip("no MetalLB installation")
+
+
+def installed(view):
+    """Components and webhook checks only apply to an installation (else left out, not a wall of skips)."""
+    return view.install is not None
+
+
+def uses_frr_k8s(view):
+    return view.install is not None and bool(view.install.frr_k8s)
+
+
+def crds_served(view):
+    return view.facts.metallb_served is not None
+
+
+def _names(view):
+    """The object names a hint shows (the installed ones, else the release defaults)."""
+    install = view.install
+    frr_ns, _, frr = (install.frr_k8s or "").partition("/") if install else ("", "", "")
+    return {
+        "ns": view.ns,
+        "controller": install.controller if install and install.controller else "controller",
+        "speaker": install.speaker if install and install.speaker else "speaker",
+        "frr": frr,
+        "frr_ns": frr_ns,
+        "webhook_service": install.webhook_service if install else releases.WEBHOOK_NAMES[0],
+        "webhook_configuration": install.webhook_configuration if install else releases.WEBHOOK_CONFIGURATION,
+    }

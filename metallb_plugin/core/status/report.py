@@ -1,0 +1,128 @@
+"""The status report: the outcomes of the checks over one snapshot, the verdict and the stable JSON document.
+
+Document:
+    {"namespace", "installation": {...} | null, "verdict": "healthy" | "degraded", "summary": str,
+     "components": {"controller": {...} | null, "speaker": {...} | null, "frrK8s": {...} | null},
+     "configuration": {"ipAddressPools", "l2Advertisements", "bgpAdvertisements", "bgpPeers",
+                       "unannouncedPools": [...], "ignoredObjects": [...], "configurationStates": [...]},
+     "services": [ServiceState.to_dict()], "checks": checks.to_document(outcomes),
+     "problems": [{"id", "category", "categoryId", "severity", "message", "details", "hint"}]}
+"""
+
+from dataclasses import dataclass
+
+from metallb_plugin.core import advertisements as adv
+from metallb_plugin.core import checks, workloads
+from metallb_plugin.core import service_status as svc
+from metallb_plugin.core.checks import FAIL, WARN, to_document
+from metallb_plugin.core.objects import meta, name
+from metallb_plugin.core.status.common import _plural
+from metallb_plugin.core.status.configuration import ignored_objects
+from metallb_plugin.core.view import View
+
+CATEGORY_IDS = ("installation", "components", "webhook", "configuration", "services")
+
+
+@dataclass
+class Report:
+    facts: object
+    view: object
+    outcomes: list
+    services: list
+
+    @property
+    def healthy(self):
+        return all(o.result.status != FAIL for o in self.outcomes)
+
+    @property
+    def problems(self):
+        return [o for o in self.outcomes if o.result.status in (FAIL, WARN)]
+
+    @property
+    def verdict(self):
+        return "healthy" if self.healthy else "degraded"
+
+    def summary(self):
+        failed = [o for o in self.outcomes if o.result.status == FAIL]
+        warned = [o for o in self.outcomes if o.result.status == WARN]
+        counts = []
+        if failed:
+            counts.append(_plural(len(failed), "problem"))
+        if warned:
+            counts.append(_plural(len(warned), "warning"))
+        text = f"MetalLB is {self.verdict}"
+        return text + (f": {', '.join(counts)}" if counts else "")
+
+    def to_document(self):
+        view = self.view
+        install = view.install
+        return {
+            "namespace": view.ns,
+            "installation": install.to_dict() if install else None,
+            "verdict": self.verdict,
+            "summary": self.summary(),
+            "components": {
+                "controller": _deployment_doc(view.controller),
+                "speaker": _daemonset_doc(view, view.speaker),
+                "frrK8s": _daemonset_doc(view, view.frr_k8s),
+            },
+            "configuration": {
+                "ipAddressPools": len(view.pools),
+                "l2Advertisements": len(view.local["l2advertisements"]),
+                "bgpAdvertisements": len(view.local["bgpadvertisements"]),
+                "bgpPeers": len(view.local["bgppeers"]),
+                "unannouncedPools": adv.unannounced_pools(view.pools, view.advertisements)
+                if view.advertisements
+                else [name(p) for p in view.pools],
+                "ignoredObjects": ignored_objects(view),
+                "configurationStates": [
+                    {
+                        "name": name(s),
+                        "result": (s.get("status") or {}).get("result"),
+                        "errorSummary": (s.get("status") or {}).get("errorSummary", ""),
+                    }
+                    for s in view.local["configurationstates"]
+                ],
+            },
+            "services": [s.to_dict() for s in self.services],
+            "checks": to_document(self.outcomes),
+            "problems": [
+                {
+                    "id": o.check.id,
+                    "category": o.category.title,
+                    "categoryId": o.category.id,
+                    "severity": o.result.status,
+                    "message": o.result.message,
+                    "details": list(o.result.details),
+                    "hint": o.check.hint,
+                }
+                for o in self.problems
+            ],
+        }
+
+
+def _deployment_doc(dep):
+    if not dep:
+        return None
+    return {"name": name(dep), **workloads.deployment_counts(dep)}
+
+
+def _daemonset_doc(view, ds):
+    if not ds:
+        return None
+    pods = workloads.pods_of(ds, view.pods)
+    missing = workloads.nodes_without_ready_pod(ds, view.nodes, view.pods) if pods else []
+    return {
+        "name": name(ds),
+        "namespace": meta(ds).get("namespace"),
+        **workloads.daemonset_counts(ds),
+        "nodesWithoutReadyPod": missing,
+    }
+
+
+def evaluate(facts, skip=()):
+    """The Report of every status check over facts (view.Facts); skip: check ids not to run."""
+    view = View(facts)
+    view.states = [svc.classify(view, s) for s in view.lb_services] if facts.readable("services") else []
+    outcomes = checks.evaluate(facts, CATEGORY_IDS, skip, subject=view)
+    return Report(facts, view, outcomes, view.states)

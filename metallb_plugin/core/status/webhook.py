@@ -1,0 +1,170 @@
+"""Webhook and secrets: the webhook Service's endpoints, its CA bundle and certificate, the memberlist key."""
+
+from metallb_plugin.core import installation as inst
+from metallb_plugin.core.checks import FAIL, OK, WARN, Check, Result, Skip, register
+from metallb_plugin.core.objects import meta, name
+from metallb_plugin.core.status.common import (
+    CA_KEY,
+    MEMBERLIST_KEY,
+    _names,
+    _need_install,
+    _plural,
+    installed,
+)
+
+
+def check_webhook_endpoints(view):
+    _need_install(view)
+    wanted = view.install.webhook_service
+    view.facts.get("services")
+    if not any(meta(s).get("namespace") == view.ns and name(s) == wanted for s in view.services):
+        return Result(FAIL, f"webhook Service {wanted} not found in {view.ns}")
+    view.facts.get("endpointslices")
+    ready, text = inst.endpoints_ready(view.slices.get((view.ns, wanted)))
+    if not ready:
+        return Result(
+            FAIL,
+            f"webhook Service {wanted}: {text}; every write of a metallb.io object fails until the "
+            "controller serves it",
+        )
+    return Result(OK, f"webhook Service {wanted}: {text}")
+
+
+def _webhook_config(view):
+    wanted = view.install.webhook_configuration
+    found = next((w for w in view.webhook_configurations if name(w) == wanted), None)
+    if found:
+        return found
+    return next(
+        (
+            w
+            for w in view.webhook_configurations
+            for hook in w.get("webhooks") or []
+            if ((hook.get("clientConfig") or {}).get("service") or {}).get("name") == view.install.webhook_service
+            and hook.get("name", "").endswith("metallb.io")
+        ),
+        None,
+    )
+
+
+def check_webhook_configuration(view):
+    _need_install(view)
+    view.facts.get("validatingwebhookconfigurations")
+    config = _webhook_config(view)
+    if not config:
+        return Result(
+            WARN,
+            f"no ValidatingWebhookConfiguration {view.install.webhook_configuration}: metallb.io "
+            "objects are not validated when written",
+        )
+    hooks = config.get("webhooks") or []
+    empty = [h.get("name", "") for h in hooks if not (h.get("clientConfig") or {}).get("caBundle")]
+    elsewhere = sorted(
+        {
+            f"{s.get('namespace')}/{s.get('name')}"
+            for h in hooks
+            for s in [(h.get("clientConfig") or {}).get("service") or {}]
+            if s and s.get("namespace") != view.ns
+        }
+    )
+    details = []
+    if elsewhere:
+        details.append(f"its webhooks call {', '.join(elsewhere)}, not the Service in {view.ns}")
+    if empty:
+        details.append(f"no caBundle in: {', '.join(empty)}")
+        return Result(
+            FAIL,
+            f"ValidatingWebhookConfiguration {name(config)} has no CA bundle in "
+            f"{len(empty)} of {len(hooks)} webhooks (the controller injects it when it starts)",
+            tuple(details),
+        )
+    if elsewhere:
+        return Result(
+            FAIL, f"ValidatingWebhookConfiguration {name(config)} points at another namespace", tuple(details)
+        )
+    return Result(
+        OK, f"ValidatingWebhookConfiguration {name(config)} has a CA bundle ({_plural(len(hooks), 'webhook')})"
+    )
+
+
+def check_certificate(view):
+    _need_install(view)
+    view.facts.get("secrets")
+    wanted = view.install.webhook_secret
+    if wanted not in view.secrets:
+        return Result(FAIL, f"Secret {wanted} (webhook certificate) not found in {view.ns}")
+    if CA_KEY not in view.secrets[wanted]:
+        return Result(FAIL, f"Secret {wanted} has no {CA_KEY}: the controller has not written its certificate yet")
+    return Result(OK, f"Secret {wanted} has {CA_KEY}")
+
+
+def _speaker_uses_secret(speaker, secret):
+    volumes = (((speaker.get("spec") or {}).get("template") or {}).get("spec") or {}).get("volumes") or []
+    return any((v.get("secret") or {}).get("secretName") == secret for v in volumes)
+
+
+def check_memberlist(view):
+    _need_install(view)
+    view.facts.get("secrets")
+    wanted = view.install.memberlist_secret
+    if view.speaker and not _speaker_uses_secret(view.speaker, wanted):
+        raise Skip("the speaker does not use memberlist")
+    if wanted not in view.secrets:
+        return Result(
+            FAIL,
+            f"Secret {wanted} not found in {view.ns}: speakers cannot start (the controller creates it when it starts)",
+        )
+    if MEMBERLIST_KEY not in view.secrets[wanted]:
+        return Result(FAIL, f"Secret {wanted} has no key {MEMBERLIST_KEY}")
+    return Result(OK, f"Secret {wanted} has {MEMBERLIST_KEY}")
+
+
+register(
+    "webhook",
+    "Webhook and secrets",
+    (
+        Check(
+            "webhook.endpoints",
+            "webhook",
+            "webhook Service has ready endpoints",
+            check_webhook_endpoints,
+            hint=lambda v: "kubectl -n {ns} get endpointslices -l kubernetes.io/service-name={webhook_service}".format(
+                **_names(v)
+            ),
+            when=installed,
+        ),
+        Check(
+            "webhook.configuration",
+            "webhook",
+            "webhook configuration has a CA bundle",
+            check_webhook_configuration,
+            hint=lambda v: "kubectl get validatingwebhookconfiguration {webhook_configuration} -o yaml".format(
+                **_names(v)
+            ),
+            needs=("validatingwebhookconfigurations",),
+            when=installed,
+        ),
+        Check(
+            "webhook.certificate",
+            "webhook",
+            "webhook certificate Secret has ca.crt",
+            check_certificate,
+            hint=lambda v: ("kubectl -n {ns} logs deployment/{controller} (the certificate rotator writes it)").format(
+                **_names(v)
+            ),
+            needs=("secrets",),
+            when=installed,
+        ),
+        Check(
+            "secrets.memberlist",
+            "webhook",
+            "memberlist Secret has secretkey",
+            check_memberlist,
+            hint=lambda v: ("kubectl -n {ns} logs deployment/{controller} (the controller creates it)").format(
+                **_names(v)
+            ),
+            needs=("secrets",),
+            when=installed,
+        ),
+    ),
+)
