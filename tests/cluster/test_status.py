@@ -588,13 +588,13 @@ def test_permissions(ready, controlplane):
 
 
 def test_one_list_per_kind_whatever_the_number_of_services(ready, apps):
-    from metallb_plugin.commands.status import Gatherer
+    from metallb_plugin.commands.status import gather
 
     _, args = cli.parse(["status", "--kubeconfig", ready.plane.kubeconfig("admin")])
 
     def count():
         client = cluster.connect(args, environ={})
-        Gatherer(client, args).gather()
+        gather(client, args)
         return client.requests
 
     before = count()
