@@ -26,7 +26,7 @@ API (stable; preflight and status import it):
 import ipaddress
 import math
 from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, Tuple
+from typing import Any, Dict, FrozenSet, List, Mapping, Sequence, Tuple
 
 ALLOCATED_FROM_POOL = ("metallb.io/ip-allocated-from-pool", "metallb.universe.tf/ip-allocated-from-pool")
 EXAMPLES = "use a CIDR like 192.168.10.0/24 or a range like 192.168.10.1-192.168.10.50"
@@ -362,21 +362,21 @@ def _annotation_pool(service):
     return None
 
 
-def ingress_ips(service):
+def ingress_ips(service: Mapping[str, Any]) -> List[str]:
     """The LoadBalancer IPs written in a Service's status."""
     ingress = (((service.get("status") or {}).get("loadBalancer") or {}).get("ingress")) or []
     return [entry["ip"] for entry in ingress if isinstance(entry, dict) and entry.get("ip")]
 
 
-def usage(services, pools):
+def usage(services: Sequence[Mapping[str, Any]], pools: Mapping[str, Sequence["AddressRange"]]) -> "Usage":
     """Which addresses of which pool ({name: [AddressRange]}) LoadBalancer Services use.
 
     An ingress IP counts for the pool named in `metallb.io/ip-allocated-from-pool` when that pool holds it,
     else for the pool whose range holds it; a Service is listed under every pool it takes an IP from, or under
     the annotated pool. IPs shared by several Services count once.
     """
-    ips = {name: set() for name in pools}
-    users = {name: set() for name in pools}
+    ips: Dict[str, set] = {name: set() for name in pools}
+    users: Dict[str, set] = {name: set() for name in pools}
     outside = []
     for service in services:
         if (service.get("spec") or {}).get("type") != "LoadBalancer":

@@ -19,6 +19,7 @@ API (stable; other modules import it):
 
 import re
 from dataclasses import dataclass
+from typing import Optional, Tuple
 
 URL_PATTERN = "https://raw.githubusercontent.com/metallb/metallb/{tag}/config/manifests/{file}"
 MODES = ("native", "frr", "frr-k8s")
@@ -254,12 +255,13 @@ class Artifact:
 _VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
 
 
-def parse_version(text):
+def parse_version(text: str) -> Tuple[int, int, int]:
     """(major, minor, patch) of "v0.14.9" or "0.14.9"; ValueError for anything else (e.g. "main", "latest")."""
     match = _VERSION.fullmatch((text or "").strip())
     if not match:
         raise ValueError(f"'{text}' is not a MetalLB version like v0.16.1")
-    return tuple(int(part) for part in match.groups())
+    major, minor, patch = (int(part) for part in match.groups())
+    return major, minor, patch
 
 
 def normalize_tag(text):
@@ -309,7 +311,7 @@ def known_digest(sha256):
     return None
 
 
-def min_kubernetes(tag):
+def min_kubernetes(tag: str) -> Optional[Tuple[int, int]]:
     """(major, minor) of the oldest Kubernetes a release is documented to work on, or None."""
     version = parse_version(tag)
     floor = None
@@ -326,3 +328,20 @@ def webhook_names(tag):
     except ValueError:
         return WEBHOOK_NAMES  # unknown builds (e.g. "main") use the current names
     return WEBHOOK_NAMES if version >= _WEBHOOK_RENAMED_IN else WEBHOOK_NAMES_OLD
+
+
+def catalogue():
+    """Every known release, newest first: version, default, modes, prometheusModes, minKubernetes."""
+    rows = []
+    for tag in reversed(TAGS):
+        floor = min_kubernetes(tag)
+        rows.append(
+            {
+                "version": tag,
+                "default": tag == DEFAULT_TAG,
+                "modes": [m for m in MODES if manifest_file(m) in RELEASES[tag]],
+                "prometheusModes": [m for m in MODES if manifest_file(m, True) in RELEASES[tag]],
+                "minKubernetes": "%d.%d" % floor if floor else None,
+            }
+        )
+    return rows
