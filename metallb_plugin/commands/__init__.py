@@ -14,6 +14,16 @@ def duration(text):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def add_timeout(parser, default, what):
+    """--timeout DURATION, the same flag wherever a command waits; what: what it limits."""
+    from metallb_plugin.core.duration import format_duration
+
+    parser.add_argument(
+        "--timeout", type=duration, default=default, metavar="DURATION",
+        help=f"{what} (default {format_duration(default, short=True)})",
+    )  # fmt: skip
+
+
 def read_manifest(path, ctx):
     """The bytes of a --manifest file ('-': standard input); a bad path is a UsageError."""
     from metallb_plugin.core import manifests

@@ -19,7 +19,7 @@ examples:
 """
 
 from metallb_plugin import defaults, errors, output
-from metallb_plugin.commands import duration, read_manifest
+from metallb_plugin.commands import add_timeout, read_manifest
 from metallb_plugin.download import download
 from metallb_plugin.errors import ExitCode
 
@@ -72,13 +72,7 @@ def add_arguments(parser):
         "--wait", dest="wait", action="store_true", default=True, help="wait until MetalLB serves (default)"
     )
     how.add_argument("--no-wait", dest="wait", action="store_false", help="return once everything is applied")
-    how.add_argument(
-        "--timeout",
-        type=duration,
-        default=defaults.INSTALL_TIMEOUT,
-        metavar="DURATION",
-        help="how long to wait (default 5m)",
-    )
+    add_timeout(how, defaults.INSTALL_TIMEOUT, "how long to wait")
     how.add_argument("-y", "--yes", action="store_true", help="do not ask before an upgrade")
     how.add_argument(
         "--force", action="store_true", help="allow a downgrade, or a cluster older than the release supports"

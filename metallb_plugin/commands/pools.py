@@ -30,7 +30,7 @@ WEBHOOK_DOWN = ("failed calling webhook", "failed to call webhook", "conversion 
 def add_arguments(parser):
     # kubectl's flags keep working after the nested subcommand; durations parse as for --request-timeout
     from metallb_plugin.cli import global_flags
-    from metallb_plugin.commands import duration
+    from metallb_plugin.commands import add_timeout
 
     flags = global_flags()
     sub = parser.add_subparsers(dest="pools_command", metavar="COMMAND")
@@ -94,13 +94,7 @@ def add_arguments(parser):
     create.add_argument("--priority", type=int, metavar="N", help="serviceAllocation priority (lower is preferred)")
     create.add_argument("--namespaces", metavar="NS[,NS...]", help="only Services in these namespaces use the pool")
     create.add_argument("--dry-run", action="store_true", help="validate with the API server, write nothing")
-    create.add_argument(
-        "--timeout",
-        type=duration,
-        default=defaults.POOLS_TIMEOUT,
-        metavar="DURATION",
-        help="how long to retry while MetalLB's webhook is not serving yet (default 2m)",
-    )
+    add_timeout(create, defaults.POOLS_TIMEOUT, "how long to retry while MetalLB's webhook is not serving yet")
 
     delete = command(
         "delete",
@@ -130,13 +124,7 @@ def add_arguments(parser):
         "--file", "-f", metavar="FILE", help="read a ConfigMap (or its config data) from FILE, - for stdin"
     )
     migrate.add_argument("--apply", action="store_true", help="apply the result to the cluster (server-side apply)")
-    migrate.add_argument(
-        "--timeout",
-        type=duration,
-        default=defaults.POOLS_TIMEOUT,
-        metavar="DURATION",
-        help="how long to retry while MetalLB's webhook is not serving yet (default 2m)",
-    )
+    add_timeout(migrate, defaults.POOLS_TIMEOUT, "how long to retry while MetalLB's webhook is not serving yet")
 
 
 def run(args, ctx):

@@ -20,7 +20,7 @@ exit codes: 0 healthy (warnings allowed), 1 degraded (or the Service has a probl
 import dataclasses
 
 from metallb_plugin import cluster, defaults, errors, output
-from metallb_plugin.commands import duration
+from metallb_plugin.commands import add_timeout
 from metallb_plugin.core import explain as explainer
 from metallb_plugin.core import releases, status
 from metallb_plugin.core.checks import FAIL
@@ -48,13 +48,7 @@ def add_arguments(parser):
     parser.add_argument(
         "--wait", action="store_true", help="wait until MetalLB is healthy (or the Service is served), up to --timeout"
     )
-    parser.add_argument(
-        "--timeout",
-        default=defaults.STATUS_TIMEOUT,
-        type=duration,
-        metavar="DURATION",
-        help="how long --wait waits, like 90s or 5m (default 5m)",
-    )
+    add_timeout(parser, defaults.STATUS_TIMEOUT, "how long --wait waits, like 90s or 5m")
 
 
 # --------------------------------------------------------------------------------------------- reading

@@ -19,7 +19,7 @@ import os
 
 from metallb_plugin import cluster, defaults, errors
 from metallb_plugin.backup import write_backup
-from metallb_plugin.commands import duration
+from metallb_plugin.commands import add_timeout
 from metallb_plugin.core import kubeproxy as kp
 from metallb_plugin.errors import ExitCode
 
@@ -41,13 +41,7 @@ def add_arguments(parser):
         "--no-restart", action="store_true", help="do not restart the kube-proxy DaemonSet after the change"
     )
     parser.add_argument("--wait", action="store_true", help="wait until the kube-proxy rollout completes")
-    parser.add_argument(
-        "--timeout",
-        type=duration,
-        default=defaults.ROLLOUT_TIMEOUT,
-        metavar="DURATION",
-        help="how long --wait waits, like 90s or 5m (default 5m)",
-    )
+    add_timeout(parser, defaults.ROLLOUT_TIMEOUT, "how long --wait waits, like 90s or 5m")
     parser.add_argument(
         "--backup", metavar="FILE", help="before changing, save the ConfigMap as YAML to FILE (must not exist)"
     )

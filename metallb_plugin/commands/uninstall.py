@@ -20,7 +20,7 @@ import os
 
 from metallb_plugin import cluster, defaults, errors
 from metallb_plugin.backup import write_backup
-from metallb_plugin.commands import duration
+from metallb_plugin.commands import add_timeout
 from metallb_plugin.core import manifests
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core.install import inventory, removal
@@ -44,13 +44,7 @@ def add_arguments(parser):
     parser.add_argument(
         "--force", action="store_true", help="uninstall even while LoadBalancer Services hold MetalLB addresses"
     )
-    parser.add_argument(
-        "--timeout",
-        type=duration,
-        default=defaults.UNINSTALL_TIMEOUT,
-        metavar="DURATION",
-        help="how long to wait until the CRDs are gone (default 1m)",
-    )
+    add_timeout(parser, defaults.UNINSTALL_TIMEOUT, "how long to wait until the CRDs are gone")
 
 
 def run(args, ctx):

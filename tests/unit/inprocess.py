@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from metallb_plugin import cli, errors
-from metallb_plugin.cluster import api_path
+from metallb_plugin.cluster import Client, api_path
 from metallb_plugin.context import Context
 
 CORE_KINDS = {
@@ -160,11 +160,7 @@ class FakeCluster:
             raise self._missing("GET", path)
         return copy.deepcopy(self.store[path])
 
-    def get_or_none(self, path, query=None):
-        try:
-            return self.get(path, query)
-        except errors.NotFound:
-            return None
+    get_or_none = Client.get_or_none  # the client's: get(), with NotFound as None
 
     def list(self, path, label_selector=None, field_selector=None):
         self._call("LIST", path)

@@ -8,19 +8,11 @@ import pytest
 from metallb_plugin.core import allocation, events, explain, service_status, status, workloads
 from metallb_plugin.core.checks import FAIL, OK, SKIP, WARN
 from metallb_plugin.core.snapshot import Unreadable
-from metallb_plugin.core.view import Facts, View, locate
+from metallb_plugin.core.view import METALLB_KINDS, Facts, View, locate
 
 NS = "metallb-system"
 NOW = datetime(2026, 5, 30, 12, 0, 0, tzinfo=timezone.utc)
-ALL_KINDS = (
-    "ipaddresspools",
-    "l2advertisements",
-    "bgpadvertisements",
-    "bgppeers",
-    "configurationstates",
-    "servicel2statuses",
-    "servicebgpstatuses",
-)
+ALL_KINDS = METALLB_KINDS
 MANIFEST = {
     "controller": {"app": "metallb", "component": "controller"},
     "speaker": {"app": "metallb", "component": "speaker"},

@@ -11,6 +11,11 @@ def parse_addresses(values):
     return ipam.parse_entries(ipam.split_addresses(list(values)))
 
 
+def planned(facts):
+    """Whether --addresses was given: the category's checks only run then."""
+    return facts.addresses is not None
+
+
 def _ranges_text(ranges):
     return ", ".join(str(r) for r in ranges)
 
@@ -142,7 +147,7 @@ register(
             "planned-addresses",
             "planned addresses are usable",
             check_address_size,
-            when=lambda f: f.addresses is not None,
+            when=planned,
         ),
         Check(
             "addresses-nodes",
@@ -152,7 +157,7 @@ register(
             severity="warning",
             hint="kubectl get nodes -o wide",
             needs=("nodes",),
-            when=lambda f: f.addresses is not None,
+            when=planned,
         ),
         Check(
             "addresses-service-cidr",
@@ -161,7 +166,7 @@ register(
             check_addresses_service_cidr,
             severity="warning",
             hint="kubectl get servicecidrs",
-            when=lambda f: f.addresses is not None,
+            when=planned,
         ),
         Check(
             "addresses-pod-cidr",
@@ -171,7 +176,7 @@ register(
             severity="warning",
             hint="kubectl get nodes -o custom-columns=NAME:.metadata.name,PODCIDRS:.spec.podCIDRs",
             needs=("nodes",),
-            when=lambda f: f.addresses is not None,
+            when=planned,
         ),
         Check(
             "addresses-pools",
@@ -181,7 +186,7 @@ register(
             severity="warning",
             hint="kubectl metallb pools",
             needs=("ipaddresspools",),
-            when=lambda f: f.addresses is not None,
+            when=planned,
         ),
         Check(
             "addresses-in-use",
@@ -191,7 +196,7 @@ register(
             severity="warning",
             hint="kubectl get services -A --field-selector spec.type=LoadBalancer",
             needs=("services",),
-            when=lambda f: f.addresses is not None,
+            when=planned,
         ),
     ),
 )

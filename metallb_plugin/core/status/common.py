@@ -43,3 +43,8 @@ def _names(view):
         "webhook_service": install.webhook_service if install else releases.WEBHOOK_NAMES[0],
         "webhook_configuration": install.webhook_configuration if install else releases.WEBHOOK_CONFIGURATION,
     }
+
+
+def named(template):
+    """A hint made from the view: template.format() with the names _names() gives."""
+    return lambda view: template.format(**_names(view))

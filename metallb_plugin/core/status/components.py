@@ -5,10 +5,10 @@ from metallb_plugin.core import workloads
 from metallb_plugin.core.checks import FAIL, OK, WARN, Check, Result, Skip, register
 from metallb_plugin.core.objects import name
 from metallb_plugin.core.status.common import (
-    _names,
     _need_install,
     _plural,
     installed,
+    named,
     uses_frr_k8s,
 )
 
@@ -79,19 +79,16 @@ def check_frr_k8s(view):
 
 
 def _metallb_pods(view):
-    pods = []
-    for workload in (view.controller, view.speaker, view.frr_k8s):
-        if workload:
-            pods += workloads.pods_of(workload, view.pods)
+    """The Pods of MetalLB's workloads; Skip when there are none (nothing to judge)."""
+    _need_install(view)
+    pods = [p for w in (view.controller, view.speaker, view.frr_k8s) if w for p in workloads.pods_of(w, view.pods)]
+    if not pods:
+        raise Skip(f"no MetalLB Pods found in {view.install.namespace}")
     return pods
 
 
 def check_pods(view):
-    _need_install(view)
-    view.facts.get("pods")
-    pods = _metallb_pods(view)
-    if not pods:
-        raise Skip(f"no MetalLB Pods found in {view.install.namespace}")
+    pods = _metallb_pods(view)  # the pods are a need of the check: unreadable, it is skipped before this
     lines = _pod_lines(view, pods)
     if lines:
         return Result(FAIL, f"{_plural(len(lines), 'Pod')} of {len(pods)} not ready", tuple(lines))
@@ -99,11 +96,7 @@ def check_pods(view):
 
 
 def check_restarts(view):
-    _need_install(view)
-    view.facts.get("pods")
-    pods = _metallb_pods(view)
-    if not pods:
-        raise Skip(f"no MetalLB Pods found in {view.install.namespace}")
+    pods = _metallb_pods(view)  # the pods are a need of the check: unreadable, it is skipped before this
     found = [r for pod in pods for r in workloads.restarts(pod, view.facts.now)]
     recent = [r for r in found if r.recent]
     if recent:
@@ -132,7 +125,7 @@ register(
             "components",
             "controller ready",
             check_controller,
-            hint=lambda v: ("kubectl -n {ns} describe deployment {controller}").format(**_names(v)),
+            hint=named("kubectl -n {ns} describe deployment {controller}"),
             when=installed,
         ),
         Check(
@@ -140,7 +133,7 @@ register(
             "components",
             "speaker ready on every node",
             check_speaker,
-            hint=lambda v: ("kubectl -n {ns} describe daemonset {speaker}").format(**_names(v)),
+            hint=named("kubectl -n {ns} describe daemonset {speaker}"),
             when=installed,
         ),
         Check(
@@ -148,7 +141,7 @@ register(
             "components",
             "frr-k8s ready on every node",
             check_frr_k8s,
-            hint=lambda v: ("kubectl -n {frr_ns} describe daemonset {frr}").format(**_names(v)),
+            hint=named("kubectl -n {frr_ns} describe daemonset {frr}"),
             when=uses_frr_k8s,
         ),
         Check(
@@ -156,7 +149,7 @@ register(
             "components",
             "MetalLB Pods ready",
             check_pods,
-            hint=lambda v: ("kubectl -n {ns} get pods -o wide; kubectl -n {ns} describe pod POD").format(**_names(v)),
+            hint=named("kubectl -n {ns} get pods -o wide; kubectl -n {ns} describe pod POD"),
             needs=("pods",),
             when=installed,
         ),
@@ -166,7 +159,7 @@ register(
             "no containers restarting",
             check_restarts,
             severity="warning",
-            hint=lambda v: ("kubectl -n {ns} logs POD -c CONTAINER --previous").format(**_names(v)),
+            hint=named("kubectl -n {ns} logs POD -c CONTAINER --previous"),
             needs=("pods",),
             when=installed,
         ),

@@ -4,9 +4,9 @@ from metallb_plugin.core import advertisements as adv
 from metallb_plugin.core.checks import FAIL, OK, WARN, Check, Result, Skip, register
 from metallb_plugin.core.objects import meta, name
 from metallb_plugin.core.status.common import (
-    _names,
     _plural,
     crds_served,
+    named,
 )
 from metallb_plugin.core.view import CONFIG_KINDS
 
@@ -168,7 +168,7 @@ register(
             "configuration",
             "configuration accepted",
             check_configuration_state,
-            hint=lambda v: ("kubectl -n {ns} get configurationstates -o yaml").format(**_names(v)),
+            hint=named("kubectl -n {ns} get configurationstates -o yaml"),
             when=crds_served,
         ),
     ),

@@ -5,10 +5,10 @@ from metallb_plugin.core.checks import FAIL, OK, WARN, Check, Result, register
 from metallb_plugin.core.objects import meta, name
 from metallb_plugin.core.status.common import (
     LEGACY_CONFIGMAP,
-    _names,
     _need_install,
     _plural,
     installed,
+    named,
 )
 
 
@@ -136,7 +136,7 @@ register(
             "no renamed or left-over objects",
             check_objects,
             severity="warning",
-            hint=lambda v: ("kubectl -n {ns} get services,secrets,configmaps").format(**_names(v)),
+            hint=named("kubectl -n {ns} get services,secrets,configmaps"),
             when=installed,
         ),
     ),

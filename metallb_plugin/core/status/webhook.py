@@ -6,10 +6,10 @@ from metallb_plugin.core.objects import meta, name
 from metallb_plugin.core.status.common import (
     CA_KEY,
     MEMBERLIST_KEY,
-    _names,
     _need_install,
     _plural,
     installed,
+    named,
 )
 
 
@@ -87,15 +87,20 @@ def check_webhook_configuration(view):
     )
 
 
+def _secret_key(view, secret, key, missing, keyless):
+    """Whether MetalLB's Secret holds the key (only key names were read): missing/keyless say what that means."""
+    if secret not in view.secrets:
+        return Result(FAIL, f"Secret {secret} {missing}")
+    if key not in view.secrets[secret]:
+        return Result(FAIL, f"Secret {secret} has no {keyless}")
+    return Result(OK, f"Secret {secret} has {key}")
+
+
 def check_certificate(view):
     _need_install(view)
-    view.facts.get("secrets")
     wanted = view.install.webhook_secret
-    if wanted not in view.secrets:
-        return Result(FAIL, f"Secret {wanted} (webhook certificate) not found in {view.ns}")
-    if CA_KEY not in view.secrets[wanted]:
-        return Result(FAIL, f"Secret {wanted} has no {CA_KEY}: the controller has not written its certificate yet")
-    return Result(OK, f"Secret {wanted} has {CA_KEY}")
+    return _secret_key(view, wanted, CA_KEY, f"(webhook certificate) not found in {view.ns}",
+                       f"{CA_KEY}: the controller has not written its certificate yet")  # fmt: skip
 
 
 def _speaker_uses_secret(speaker, secret):
@@ -105,18 +110,11 @@ def _speaker_uses_secret(speaker, secret):
 
 def check_memberlist(view):
     _need_install(view)
-    view.facts.get("secrets")
     wanted = view.install.memberlist_secret
     if view.speaker and not _speaker_uses_secret(view.speaker, wanted):
         raise Skip("the speaker does not use memberlist")
-    if wanted not in view.secrets:
-        return Result(
-            FAIL,
-            f"Secret {wanted} not found in {view.ns}: speakers cannot start (the controller creates it when it starts)",
-        )
-    if MEMBERLIST_KEY not in view.secrets[wanted]:
-        return Result(FAIL, f"Secret {wanted} has no key {MEMBERLIST_KEY}")
-    return Result(OK, f"Secret {wanted} has {MEMBERLIST_KEY}")
+    missing = f"not found in {view.ns}: speakers cannot start (the controller creates it when it starts)"
+    return _secret_key(view, wanted, MEMBERLIST_KEY, missing, f"key {MEMBERLIST_KEY}")
 
 
 register(
@@ -128,9 +126,7 @@ register(
             "webhook",
             "webhook Service has ready endpoints",
             check_webhook_endpoints,
-            hint=lambda v: "kubectl -n {ns} get endpointslices -l kubernetes.io/service-name={webhook_service}".format(
-                **_names(v)
-            ),
+            hint=named("kubectl -n {ns} get endpointslices -l kubernetes.io/service-name={webhook_service}"),
             when=installed,
         ),
         Check(
@@ -138,9 +134,7 @@ register(
             "webhook",
             "webhook configuration has a CA bundle",
             check_webhook_configuration,
-            hint=lambda v: "kubectl get validatingwebhookconfiguration {webhook_configuration} -o yaml".format(
-                **_names(v)
-            ),
+            hint=named("kubectl get validatingwebhookconfiguration {webhook_configuration} -o yaml"),
             needs=("validatingwebhookconfigurations",),
             when=installed,
         ),
@@ -149,9 +143,7 @@ register(
             "webhook",
             "webhook certificate Secret has ca.crt",
             check_certificate,
-            hint=lambda v: ("kubectl -n {ns} logs deployment/{controller} (the certificate rotator writes it)").format(
-                **_names(v)
-            ),
+            hint=named("kubectl -n {ns} logs deployment/{controller} (the certificate rotator writes it)"),
             needs=("secrets",),
             when=installed,
         ),
@@ -160,9 +152,7 @@ register(
             "webhook",
             "memberlist Secret has secretkey",
             check_memberlist,
-            hint=lambda v: ("kubectl -n {ns} logs deployment/{controller} (the controller creates it)").format(
-                **_names(v)
-            ),
+            hint=named("kubectl -n {ns} logs deployment/{controller} (the controller creates it)"),
             needs=("secrets",),
             when=installed,
         ),
