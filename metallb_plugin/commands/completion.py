@@ -219,12 +219,12 @@ def _options(global_argv, timeout):
 
 def _kubeconfig_names(section):
     def names(ctx, global_argv, timeout):
-        from metallb_plugin import cluster
+        from metallb_plugin import connection
         from metallb_plugin.core import kubeconfig
 
         args = _options(global_argv, timeout)
-        files = cluster.kubeconfig_files(args.kubeconfig, ctx.environ)
-        merged = kubeconfig.merge([(path, cluster._read_kubeconfig(path)) for path in files])
+        files = connection.kubeconfig_files(args.kubeconfig, ctx.environ)
+        merged = kubeconfig.merge([(path, connection.read_kubeconfig(path)) for path in files])
         return [item["name"] for item in merged[section]]
 
     return names

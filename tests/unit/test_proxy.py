@@ -1,6 +1,6 @@
 import pytest
 
-from metallb_plugin.cluster import _env_proxy, bypass_proxy
+from metallb_plugin.connection import bypass_proxy, env_proxy
 
 
 @pytest.mark.parametrize(
@@ -25,6 +25,6 @@ def test_bypass(host, no_proxy, bypass):
 
 
 def test_env_proxy_honours_both_spellings():
-    assert _env_proxy("https://api.example.com:6443", {"HTTPS_PROXY": "http://proxy:3128"}) == "http://proxy:3128"
-    assert _env_proxy("https://api.example.com:6443", {"https_proxy": "http://p:1", "NO_PROXY": "example.com"}) is None
-    assert _env_proxy("https://api.example.com:6443", {}) is None
+    assert env_proxy("https://api.example.com:6443", {"HTTPS_PROXY": "http://proxy:3128"}) == "http://proxy:3128"
+    assert env_proxy("https://api.example.com:6443", {"https_proxy": "http://p:1", "NO_PROXY": "example.com"}) is None
+    assert env_proxy("https://api.example.com:6443", {}) is None
