@@ -1,0 +1,105 @@
+"""pools migrate: convert the legacy ConfigMap configuration; print it, or apply it."""
+
+from metallb_plugin import cluster, errors
+from metallb_plugin.commands.pools.common import (
+    APPLY_ORDER,
+    documents,
+    list_metallb,
+    path,
+    pool_ranges,
+    ref,
+    without_managed_fields,
+    write,
+)
+from metallb_plugin.errors import ExitCode
+
+
+def _read_source(args, ctx):
+    """(config dict, ConfigMap namespace or None, description, ConfigMap (ns, name) or None, client or None)."""
+    from metallb_plugin.core import legacy
+
+    if args.file:
+        try:
+            if args.file == "-":
+                text = ctx.stdin.read()
+            else:
+                with open(args.file, encoding="utf-8") as handle:
+                    text = handle.read()
+        except OSError as exc:
+            raise errors.UsageError(f"cannot read {args.file}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise errors.UsageError(f"{args.file} is not a text file") from None
+        config, found_ns = legacy.load(text)
+        return config, found_ns, args.file, None, None
+    ref = args.from_configmap or f"{args.namespace}/config"
+    cm_ns, _, cm_name = ref.rpartition("/")
+    cm_ns = cm_ns or args.namespace
+    client = ctx.connect(args)
+    obj = client.get_or_none(cluster.api_path("v1", "configmaps", cm_ns, cm_name))
+    if obj is None:
+        raise errors.PluginError(
+            f"no ConfigMap {cm_ns}/{cm_name}: pass --from-configmap NS/NAME (Helm installs "
+            "name it after the release) or --file FILE"
+        )
+    obj.setdefault("kind", "ConfigMap")
+    config, found_ns = legacy.from_document(obj)
+    return config, found_ns or cm_ns, f"ConfigMap {cm_ns}/{cm_name}", (cm_ns, cm_name), client
+
+
+def run(args, ctx):
+    from metallb_plugin.core import ipam, legacy
+
+    try:
+        config, found_ns, described, configmap, client = _read_source(args, ctx)
+        target = args.namespace if args.namespace_given else (found_ns or args.namespace)
+        result = legacy.convert(config, target)
+    except legacy.LegacyConfigError as exc:
+        raise errors.UsageError(f"invalid legacy configuration: {exc}") from None
+    for message in result.warnings:
+        ctx.warn(message)
+    for kind, old, new in result.renamed:
+        ctx.say(f'note: {kind} "{old}" is named "{new}" (Kubernetes names are lower-case DNS labels)')
+    if not args.apply:
+        if args.output == "json":
+            ctx.out(documents(result.objects, "json"))
+        else:
+            ctx.out(f"# Converted from {described} by kubectl metallb pools migrate.\n")
+            ctx.out(documents(result.objects, "yaml"))
+        return ExitCode.OK
+
+    client = client or ctx.connect(args)
+    new_pools = {o["metadata"]["name"]: o for o in result.objects if o["kind"] == "IPAddressPool"}
+    others = [p for p in list_metallb(client, "IPAddressPool", target) if p["metadata"]["name"] not in new_pools]
+    overlaps = [
+        o
+        for o in ipam.pool_overlaps({**pool_ranges(others), **pool_ranges(new_pools.values())})
+        if (o.pool in new_pools) != (o.other_pool in new_pools)
+    ]
+    if overlaps:
+        raise errors.PluginError(
+            f"{overlaps[0]}: the converted pools overlap pools already in namespace {target}; nothing was applied"
+        )
+    progress = ctx.progress()
+    applied = []
+    for obj in sorted(result.objects, key=lambda o: APPLY_ORDER.index(o["kind"])):
+        where = path(obj["kind"], target, obj["metadata"]["name"])
+        applied.append(
+            write(
+                ctx,
+                lambda p=where, o=obj: client.apply(p, o),
+                f'{obj["kind"]} "{obj["metadata"]["name"]}"',
+                args.timeout,
+                progress,
+            )
+        )
+    if args.output == "table":
+        for obj in applied:
+            ctx.out(f"{ref(obj)} serverside-applied")
+    else:
+        ctx.out(documents([without_managed_fields(o) for o in applied], args.output))
+    where = f"-n {configmap[0]} {configmap[1]}" if configmap else f"-n {found_ns or target} config"
+    ctx.say(
+        f"MetalLB v0.13 and later no longer read the legacy ConfigMap. Once `kubectl metallb pools -n {target}` "
+        f"shows the pools, remove it: kubectl delete configmap {where}"
+    )
+    return ExitCode.OK
