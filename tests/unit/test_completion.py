@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from metallb_plugin import cli
 from metallb_plugin.commands import completion as command
-from metallb_plugin.core import completion, releases
+from metallb_plugin.core import completion, completion_scripts, releases
 from metallb_plugin.output import FORMATS
 
 
@@ -322,7 +322,7 @@ def _env_with_plugin_on_path():
 def bash_complete(line):
     """COMPREPLY of the bash script for a command line (the cursor at its end)."""
     words = line.split(" ")
-    script = command.BASH + (
+    script = completion_scripts.BASH + (
         "COMP_WORDS=(" + " ".join(f"'{w}'" for w in words) + f"); COMP_CWORD={len(words) - 1}\n"
         "_kubectl_metallb; printf '%s\\n' \"${COMPREPLY[@]}\"\n"
     )

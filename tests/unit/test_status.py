@@ -1150,7 +1150,7 @@ def test_service_status_handles():
 
 
 def test_wait_progress_line_counts_seconds_only_on_a_terminal():
-    from metallb_plugin.commands.status import _progress_line
+    from metallb_plugin.status_text import progress_line as _progress_line
 
     facts = healthy()
     facts.objects["deployments"][0]["status"].update(readyReplicas=0, availableReplicas=0)
