@@ -16,17 +16,20 @@ API (stable; status and pools import it):
     unannounced_pools(pools, advertisements) -> [pool name]   pools no advertisement covers, sorted
 """
 
+from typing import Iterable, List, Optional
+
 from metallb_plugin.core import objects as k8s
+from metallb_plugin.core.objects import Obj
 from metallb_plugin.core.selectors import any_matches
 
 L2, BGP = "layer2", "bgp"
 
 
-def protocol(adv):
+def protocol(adv: Obj) -> str:
     return BGP if adv.get("kind") == "BGPAdvertisement" else L2
 
 
-def selects_pool(adv, pool):
+def selects_pool(adv: Obj, pool: Obj) -> bool:
     spec = k8s.spec(adv)
     names = spec.get("ipAddressPools") or []
     selectors = spec.get("ipAddressPoolSelectors") or []
@@ -35,19 +38,19 @@ def selects_pool(adv, pool):
     return k8s.name(pool) in names or any_matches(selectors, k8s.labels(pool))
 
 
-def covering(pool, advertisements):
+def covering(pool: Obj, advertisements: Optional[Iterable[Obj]]) -> List[Obj]:
     return [adv for adv in advertisements or [] if selects_pool(adv, pool)]
 
 
-def allows_node(adv, node):
+def allows_node(adv: Obj, node: Obj) -> bool:
     selectors = k8s.spec(adv).get("nodeSelectors") or []
     return not selectors or any_matches(selectors, k8s.labels(node))
 
 
-def selects_service(adv, service):
+def selects_service(adv: Obj, service: Obj) -> bool:
     selectors = k8s.spec(adv).get("serviceSelectors") or []
     return not selectors or any_matches(selectors, k8s.labels(service))
 
 
-def unannounced_pools(pools, advertisements):
+def unannounced_pools(pools: Optional[Iterable[Obj]], advertisements: Optional[Iterable[Obj]]) -> List[str]:
     return sorted(k8s.name(p) for p in pools or [] if not covering(p, advertisements))

@@ -6,11 +6,14 @@ which MetalLB uses), `eventTime` / `series.lastObservedTime` (events.k8s.io writ
 """
 
 from datetime import datetime, timezone
+from typing import Any, Collection, Dict, Iterable, List, Mapping, Optional, Tuple
+
+Event = Mapping[str, Any]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-def parse_time(text):
+def parse_time(text: Any) -> Optional[datetime]:
     """An RFC 3339 timestamp as the API server writes it -> aware datetime; None when absent or unreadable."""
     if not text or not isinstance(text, str):
         return None
@@ -26,7 +29,7 @@ def parse_time(text):
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-def when(event):
+def when(event: Event) -> datetime:
     series = event.get("series") or {}
     for text in (
         event.get("lastTimestamp"),
@@ -41,15 +44,15 @@ def when(event):
     return EPOCH
 
 
-def involved(event):
+def involved(event: Event) -> Tuple[str, str, str]:
     """(kind, namespace, name) of the object an event is about."""
     obj = event.get("involvedObject") or event.get("regarding") or {}
     return obj.get("kind", ""), obj.get("namespace", ""), obj.get("name", "")
 
 
-def by_object(events):
+def by_object(events: Optional[Iterable[Event]]) -> Dict[Tuple[str, str, str], List[Event]]:
     """{(kind, namespace, name): [events, oldest first]}."""
-    grouped = {}
+    grouped: Dict[Tuple[str, str, str], List[Event]] = {}
     for event in events or []:
         grouped.setdefault(involved(event), []).append(event)
     for items in grouped.values():
@@ -57,7 +60,9 @@ def by_object(events):
     return grouped
 
 
-def latest(events, reasons=None, type_=None):
+def latest(
+    events: Optional[Iterable[Event]], reasons: Optional[Collection[str]] = None, type_: Optional[str] = None
+) -> Optional[Event]:
     """The most recent event (of these reasons / this type), or None."""
     chosen = [
         e
@@ -67,11 +72,11 @@ def latest(events, reasons=None, type_=None):
     return max(chosen, key=when) if chosen else None
 
 
-def count(event):
+def count(event: Event) -> int:
     return (event.get("series") or {}).get("count") or event.get("count") or 1
 
 
-def describe(event):
+def describe(event: Event) -> str:
     """One line: "Warning AllocationFailed: Failed to allocate IP ... (x3)"."""
     times = count(event)
     suffix = f" (x{times})" if times > 1 else ""

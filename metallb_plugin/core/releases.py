@@ -19,7 +19,7 @@ API (stable; other modules import it):
 
 import re
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 URL_PATTERN = "https://raw.githubusercontent.com/metallb/metallb/{tag}/config/manifests/{file}"
 MODES = ("native", "frr", "frr-k8s")
@@ -264,18 +264,18 @@ def parse_version(text: str) -> Tuple[int, int, int]:
     return major, minor, patch
 
 
-def normalize_tag(text):
+def normalize_tag(text: str) -> str:
     """The tag spelling used upstream ("v0.14.9") for "0.14.9" or "v0.14.9"."""
     return "v%d.%d.%d" % parse_version(text)
 
 
-def manifest_file(mode, prometheus=False):
+def manifest_file(mode: str, prometheus: bool = False) -> str:
     if mode not in MODES:
         raise ReleaseError(f"unknown mode '{mode}': use one of {', '.join(MODES)}")
     return f"metallb-{mode}{'-prometheus' if prometheus else ''}.yaml"
 
 
-def artifact(tag=None, mode="native", prometheus=False):
+def artifact(tag: Optional[str] = None, mode: str = "native", prometheus: bool = False) -> "Artifact":
     """The upstream manifest of a release for a mode, with its URL and pinned digest."""
     try:
         tag = normalize_tag(tag) if tag else DEFAULT_TAG
@@ -297,11 +297,11 @@ def artifact(tag=None, mode="native", prometheus=False):
     return Artifact(tag, name, URL_PATTERN.format(tag=tag, file=name), size, digest)
 
 
-def first_release_with(file):
+def first_release_with(file: str) -> Optional[str]:
     return next((tag for tag in TAGS if file in RELEASES[tag]), None)
 
 
-def known_digest(sha256):
+def known_digest(sha256: str) -> Optional[Tuple[str, str]]:
     """(tag, file) of the known release file with this sha256, or None."""
     sha256 = (sha256 or "").lower()
     for tag in TAGS:
@@ -321,16 +321,16 @@ def min_kubernetes(tag: str) -> Optional[Tuple[int, int]]:
     return floor
 
 
-def webhook_names(tag):
+def webhook_names(tag: Optional[str]) -> Tuple[str, str]:
     """(Service, Secret) names of the validating webhook as a release's manifests create them."""
     try:
-        version = parse_version(tag)
+        version = parse_version(tag or "")
     except ValueError:
         return WEBHOOK_NAMES  # unknown builds (e.g. "main") use the current names
     return WEBHOOK_NAMES if version >= _WEBHOOK_RENAMED_IN else WEBHOOK_NAMES_OLD
 
 
-def catalogue():
+def catalogue() -> List[Dict[str, Any]]:
     """Every known release, newest first: version, default, modes, prometheusModes, minKubernetes."""
     rows = []
     for tag in reversed(TAGS):

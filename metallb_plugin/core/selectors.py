@@ -11,11 +11,13 @@ list matches when any of its selectors matches. What an EMPTY list means depends
 nodes, ...), so callers decide that before calling any_matches.
 """
 
+from typing import Any, Iterable, Mapping, Optional
+
 IN, NOT_IN, EXISTS, DOES_NOT_EXIST = "In", "NotIn", "Exists", "DoesNotExist"
 
 
-def _expression_matches(expr, labels):
-    key, operator = expr.get("key"), expr.get("operator")
+def _expression_matches(expr: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    key, operator = str(expr.get("key") or ""), expr.get("operator")
     values = expr.get("values") or []
     if operator == IN:
         return key in labels and labels[key] in values
@@ -28,7 +30,7 @@ def _expression_matches(expr, labels):
     return False  # unknown operator: the API server would have rejected it; never match
 
 
-def matches(selector, labels):
+def matches(selector: Optional[Mapping[str, Any]], labels: Optional[Mapping[str, str]]) -> bool:
     """Whether a LabelSelector dict selects an object with these labels."""
     if selector is None:
         return False
@@ -39,11 +41,11 @@ def matches(selector, labels):
     return all(_expression_matches(e, labels) for e in selector.get("matchExpressions") or [])
 
 
-def any_matches(selectors, labels):
+def any_matches(selectors: Optional[Iterable[Mapping[str, Any]]], labels: Optional[Mapping[str, str]]) -> bool:
     return any(matches(s, labels) for s in selectors or [])
 
 
-def describe(selector):
+def describe(selector: Optional[Mapping[str, Any]]) -> str:
     """kubectl's text form of a selector: "a=b,c in (x,y),!d"; "<all>" for the empty selector."""
     if selector is None:
         return "<none>"
