@@ -15,14 +15,16 @@ nodes a DaemonSet should cover (pure).
 """
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 
 from metallb_plugin.core import events as ev
 from metallb_plugin.core import objects as k8s
+from metallb_plugin.core.objects import Obj
 from metallb_plugin.core.selectors import matches
 
 
-def deployment_counts(dep):
+def deployment_counts(dep: Obj) -> Dict[str, int]:
     status = k8s.status(dep)
     desired = k8s.spec(dep).get("replicas", 1)
     return {
@@ -33,7 +35,7 @@ def deployment_counts(dep):
     }
 
 
-def daemonset_counts(ds):
+def daemonset_counts(ds: Obj) -> Dict[str, int]:
     status = k8s.status(ds)
     return {
         "desired": status.get("desiredNumberScheduled", 0),
@@ -45,7 +47,7 @@ def daemonset_counts(ds):
     }
 
 
-def pods_of(workload, pods):
+def pods_of(workload: Obj, pods: Optional[Iterable[Obj]]) -> List[Obj]:
     namespace = k8s.meta(workload).get("namespace")
     selector = k8s.spec(workload).get("selector")
     return [
@@ -55,16 +57,16 @@ def pods_of(workload, pods):
     ]
 
 
-def _condition(obj, kind):
+def _condition(obj: Obj, kind: str) -> Optional[Obj]:
     return next((c for c in k8s.status(obj).get("conditions") or [] if c.get("type") == kind), None)
 
 
-def pod_ready(pod):
+def pod_ready(pod: Obj) -> bool:
     ready = _condition(pod, "Ready")
-    return bool(ready) and ready.get("status") == "True"
+    return ready is not None and ready.get("status") == "True"
 
 
-def _container_problem(statuses):
+def _container_problem(statuses: Optional[Iterable[Obj]]) -> Optional[str]:
     for status in statuses or []:
         state = status.get("state") or {}
         waiting = state.get("waiting")
@@ -80,10 +82,10 @@ def _container_problem(statuses):
     return None
 
 
-def why_not_ready(pod, pod_events=()):
+def why_not_ready(pod: Obj, pod_events: Iterable[Obj] = ()) -> str:
     """Why a Pod is not ready, as one line; the latest warning event is appended when it adds something."""
     status = k8s.status(pod)
-    reason = None
+    reason: Optional[str] = None
     scheduled = _condition(pod, "PodScheduled")
     if scheduled and scheduled.get("status") == "False":
         reason = f"not scheduled: {scheduled.get('reason', '')}: {' '.join((scheduled.get('message') or '').split())}"
@@ -111,12 +113,12 @@ class Restart:
     container: str
     count: int
     last_reason: str
-    finished: object  # datetime or None
+    finished: Optional[datetime]
     recent: bool
 
 
-def restarts(pod, now, recent=timedelta(hours=1)):
-    found = []
+def restarts(pod: Obj, now: datetime, recent: timedelta = timedelta(hours=1)) -> List[Restart]:
+    found: List[Restart] = []
     for status in k8s.status(pod).get("containerStatuses") or []:
         times = status.get("restartCount") or 0
         if not times:
@@ -135,8 +137,8 @@ def restarts(pod, now, recent=timedelta(hours=1)):
 # ------------------------------------------------------------------------------------------ scheduling
 
 
-def _requirement_matches(expr, labels):
-    key, operator, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+def _requirement_matches(expr: Obj, labels: Mapping[str, str]) -> bool:
+    key, operator, values = str(expr.get("key") or ""), expr.get("operator"), expr.get("values") or []
     if operator in ("Gt", "Lt"):
         try:
             have, want = int(labels[key]), int(values[0])
@@ -146,7 +148,7 @@ def _requirement_matches(expr, labels):
     return matches({"matchExpressions": [expr]}, labels)
 
 
-def _affinity_allows(pod_spec, node):
+def _affinity_allows(pod_spec: Obj, node: Obj) -> bool:
     required = ((pod_spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
         "requiredDuringSchedulingIgnoredDuringExecution"
     ) or {}
@@ -162,7 +164,7 @@ def _affinity_allows(pod_spec, node):
     )
 
 
-def schedulable_nodes(ds, nodes):
+def schedulable_nodes(ds: Obj, nodes: Optional[Iterable[Obj]]) -> List[Obj]:
     pod_spec = k8s.pod_spec(ds)
     selector = pod_spec.get("nodeSelector") or {}
     tolerations = k8s.daemon_tolerations(pod_spec)
@@ -179,12 +181,14 @@ def schedulable_nodes(ds, nodes):
     return chosen
 
 
-def nodes_without_ready_pod(ds, nodes, pods):
+def nodes_without_ready_pod(ds: Obj, nodes: Optional[Iterable[Obj]], pods: Optional[Iterable[Obj]]) -> List[str]:
     ready_on = {k8s.spec(p).get("nodeName") for p in pods_of(ds, pods) if pod_ready(p)}
     return sorted(k8s.name(n) for n in schedulable_nodes(ds, nodes) if k8s.name(n) not in ready_on)
 
 
-def workload_warnings(kind, workload, events_by_object):
+def workload_warnings(
+    kind: str, workload: Obj, events_by_object: Mapping[Tuple[str, str, str], List[Obj]]
+) -> List[Obj]:
     """Latest warning event per involved object: the workload itself and, for a Deployment, its ReplicaSets."""
     namespace, own = k8s.meta(workload).get("namespace", ""), k8s.name(workload)
     found = []
