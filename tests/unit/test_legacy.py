@@ -579,3 +579,9 @@ def test_go_duration_invalid(text):
 )
 def test_valid_community(value, ok):
     assert legacy.valid_community(value) is ok
+
+
+def test_a_dot_and_underscores_are_text_not_a_broken_float():
+    with pytest.raises(LegacyConfigError, match="address-pools"):
+        legacy.convert(legacy.load("address-pools: ._\n")[0])
+    assert legacy.parse_yaml("a: ._\nb: .5\nc: 1_0.0\n") == {"a": "._", "b": 0.5, "c": 10.0}

@@ -69,7 +69,8 @@ class Conversion:
 
 
 def _loader():
-    """A safe YAML loader without YAML 1.1 base-60 numbers: `64512:1` is a community, not 3870721."""
+    """A safe YAML loader without YAML 1.1 base-60 numbers: `64512:1` is a community, not 3870721. A float needs
+    a digit (PyYAML's own pattern takes `._` for one, then fails to convert it)."""
     import yaml
 
     class Loader(yaml.SafeLoader):
@@ -91,7 +92,7 @@ def _loader():
     Loader.add_implicit_resolver(
         "tag:yaml.org,2002:float",
         re.compile(
-            r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?"
+            r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
             r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
         ),
         list("-+0123456789."),
