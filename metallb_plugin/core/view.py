@@ -13,7 +13,7 @@ servicebgpstatuses.
 """
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, List, Optional
 
 from metallb_plugin.core import advertisements, releases
 from metallb_plugin.core import events as ev
@@ -132,6 +132,7 @@ class View:
 
     def __init__(self, facts):
         self.facts = facts
+        self.states: List[Any] = []  # service_status.ServiceState of every LoadBalancer Service, set by evaluate
         self.ns = facts.namespace
         self.install = facts.installation
         self.version = _version_tuple(self.install.version) if self.install else None

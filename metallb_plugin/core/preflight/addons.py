@@ -5,7 +5,7 @@ from typing import Optional
 
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core.checks import OK, WARN, Check, Result, Skip, register
-from metallb_plugin.core.preflight.facts import BGP
+from metallb_plugin.core.preflight.facts import BGP, Facts
 from metallb_plugin.defaults import DOCS
 
 
@@ -71,10 +71,10 @@ def _kube_router_advertises(facts):
     return False
 
 
-def check_network_addon(facts):
+def check_network_addon(facts: Facts) -> Result:
     sources = {k: facts.items(k) if facts.readable(k) else None for k in ("daemonsets", "configmaps", "crds", "nodes")}
     if all(v is None for v in sources.values()):
-        raise Skip(facts.objects["daemonsets"].reason)
+        raise Skip(facts.reason("daemonsets"))
     found = detect_addons(**sources)
     if not found:
         return Result(

@@ -3,7 +3,7 @@
 from metallb_plugin.core import ipam
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core.checks import OK, WARN, Check, Result, Skip, register
-from metallb_plugin.core.preflight.facts import is_load_balancer, node_addresses
+from metallb_plugin.core.preflight.facts import Facts, is_load_balancer, node_addresses
 
 
 def parse_addresses(values):
@@ -20,7 +20,7 @@ def _ranges_text(ranges):
     return ", ".join(str(r) for r in ranges)
 
 
-def check_address_size(facts):
+def check_address_size(facts: Facts) -> Result:
     size = ipam.capacity(facts.addresses)
     families = [f"IPv{v}: {ipam.readable_count(n)}" for v, n in ((4, size.v4), (6, size.v6)) if n]
     return Result(
@@ -32,7 +32,7 @@ def check_address_size(facts):
     )
 
 
-def check_addresses_nodes(facts):
+def check_addresses_nodes(facts: Facts) -> Result:
     hits = []
     for node in facts.items("nodes"):
         for kind, address in node_addresses(node):
@@ -57,7 +57,7 @@ def service_cidrs(facts):
     return [cidr for obj in facts.items("servicecidrs") for cidr in (obj.get("spec") or {}).get("cidrs") or []]
 
 
-def check_addresses_service_cidr(facts):
+def check_addresses_service_cidr(facts: Facts) -> Result:
     cidrs = service_cidrs(facts)
     if cidrs is None:  # older server: at least the ClusterIPs in use must stay out
         used = [
@@ -91,7 +91,7 @@ def check_addresses_service_cidr(facts):
     return Result(OK, details=(f"service CIDR {', '.join(cidrs)}",) if cidrs else ())
 
 
-def check_addresses_pod_cidr(facts):
+def check_addresses_pod_cidr(facts: Facts) -> Result:
     hits, seen = [], 0
     for node in facts.items("nodes"):
         spec = node.get("spec") or {}
@@ -112,7 +112,7 @@ def check_addresses_pod_cidr(facts):
     return Result(OK)
 
 
-def check_addresses_pools(facts):
+def check_addresses_pools(facts: Facts) -> Result:
     hits = []
     for pool in facts.items("ipaddresspools"):
         ranges, _ = k8s.pool_ranges(pool, lenient=True)  # a broken pool's readable entries still count
@@ -123,7 +123,7 @@ def check_addresses_pools(facts):
     return Result(OK)
 
 
-def check_addresses_in_use(facts):
+def check_addresses_in_use(facts: Facts) -> Result:
     used = [
         f"{k8s.qualified(s)}: {ip}"
         for s in facts.items("services")

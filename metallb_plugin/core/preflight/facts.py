@@ -1,11 +1,11 @@
 """What preflight reads and is asked: the Source table, Facts (the snapshot plus the command's inputs), helpers."""
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import List, Optional, Tuple, Union
 
 from metallb_plugin.core import ipam, releases
 from metallb_plugin.core import objects as k8s
-from metallb_plugin.core.snapshot import ALL, CLUSTER, METALLB, SYSTEM, Snapshot, Source
+from metallb_plugin.core.snapshot import ALL, CLUSTER, METALLB, SYSTEM, Snapshot, Source, Unreadable
 
 L2, BGP = "l2", "bgp"
 
@@ -76,8 +76,8 @@ class Facts(Snapshot):
     tag: str = releases.DEFAULT_TAG  # the MetalLB release to check against
     server_error: str = ""  # why /version could not be read: the API check fails with it, and nothing else runs
     addresses: Optional[list] = None  # planned pool addresses (ipam ranges) when --addresses was given
-    permissions: object = None  # [(Access, allowed, reason)] or Unreadable
-    manifest: object = None  # ManifestCheck when --manifest was given
+    permissions: Union[List[Tuple["Access", bool, str]], Unreadable, None] = None  # access reviews, or why not
+    manifest: Optional["ManifestCheck"] = None  # when --manifest was given
 
 
 @dataclass

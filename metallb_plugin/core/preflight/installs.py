@@ -3,9 +3,10 @@
 from metallb_plugin.core import installation, legacy, releases
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core.checks import FAIL, OK, WARN, Check, Result, register
+from metallb_plugin.core.preflight.facts import Facts
 
 
-def check_existing_install(facts):
+def check_existing_install(facts: Facts) -> Result:
     deployments = facts.items("deployments")
     daemonsets = facts.items("daemonsets")
     metallbs = facts.items("metallbs") if facts.readable("metallbs") else []
@@ -83,7 +84,7 @@ def is_legacy_config(configmap):
     return any(str(k).lower() in legacy.TOP_KEYS for k in config)
 
 
-def check_legacy_config(facts):
+def check_legacy_config(facts: Facts) -> Result:
     legacy = [cm for cm in facts.items("legacy_configmaps") if is_legacy_config(cm)]
     if not legacy:
         return Result(OK)
@@ -96,7 +97,7 @@ def check_legacy_config(facts):
     )
 
 
-def check_microk8s(facts):
+def check_microk8s(facts: Facts) -> Result:
     nodes = [n for n in facts.items("nodes") if k8s.labels(n).get("microk8s.io/cluster") == "true"]
     if not nodes:
         return Result(OK)

@@ -3,16 +3,17 @@
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core import releases
 from metallb_plugin.core.checks import FAIL, OK, WARN, Check, Result, Skip, register
+from metallb_plugin.core.preflight.facts import Facts
 from metallb_plugin.defaults import DOCS
 
 
-def check_api(facts):
+def check_api(facts: Facts) -> Result:
     if facts.server_error:
         return Result(FAIL, facts.server_error)
     return Result(OK)
 
 
-def check_kubernetes_version(facts):
+def check_kubernetes_version(facts: Facts) -> Result:
     have = k8s.kubernetes_version(facts.server)
     if have is None:
         raise Skip("the server did not report a version")

@@ -1,8 +1,11 @@
 """Competing load balancers: k3s/RKE2 ServiceLB, kube-vip, Cilium LB-IPAM, clouds, addresses assigned by others."""
 
+from typing import Dict, List
+
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core.checks import FAIL, OK, WARN, Check, Result, register
 from metallb_plugin.core.preflight.facts import (
+    Facts,
     allocated_by_metallb,
     ingress_addresses,
     is_load_balancer,
@@ -30,7 +33,7 @@ def is_svclb(daemonset):
     return k8s.name(daemonset).startswith("svclb-") or "svccontroller.k3s.cattle.io/svcname" in k8s.labels(daemonset)
 
 
-def check_servicelb(facts):
+def check_servicelb(facts: Facts) -> Result:
     svclb = [k8s.qualified(ds) for ds in facts.items("daemonsets") if is_svclb(ds)]
     enabled = servicelb_nodes(facts.items("nodes"))
     if svclb:
@@ -54,7 +57,7 @@ def _is_kube_vip(container):
     return "kube-vip" in image and "cloud-provider" not in image
 
 
-def check_kube_vip(facts):
+def check_kube_vip(facts: Facts) -> Result:
     workloads = facts.items("daemonsets") + [
         p
         for p in facts.items("pods")  # static pods; pods of a DaemonSet are covered by the DaemonSet
@@ -102,7 +105,7 @@ def cilium_config(facts):
     return {}
 
 
-def check_cilium_lbipam(facts):
+def check_cilium_lbipam(facts: Facts) -> Result:
     crds = {k8s.name(c) for c in facts.items("crds")}
     if "ciliumloadbalancerippools.cilium.io" not in crds:
         return Result(OK)
@@ -153,9 +156,9 @@ CLOUDS = {
 }
 
 
-def check_cloud_provider(facts):
+def check_cloud_provider(facts: Facts) -> Result:
     nodes = facts.items("nodes")
-    schemes = {}
+    schemes: Dict[str, List[str]] = {}
     for node in nodes:
         provider = (node.get("spec") or {}).get("providerID") or ""
         if "://" in provider:
@@ -228,7 +231,7 @@ def foreign_load_balancers(services):
     ]
 
 
-def check_foreign_addresses(facts):
+def check_foreign_addresses(facts: Facts) -> Result:
     foreign = foreign_load_balancers(facts.items("services"))
     if not foreign:
         return Result(OK)

@@ -2,11 +2,11 @@
 
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core.checks import FAIL, OK, WARN, Check, Result, Skip, register
-from metallb_plugin.core.preflight.facts import EXCLUDE_LB_LABEL, SPEAKER_TOLERATIONS, is_linux
+from metallb_plugin.core.preflight.facts import EXCLUDE_LB_LABEL, SPEAKER_TOLERATIONS, Facts, is_linux
 from metallb_plugin.defaults import DOCS
 
 
-def check_linux_nodes(facts):
+def check_linux_nodes(facts: Facts) -> Result:
     nodes = facts.items("nodes")
     if not nodes:
         return Result(FAIL, "the cluster has no nodes: MetalLB's controller and speaker cannot run anywhere")
@@ -18,7 +18,7 @@ def check_linux_nodes(facts):
     return Result(OK, details=(f"{len(linux)} Linux node(s){extra}",))
 
 
-def check_excluded_nodes(facts):
+def check_excluded_nodes(facts: Facts) -> Result:
     nodes = [n for n in facts.items("nodes") if is_linux(n)]
     excluded = [k8s.name(n) for n in nodes if EXCLUDE_LB_LABEL in k8s.labels(n)]
     if not excluded:
@@ -44,7 +44,7 @@ def blocking_taints(node, tolerations):
     return [k8s.taint_text(t) for t in k8s.blocking_taints(node, tolerations, ignore=k8s.TRANSIENT_TAINTS)]
 
 
-def check_taints(facts):
+def check_taints(facts: Facts) -> Result:
     nodes = [n for n in facts.items("nodes") if is_linux(n)]
     if not nodes:
         raise Skip("no Linux nodes")

@@ -1,7 +1,7 @@
 """Permissions: one access review per permission install needs; the manifest's server-side dry run."""
 
 from metallb_plugin.core.checks import FAIL, OK, WARN, Check, Result, Skip, register
-from metallb_plugin.core.preflight.facts import BGP, L2, Access
+from metallb_plugin.core.preflight.facts import BGP, L2, Access, Facts
 from metallb_plugin.core.snapshot import Unreadable
 
 # (group, resource, namespaced) of every kind in the release manifests; install creates them with server-side
@@ -36,7 +36,7 @@ def needed_access(namespace, resources=INSTALL_RESOURCES, mode=L2, pools=False):
     return list(dict.fromkeys(needs))
 
 
-def check_permissions(facts):
+def check_permissions(facts: Facts) -> Result:
     if isinstance(facts.permissions, Unreadable):
         raise Skip(facts.permissions.reason)
     reviews = facts.permissions or []
@@ -51,8 +51,10 @@ def check_permissions(facts):
     return Result(OK, details=(f"all {len(reviews)} permissions that {what} are granted",))
 
 
-def check_manifest_dry_run(facts):
+def check_manifest_dry_run(facts: Facts) -> Result:
     manifest = facts.manifest
+    if manifest is None:  # the check only runs with --manifest
+        raise Skip("no --manifest given")
     known = (
         f"{manifest.release[0]} {manifest.release[1]}"
         if manifest.release

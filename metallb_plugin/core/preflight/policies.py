@@ -3,11 +3,11 @@
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core import selectors
 from metallb_plugin.core.checks import FAIL, OK, WARN, Check, Result, register
-from metallb_plugin.core.preflight.facts import MEMBERLIST_PORT, PSA_ENFORCE, WEBHOOK_PORT
+from metallb_plugin.core.preflight.facts import MEMBERLIST_PORT, PSA_ENFORCE, WEBHOOK_PORT, Facts
 from metallb_plugin.defaults import DOCS
 
 
-def check_pod_security(facts):
+def check_pod_security(facts: Facts) -> Result:
     found = facts.items("metallb_namespace")
     if not found:
         return Result(
@@ -36,7 +36,7 @@ def check_pod_security(facts):
     )
 
 
-def check_memberlist_ports(facts):
+def check_memberlist_ports(facts: Facts) -> Result:
     return Result(
         WARN,
         f"the speakers talk to each other on TCP and UDP port {MEMBERLIST_PORT} (memberlist): make "
@@ -94,7 +94,7 @@ def blocked_ports(policy, component):
     return [f"{port}/{p}" for p in protocols if not any(_rule_allows(r, port, p, names) for r in rules)]
 
 
-def check_network_policies(facts):
+def check_network_policies(facts: Facts) -> Result:
     if not facts.items("metallb_namespace"):
         return Result(OK)
     policies = facts.items("networkpolicies")

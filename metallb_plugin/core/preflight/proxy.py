@@ -3,7 +3,7 @@
 from metallb_plugin.core import kubeproxy
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core.checks import FAIL, OK, WARN, Check, Result, Skip, register
-from metallb_plugin.core.preflight.facts import BGP
+from metallb_plugin.core.preflight.facts import BGP, Facts
 from metallb_plugin.defaults import DOCS, KUBE_SYSTEM
 
 
@@ -25,7 +25,7 @@ def kube_proxy_facts(facts):
     return kubeproxy.inspect(nodes=nodes, configmaps=configmaps, daemonset=daemonset, pods=pods)
 
 
-def check_kube_proxy_mode(facts):
+def check_kube_proxy_mode(facts: Facts) -> Result:
     info = kube_proxy_facts(facts)
     where = info.location.describe()
     if info.problem:
@@ -37,7 +37,7 @@ def check_kube_proxy_mode(facts):
     return Result(OK, details=(f"{info.mode} mode ({info.distribution}; {where})",) + tuple(info.notes))
 
 
-def check_strict_arp(facts):
+def check_strict_arp(facts: Facts) -> Result:
     info = kube_proxy_facts(facts)
     if info.needs_change is None:
         raise Skip(

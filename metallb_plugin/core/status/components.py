@@ -11,6 +11,7 @@ from metallb_plugin.core.status.common import (
     named,
     uses_frr_k8s,
 )
+from metallb_plugin.core.view import View
 
 
 def _pod_lines(view, pods):
@@ -29,7 +30,7 @@ def _warning_lines(view, kind, workload):
     ]
 
 
-def check_controller(view):
+def check_controller(view: View) -> Result:
     _need_install(view)
     if not view.controller:
         return Result(
@@ -62,14 +63,14 @@ def _daemonset_result(view, ds, what):
     return Result(OK, message, tuple(details))
 
 
-def check_speaker(view):
+def check_speaker(view: View) -> Result:
     _need_install(view)
     if not view.speaker:
         return Result(FAIL, f"speaker DaemonSet not found in {view.install.namespace}: nothing announces addresses")
     return _daemonset_result(view, view.speaker, "speaker")
 
 
-def check_frr_k8s(view):
+def check_frr_k8s(view: View) -> Result:
     _need_install(view)
     if not view.install.frr_k8s:
         raise Skip("no frr-k8s DaemonSet (not used by this backend)")
@@ -87,7 +88,7 @@ def _metallb_pods(view):
     return pods
 
 
-def check_pods(view):
+def check_pods(view: View) -> Result:
     pods = _metallb_pods(view)  # the pods are a need of the check: unreadable, it is skipped before this
     lines = _pod_lines(view, pods)
     if lines:
@@ -95,7 +96,7 @@ def check_pods(view):
     return Result(OK, f"all {_plural(len(pods), 'Pod')} ready")
 
 
-def check_restarts(view):
+def check_restarts(view: View) -> Result:
     pods = _metallb_pods(view)  # the pods are a need of the check: unreadable, it is skipped before this
     found = [r for pod in pods for r in workloads.restarts(pod, view.facts.now)]
     recent = [r for r in found if r.recent]

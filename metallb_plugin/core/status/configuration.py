@@ -8,7 +8,7 @@ from metallb_plugin.core.status.common import (
     crds_served,
     named,
 )
-from metallb_plugin.core.view import CONFIG_KINDS
+from metallb_plugin.core.view import CONFIG_KINDS, View
 
 
 def _need_crds(view):
@@ -16,7 +16,7 @@ def _need_crds(view):
         raise Skip("the metallb.io API is not served (CRDs not installed)")
 
 
-def check_crds(view):
+def check_crds(view: View) -> Result:
     if view.facts.metallb_served is None:
         if view.install:
             return Result(FAIL, "the metallb.io API is not served: MetalLB's CRDs are not installed")
@@ -35,7 +35,7 @@ def ignored_objects(view):
     return lines
 
 
-def check_pools(view):
+def check_pools(view: View) -> Result:
     _need_crds(view)
     for kind in CONFIG_KINDS:
         view.facts.get(kind)
@@ -55,7 +55,7 @@ def check_pools(view):
     return Result(OK, counts)
 
 
-def check_advertisements(view):
+def check_advertisements(view: View) -> Result:
     _need_crds(view)
     if not view.pools:
         raise Skip("no pools")
@@ -64,7 +64,7 @@ def check_advertisements(view):
     return Result(OK, f"{_plural(len(view.advertisements), 'advertisement')}")
 
 
-def check_announced_pools(view):
+def check_announced_pools(view: View) -> Result:
     _need_crds(view)
     if not view.pools or not view.advertisements:
         raise Skip("no pools or no advertisements")
@@ -78,7 +78,7 @@ def check_announced_pools(view):
     return Result(OK, "every pool is announced by an advertisement")
 
 
-def check_bgp(view):
+def check_bgp(view: View) -> Result:
     _need_crds(view)
     bgp_ads, peers = view.local["bgpadvertisements"], view.local["bgppeers"]
     if not bgp_ads and not peers:
@@ -98,7 +98,7 @@ def _state_line(state):
     return f"{name(state)}: {status.get('result', 'Unknown')}" + (f": {summary}" if summary else "")
 
 
-def check_configuration_state(view):
+def check_configuration_state(view: View) -> Result:
     _need_crds(view)
     if not view.served("configurationstates"):
         raise Skip(

@@ -10,9 +10,10 @@ from metallb_plugin.core.status.common import (
     installed,
     named,
 )
+from metallb_plugin.core.view import View
 
 
-def check_found(view):
+def check_found(view: View) -> Result:
     facts = view.facts
     if view.install:
         install = view.install
@@ -38,7 +39,7 @@ def check_found(view):
     )
 
 
-def check_version(view):
+def check_version(view: View) -> Result:
     _need_install(view)
     version = view.install.version
     if view.version is None:
@@ -64,7 +65,7 @@ def check_version(view):
     return Result(OK, f"{version} is the newest release")
 
 
-def check_backend(view):
+def check_backend(view: View) -> Result:
     _need_install(view)
     backend = view.install.backend
     if backend == "frr" and view.at_least(0, 16, 0):
@@ -79,7 +80,7 @@ def check_backend(view):
     return Result(OK, f"BGP backend: {detail}")
 
 
-def check_objects(view):
+def check_objects(view: View) -> Result:
     """Renamed, deprecated and left-over objects for the installed release."""
     _need_install(view)
     install, found = view.install, []

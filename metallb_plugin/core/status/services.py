@@ -5,13 +5,14 @@ from metallb_plugin.core.checks import FAIL, OK, WARN, Check, Result, Skip, regi
 from metallb_plugin.core.status.common import (
     _plural,
 )
+from metallb_plugin.core.view import View
 
 
 def _service_lines(states):
     return tuple(f"{s.key}: {s.reason}" + (f" -> {s.hint}" if s.hint else "") for s in states)
 
 
-def check_pending(view):
+def check_pending(view: View) -> Result:
     states = view.states
     view.facts.get("services")
     handled = [s for s in states if s.state not in (svc.IGNORED, svc.OTHER)]
@@ -23,7 +24,7 @@ def check_pending(view):
     return Result(OK, f"{_plural(len(handled), 'LoadBalancer Service')} assigned by MetalLB")
 
 
-def check_announced(view):
+def check_announced(view: View) -> Result:
     states = view.states
     view.facts.get("services")
     problems = [s for s in states if s.state == svc.ASSIGNED and s.severity]
@@ -44,7 +45,7 @@ def check_announced(view):
     )
 
 
-def check_foreign(view):
+def check_foreign(view: View) -> Result:
     states = view.states
     view.facts.get("services")
     ignored = [s for s in states if s.state in (svc.IGNORED, svc.OTHER) and not s.severity]
@@ -64,7 +65,7 @@ def check_foreign(view):
     return Result(OK, "no Service belongs to another load balancer")
 
 
-def check_annotations(view):
+def check_annotations(view: View) -> Result:
     states = view.states
     view.facts.get("services")
     old = [s for s in states if s.deprecated_annotations]

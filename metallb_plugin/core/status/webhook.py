@@ -11,9 +11,10 @@ from metallb_plugin.core.status.common import (
     installed,
     named,
 )
+from metallb_plugin.core.view import View
 
 
-def check_webhook_endpoints(view):
+def check_webhook_endpoints(view: View) -> Result:
     _need_install(view)
     wanted = view.install.webhook_service
     view.facts.get("services")
@@ -47,7 +48,7 @@ def _webhook_config(view):
     )
 
 
-def check_webhook_configuration(view):
+def check_webhook_configuration(view: View) -> Result:
     _need_install(view)
     view.facts.get("validatingwebhookconfigurations")
     config = _webhook_config(view)
@@ -96,7 +97,7 @@ def _secret_key(view, secret, key, missing, keyless):
     return Result(OK, f"Secret {secret} has {key}")
 
 
-def check_certificate(view):
+def check_certificate(view: View) -> Result:
     _need_install(view)
     wanted = view.install.webhook_secret
     return _secret_key(view, wanted, CA_KEY, f"(webhook certificate) not found in {view.ns}",
@@ -108,7 +109,7 @@ def _speaker_uses_secret(speaker, secret):
     return any((v.get("secret") or {}).get("secretName") == secret for v in volumes)
 
 
-def check_memberlist(view):
+def check_memberlist(view: View) -> Result:
     _need_install(view)
     wanted = view.install.memberlist_secret
     if view.speaker and not _speaker_uses_secret(view.speaker, wanted):
