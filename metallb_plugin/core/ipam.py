@@ -26,13 +26,15 @@ API (stable; preflight and status import it):
 import ipaddress
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, FrozenSet, List, Mapping, Sequence, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
+
+IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 
 ALLOCATED_FROM_POOL = ("metallb.io/ip-allocated-from-pool", "metallb.universe.tf/ip-allocated-from-pool")
 EXAMPLES = "use a CIDR like 192.168.10.0/24 or a range like 192.168.10.1-192.168.10.50"
 
 
-def printable(text):
+def printable(text: str) -> str:
     """text with line breaks, terminal escapes and other unprintable characters written as \\n, \\x1b, ...: input
     quoted in a one-line message stays one harmless line. Printable non-ASCII characters stay as they are."""
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
@@ -41,7 +43,7 @@ def printable(text):
 class AddressError(ValueError):
     """Bad address input; str() is one line that names the entry (quoted as typed, see printable)."""
 
-    def __init__(self, message):
+    def __init__(self, message: str) -> None:
         super().__init__(printable(message))
 
 
@@ -49,37 +51,41 @@ class AddressError(ValueError):
 class AddressRange:
     """An inclusive range of addresses of one family, with the text it was written as."""
 
-    first: object  # ipaddress.IPv4Address | IPv6Address
-    last: object
+    first: IPAddress
+    last: IPAddress
     text: str = field(compare=False, default="")
 
     @property
-    def version(self):
+    def version(self) -> int:
         return self.first.version
 
     @property
-    def size(self):
+    def size(self) -> int:
         return int(self.last) - int(self.first) + 1
 
     @property
-    def cidrs(self):
+    def cidrs(self) -> List[Any]:
         """The smallest list of CIDRs covering exactly this range (what MetalLB summarises a range into)."""
         return list(ipaddress.summarize_address_range(self.first, self.last))
 
-    def __contains__(self, ip):
-        ip = _as_address(ip)
-        return ip.version == self.version and self.first <= ip <= self.last
+    def __contains__(self, ip: object) -> bool:
+        if not isinstance(ip, (str, int, ipaddress.IPv4Address, ipaddress.IPv6Address)):
+            return False
+        address = _as_address(ip)
+        return address.version == self.version and self.first <= address <= self.last  # type: ignore[operator]
 
-    def overlaps(self, other):
-        return self.version == other.version and self.first <= other.last and other.first <= self.last
+    def overlaps(self, other: "AddressRange") -> bool:
+        return (
+            self.version == other.version and int(self.first) <= int(other.last) and int(other.first) <= int(self.last)
+        )
 
-    def usable(self, avoid_buggy_ips=False):
+    def usable(self, avoid_buggy_ips: bool = False) -> int:
         """Addresses MetalLB may hand out from this range."""
         if not avoid_buggy_ips or self.version != 4:
             return self.size
         return self.size - _buggy_count(int(self.first), int(self.last))
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.text or (f"{self.first}-{self.last}" if self.first != self.last else f"{self.first}")
 
 
@@ -89,7 +95,7 @@ class Capacity:
     v6: int = 0
 
     @property
-    def total(self):
+    def total(self) -> int:
         return self.v4 + self.v6
 
 
@@ -100,7 +106,7 @@ class Overlap:
     other_pool: str
     other_entry: AddressRange
 
-    def __str__(self):
+    def __str__(self) -> str:
         return (
             f'{self.entry} in pool "{self.pool}" overlaps {self.other_entry} in pool "{self.other_pool}"'
             if self.pool != self.other_pool
@@ -114,10 +120,10 @@ class PoolUsage:
     services: Tuple[str, ...] = ()  # "namespace/name", sorted
 
     @property
-    def used(self):
+    def used(self) -> int:
         return len(self.ips)
 
-    def by_family(self):
+    def by_family(self) -> Capacity:
         v4 = sum(1 for ip in self.ips if ipaddress.ip_address(ip).version == 4)
         return Capacity(v4, len(self.ips) - v4)
 
@@ -131,11 +137,11 @@ class Usage:
 # --------------------------------------------------------------------------------------------- parsing
 
 
-def _as_address(ip):
+def _as_address(ip: Union[str, int, IPAddress]) -> IPAddress:
     return ip if isinstance(ip, (ipaddress.IPv4Address, ipaddress.IPv6Address)) else ipaddress.ip_address(ip)
 
 
-def _check_characters(text, what):
+def _check_characters(text: str, what: str) -> None:
     for char in text:
         if not char.isascii():
             raise AddressError(
@@ -144,7 +150,7 @@ def _check_characters(text, what):
             )
 
 
-def _address(part, text, what, role=""):
+def _address(part: str, text: str, what: str, role: str = "") -> IPAddress:
     """An address inside an entry; the error says which entry and which part."""
     label = f"{role} address" if role else "address"
     if not part:
@@ -161,7 +167,7 @@ def _address(part, text, what, role=""):
         raise AddressError(f'invalid {what} "{text}": {reason}') from None
 
 
-def parse_entry(text, strict=True):
+def parse_entry(text: Any, strict: bool = True) -> AddressRange:
     """One pool entry (CIDR or `start-end` range) -> AddressRange, or AddressError."""
     if not isinstance(text, str):
         raise AddressError(f"invalid address {text!r}: expected text; {EXAMPLES}")
@@ -172,7 +178,7 @@ def parse_entry(text, strict=True):
     return _parse_cidr(text, strict)
 
 
-def _parse_range(text):
+def _parse_range(text: str) -> AddressRange:
     what = "range"
     _check_characters(text, what)
     parts = text.split("-")
@@ -191,12 +197,12 @@ def _parse_range(text):
             f'invalid range "{text}": the start is IPv{start.version} and the end is '
             f"IPv{end.version}; both ends must be of the same family"
         )
-    if start > end:
+    if int(start) > int(end):
         raise AddressError(f'invalid range "{text}": the start {start} is after the end {end}')
     return AddressRange(start, end, text)
 
 
-def _parse_cidr(text, strict):
+def _parse_cidr(text: str, strict: bool) -> AddressRange:
     what = "CIDR"
     _check_characters(text, what)
     if any(c.isspace() for c in text):
@@ -228,17 +234,14 @@ def _parse_cidr(text, strict):
     return AddressRange(network.network_address, network.broadcast_address, text)
 
 
-def split_addresses(value):
+def split_addresses(value: Union[str, Sequence[str]]) -> List[str]:
     """A comma-separated command-line value -> stripped entries (empty items are kept, so they are reported)."""
-    if isinstance(value, (list, tuple)):
-        items = []
-        for part in value:
-            items.extend(split_addresses(part))
-        return items
+    if not isinstance(value, str):
+        return [item for part in value for item in split_addresses(part)]
     return [item.strip() for item in value.split(",")]
 
 
-def parse_entries(texts, strict=True):
+def parse_entries(texts: Sequence[Any], strict: bool = True) -> List[AddressRange]:
     """A pool's address list -> [AddressRange]; AddressError on a bad entry or entries that overlap."""
     if not texts:
         raise AddressError(f"no addresses given; {EXAMPLES}")
@@ -253,27 +256,28 @@ def parse_entries(texts, strict=True):
 # --------------------------------------------------------------------------------------------- sizes
 
 
-def _multiples(low, high, step, offset):
+def _multiples(low: int, high: int, step: int, offset: int) -> int:
     """How many x in [low, high] with x % step == offset."""
 
-    def upto(n):  # count in [0, n]
+    def upto(n: int) -> int:  # count in [0, n]
         return 0 if n < offset else (n - offset) // step + 1
 
     return upto(high) - (upto(low - 1) if low > 0 else 0)
 
 
-def _buggy_count(low, high):
+def _buggy_count(low: int, high: int) -> int:
     return _multiples(low, high, 256, 0) + _multiples(low, high, 256, 255)
 
 
-def is_buggy(ip):
+def is_buggy(ip: Union[str, IPAddress]) -> bool:
     """An IPv4 address ending in .0 or .255 (skipped by MetalLB when avoidBuggyIPs is set)."""
-    ip = _as_address(ip)
-    return ip.version == 4 and int(ip) % 256 in (0, 255)
+    address = _as_address(ip)
+    return address.version == 4 and int(address) % 256 in (0, 255)
 
 
-def capacity(ranges, avoid_buggy_ips=False):
+def capacity(ranges: Iterable[AddressRange], avoid_buggy_ips: bool = False) -> Capacity:
     """Usable addresses per family."""
+    ranges = list(ranges)
     v4 = sum(r.usable(avoid_buggy_ips) for r in ranges if r.version == 4)
     v6 = sum(r.usable(avoid_buggy_ips) for r in ranges if r.version == 6)
     return Capacity(v4, v6)
@@ -282,7 +286,7 @@ def capacity(ranges, avoid_buggy_ips=False):
 EXACT_BELOW = 10_000_000
 
 
-def readable_count(n):
+def readable_count(n: int) -> str:
     """A count a person can read: exact below ten million, else near a power of two.
 
     `256`, `2^64`, `2^64+254` and `2^64-3` (still exact), or `~2^64.6` when nothing short is exact.
@@ -302,12 +306,14 @@ def readable_count(n):
 # --------------------------------------------------------------------------------------------- overlaps
 
 
-def overlaps(ranges_a, ranges_b):
+def overlaps(
+    ranges_a: Iterable[AddressRange], ranges_b: Sequence[AddressRange]
+) -> List[Tuple[AddressRange, AddressRange]]:
     """[(a, b)] for every pair of entries that share at least one address."""
     return [(a, b) for a in ranges_a for b in ranges_b if a.overlaps(b)]
 
 
-def pool_overlaps(pools):
+def pool_overlaps(pools: Mapping[str, Sequence[AddressRange]]) -> List[Overlap]:
     """Every overlap between entries of the given pools ({name: [AddressRange]}), within a pool too.
 
     A sweep over the entries sorted by start, so thousands of entries stay cheap.
@@ -316,7 +322,8 @@ def pool_overlaps(pools):
         ((r.version, int(r.first), int(r.last), name, r) for name, ranges in pools.items() for r in ranges),
         key=lambda e: e[:3],
     )
-    found, active = [], []
+    found: List[Overlap] = []
+    active: List[Tuple[int, int, int, str, AddressRange]] = []
     for version, first, last, name, entry in entries:
         active = [a for a in active if a[0] == version and a[2] >= first]
         for _, _, _, other_name, other in active:
@@ -325,7 +332,7 @@ def pool_overlaps(pools):
     return found
 
 
-def network_overlaps(ranges, network):
+def network_overlaps(ranges: Iterable[AddressRange], network: Any) -> List[AddressRange]:
     """Entries sharing addresses with a network (CIDR text, ip_network, or an address = one-address network)."""
     if isinstance(network, str):
         network = ipaddress.ip_network(network, strict=False)
@@ -335,15 +342,15 @@ def network_overlaps(ranges, network):
     return [r for r in ranges if r.overlaps(other)]
 
 
-def contains(ranges, ip):
+def contains(ranges: Iterable[AddressRange], ip: Any) -> bool:
     try:
-        ip = _as_address(ip)
+        address = _as_address(ip)
     except ValueError:
         return False
-    return any(ip in r for r in ranges)
+    return any(address in r for r in ranges)
 
 
-def pool_of(ip, pools):
+def pool_of(ip: str, pools: Mapping[str, Sequence[AddressRange]]) -> Optional[str]:
     """The name of the first pool ({name: [AddressRange]}) holding ip, or None."""
     for name, ranges in pools.items():
         if contains(ranges, ip):
@@ -354,11 +361,11 @@ def pool_of(ip, pools):
 # --------------------------------------------------------------------------------------------- usage
 
 
-def _annotation_pool(service):
+def _annotation_pool(service: Mapping[str, Any]) -> Optional[str]:
     annotations = (service.get("metadata") or {}).get("annotations") or {}
     for key in ALLOCATED_FROM_POOL:  # the current prefix wins, as in MetalLB
         if annotations.get(key):
-            return annotations[key]
+            return str(annotations[key])
     return None
 
 
@@ -375,19 +382,20 @@ def usage(services: Sequence[Mapping[str, Any]], pools: Mapping[str, Sequence["A
     else for the pool whose range holds it; a Service is listed under every pool it takes an IP from, or under
     the annotated pool. IPs shared by several Services count once.
     """
-    ips: Dict[str, set] = {name: set() for name in pools}
-    users: Dict[str, set] = {name: set() for name in pools}
-    outside = []
+    ips: Dict[str, Set[str]] = {name: set() for name in pools}
+    users: Dict[str, Set[str]] = {name: set() for name in pools}
+    outside: List[Tuple[str, str]] = []
     for service in services:
         if (service.get("spec") or {}).get("type") != "LoadBalancer":
             continue
         meta = service.get("metadata") or {}
         key = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
         annotated = _annotation_pool(service)
-        if annotated in users:
+        if annotated is not None and annotated in users:
             users[annotated].add(key)
         for ip in ingress_ips(service):
-            if annotated in pools and contains(pools[annotated], ip):
+            owner: Optional[str]
+            if annotated is not None and annotated in pools and contains(pools[annotated], ip):
                 owner = annotated
             else:
                 owner = pool_of(ip, pools)

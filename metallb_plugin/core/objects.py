@@ -273,7 +273,7 @@ def pool_ranges(pool: Obj, lenient: bool = False) -> Tuple[List["ipam.AddressRan
     ranges, error = [], None
     for text in spec(pool).get("addresses") or []:
         try:
-            ranges.append(ipam.parse_entry(text, strict=False))  # type: ignore[no-untyped-call]
+            ranges.append(ipam.parse_entry(text, strict=False))
         except ipam.AddressError as exc:
             error = error or str(exc)
     return (ranges if lenient or error is None else []), error

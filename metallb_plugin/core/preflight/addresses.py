@@ -1,5 +1,7 @@
 """Planned addresses (--addresses): size, and overlaps with nodes, the service and pod CIDRs, pools, Services."""
 
+from typing import List
+
 from metallb_plugin.core import ipam
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core.checks import OK, WARN, Check, Result, Skip, register
@@ -20,14 +22,18 @@ def _ranges_text(ranges):
     return ", ".join(str(r) for r in ranges)
 
 
+def _addresses(facts: Facts) -> List[ipam.AddressRange]:
+    return facts.addresses or []  # the checks only run when --addresses was given
+
+
 def check_address_size(facts: Facts) -> Result:
-    size = ipam.capacity(facts.addresses)
+    size = ipam.capacity(_addresses(facts))
     families = [f"IPv{v}: {ipam.readable_count(n)}" for v, n in ((4, size.v4), (6, size.v6)) if n]
     return Result(
         OK,
         details=(
             f"{ipam.readable_count(size.total)} usable addresses ({', '.join(families)}) in "
-            f"{_ranges_text(facts.addresses)}",
+            f"{_ranges_text(_addresses(facts))}",
         ),
     )
 
@@ -36,7 +42,7 @@ def check_addresses_nodes(facts: Facts) -> Result:
     hits = []
     for node in facts.items("nodes"):
         for kind, address in node_addresses(node):
-            if ipam.contains(facts.addresses, address):
+            if ipam.contains(_addresses(facts), address):
                 hits.append(f"{k8s.name(node)}: {kind} {address}")
     if hits:
         return Result(
@@ -64,7 +70,7 @@ def check_addresses_service_cidr(facts: Facts) -> Result:
             f"{k8s.qualified(s)}: {ip}"
             for s in facts.items("services")
             for ip in (s.get("spec") or {}).get("clusterIPs") or [(s.get("spec") or {}).get("clusterIP")]
-            if ip and ip != "None" and ipam.contains(facts.addresses, ip)
+            if ip and ip != "None" and ipam.contains(_addresses(facts), ip)
         ]
         if used:
             return Result(
@@ -80,9 +86,9 @@ def check_addresses_service_cidr(facts: Facts) -> Result:
             ),
         )
     hits = [
-        f"{_ranges_text(ipam.network_overlaps(facts.addresses, cidr))} overlaps service CIDR {cidr}"
+        f"{_ranges_text(ipam.network_overlaps(_addresses(facts), cidr))} overlaps service CIDR {cidr}"
         for cidr in cidrs
-        if ipam.network_overlaps(facts.addresses, cidr)
+        if ipam.network_overlaps(_addresses(facts), cidr)
     ]
     if hits:
         return Result(
@@ -97,7 +103,7 @@ def check_addresses_pod_cidr(facts: Facts) -> Result:
         spec = node.get("spec") or {}
         for cidr in spec.get("podCIDRs") or ([spec["podCIDR"]] if spec.get("podCIDR") else []):
             seen += 1
-            if ipam.network_overlaps(facts.addresses, cidr):
+            if ipam.network_overlaps(_addresses(facts), cidr):
                 hits.append(f"{k8s.name(node)}: pod CIDR {cidr}")
     if hits:
         return Result(WARN, "the planned range overlaps the pod network: those addresses belong to pods", tuple(hits))
@@ -116,7 +122,7 @@ def check_addresses_pools(facts: Facts) -> Result:
     hits = []
     for pool in facts.items("ipaddresspools"):
         ranges, _ = k8s.pool_ranges(pool, lenient=True)  # a broken pool's readable entries still count
-        for planned, existing in ipam.overlaps(facts.addresses, ranges):
+        for planned, existing in ipam.overlaps(_addresses(facts), ranges):
             hits.append(f"{planned} overlaps {existing} of IPAddressPool {k8s.qualified(pool)}")
     if hits:
         return Result(WARN, "the planned range overlaps existing IPAddressPools, which MetalLB refuses", tuple(hits))
@@ -129,7 +135,7 @@ def check_addresses_in_use(facts: Facts) -> Result:
         for s in facts.items("services")
         if is_load_balancer(s)
         for ip in ipam.ingress_ips(s)
-        if ipam.contains(facts.addresses, ip)
+        if ipam.contains(_addresses(facts), ip)
     ]
     if used:
         return Result(

@@ -75,7 +75,7 @@ class Facts(Snapshot):
     mode: str = L2
     tag: str = releases.DEFAULT_TAG  # the MetalLB release to check against
     server_error: str = ""  # why /version could not be read: the API check fails with it, and nothing else runs
-    addresses: Optional[list] = None  # planned pool addresses (ipam ranges) when --addresses was given
+    addresses: Optional[List[ipam.AddressRange]] = None  # planned pool addresses when --addresses was given
     permissions: Union[List[Tuple["Access", bool, str]], Unreadable, None] = None  # access reviews, or why not
     manifest: Optional["ManifestCheck"] = None  # when --manifest was given
 
