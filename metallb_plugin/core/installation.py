@@ -33,10 +33,11 @@ API (stable):
 """
 
 from dataclasses import asdict, dataclass, field
-from typing import Optional
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core import releases
+from metallb_plugin.core.objects import Obj
 
 MANIFEST = "manifest"
 HELM = "helm"
@@ -57,7 +58,7 @@ class Installation:
     """One MetalLB installation: where it is, which release, how it was installed, and its object names."""
 
     namespace: str
-    version: str  # image tag of the controller ("v0.16.1"); None when the image has no tag
+    version: Optional[str]  # image tag of the controller ("v0.16.1"); None when the image has no tag
     backend: str  # native | frr | frr-k8s | unknown (no speaker found and nothing else tells)
     managed_by: str  # manifest | helm | operator
     controller: Optional[str] = None  # Deployment name (None: missing)
@@ -70,15 +71,15 @@ class Installation:
     helm_release: Optional[str] = None
     controller_image: Optional[str] = None
     operator: Optional[str] = None  # "namespace/name" of the operator Deployment, for operator installs
-    notes: tuple = field(default_factory=tuple)  # odd findings worth telling the user (e.g. two speakers)
+    notes: Tuple[str, ...] = field(default_factory=tuple)  # odd findings worth telling the user (e.g. two speakers)
 
-    def to_dict(self):
+    def to_dict(self) -> Dict[str, Any]:
         doc = asdict(self)
         doc["notes"] = list(self.notes)
         return doc
 
 
-def image_tag(image):
+def image_tag(image: Optional[str]) -> Optional[str]:
     """The tag of an image reference, ignoring a digest and a registry port; None when it has no tag."""
     if not image:
         return None
@@ -87,35 +88,35 @@ def image_tag(image):
     return last.split(":", 1)[1] if ":" in last else None
 
 
-def _component(obj):
+def _component(obj: Obj) -> Optional[str]:
     """'controller' / 'speaker' for MetalLB workloads (manifest or Helm labels), else None."""
     labels = k8s.labels(obj)
     if labels.get("app") == "metallb" and labels.get("component") in ("controller", "speaker"):
-        return labels["component"]
+        return str(labels["component"])
     if labels.get("app.kubernetes.io/name") == "metallb":
         component = labels.get("app.kubernetes.io/component")
         if component in ("controller", "speaker"):
-            return component
+            return str(component)
     return None
 
 
-def _is_helm(obj):
+def _is_helm(obj: Obj) -> bool:
     labels = k8s.labels(obj)
     return labels.get("app.kubernetes.io/managed-by") == "Helm" or (
         labels.get("app.kubernetes.io/name") == "metallb" and "app.kubernetes.io/instance" in labels
     )
 
 
-def _owned_by_operator(obj):
+def _owned_by_operator(obj: Obj) -> bool:
     return any(ref.get("kind") == "MetalLB" for ref in k8s.meta(obj).get("ownerReferences") or [])
 
 
-def _backend(speaker, controller, frr_k8s):
+def _backend(speaker: Optional[Obj], controller: Optional[Obj], frr_k8s: Optional[str]) -> str:
     for workload, name in ((speaker, "speaker"), (controller, "controller")):
         if workload:
             value = k8s.env(k8s.main_container(workload, name)).get("METALLB_BGP_TYPE")
             if value:
-                return FRR_K8S if value.startswith("frr-k8s") else value
+                return FRR_K8S if str(value).startswith("frr-k8s") else str(value)
     if speaker:
         if any(c.get("name") == "frr" for c in k8s.containers(speaker)):
             return FRR
@@ -123,23 +124,21 @@ def _backend(speaker, controller, frr_k8s):
     return FRR_K8S if frr_k8s else UNKNOWN
 
 
-def _webhook_names(controller, version):
+def _webhook_names(controller: Optional[Obj], version: Optional[str]) -> Tuple[str, str]:
     service, secret = releases.webhook_names(version or "")
     if controller:
         container = k8s.main_container(controller, "controller")
         service = k8s.flag_value(k8s.argv(container), "--cert-service-name") or service
-        secret = k8s.flag_value(k8s.argv(container), "--webhook-secret") or next(
-            (
-                (v.get("secret") or {}).get("secretName")
-                for v in k8s.pod_spec(controller).get("volumes") or []
-                if v.get("name") == "cert" and (v.get("secret") or {}).get("secretName")
-            ),
-            secret,
-        )
+        mounted = [
+            str((v.get("secret") or {}).get("secretName"))
+            for v in k8s.pod_spec(controller).get("volumes") or []
+            if v.get("name") == "cert" and (v.get("secret") or {}).get("secretName")
+        ]
+        secret = k8s.flag_value(k8s.argv(container), "--webhook-secret") or (mounted[0] if mounted else secret)
     return service, secret
 
 
-def _pick(items, kind, notes):
+def _pick(items: List[Obj], kind: str, notes: List[str]) -> Optional[Obj]:
     """The workload to report when a namespace holds several of one component (should not happen)."""
     items = sorted(items, key=lambda o: k8s.meta(o).get("name", ""))
     if len(items) > 1:
@@ -148,9 +147,11 @@ def _pick(items, kind, notes):
     return items[0] if items else None
 
 
-def find_installations(deployments, daemonsets, metallbs=()):
+def find_installations(
+    deployments: Optional[Iterable[Obj]], daemonsets: Optional[Iterable[Obj]], metallbs: Optional[Iterable[Obj]] = ()
+) -> List[Installation]:
     """Every MetalLB installation in the given objects (all namespaces), one per namespace, by namespace."""
-    by_ns = {}
+    by_ns: Dict[str, Dict[str, List[Obj]]] = {}
     for kind, objects in (("controller", deployments), ("speaker", daemonsets)):
         for obj in objects or []:
             component = _component(obj)
@@ -158,7 +159,7 @@ def find_installations(deployments, daemonsets, metallbs=()):
                 by_ns.setdefault(k8s.meta(obj).get("namespace", ""), {"controller": [], "speaker": []})[kind].append(
                     obj
                 )
-    frr_k8s = {}
+    frr_k8s: Dict[str, str] = {}
     for obj in daemonsets or []:
         meta = k8s.meta(obj)
         if meta.get("name") == FRR_K8S_DAEMONSET or k8s.labels(obj).get("app.kubernetes.io/name") == "frr-k8s":
@@ -169,9 +170,9 @@ def find_installations(deployments, daemonsets, metallbs=()):
     for namespace in cr_namespaces:
         by_ns.setdefault(namespace, {"controller": [], "speaker": []})
 
-    found = []
+    found: List[Installation] = []
     for namespace in sorted(by_ns):
-        notes = []
+        notes: List[str] = []
         controller = _pick(by_ns[namespace]["controller"], "controller Deployment", notes)
         speaker = _pick(by_ns[namespace]["speaker"], "speaker DaemonSet", notes)
         workloads = [w for w in (controller, speaker) if w]
@@ -225,7 +226,7 @@ def find_installations(deployments, daemonsets, metallbs=()):
     return found
 
 
-def find_operator(deployments):
+def find_operator(deployments: Optional[Iterable[Obj]]) -> Optional[str]:
     """ "namespace/name" of the first metallb-operator Deployment (by name prefix or app.kubernetes.io/name)."""
     names = sorted(
         f"{k8s.meta(o).get('namespace', '')}/{k8s.meta(o).get('name')}"
@@ -236,7 +237,12 @@ def find_operator(deployments):
     return names[0] if names else None
 
 
-def find_installation(deployments, daemonsets, metallbs=(), namespace=None):
+def find_installation(
+    deployments: Optional[Iterable[Obj]],
+    daemonsets: Optional[Iterable[Obj]],
+    metallbs: Optional[Iterable[Obj]] = (),
+    namespace: Optional[str] = None,
+) -> Optional[Installation]:
     """The installation in `namespace` if there is one, else the first one found anywhere; None if none."""
     found = find_installations(deployments, daemonsets, metallbs)
     if namespace is not None:
@@ -251,7 +257,7 @@ def find_installation(deployments, daemonsets, metallbs=(), namespace=None):
 # Each returns (ready: bool, text): text is a short phrase such as "1/1 available" or "ready on 2/3 nodes".
 
 
-def deployment_ready(obj):
+def deployment_ready(obj: Obj) -> Tuple[bool, str]:
     """A Deployment is ready when its controller saw the current spec and every wanted replica is available."""
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     want = spec.get("replicas", 1)
@@ -259,11 +265,11 @@ def deployment_ready(obj):
     updated = status.get("updatedReplicas", 0) or 0
     if not status or status.get("observedGeneration", 0) < k8s.meta(obj).get("generation", 0):
         return False, f"{available}/{want} available (its controller has not seen the current spec yet)"
-    ready = available >= want and updated >= want
+    ready = bool(available >= want and updated >= want)
     return ready, f"{available}/{want} available"
 
 
-def daemonset_ready(obj):
+def daemonset_ready(obj: Obj) -> Tuple[bool, str]:
     """A DaemonSet is ready when it runs, updated and ready, on every node it should (and at least one)."""
     status = obj.get("status") or {}
     desired = status.get("desiredNumberScheduled", 0) or 0
@@ -273,13 +279,14 @@ def daemonset_ready(obj):
         return False, f"ready on {ready}/{desired} nodes (its controller has not seen the current spec yet)"
     if desired == 0:
         return False, "ready on 0/0 nodes (no node is eligible to run it)"
-    return ready >= desired and updated >= desired, f"ready on {ready}/{desired} nodes"
+    return bool(ready >= desired and updated >= desired), f"ready on {ready}/{desired} nodes"
 
 
-def endpoints_ready(slices):
+def endpoints_ready(slices: Optional[Iterable[Obj]]) -> Tuple[bool, str]:
     """A Service serves when one of its EndpointSlices (discovery.k8s.io/v1 dicts) has a ready address."""
     count = 0
-    for item in slices or []:
+    slices = list(slices or [])
+    for item in slices:
         for endpoint in item.get("endpoints") or []:
             # ready unset means ready (EndpointSlice API); serving-but-terminating does not count
             if (endpoint.get("conditions") or {}).get("ready", True) is not False and endpoint.get("addresses"):
@@ -289,7 +296,7 @@ def endpoints_ready(slices):
     return False, "no ready endpoints" if slices else "no endpoints (no EndpointSlice yet)"
 
 
-def why_not_ready(obj, pods, events):
+def why_not_ready(obj: Obj, pods: Iterable[Obj], events: Iterable[Obj]) -> str:
     """Why a Deployment or DaemonSet has no ready pods, from raw Pod and Event dicts of its namespace.
 
     Pending pods with their Warning events and waiting reasons (FailedScheduling, ErrImagePull, ...), pods that could
@@ -314,7 +321,7 @@ def why_not_ready(obj, pods, events):
     ]
     warnings = [e for e in own_events if e.get("type") == "Warning"]
 
-    def event_text(e):
+    def event_text(e: Obj) -> str:
         return f"{e.get('reason')}: {(e.get('message') or '').strip()}"
 
     if not mine:
