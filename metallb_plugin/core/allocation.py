@@ -19,10 +19,11 @@ API:
 
 import ipaddress
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from metallb_plugin.core import ipam
 from metallb_plugin.core import objects as k8s
+from metallb_plugin.core.objects import Obj
 from metallb_plugin.core.selectors import any_matches, describe
 
 ADDRESS_POOL = ("metallb.io/address-pool", "metallb.universe.tf/address-pool")
@@ -32,35 +33,35 @@ ALLOCATED_FROM_POOL = ipam.ALLOCATED_FROM_POOL
 DEPRECATED_PREFIX = "metallb.universe.tf/"
 
 
-def annotation(service, keys):
+def annotation(service: Obj, keys: Iterable[str]) -> Optional[str]:
     annotations = k8s.annotations(service)
     for key in keys:
         if annotations.get(key):
-            return annotations[key]
+            return str(annotations[key])
     return None
 
 
-def deprecated_annotations(service):
+def deprecated_annotations(service: Obj) -> List[str]:
     return sorted(k for k in k8s.annotations(service) if k.startswith(DEPRECATED_PREFIX))
 
 
 @dataclass(frozen=True)
 class Request:
-    ips: tuple = ()  # requested addresses (text)
+    ips: Tuple[str, ...] = ()  # requested addresses (text)
     pool: Optional[str] = None  # requested pool name
     sharing_key: Optional[str] = None
-    families: tuple = (4,)  # IP families the Service must get, by number
+    families: Tuple[int, ...] = (4,)  # IP families the Service must get, by number
     dual_stack: str = "SingleStack"  # spec.ipFamilyPolicy
-    problems: tuple = ()  # requests MetalLB refuses outright
+    problems: Tuple[str, ...] = ()  # requests MetalLB refuses outright
 
 
-def _family_number(text):
+def _family_number(text: str) -> int:
     return 6 if text == "IPv6" else 4
 
 
-def request(service):
+def request(service: Obj) -> Request:
     spec = service.get("spec") or {}
-    problems = []
+    problems: List[str] = []
     listed = annotation(service, LOADBALANCER_IPS)
     ips = [part.strip() for part in (listed or "").split(",") if part.strip()]
     if spec.get("loadBalancerIP"):
@@ -71,7 +72,7 @@ def request(service):
             )
         else:
             ips = [spec["loadBalancerIP"]]
-    families = []
+    families: List[int] = []
     for ip in ips:
         try:
             families.append(ipaddress.ip_address(ip).version)
@@ -101,14 +102,14 @@ class PoolFit:
 
     name: str
     eligible: bool = True
-    reasons: list = field(default_factory=list)  # why it cannot serve this Service
+    reasons: List[str] = field(default_factory=list)  # why it cannot serve this Service
     auto_assign: bool = True
     pinned: bool = False  # it has a serviceAllocation that matches this Service
     priority: int = 0
-    families: tuple = ()
-    free: dict = field(default_factory=dict)  # {4: n, 6: n}; absent family = none in the pool
+    families: Tuple[int, ...] = ()
+    free: Dict[int, int] = field(default_factory=dict)  # {4: n, 6: n}; absent family = none in the pool
 
-    def to_dict(self):
+    def to_dict(self) -> Dict[str, Any]:
         return {
             "name": self.name,
             "eligible": self.eligible,
@@ -121,7 +122,7 @@ class PoolFit:
         }
 
 
-def _namespace_allowed(allocation, namespace, namespace_labels):
+def _namespace_allowed(allocation: Obj, namespace: str, namespace_labels: Mapping[str, str]) -> Tuple[bool, str]:
     names = allocation.get("namespaces") or []
     selectors = allocation.get("namespaceSelectors") or []
     if not names and not selectors:
@@ -136,30 +137,30 @@ def _namespace_allowed(allocation, namespace, namespace_labels):
     return False, f"serviceAllocation limits it to {' or '.join(limits)}, not {namespace}"
 
 
-def _service_allowed(allocation, service):
+def _service_allowed(allocation: Obj, service: Obj) -> Tuple[bool, str]:
     selectors = allocation.get("serviceSelectors") or []
     if not selectors or any_matches(selectors, k8s.meta(service).get("labels")):
         return True, ""
     return False, ("serviceAllocation limits it to Services labelled " + " or ".join(describe(s) for s in selectors))
 
 
-def _free(pool, ranges, used):
+def _free(pool: Obj, ranges: List[ipam.AddressRange], used: Optional[ipam.PoolUsage]) -> Dict[int, int]:
     """{family: free addresses}: the pool's status counters (v0.15+) when present, else capacity minus use."""
     status = pool.get("status") or {}
     cap = ipam.capacity(ranges, bool((pool.get("spec") or {}).get("avoidBuggyIPs")))
     in_use = used.by_family() if used else ipam.Capacity()
-    free = {}
+    free: Dict[int, int] = {}
     for family, size, taken, counter in (
         (4, cap.v4, in_use.v4, "availableIPv4"),
         (6, cap.v6, in_use.v6, "availableIPv6"),
     ):
         if not size:
             continue
-        free[family] = status[counter] if counter in status else max(size - taken, 0)
+        free[family] = int(status[counter]) if counter in status else max(size - taken, 0)
     return free
 
 
-def _users_of(ip, services, own_key):
+def _users_of(ip: str, services: Optional[Iterable[Obj]], own_key: str) -> List[Tuple[str, Optional[str]]]:
     users = []
     for other in services or []:
         meta = k8s.meta(other)
@@ -169,17 +170,22 @@ def _users_of(ip, services, own_key):
     return users
 
 
-def evaluate_pools(service, pools, namespace_labels=None, services=()):
+def evaluate_pools(
+    service: Obj,
+    pools: Optional[Sequence[Obj]],
+    namespace_labels: Optional[Mapping[str, str]] = None,
+    services: Sequence[Obj] = (),
+) -> List[PoolFit]:
     """A PoolFit per pool (sorted by name) for this Service, as MetalLB's allocator would judge them."""
     meta = k8s.meta(service)
     namespace = meta.get("namespace", "")
     own_key = f"{namespace}/{meta.get('name', '')}"
     wanted = request(service)
-    parsed = {}
+    parsed: Dict[str, Tuple[List[ipam.AddressRange], Optional[str]]] = {}
     for pool in pools or []:
         parsed[k8s.meta(pool).get("name", "")] = k8s.pool_ranges(pool, lenient=True)
     use = ipam.usage(services or [], {name: ranges for name, (ranges, _) in parsed.items()})
-    fits = []
+    fits: List[PoolFit] = []
     for pool in sorted(pools or [], key=lambda p: k8s.meta(p).get("name", "")):
         name = k8s.meta(pool).get("name", "")
         spec = pool.get("spec") or {}
@@ -232,7 +238,7 @@ def evaluate_pools(service, pools, namespace_labels=None, services=()):
     return fits
 
 
-def _is_buggy(ip):
+def _is_buggy(ip: str) -> bool:
     try:
         return ipam.is_buggy(ip)
     except ValueError:
