@@ -13,14 +13,14 @@ servicebgpstatuses.
 """
 
 from dataclasses import dataclass, field
-from typing import Any, List, Optional
+from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 from metallb_plugin.core import advertisements, releases
 from metallb_plugin.core import events as ev
 from metallb_plugin.core import installation as inst
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core.objects import key, meta, name
-from metallb_plugin.core.snapshot import ALL, CLUSTER, METALLB, Snapshot, Source
+from metallb_plugin.core.snapshot import ALL, CLUSTER, METALLB, Obj, Snapshot, Source
 from metallb_plugin.defaults import V1BETA1, V1BETA2
 
 METALLB_KINDS = (
@@ -36,7 +36,7 @@ CONFIG_KINDS = ("ipaddresspools", "l2advertisements", "bgpadvertisements", "bgpp
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 
-def _secret_keys(items):
+def _secret_keys(items: List[Obj]) -> List[Obj]:
     """Secrets reduced to their names and key names as soon as they are read: no secret value is kept."""
     return [{"name": name(s), "keys": sorted((s.get("data") or {}).keys())} for s in items]
 
@@ -89,23 +89,22 @@ class Facts(Snapshot):
     """The snapshot status read; namespace: -n when given, else the install's, else metallb-system."""
 
     namespace_given: bool = False
-    installation: object = None  # installation.Installation in `namespace`, or None
-    installations: list = field(default_factory=list)  # every install found, any namespace
-    metallb_served: Optional[frozenset] = (
-        None  # metallb.io plurals the API server serves; None: no metallb.io API at all
-    )
+    installation: Optional[inst.Installation] = None  # the installation in `namespace`, or None
+    installations: List[inst.Installation] = field(default_factory=list)  # every install found, any namespace
+    # metallb.io plurals the API server serves; None: no metallb.io API at all
+    metallb_served: Optional[FrozenSet[str]] = None
 
-    def get(self, kind):
+    def get(self, kind: str) -> List[Obj]:
         """The list of a kind; Skip (the check cannot decide) when it could not be read."""
         return self.items(kind)
 
-    def listed(self, kind):
+    def listed(self, kind: str) -> List[Obj]:
         """What was read of a kind ([] when it was not served or could not be read)."""
         value = self.objects.get(kind)
         return value if isinstance(value, list) else []
 
 
-def locate(facts):
+def locate(facts: Facts) -> Facts:
     """Find the MetalLB install in the listed Deployments/DaemonSets and settle MetalLB's namespace: -n when given
     (the install there, if any), else the install's namespace (metallb-system preferred when there are several)."""
     deployments = facts.listed("deployments")
@@ -120,7 +119,7 @@ def locate(facts):
     return facts
 
 
-def _version_tuple(version):
+def _version_tuple(version: Optional[str]) -> Optional[Tuple[int, int, int]]:
     try:
         return releases.parse_version(version or "")
     except ValueError:
@@ -130,7 +129,7 @@ def _version_tuple(version):
 class View:
     """Everything the checks read, derived once from Facts."""
 
-    def __init__(self, facts):
+    def __init__(self, facts: Facts) -> None:
         self.facts = facts
         self.states: List[Any] = []  # service_status.ServiceState of every LoadBalancer Service, set by evaluate
         self.ns = facts.namespace
@@ -138,9 +137,9 @@ class View:
         self.version = _version_tuple(self.install.version) if self.install else None
         self.deployments = facts.listed("deployments")
         self.daemonsets = facts.listed("daemonsets")
-        self.controller = self._find(self.deployments, self.install and self.install.controller)
-        self.speaker = self._find(self.daemonsets, self.install and self.install.speaker)
-        self.frr_k8s = None
+        self.controller = self._find(self.deployments, self.install.controller if self.install else None)
+        self.speaker = self._find(self.daemonsets, self.install.speaker if self.install else None)
+        self.frr_k8s: Optional[Obj] = None
         if self.install and self.install.frr_k8s:
             frr_ns, _, frr_name = self.install.frr_k8s.partition("/")
             self.frr_k8s = next(
@@ -153,7 +152,7 @@ class View:
         self.lb_services = [s for s in self.services if (s.get("spec") or {}).get("type") == "LoadBalancer"]
         self.nodes = sorted(facts.listed("nodes"), key=name)
         self.namespace_labels = {name(n): meta(n).get("labels") or {} for n in facts.listed("namespaces")}
-        self.slices = {}
+        self.slices: Dict[Tuple[str, str], List[Obj]] = {}
         for item in facts.listed("endpointslices"):
             owner = (meta(item).get("labels") or {}).get(SERVICE_NAME_LABEL)
             if owner:
@@ -161,8 +160,8 @@ class View:
         self.secrets = {s["name"]: set(s.get("keys") or ()) for s in facts.listed("secrets")}
         self.configmaps = {name(c): c for c in facts.listed("configmaps")}
         self.webhook_configurations = facts.listed("validatingwebhookconfigurations")
-        self.local = {}
-        self.elsewhere = {}
+        self.local: Dict[str, List[Obj]] = {}
+        self.elsewhere: Dict[str, List[Obj]] = {}
         for kind in METALLB_KINDS:
             items = sorted(facts.listed(kind), key=name)
             self.local[kind] = [o for o in items if meta(o).get("namespace") == self.ns]
@@ -177,42 +176,46 @@ class View:
         )
         self.ignore_exclude_lb = self._switch(self.speaker, "speaker", "--ignore-exclude-lb")
 
-    def _find(self, items, wanted):
-        if not wanted:
+    def _find(self, items: List[Obj], wanted: Optional[str]) -> Optional[Obj]:
+        if not wanted or not self.install:
             return None
         return next(
             (i for i in items if meta(i).get("namespace") == self.install.namespace and name(i) == wanted), None
         )
 
     @staticmethod
-    def _flag(workload, container, flag):
-        return k8s.flag_value(k8s.argv(k8s.main_container(workload, container)), flag) if workload else None
+    def _flag(workload: Optional[Obj], container: str, flag: str) -> Optional[str]:
+        if workload is None:
+            return None
+        return k8s.flag_value(k8s.argv(k8s.main_container(workload, container)), flag)
 
     @staticmethod
-    def _switch(workload, container, flag):
+    def _switch(workload: Optional[Obj], container: str, flag: str) -> bool:
         """A boolean flag: `--flag` or `--flag=true` (Go's flag package syntax)."""
-        return bool(workload) and bool(k8s.flag_switch(k8s.argv(k8s.main_container(workload, container)), flag))
+        if workload is None:
+            return False
+        return bool(k8s.flag_switch(k8s.argv(k8s.main_container(workload, container)), flag))
 
-    def served(self, kind):
+    def served(self, kind: str) -> bool:
         return self.facts.metallb_served is not None and kind in self.facts.metallb_served
 
-    def at_least(self, *version):
+    def at_least(self, *version: int) -> bool:
         """Whether the installed release is this version or newer (False when unknown)."""
         return self.version is not None and self.version >= version
 
-    def events_of_service(self, service):
+    def events_of_service(self, service: Obj) -> List[ev.Event]:
         return self.service_events.get(("Service", meta(service).get("namespace", ""), name(service)), [])
 
-    def slices_of(self, service):
+    def slices_of(self, service: Obj) -> List[Obj]:
         return self.slices.get((meta(service).get("namespace", ""), name(service)), [])
 
-    def pod_events(self, pod):
+    def pod_events(self, pod: Obj) -> List[ev.Event]:
         return self.events_by_object.get(("Pod", meta(pod).get("namespace", ""), name(pod)), [])
 
 
-def ready_endpoints(slices):
+def ready_endpoints(slices: Optional[Iterable[Obj]]) -> List[Tuple[str, Optional[str]]]:
     """[(address, nodeName)] of endpoints that are ready (a missing ready condition counts as ready)."""
-    found = []
+    found: List[Tuple[str, Optional[str]]] = []
     for item in slices or []:
         for endpoint in item.get("endpoints") or []:
             if (endpoint.get("conditions") or {}).get("ready") is False:

@@ -13,8 +13,10 @@ def _plural(n, word, suffix="s"):
 
 
 def _need_install(view):
+    """The installation; Skip when there is none."""
     if not view.install:
         raise Skip("no MetalLB installation")
+    return view.install
 
 
 def installed(view):

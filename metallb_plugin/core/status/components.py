@@ -31,11 +31,11 @@ def _warning_lines(view, kind, workload):
 
 
 def check_controller(view: View) -> Result:
-    _need_install(view)
+    install = _need_install(view)
     if not view.controller:
         return Result(
             FAIL,
-            f"controller Deployment {view.install.controller or 'controller'} not found in {view.install.namespace}",
+            f"controller Deployment {install.controller or 'controller'} not found in {install.namespace}",
         )
     ready, text = inst.deployment_ready(view.controller)
     message = f"controller Deployment {name(view.controller)}: {text}"
@@ -64,27 +64,27 @@ def _daemonset_result(view, ds, what):
 
 
 def check_speaker(view: View) -> Result:
-    _need_install(view)
+    install = _need_install(view)
     if not view.speaker:
-        return Result(FAIL, f"speaker DaemonSet not found in {view.install.namespace}: nothing announces addresses")
+        return Result(FAIL, f"speaker DaemonSet not found in {install.namespace}: nothing announces addresses")
     return _daemonset_result(view, view.speaker, "speaker")
 
 
 def check_frr_k8s(view: View) -> Result:
-    _need_install(view)
-    if not view.install.frr_k8s:
+    install = _need_install(view)
+    if not install.frr_k8s:
         raise Skip("no frr-k8s DaemonSet (not used by this backend)")
     if not view.frr_k8s:
-        return Result(FAIL, f"frr-k8s DaemonSet {view.install.frr_k8s} not found")
+        return Result(FAIL, f"frr-k8s DaemonSet {install.frr_k8s} not found")
     return _daemonset_result(view, view.frr_k8s, "frr-k8s")
 
 
 def _metallb_pods(view):
     """The Pods of MetalLB's workloads; Skip when there are none (nothing to judge)."""
-    _need_install(view)
+    install = _need_install(view)
     pods = [p for w in (view.controller, view.speaker, view.frr_k8s) if w for p in workloads.pods_of(w, view.pods)]
     if not pods:
-        raise Skip(f"no MetalLB Pods found in {view.install.namespace}")
+        raise Skip(f"no MetalLB Pods found in {install.namespace}")
     return pods
 
 

@@ -1,5 +1,7 @@
 """Installation: where and how MetalLB is installed, its release, BGP backend, left-over objects."""
 
+from typing import List
+
 from metallb_plugin.core import releases
 from metallb_plugin.core.checks import FAIL, OK, WARN, Check, Result, register
 from metallb_plugin.core.objects import meta, name
@@ -40,8 +42,8 @@ def check_found(view: View) -> Result:
 
 
 def check_version(view: View) -> Result:
-    _need_install(view)
-    version = view.install.version
+    install = _need_install(view)
+    version = install.version
     if view.version is None:
         return Result(
             WARN,
@@ -66,24 +68,24 @@ def check_version(view: View) -> Result:
 
 
 def check_backend(view: View) -> Result:
-    _need_install(view)
-    backend = view.install.backend
+    install = _need_install(view)
+    backend = install.backend
     if backend == "frr" and view.at_least(0, 16, 0):
         return Result(WARN, "BGP backend: frr (FRR mode is deprecated since v0.16.0; FRR-K8s is the default)")
     detail = {
         "native": "native (MetalLB's own BGP; no BFD, no IPv6 BGP)",
         "frr": "frr (FRR containers in the speaker)",
-        "frr-k8s": f"frr-k8s (DaemonSet {view.install.frr_k8s or 'not found'})",
+        "frr-k8s": f"frr-k8s (DaemonSet {install.frr_k8s or 'not found'})",
     }.get(backend, backend)
-    if backend == "frr-k8s" and not view.install.frr_k8s:
+    if backend == "frr-k8s" and not install.frr_k8s:
         return Result(FAIL, "BGP backend frr-k8s, but no frr-k8s DaemonSet was found")
     return Result(OK, f"BGP backend: {detail}")
 
 
 def check_objects(view: View) -> Result:
     """Renamed, deprecated and left-over objects for the installed release."""
-    _need_install(view)
-    install, found = view.install, []
+    install = _need_install(view)
+    found: List[str] = []
     old_service, old_secret = releases.WEBHOOK_NAMES_OLD
     if install.webhook_service != old_service:
         if any(meta(s).get("namespace") == view.ns and name(s) == old_service for s in view.services):

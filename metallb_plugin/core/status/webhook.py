@@ -15,8 +15,8 @@ from metallb_plugin.core.view import View
 
 
 def check_webhook_endpoints(view: View) -> Result:
-    _need_install(view)
-    wanted = view.install.webhook_service
+    install = _need_install(view)
+    wanted = install.webhook_service
     view.facts.get("services")
     if not any(meta(s).get("namespace") == view.ns and name(s) == wanted for s in view.services):
         return Result(FAIL, f"webhook Service {wanted} not found in {view.ns}")
@@ -49,13 +49,13 @@ def _webhook_config(view):
 
 
 def check_webhook_configuration(view: View) -> Result:
-    _need_install(view)
+    install = _need_install(view)
     view.facts.get("validatingwebhookconfigurations")
     config = _webhook_config(view)
     if not config:
         return Result(
             WARN,
-            f"no ValidatingWebhookConfiguration {view.install.webhook_configuration}: metallb.io "
+            f"no ValidatingWebhookConfiguration {install.webhook_configuration}: metallb.io "
             "objects are not validated when written",
         )
     hooks = config.get("webhooks") or []
@@ -98,8 +98,8 @@ def _secret_key(view, secret, key, missing, keyless):
 
 
 def check_certificate(view: View) -> Result:
-    _need_install(view)
-    wanted = view.install.webhook_secret
+    install = _need_install(view)
+    wanted = install.webhook_secret
     return _secret_key(view, wanted, CA_KEY, f"(webhook certificate) not found in {view.ns}",
                        f"{CA_KEY}: the controller has not written its certificate yet")  # fmt: skip
 
@@ -110,8 +110,8 @@ def _speaker_uses_secret(speaker, secret):
 
 
 def check_memberlist(view: View) -> Result:
-    _need_install(view)
-    wanted = view.install.memberlist_secret
+    install = _need_install(view)
+    wanted = install.memberlist_secret
     if view.speaker and not _speaker_uses_secret(view.speaker, wanted):
         raise Skip("the speaker does not use memberlist")
     missing = f"not found in {view.ns}: speakers cannot start (the controller creates it when it starts)"
