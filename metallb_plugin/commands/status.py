@@ -20,6 +20,7 @@ exit codes: 0 healthy (warnings allowed), 1 degraded (or the Service has a probl
 from metallb_plugin import cluster, defaults, errors, status_text
 from metallb_plugin.commands import add_timeout
 from metallb_plugin.core import explain as explainer
+from metallb_plugin.core import objects as k8s
 from metallb_plugin.core import releases, status
 from metallb_plugin.core.objects import name
 from metallb_plugin.core.view import (
@@ -66,9 +67,7 @@ def gather(client, args, target=None):
     if target:
         names = {target[1], webhook}
     else:
-        names = {webhook} | {
-            name(s) for s in facts.listed("services") if (s.get("spec") or {}).get("type") == "LoadBalancer"
-        }
+        names = {webhook} | {name(s) for s in facts.listed("services") if k8s.is_load_balancer(s)}
     slices = f"{SERVICE_NAME_LABEL} in ({','.join(sorted(names))})" if len(names) <= MAX_SELECTOR_NAMES else ""
     cluster.read_snapshot(client, NAMESPACE_SOURCES, facts, {"slice_selector": slices})
     return facts

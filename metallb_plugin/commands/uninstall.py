@@ -151,7 +151,7 @@ def _services_holding_addresses(client, namespace, refs):
         for pool in items
         if k8s.namespace(pool) == namespace
     }
-    services = [s for s in client.list("/api/v1/services") if (s.get("spec") or {}).get("type") == "LoadBalancer"]
+    services = [s for s in client.list("/api/v1/services") if k8s.is_load_balancer(s)]
     return removal.holders(pools, services)
 
 

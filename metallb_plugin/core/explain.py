@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from metallb_plugin.core import advertisements as adv
 from metallb_plugin.core import allocation, workloads
 from metallb_plugin.core import events as ev
+from metallb_plugin.core import objects as k8s
 from metallb_plugin.core import service_status as svc
 from metallb_plugin.core.checks import FAIL, OK, WARN
 from metallb_plugin.core.objects import key, meta, name
@@ -97,7 +98,7 @@ def _type_and_class(b):
     handled, why = svc.handles(b.view, b.service)
     cls = b.spec.get("loadBalancerClass")
     if not handled:
-        ips = svc.addresses(b.service)
+        ips = k8s.ingress_addresses(b.service)
         if ips:
             b.step(
                 f"type LoadBalancer, loadBalancerClass {cls or '(none)'}: not MetalLB's",
@@ -154,7 +155,7 @@ def _metallb(b):
         return
     counts = workloads.deployment_counts(view.controller) if view.controller else None
     if counts is None or counts["ready"] < 1:
-        if svc.addresses(b.service):  # an address already given stays; only new assignments wait
+        if k8s.ingress_addresses(b.service):  # an address already given stays; only new assignments wait
             b.step(
                 f"MetalLB {view.install.version} in {view.install.namespace}: controller not ready",
                 WARN,
@@ -422,10 +423,10 @@ def explain(view, service):
                         f"kubectl -n {view.ns} logs daemonset/{view.install.speaker if view.install else 'speaker'}"
                         " (look for the Service's name)",
                     )
-    ips = svc.addresses(service)
+    ips = k8s.ingress_addresses(service)
     ok = False
     if state is None:
-        kind = svc.IGNORED if b.spec.get("type") == "LoadBalancer" else "not-loadbalancer"
+        kind = svc.IGNORED if k8s.is_load_balancer(b.service) else "not-loadbalancer"
         ok = kind == svc.IGNORED and bool(ips)
     else:
         kind = state.state

@@ -86,6 +86,20 @@ def condition(obj: Obj, kind: str) -> Dict[str, Any]:
     return next((c for c in status(obj).get("conditions") or [] if c.get("type") == kind), {})
 
 
+def is_load_balancer(service: Obj) -> bool:
+    return spec(service).get("type") == "LoadBalancer"
+
+
+def ingress_addresses(service: Obj) -> List[str]:
+    """The load balancer addresses in a Service's status: IPs, or the hostnames some implementations write."""
+    ingress = (status(service).get("loadBalancer") or {}).get("ingress") or []
+    return [
+        str(i.get("ip") or i.get("hostname"))
+        for i in ingress
+        if isinstance(i, dict) and (i.get("ip") or i.get("hostname"))
+    ]
+
+
 def listing(names: Iterable[str], limit: int = 5) -> str:
     """ "a, b, c and 4 more": a list for a one-line message."""
     shown = list(names)

@@ -14,6 +14,7 @@ from typing import Optional
 from metallb_plugin.core import advertisements as adv
 from metallb_plugin.core import allocation, ipam, workloads
 from metallb_plugin.core import events as ev
+from metallb_plugin.core import objects as k8s
 from metallb_plugin.core.objects import key, meta, name
 from metallb_plugin.core.view import ready_endpoints
 
@@ -91,14 +92,6 @@ def handles(view, service):
             "Services without a class"
         )
     return True, ""
-
-
-def addresses(service):
-    """The Service's load balancer addresses (IPs, or hostnames some implementations write)."""
-    ingress = (((service.get("status") or {}).get("loadBalancer") or {}).get("ingress")) or []
-    return [
-        i.get("ip") or i.get("hostname") for i in ingress if isinstance(i, dict) and (i.get("ip") or i.get("hostname"))
-    ]
 
 
 def _status_matches(obj, service):
@@ -242,7 +235,7 @@ def classify(view, service):
         deprecated_annotations=allocation.deprecated_annotations(service),
     )
     ok, why = handles(view, service)
-    state.ips = addresses(service)
+    state.ips = k8s.ingress_addresses(service)
     if not ok:
         state.state = OTHER if state.ips else IGNORED
         state.reason = why[0].upper() + why[1:] if why else ""

@@ -149,7 +149,7 @@ class View:
         self.events_by_object = ev.by_object(facts.listed("events"))
         self.service_events = ev.by_object(facts.listed("serviceEvents"))
         self.services = sorted(facts.listed("services"), key=key)
-        self.lb_services = [s for s in self.services if (s.get("spec") or {}).get("type") == "LoadBalancer"]
+        self.lb_services = [s for s in self.services if k8s.is_load_balancer(s)]
         self.nodes = sorted(facts.listed("nodes"), key=name)
         self.namespace_labels = {name(n): meta(n).get("labels") or {} for n in facts.listed("namespaces")}
         self.slices: Dict[Tuple[str, str], List[Obj]] = {}

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from metallb_plugin.core import allocation, events, explain, service_status, status, workloads
+from metallb_plugin.core import allocation, events, explain, objects, service_status, status, workloads
 from metallb_plugin.core.checks import FAIL, OK, SKIP, WARN
 from metallb_plugin.core.snapshot import Unreadable
 from metallb_plugin.core.view import METALLB_KINDS, Facts, View, locate
@@ -1146,7 +1146,7 @@ def test_service_status_handles():
     assert not service_status.handles(view, service("a", loadBalancerClass="x"))[0]
     copy_ = copy.deepcopy(view.services[0])
     copy_["status"]["loadBalancer"]["ingress"] = [{"hostname": "lb.example.com"}]
-    assert service_status.addresses(copy_) == ["lb.example.com"]
+    assert objects.ingress_addresses(copy_) == ["lb.example.com"]
 
 
 def test_wait_progress_line_counts_seconds_only_on_a_terminal():

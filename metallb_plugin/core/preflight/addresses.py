@@ -5,7 +5,7 @@ from typing import List
 from metallb_plugin.core import ipam
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core.checks import OK, WARN, Check, Result, Skip, register
-from metallb_plugin.core.preflight.facts import Facts, is_load_balancer, node_addresses
+from metallb_plugin.core.preflight.facts import Facts, node_addresses
 
 
 def parse_addresses(values):
@@ -133,7 +133,7 @@ def check_addresses_in_use(facts: Facts) -> Result:
     used = [
         f"{k8s.qualified(s)}: {ip}"
         for s in facts.items("services")
-        if is_load_balancer(s)
+        if k8s.is_load_balancer(s)
         for ip in ipam.ingress_ips(s)
         if ipam.contains(_addresses(facts), ip)
     ]

@@ -107,14 +107,5 @@ def node_addresses(node):
     ]
 
 
-def is_load_balancer(service):
-    return (service.get("spec") or {}).get("type") == "LoadBalancer"
-
-
-def ingress_addresses(service):
-    ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-    return [i.get("ip") or i.get("hostname") for i in ingress if i.get("ip") or i.get("hostname")]
-
-
 def allocated_by_metallb(service):
     return any(k8s.annotations(service).get(key) for key in ipam.ALLOCATED_FROM_POOL)

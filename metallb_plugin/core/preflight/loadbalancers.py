@@ -7,8 +7,6 @@ from metallb_plugin.core.checks import FAIL, OK, WARN, Check, Result, register
 from metallb_plugin.core.preflight.facts import (
     Facts,
     allocated_by_metallb,
-    ingress_addresses,
-    is_load_balancer,
     node_addresses,
 )
 from metallb_plugin.defaults import DOCS
@@ -214,7 +212,7 @@ def _suspect(service, facts):
         return "kube-vip"
     if facts.readable("nodes"):
         node_ips = {ip for n in facts.items("nodes") for _, ip in node_addresses(n)}
-        if set(ingress_addresses(service)) & node_ips:
+        if set(k8s.ingress_addresses(service)) & node_ips:
             return "node addresses: ServiceLB-style"
     return None
 
@@ -224,9 +222,9 @@ def foreign_load_balancers(services):
     return [
         s
         for s in services
-        if is_load_balancer(s)
+        if k8s.is_load_balancer(s)
         and not (s.get("spec") or {}).get("loadBalancerClass")
-        and ingress_addresses(s)
+        and k8s.ingress_addresses(s)
         and not allocated_by_metallb(s)
     ]
 
@@ -239,7 +237,8 @@ def check_foreign_addresses(facts: Facts) -> Result:
     for service in foreign:
         suspect = _suspect(service, facts)
         details.append(
-            f"{k8s.qualified(service)}: {', '.join(ingress_addresses(service))}" + (f" ({suspect})" if suspect else "")
+            f"{k8s.qualified(service)}: {', '.join(k8s.ingress_addresses(service))}"
+            + (f" ({suspect})" if suspect else "")
         )
     return Result(
         WARN,
