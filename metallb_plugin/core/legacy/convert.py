@@ -16,6 +16,7 @@ from metallb_plugin.core.legacy.read import (
     LegacyConfigError,
     _address,
     _boolean,
+    _each,
     _integer,
     _kind,
     _list,
@@ -147,9 +148,7 @@ def _selector(raw, path):
         expr = _mapping(raw_expr, epath)
         key = _string(expr.get("key"), f"{epath}.key")
         operator = _string(expr.get("operator"), f"{epath}.operator")
-        values = [
-            _string(v, f"{epath}.values[{k}]") for k, v in enumerate(_list(expr.get("values"), f"{epath}.values"))
-        ]
+        values = _each(expr, "values", epath, _string)
         if not key:
             raise LegacyConfigError(f"{epath}.key: missing")
         if operator not in OPERATORS:
@@ -205,10 +204,7 @@ def _peers(value, namespace, profile_names, renamed, warnings):
         router_id = _address(item.get("router-id"), f"{path}.router-id")
         if router_id:
             spec["routerID"] = router_id
-        selectors = [
-            _selector(s, f"{path}.node-selectors[{j}]")
-            for j, s in enumerate(_list(item.get("node-selectors"), f"{path}.node-selectors"))
-        ]
+        selectors = _each(item, "node-selectors", path, _selector)
         if selectors:
             spec["nodeSelectors"] = selectors
         password = _string(item.get("password"), f"{path}.password")
@@ -246,10 +242,7 @@ def _pools(value, namespace, communities, renamed, warnings):
             raise LegacyConfigError(
                 f"{path}.protocol: {'missing' if not protocol else repr(protocol)}; use layer2 or bgp"
             )
-        addresses = [
-            _string(a, f"{path}.addresses[{j}]")
-            for j, a in enumerate(_list(item.get("addresses"), f"{path}.addresses"))
-        ]
+        addresses = _each(item, "addresses", path, _string)
         if not addresses:
             raise LegacyConfigError(f"{path}.addresses: the pool has no addresses")
         ranges = []
@@ -324,10 +317,7 @@ def _bgp_advertisement(raw, path, ranges, communities, warnings):
     local_pref = _integer(item.get("localpref"), f"{path}.localpref")
     if local_pref:
         spec["localPref"] = local_pref
-    values = [
-        _string(c, f"{path}.communities[{j}]")
-        for j, c in enumerate(_list(item.get("communities"), f"{path}.communities"))
-    ]
+    values = _each(item, "communities", path, _string)
     for j, value in enumerate(values):
         if value not in communities and not valid_community(value):
             raise LegacyConfigError(

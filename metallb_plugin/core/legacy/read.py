@@ -165,6 +165,11 @@ def _list(value, path):
     return value
 
 
+def _each(mapping, key, path, read):
+    """read(item, its path) for every item of the list field mapping[key] (path: the mapping's)."""
+    return [read(v, f"{path}.{key}[{j}]") for j, v in enumerate(_list(mapping.get(key), f"{path}.{key}"))]
+
+
 def _kind(value):
     return {bool: "true/false", int: "a number", float: "a number", str: "text", list: "a list", dict: "a mapping"}.get(
         type(value), type(value).__name__
