@@ -9,14 +9,14 @@ why), ignored (a loadBalancerClass MetalLB does not handle) or served by somethi
 
 import re
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from metallb_plugin.core import advertisements as adv
 from metallb_plugin.core import allocation, ipam, workloads
 from metallb_plugin.core import events as ev
 from metallb_plugin.core import objects as k8s
-from metallb_plugin.core.objects import key, meta, name
-from metallb_plugin.core.view import ready_endpoints
+from metallb_plugin.core.objects import Obj, key, meta, name
+from metallb_plugin.core.view import View, ready_endpoints
 
 ASSIGNED, PENDING, IGNORED, OTHER = "assigned", "pending", "ignored", "other"
 ANNOUNCING = re.compile(r'announcing from node "([^"]+)" with protocol "([^"]+)"')
@@ -35,7 +35,7 @@ class Announcement:
     protocol: str
     source: str = ""  # ServiceL2Status | ServiceBGPStatus | event
 
-    def to_dict(self):
+    def to_dict(self) -> Dict[str, str]:
         return {"node": self.node, "protocol": self.protocol, "source": self.source}
 
 
@@ -44,20 +44,20 @@ class ServiceState:
     namespace: str
     name: str
     state: str
-    ips: list = field(default_factory=list)
+    ips: List[str] = field(default_factory=list)
     pool: Optional[str] = None
     pool_inferred: bool = False  # no ip-allocated-from-pool annotation: the pool holding the address
-    announced_by: list = field(default_factory=list)
+    announced_by: List[Announcement] = field(default_factory=list)
     reason: str = ""
     hint: str = ""
     severity: Optional[str] = None  # None: fine; "warn" or "fail": a problem of this Service
-    deprecated_annotations: list = field(default_factory=list)
+    deprecated_annotations: List[str] = field(default_factory=list)
 
     @property
-    def key(self):
+    def key(self) -> str:
         return f"{self.namespace}/{self.name}"
 
-    def to_dict(self):
+    def to_dict(self) -> Dict[str, Any]:
         return {
             "namespace": self.namespace,
             "name": self.name,
@@ -73,11 +73,11 @@ class ServiceState:
         }
 
 
-def explain_hint(service):
+def explain_hint(service: Obj) -> str:
     return f"kubectl metallb status --service {key(service)}"
 
 
-def handles(view, service):
+def handles(view: View, service: Obj) -> Tuple[bool, str]:
     """Whether MetalLB's controller takes care of this Service, given its loadBalancerClass."""
     wanted = (service.get("spec") or {}).get("loadBalancerClass")
     if view.lb_class:
@@ -94,17 +94,17 @@ def handles(view, service):
     return True, ""
 
 
-def _status_matches(obj, service):
+def _status_matches(obj: Obj, service: Obj) -> bool:
     status = obj.get("status") or {}
     labels = meta(obj).get("labels") or {}
     svc_ns, svc_name = meta(service).get("namespace"), name(service)
-    return (status.get("serviceNamespace") or labels.get("metallb.io/service-namespace")) == svc_ns and (
-        status.get("serviceName") or labels.get("metallb.io/service-name")
-    ) == svc_name
+    namespace = status.get("serviceNamespace") or labels.get("metallb.io/service-namespace")
+    service_name = status.get("serviceName") or labels.get("metallb.io/service-name")
+    return bool(namespace == svc_ns and service_name == svc_name)
 
 
-def announcements(view, service):
-    found = set()
+def announcements(view: View, service: Obj) -> List[Announcement]:
+    found: Set[Announcement] = set()
     for kind, protocol, source in (
         ("servicel2statuses", adv.L2, "ServiceL2Status"),
         ("servicebgpstatuses", adv.BGP, "ServiceBGPStatus"),
@@ -115,8 +115,8 @@ def announcements(view, service):
                 found.add(Announcement(node, protocol, source))
     if not found:
         events = [e for e in view.events_of_service(service) if e.get("reason") == "nodeAssigned"]
-        parsed = [(ev.when(e), ANNOUNCING.search(e.get("message") or "")) for e in events]
-        parsed = [(t, m.group(1), m.group(2)) for t, m in parsed if m]
+        matched = [(ev.when(e), ANNOUNCING.search(e.get("message") or "")) for e in events]
+        parsed = [(t, m.group(1), m.group(2)) for t, m in matched if m]
         layer2 = [p for p in parsed if p[2] == adv.L2]
         if layer2:  # one node at a time announces in L2: the latest event names it
             latest = max(layer2)
@@ -127,7 +127,7 @@ def announcements(view, service):
     return sorted(found)
 
 
-def _allocation_events(view, service):
+def _allocation_events(view: View, service: Obj) -> Optional[ev.Event]:
     """The latest MetalLB warning about allocating this Service, unless an IPAllocated came after it."""
     items = view.events_of_service(service)
     warning = ev.latest(items, reasons=ALLOCATION_WARNINGS, type_="Warning")
@@ -162,14 +162,14 @@ _FAILURE_HINTS = (
 )
 
 
-def failure_hint(message, namespace):
+def failure_hint(message: str, namespace: str) -> str:
     for fragment, hint in _FAILURE_HINTS:
         if fragment in message:
             return hint.format(ns=namespace)
     return ""
 
 
-def pending_reason(view, service):
+def pending_reason(view: View, service: Obj) -> Tuple[str, str]:
     """(reason, hint) for a Service MetalLB should serve but that has no address."""
     wanted = allocation.request(service)
     explain = explain_hint(service)
@@ -202,14 +202,14 @@ def pending_reason(view, service):
             f"kubectl -n {view.ns} get configurationstates -o yaml",
         )
     fits = allocation.evaluate_pools(
-        service, view.pools, view.namespace_labels.get(meta(service).get("namespace")), view.services
+        service, view.pools, view.namespace_labels.get(k8s.namespace(service)), view.services
     )
     if not any(f.eligible for f in fits):
         return "no IPAddressPool can serve it: " + "; ".join(f"{f.name}: {f.reasons[0]}" for f in fits), explain
     return "no MetalLB event yet: the controller has not processed it", explain
 
 
-def _not_announced(view, service, pool_name):
+def _not_announced(view: View, service: Obj, pool_name: str) -> Tuple[str, Optional[str]]:
     """(reason, severity) for an assigned Service nobody announces."""
     covering = view.covering.get(pool_name, [])
     if pool_name in view.covering and not covering:
@@ -227,7 +227,7 @@ def _not_announced(view, service, pool_name):
     return "announcing node unknown (no recent nodeAssigned event)", None
 
 
-def classify(view, service):
+def classify(view: View, service: Obj) -> ServiceState:
     state = ServiceState(
         meta(service).get("namespace", ""),
         name(service),

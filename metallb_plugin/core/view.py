@@ -13,7 +13,7 @@ servicebgpstatuses.
 """
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple
 
 from metallb_plugin.core import advertisements, releases
 from metallb_plugin.core import events as ev
@@ -203,13 +203,13 @@ class View:
         """Whether the installed release is this version or newer (False when unknown)."""
         return self.version is not None and self.version >= version
 
-    def events_of_service(self, service: Obj) -> List[ev.Event]:
+    def events_of_service(self, service: Mapping[str, Any]) -> List[ev.Event]:
         return self.service_events.get(("Service", meta(service).get("namespace", ""), name(service)), [])
 
-    def slices_of(self, service: Obj) -> List[Obj]:
+    def slices_of(self, service: Mapping[str, Any]) -> List[Obj]:
         return self.slices.get((meta(service).get("namespace", ""), name(service)), [])
 
-    def pod_events(self, pod: Obj) -> List[ev.Event]:
+    def pod_events(self, pod: Mapping[str, Any]) -> List[ev.Event]:
         return self.events_by_object.get(("Pod", meta(pod).get("namespace", ""), name(pod)), [])
 
 
