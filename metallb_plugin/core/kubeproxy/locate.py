@@ -24,10 +24,12 @@ certain, it never raises):
 """
 
 from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from metallb_plugin import defaults
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core.kubeproxy.yamledit import ConfigError, _read
+from metallb_plugin.core.objects import Obj
 
 NAMESPACE = defaults.KUBE_SYSTEM
 DAEMONSET = "kube-proxy"
@@ -88,7 +90,7 @@ class Location:
     key: str = ""
     path: str = ""
 
-    def describe(self):
+    def describe(self) -> str:
         if self.kind == "ConfigMap":
             return f"ConfigMap {self.namespace}/{self.name}, key {self.key}"
         if self.kind == "NodeArgs":
@@ -101,7 +103,7 @@ class Location:
             return f"ConfigMap {self.namespace}/{self.name} (Cilium kube-proxy replacement; no kube-proxy)"
         return "unknown"
 
-    def as_dict(self):
+    def as_dict(self) -> Dict[str, str]:
         doc = {"kind": self.kind}
         for key in ("namespace", "name", "key", "path"):
             if getattr(self, key):
@@ -116,21 +118,21 @@ class KubeProxy:
 
     distribution: str  # kubeadm, kind, eks, k3s, rke2, microk8s, cilium, k0s, unknown
     location: Location
-    configured_mode: object = None  # the mode text as configured ("" = default); None when not known
-    mode: object = None  # the effective mode (one of MODES), None when not known or there is no kube-proxy
-    strict_arp: object = None  # True / False, None when not known
-    needs_change: object = None  # True: MetalLB needs strictARP enabled; False: nothing to do; None: unknown
+    configured_mode: Optional[str] = None  # the mode text as configured ("" = default); None when not known
+    mode: Optional[str] = None  # the effective mode (one of MODES), None when not known or there is no kube-proxy
+    strict_arp: Optional[bool] = None  # True / False, None when not known
+    needs_change: Optional[bool] = None  # True: MetalLB needs strictARP enabled; False: nothing to do; None: unknown
     message: str = ""  # the verdict in one sentence
     hint: str = ""  # where and how to change it when the plugin cannot (exact flag or file)
     problem: str = ""  # why the configuration could not be read (malformed), "" when fine
-    notes: tuple = field(default_factory=tuple)  # extra observations (e.g. flags overriding the ConfigMap)
+    notes: Tuple[str, ...] = field(default_factory=tuple)  # extra observations (e.g. flags overriding the ConfigMap)
 
     @property
-    def editable(self):
+    def editable(self) -> bool:
         """True when the plugin can change strictARP itself (a kube-proxy ConfigMap it could parse)."""
         return self.location.kind == "ConfigMap" and not self.problem
 
-    def as_dict(self):
+    def as_dict(self) -> Dict[str, Any]:
         return {
             "distribution": self.distribution,
             "location": self.location.as_dict(),
@@ -282,7 +284,12 @@ def _daemonset_configmap(daemonset):
 # --------------------------------------------------------------------------------------------- inspect
 
 
-def inspect(nodes=(), configmaps=(), daemonset=None, pods=()):
+def inspect(
+    nodes: Iterable[Obj] = (),
+    configmaps: Iterable[Obj] = (),
+    daemonset: Optional[Obj] = None,
+    pods: Iterable[Obj] = (),
+) -> KubeProxy:
     """Locate kube-proxy's configuration and judge it for MetalLB. See the module docstring for the inputs."""
     nodes = list(nodes or ())
     by_name = {}
@@ -417,7 +424,7 @@ def _from_node_args(distro, nodes, proxy_pods):
 # --------------------------------------------------------------------------------------------- restart
 
 
-def rollout_pending(daemonset, pods, restarted_at):
+def rollout_pending(daemonset: Optional[Obj], pods: Iterable[Obj], restarted_at: str) -> List[str]:
     """Sorted names of the nodes whose kube-proxy pod still predates the restart or is not Ready yet.
 
     `restarted_at` is the RFC 3339 UTC time written into the pod template (2026-07-01T10:00:00Z). Timestamps have

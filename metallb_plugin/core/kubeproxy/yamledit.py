@@ -4,6 +4,8 @@ Only the one value changes: comments, key order, quoting and line endings are ke
 reading the result back. YAML that aliases blow up past MAX_VALUES is refused.
 """
 
+from typing import Any, Tuple
+
 MAX_VALUES = 100_000  # after YAML aliases are expanded; a real configuration has well under a hundred
 SHOWN_VALUES = 20  # a value quoted in an error message
 
@@ -15,7 +17,7 @@ class ConfigError(ValueError):
 # --------------------------------------------------------------------------------------------- reading
 
 
-def read_config(text):
+def read_config(text: str) -> Tuple[str, bool]:
     """(configured mode, strictARP) from a KubeProxyConfiguration text; ConfigError when it cannot be read.
 
     configured mode is the raw string ("" when absent or empty); strictARP is False when absent (the default).
@@ -24,7 +26,7 @@ def read_config(text):
     return mode, strict
 
 
-def written_strict_arp(text):
+def written_strict_arp(text: str) -> Any:
     """ipvs.strictARP exactly as written: True / False, None when absent (kube-proxy's default, false), or the
     text of anything else (e.g. a quoted "true"). ConfigError when the text cannot be read."""
     document, _ = _load_target(text)
@@ -109,7 +111,7 @@ def _yaml_problem(exc):
 # --------------------------------------------------------------------------------------------- the text edit
 
 
-def set_strict_arp(text, value):
+def set_strict_arp(text: str, value: bool) -> str:
     """`text` with ipvs.strictARP set to `value` (a bool); every other byte stays as it was.
 
     The change is one splice into the text: the value of `strictARP` is replaced, or `strictARP` is added under
@@ -303,7 +305,7 @@ def _unshared(data):
     return data
 
 
-def unified_diff(old, new, name):
+def unified_diff(old: str, new: str, name: str) -> str:
     """A unified diff of two configuration texts (as `kubectl diff` shows them); "" when equal."""
     import difflib
 

@@ -1,5 +1,7 @@
 """The conversion of a legacy configuration into metallb.io custom resources, as MetalLB's configmaptocrs (pure)."""
 
+from typing import Any, List, Tuple
+
 from metallb_plugin.core import ipam
 from metallb_plugin.core.duration import format_duration
 from metallb_plugin.core.legacy.read import (
@@ -45,10 +47,11 @@ def _obj(api_version, kind, name, namespace, spec):
     }
 
 
-def convert(config, namespace=NAMESPACE):
+def convert(config: Any, namespace: str = NAMESPACE) -> Conversion:
     """Legacy config dict -> Conversion; LegacyConfigError (with the field path) when it is invalid."""
     config = _mapping(config, "config")
-    warnings, renamed = [], []
+    warnings: List[str] = []
+    renamed: List[Tuple[str, str, str]] = []
     _unknown(config, TOP_KEYS, "config", warnings)
     communities = _communities(config.get("bgp-communities"))
     profiles = _bfd_profiles(config.get("bfd-profiles"), namespace, renamed, warnings)

@@ -3,7 +3,7 @@ path of what is wrong (pure)."""
 
 import re
 from dataclasses import dataclass, field
-from typing import List, Tuple
+from typing import Any, List, Optional, Tuple
 
 from metallb_plugin.core import ipam
 from metallb_plugin.core.duration import parse_duration
@@ -100,7 +100,7 @@ def _loader():
     return Loader
 
 
-def parse_yaml(text, what="the legacy configuration"):
+def parse_yaml(text: str, what: str = "the legacy configuration") -> Any:
     import yaml
 
     try:
@@ -112,13 +112,13 @@ def parse_yaml(text, what="the legacy configuration"):
         raise LegacyConfigError(f"{what} is not valid YAML: {problem}{where}") from None
 
 
-def load(text):
+def load(text: str) -> Tuple[Any, Optional[str]]:
     """(config dict, namespace or None) from a ConfigMap's YAML or from the bare `config` data."""
     doc = parse_yaml(text)
     return from_document(doc)
 
 
-def from_document(doc):
+def from_document(doc: Any) -> Tuple[Any, Optional[str]]:
     """(config dict, namespace or None) from a parsed ConfigMap (or bare config) document."""
     if isinstance(doc, dict) and doc.get("kind") == "ConfigMap":
         meta, data = doc.get("metadata") or {}, doc.get("data") or {}
@@ -231,7 +231,7 @@ def _address(value, path, required=False):
 # --------------------------------------------------------------------------------------------- names & durations
 
 
-def normalize_name(name):
+def normalize_name(name: str) -> str:
     """The name MetalLB's converter gives: as is when valid, else cut to 63, lower-cased, `_` -> `-`, and
     everything before the first letter dropped. ValueError when no letter is left."""
     if VALID_NAME.match(name):
@@ -256,7 +256,7 @@ def _seconds(value, path):
 # --------------------------------------------------------------------------------------------- communities
 
 
-def valid_community(value):
+def valid_community(value: str) -> bool:
     """`a:b` (two 16-bit numbers) or `large:a:b:c` (three 32-bit numbers), as MetalLB accepts them."""
     parts = value.split(":")
     if len(parts) == 2:

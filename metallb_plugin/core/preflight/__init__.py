@@ -10,6 +10,8 @@ conventions: a warning or failure explains itself in `message` (details list the
 what it found (the CNI, the kube-proxy mode, the number of addresses) in `details`.
 """
 
+from typing import Iterable, List
+
 from metallb_plugin.core import checks
 
 # imported for their registrations, in display order
@@ -43,6 +45,6 @@ CHECK_IDS = tuple(checks.check_ids(CATEGORY_IDS))
 __all__ = ["BGP", "CATEGORY_IDS", "CHECK_IDS", "L2", "SOURCES", "Access", "Facts", "ManifestCheck", "evaluate"]
 
 
-def evaluate(facts, skip=()):
+def evaluate(facts: Facts, skip: Iterable[str] = ()) -> List[checks.Outcome]:
     """The outcomes of every preflight check over facts, in display order; skip: check ids not to run."""
     return checks.evaluate(facts, CATEGORY_IDS, skip)

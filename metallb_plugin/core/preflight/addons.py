@@ -1,10 +1,11 @@
 """Network add-on: which CNI runs, and what MetalLB's compatibility table says about it."""
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Dict, Optional, Sequence, Tuple
 
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core.checks import OK, WARN, Check, Result, Skip, register
+from metallb_plugin.core.objects import Obj
 from metallb_plugin.core.preflight.facts import BGP, Facts
 from metallb_plugin.defaults import DOCS
 
@@ -13,8 +14,8 @@ from metallb_plugin.defaults import DOCS
 class Addon:
     name: str
     support: str  # MetalLB's network-addons table: "yes", "mostly", or "unlisted"
-    daemonsets: tuple
-    configmaps: tuple = ()
+    daemonsets: Tuple[str, ...]
+    configmaps: Tuple[str, ...] = ()
     crd_group: Optional[str] = None
 
 
@@ -31,9 +32,14 @@ ADDONS = (
 ADDON_NAMES = ", ".join(a.name for a in ADDONS)
 
 
-def detect_addons(daemonsets=None, configmaps=None, crds=None, nodes=None):
+def detect_addons(
+    daemonsets: Optional[Sequence[Obj]] = None,
+    configmaps: Optional[Sequence[Obj]] = None,
+    crds: Optional[Sequence[Obj]] = None,
+    nodes: Optional[Sequence[Obj]] = None,
+) -> Dict[str, str]:
     """{addon name: evidence} from whatever could be read (None: not readable)."""
-    found = {}
+    found: Dict[str, str] = {}
     ds_names = {k8s.name(d): k8s.qualified(d) for d in daemonsets or []}
     ds_apps = {k8s.labels(d).get("k8s-app"): k8s.qualified(d) for d in daemonsets or [] if k8s.labels(d).get("k8s-app")}
     cm_names = {k8s.name(c) for c in configmaps or []}
@@ -59,7 +65,7 @@ def detect_addons(daemonsets=None, configmaps=None, crds=None, nodes=None):
     return found
 
 
-def _kube_router_advertises(facts):
+def _kube_router_advertises(facts: Facts) -> bool:
     for ds in facts.items("daemonsets") if facts.readable("daemonsets") else []:
         for container in k8s.containers(ds, init=True):
             args = k8s.argv(container)

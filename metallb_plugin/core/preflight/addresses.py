@@ -1,6 +1,6 @@
 """Planned addresses (--addresses): size, and overlaps with nodes, the service and pod CIDRs, pools, Services."""
 
-from typing import List
+from typing import Iterable, List, Optional
 
 from metallb_plugin.core import ipam
 from metallb_plugin.core import objects as k8s
@@ -8,17 +8,17 @@ from metallb_plugin.core.checks import OK, WARN, Check, Result, Skip, register
 from metallb_plugin.core.preflight.facts import Facts, node_addresses
 
 
-def parse_addresses(values):
+def parse_addresses(values: Iterable[str]) -> List[ipam.AddressRange]:
     """--addresses values (repeatable, comma-separated) -> [AddressRange]; ipam.AddressError when invalid."""
     return ipam.parse_entries(ipam.split_addresses(list(values)))
 
 
-def planned(facts):
+def planned(facts: Facts) -> bool:
     """Whether --addresses was given: the category's checks only run then."""
     return facts.addresses is not None
 
 
-def _ranges_text(ranges):
+def _ranges_text(ranges: Iterable[ipam.AddressRange]) -> str:
     return ", ".join(str(r) for r in ranges)
 
 
@@ -54,10 +54,10 @@ def check_addresses_nodes(facts: Facts) -> Result:
     return Result(OK)
 
 
-def service_cidrs(facts):
+def service_cidrs(facts: Facts) -> Optional[List[str]]:
     """The service CIDRs (ServiceCIDR objects, Kubernetes 1.33+), or None when the server does not serve them."""
     if not facts.readable("servicecidrs"):
-        raise Skip(facts.objects["servicecidrs"].reason)
+        raise Skip(facts.reason("servicecidrs"))
     if facts.objects.get("servicecidrs") is None:
         return None
     return [cidr for obj in facts.items("servicecidrs") for cidr in (obj.get("spec") or {}).get("cidrs") or []]

@@ -5,6 +5,7 @@ from typing import List, Optional, Tuple, Union
 
 from metallb_plugin.core import ipam, releases
 from metallb_plugin.core import objects as k8s
+from metallb_plugin.core.objects import Obj
 from metallb_plugin.core.snapshot import ALL, CLUSTER, METALLB, SYSTEM, Snapshot, Source, Unreadable
 
 L2, BGP = "l2", "bgp"
@@ -62,7 +63,7 @@ class Access:
     resource: str
     namespace: Optional[str] = None
 
-    def __str__(self):
+    def __str__(self) -> str:
         resource = f"{self.resource}.{self.group}" if self.group else self.resource
         where = f"in namespace {self.namespace}" if self.namespace else "(cluster-wide)"
         return f"{self.verb} {resource} {where}"
@@ -85,20 +86,20 @@ class ManifestCheck:
     """What the command learned from --manifest FILE and its server-side dry run."""
 
     path: str
-    release: Optional[tuple] = None  # (tag, file) when the digest is a known upstream file
+    release: Optional[Tuple[str, str]] = None  # (tag, file) when the digest is a known upstream file
     sha256: str = ""
-    errors: list = field(default_factory=list)  # ["CustomResourceDefinition/x: server message"]
+    errors: List[str] = field(default_factory=list)  # ["CustomResourceDefinition/x: server message"]
     tried: int = 0  # cluster-scoped objects dry-run
 
 
-def is_linux(node):
+def is_linux(node: Obj) -> bool:
     os_name = k8s.labels(node).get("kubernetes.io/os") or ((node.get("status") or {}).get("nodeInfo") or {}).get(
         "operatingSystem"
     )
     return os_name in (None, "", "linux")
 
 
-def node_addresses(node):
+def node_addresses(node: Obj) -> List[Tuple[str, str]]:
     """[(type, address)] of a node's InternalIP / ExternalIP addresses."""
     return [
         (a.get("type"), a.get("address"))
@@ -107,5 +108,5 @@ def node_addresses(node):
     ]
 
 
-def allocated_by_metallb(service):
+def allocated_by_metallb(service: Obj) -> bool:
     return any(k8s.annotations(service).get(key) for key in ipam.ALLOCATED_FROM_POOL)

@@ -1,8 +1,11 @@
 """Existing installation: another MetalLB (manifest, Helm, operator, MicroK8s addon) or a legacy configuration."""
 
+from typing import Optional
+
 from metallb_plugin.core import installation, legacy, releases
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core.checks import FAIL, OK, WARN, Check, Result, register
+from metallb_plugin.core.objects import Obj
 from metallb_plugin.core.preflight.facts import Facts
 
 
@@ -54,10 +57,10 @@ def check_existing_install(facts: Facts) -> Result:
     )
 
 
-def _change(installed, tag):
+def _change(installed: Optional[str], tag: str) -> str:
     """What installing `tag` over `installed` means, in words."""
     try:
-        have, want = releases.parse_version(installed), releases.parse_version(tag)
+        have, want = releases.parse_version(installed or ""), releases.parse_version(tag)
     except ValueError:
         return f"replace it with {tag}"
     if have == want:
@@ -65,7 +68,7 @@ def _change(installed, tag):
     return f"{'upgrade' if have < want else 'downgrade'} it to {tag}"
 
 
-def _describe_install(found):
+def _describe_install(found: installation.Installation) -> str:
     how = {installation.HELM: f"Helm release {found.helm_release}", installation.OPERATOR: "operator"}.get(
         found.managed_by, "manifest"
     )
@@ -73,7 +76,7 @@ def _describe_install(found):
     return "; ".join(parts + list(found.notes))
 
 
-def is_legacy_config(configmap):
+def is_legacy_config(configmap: Obj) -> bool:
     """A MetalLB <= 0.12 configuration: ConfigMap `config` whose `config` key holds address-pools or peers."""
     if k8s.name(configmap) != "config":
         return False

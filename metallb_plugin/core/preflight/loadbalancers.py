@@ -1,9 +1,10 @@
 """Competing load balancers: k3s/RKE2 ServiceLB, kube-vip, Cilium LB-IPAM, clouds, addresses assigned by others."""
 
-from typing import Dict, List
+from typing import Dict, Iterable, List, Optional
 
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core.checks import FAIL, OK, WARN, Check, Result, register
+from metallb_plugin.core.objects import Obj
 from metallb_plugin.core.preflight.facts import (
     Facts,
     allocated_by_metallb,
@@ -12,7 +13,7 @@ from metallb_plugin.core.preflight.facts import (
 from metallb_plugin.defaults import DOCS
 
 
-def servicelb_nodes(nodes):
+def servicelb_nodes(nodes: Iterable[Obj]) -> List[str]:
     """Names of k3s server nodes started without --disable=servicelb, and RKE2 nodes with --enable-servicelb."""
     enabled = []
     for node in nodes:
@@ -27,7 +28,7 @@ def servicelb_nodes(nodes):
     return enabled
 
 
-def is_svclb(daemonset):
+def is_svclb(daemonset: Obj) -> bool:
     return k8s.name(daemonset).startswith("svclb-") or "svccontroller.k3s.cattle.io/svcname" in k8s.labels(daemonset)
 
 
@@ -50,7 +51,7 @@ def check_servicelb(facts: Facts) -> Result:
     return Result(OK)
 
 
-def _is_kube_vip(container):
+def _is_kube_vip(container: Obj) -> bool:
     image = container.get("image") or ""
     return "kube-vip" in image and "cloud-provider" not in image
 
@@ -94,7 +95,7 @@ def check_kube_vip(facts: Facts) -> Result:
     return Result(OK)
 
 
-def cilium_config(facts):
+def cilium_config(facts: Facts) -> Obj:
     if not facts.readable("configmaps"):
         return {}
     for cm in facts.items("configmaps"):
@@ -196,7 +197,7 @@ def check_cloud_provider(facts: Facts) -> Result:
     return Result(OK, details=tuple(details))
 
 
-def _suspect(service, facts):
+def _suspect(service: Obj, facts: Facts) -> Optional[str]:
     """A guess at who assigned a Service's address, for the message."""
     if any(
         c.get("type") == "cilium.io/IPAMRequestSatisfied" and c.get("status") == "True"
@@ -217,7 +218,7 @@ def _suspect(service, facts):
     return None
 
 
-def foreign_load_balancers(services):
+def foreign_load_balancers(services: Iterable[Obj]) -> List[Obj]:
     """LoadBalancer Services without a class that have an address MetalLB did not allocate."""
     return [
         s

@@ -1,7 +1,10 @@
 """Nodes: Linux nodes, the exclude-from-external-load-balancers label, taints the pods do not tolerate."""
 
+from typing import Iterable, List
+
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core.checks import FAIL, OK, WARN, Check, Result, Skip, register
+from metallb_plugin.core.objects import Obj
 from metallb_plugin.core.preflight.facts import EXCLUDE_LB_LABEL, SPEAKER_TOLERATIONS, Facts, is_linux
 from metallb_plugin.defaults import DOCS
 
@@ -39,7 +42,7 @@ def check_excluded_nodes(facts: Facts) -> Result:
     )
 
 
-def blocking_taints(node, tolerations):
+def blocking_taints(node: Obj, tolerations: Iterable[Obj]) -> List[str]:
     """The taints (as "key=value:Effect") that keep a pod with these tolerations off a node for good."""
     return [k8s.taint_text(t) for t in k8s.blocking_taints(node, tolerations, ignore=k8s.TRANSIENT_TAINTS)]
 

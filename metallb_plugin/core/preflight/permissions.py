@@ -1,5 +1,7 @@
 """Permissions: one access review per permission install needs; the manifest's server-side dry run."""
 
+from typing import List, Sequence, Tuple
+
 from metallb_plugin.core.checks import FAIL, OK, WARN, Check, Result, Skip, register
 from metallb_plugin.core.preflight.facts import BGP, L2, Access, Facts
 from metallb_plugin.core.snapshot import Unreadable
@@ -25,7 +27,9 @@ INSTALL_VERBS = ("create", "patch")
 POOL_RESOURCES = {L2: ("ipaddresspools", "l2advertisements"), BGP: ("ipaddresspools", "bgpadvertisements", "bgppeers")}
 
 
-def needed_access(namespace, resources=INSTALL_RESOURCES, mode=L2, pools=False):
+def needed_access(
+    namespace: str, resources: Sequence[Tuple[str, str, bool]] = INSTALL_RESOURCES, mode: str = L2, pools: bool = False
+) -> List[Access]:
     """Every (verb, group, resource, namespace) install needs; with pools, what creating a pool needs too."""
     needs = []
     for group, resource, namespaced in resources:

@@ -1,8 +1,11 @@
 """MetalLB's namespace: Pod Security admission and NetworkPolicies; memberlist between the speakers."""
 
+from typing import Iterable, List, Mapping, Sequence
+
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core import selectors
 from metallb_plugin.core.checks import FAIL, OK, WARN, Check, Result, register
+from metallb_plugin.core.objects import Obj
 from metallb_plugin.core.preflight.facts import MEMBERLIST_PORT, PSA_ENFORCE, WEBHOOK_PORT, Facts
 from metallb_plugin.defaults import DOCS
 
@@ -61,11 +64,11 @@ NEEDED_PORTS = {
 }
 
 
-def _selects(selector, label_sets):
+def _selects(selector: Obj, label_sets: Iterable[Mapping[str, str]]) -> bool:
     return any(selectors.matches(selector, labels) for labels in label_sets)
 
 
-def _rule_allows(rule, port, protocol, names):
+def _rule_allows(rule: Obj, port: int, protocol: str, names: Sequence[str]) -> bool:
     ports = rule.get("ports")
     if not ports:
         return True  # no ports: every port
@@ -81,7 +84,7 @@ def _rule_allows(rule, port, protocol, names):
     return False
 
 
-def blocked_ports(policy, component):
+def blocked_ports(policy: Obj, component: str) -> List[str]:
     """The protocols of a component's needed port that a NetworkPolicy selecting it does not let in."""
     spec = policy.get("spec") or {}
     if not _selects(spec.get("podSelector") or {}, POD_LABELS[component]):

@@ -7,7 +7,7 @@ from metallb_plugin.core.preflight.facts import BGP, Facts
 from metallb_plugin.defaults import DOCS, KUBE_SYSTEM
 
 
-def kube_proxy_facts(facts):
+def kube_proxy_facts(facts: Facts) -> kubeproxy.KubeProxy:
     """kubeproxy.inspect() over what was read (kube-system ConfigMaps and Pods, the kube-proxy DaemonSet)."""
     nodes = facts.items("nodes") if facts.readable("nodes") else []
     configmaps = facts.items("configmaps")  # without the ConfigMaps nothing can be said

@@ -1,9 +1,11 @@
 """Components: the controller, the speakers on every node, frr-k8s, their Pods and restarts."""
 
+from typing import Iterable, List
+
 from metallb_plugin.core import installation as inst
 from metallb_plugin.core import workloads
 from metallb_plugin.core.checks import FAIL, OK, WARN, Check, Result, Skip, register
-from metallb_plugin.core.objects import name
+from metallb_plugin.core.objects import Obj, name
 from metallb_plugin.core.status.common import (
     _need_install,
     _plural,
@@ -14,7 +16,7 @@ from metallb_plugin.core.status.common import (
 from metallb_plugin.core.view import View
 
 
-def _pod_lines(view, pods):
+def _pod_lines(view: View, pods: Iterable[Obj]) -> List[str]:
     lines = []
     for pod in sorted(pods, key=name):
         if not workloads.pod_ready(pod):
@@ -23,7 +25,7 @@ def _pod_lines(view, pods):
     return lines
 
 
-def _warning_lines(view, kind, workload):
+def _warning_lines(view: View, kind: str, workload: Obj) -> List[str]:
     return [
         f"event {e.get('reason')}: {' '.join((e.get('message') or '').split())}"
         for e in workloads.workload_warnings(kind, workload, view.events_by_object)
@@ -47,7 +49,7 @@ def check_controller(view: View) -> Result:
     return Result(OK, message)
 
 
-def _daemonset_result(view, ds, what):
+def _daemonset_result(view: View, ds: Obj, what: str) -> Result:
     ready, text = inst.daemonset_ready(ds)
     counts = workloads.daemonset_counts(ds)
     message = f"{what} DaemonSet {name(ds)}: {text}, {counts['updated']}/{counts['desired']} up to date"
@@ -79,7 +81,7 @@ def check_frr_k8s(view: View) -> Result:
     return _daemonset_result(view, view.frr_k8s, "frr-k8s")
 
 
-def _metallb_pods(view):
+def _metallb_pods(view: View) -> List[Obj]:
     """The Pods of MetalLB's workloads; Skip when there are none (nothing to judge)."""
     install = _need_install(view)
     pods = [p for w in (view.controller, view.speaker, view.frr_k8s) if w for p in workloads.pods_of(w, view.pods)]

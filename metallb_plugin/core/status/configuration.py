@@ -1,8 +1,10 @@
 """Configuration: pools, advertisements, pools nothing announces, BGP, ConfigurationState."""
 
+from typing import Dict, List
+
 from metallb_plugin.core import advertisements as adv
 from metallb_plugin.core.checks import FAIL, OK, WARN, Check, Result, Skip, register
-from metallb_plugin.core.objects import meta, name
+from metallb_plugin.core.objects import Obj, meta, name
 from metallb_plugin.core.status.common import (
     _plural,
     crds_served,
@@ -11,7 +13,7 @@ from metallb_plugin.core.status.common import (
 from metallb_plugin.core.view import CONFIG_KINDS, View
 
 
-def _need_crds(view):
+def _need_crds(view: View) -> None:
     if view.facts.metallb_served is None:
         raise Skip("the metallb.io API is not served (CRDs not installed)")
 
@@ -24,10 +26,10 @@ def check_crds(view: View) -> Result:
     return check_pools(view)
 
 
-def ignored_objects(view):
+def ignored_objects(view: View) -> List[str]:
     lines = []
     for kind in CONFIG_KINDS:
-        by_ns = {}
+        by_ns: Dict[str, List[str]] = {}
         for obj in view.elsewhere[kind]:
             by_ns.setdefault(meta(obj).get("namespace", ""), []).append(name(obj))
         for namespace, names in sorted(by_ns.items()):
@@ -92,7 +94,7 @@ def check_bgp(view: View) -> Result:
     return Result(OK, f"{_plural(len(peers), 'BGPPeer')}, {_plural(len(bgp_ads), 'BGPAdvertisement')}")
 
 
-def _state_line(state):
+def _state_line(state: Obj) -> str:
     status = state.get("status") or {}
     summary = " ".join((status.get("errorSummary") or "").split())
     return f"{name(state)}: {status.get('result', 'Unknown')}" + (f": {summary}" if summary else "")

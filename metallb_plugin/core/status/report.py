@@ -10,39 +10,40 @@ Document:
 """
 
 from dataclasses import dataclass
+from typing import Any, Dict, Iterable, List, Optional
 
 from metallb_plugin.core import advertisements as adv
 from metallb_plugin.core import checks, workloads
 from metallb_plugin.core import service_status as svc
-from metallb_plugin.core.checks import FAIL, WARN, to_document
-from metallb_plugin.core.objects import meta, name
+from metallb_plugin.core.checks import FAIL, WARN, Outcome, to_document
+from metallb_plugin.core.objects import Obj, meta, name
 from metallb_plugin.core.status.common import _plural
 from metallb_plugin.core.status.configuration import ignored_objects
-from metallb_plugin.core.view import View
+from metallb_plugin.core.view import Facts, View
 
 CATEGORY_IDS = ("installation", "components", "webhook", "configuration", "services")
 
 
 @dataclass
 class Report:
-    facts: object
-    view: object
-    outcomes: list
-    services: list
+    facts: Facts
+    view: View
+    outcomes: List[Outcome]
+    services: List[svc.ServiceState]
 
     @property
-    def healthy(self):
+    def healthy(self) -> bool:
         return all(o.result.status != FAIL for o in self.outcomes)
 
     @property
-    def problems(self):
+    def problems(self) -> List[Outcome]:
         return [o for o in self.outcomes if o.result.status in (FAIL, WARN)]
 
     @property
-    def verdict(self):
+    def verdict(self) -> str:
         return "healthy" if self.healthy else "degraded"
 
-    def summary(self):
+    def summary(self) -> str:
         failed = [o for o in self.outcomes if o.result.status == FAIL]
         warned = [o for o in self.outcomes if o.result.status == WARN]
         counts = []
@@ -53,7 +54,7 @@ class Report:
         text = f"MetalLB is {self.verdict}"
         return text + (f": {', '.join(counts)}" if counts else "")
 
-    def to_document(self):
+    def to_document(self) -> Dict[str, Any]:
         view = self.view
         install = view.install
         return {
@@ -89,8 +90,8 @@ class Report:
             "problems": [
                 {
                     "id": o.check.id,
-                    "category": o.category.title,
-                    "categoryId": o.category.id,
+                    "category": o.category.title if o.category else o.check.category,
+                    "categoryId": o.check.category,
                     "severity": o.result.status,
                     "message": o.result.message,
                     "details": list(o.result.details),
@@ -101,13 +102,13 @@ class Report:
         }
 
 
-def _deployment_doc(dep):
+def _deployment_doc(dep: Optional[Obj]) -> Optional[Dict[str, Any]]:
     if not dep:
         return None
     return {"name": name(dep), **workloads.deployment_counts(dep)}
 
 
-def _daemonset_doc(view, ds):
+def _daemonset_doc(view: View, ds: Optional[Obj]) -> Optional[Dict[str, Any]]:
     if not ds:
         return None
     pods = workloads.pods_of(ds, view.pods)
@@ -120,7 +121,7 @@ def _daemonset_doc(view, ds):
     }
 
 
-def evaluate(facts, skip=()):
+def evaluate(facts: Facts, skip: Iterable[str] = ()) -> Report:
     """The Report of every status check over facts (view.Facts); skip: check ids not to run."""
     view = View(facts)
     view.states = [svc.classify(view, s) for s in view.lb_services] if facts.readable("services") else []

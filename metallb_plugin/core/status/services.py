@@ -1,5 +1,7 @@
 """Services: every LoadBalancer Service has an address that is announced, and nothing else took it."""
 
+from typing import Any, Iterable, Tuple
+
 from metallb_plugin.core import service_status as svc
 from metallb_plugin.core.checks import FAIL, OK, WARN, Check, Result, Skip, register
 from metallb_plugin.core.status.common import (
@@ -8,7 +10,7 @@ from metallb_plugin.core.status.common import (
 from metallb_plugin.core.view import View
 
 
-def _service_lines(states):
+def _service_lines(states: Iterable[Any]) -> Tuple[str, ...]:
     return tuple(f"{s.key}: {s.reason}" + (f" -> {s.hint}" if s.hint else "") for s in states)
 
 

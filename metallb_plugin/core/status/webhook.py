@@ -1,8 +1,11 @@
 """Webhook and secrets: the webhook Service's endpoints, its CA bundle and certificate, the memberlist key."""
 
+from typing import Optional
+
 from metallb_plugin.core import installation as inst
 from metallb_plugin.core.checks import FAIL, OK, WARN, Check, Result, Skip, register
-from metallb_plugin.core.objects import meta, name
+from metallb_plugin.core.installation import Installation
+from metallb_plugin.core.objects import Obj, meta, name
 from metallb_plugin.core.status.common import (
     CA_KEY,
     MEMBERLIST_KEY,
@@ -31,8 +34,8 @@ def check_webhook_endpoints(view: View) -> Result:
     return Result(OK, f"webhook Service {wanted}: {text}")
 
 
-def _webhook_config(view):
-    wanted = view.install.webhook_configuration
+def _webhook_config(view: View, install: Installation) -> Optional[Obj]:
+    wanted = install.webhook_configuration
     found = next((w for w in view.webhook_configurations if name(w) == wanted), None)
     if found:
         return found
@@ -41,7 +44,7 @@ def _webhook_config(view):
             w
             for w in view.webhook_configurations
             for hook in w.get("webhooks") or []
-            if ((hook.get("clientConfig") or {}).get("service") or {}).get("name") == view.install.webhook_service
+            if ((hook.get("clientConfig") or {}).get("service") or {}).get("name") == install.webhook_service
             and hook.get("name", "").endswith("metallb.io")
         ),
         None,
@@ -51,7 +54,7 @@ def _webhook_config(view):
 def check_webhook_configuration(view: View) -> Result:
     install = _need_install(view)
     view.facts.get("validatingwebhookconfigurations")
-    config = _webhook_config(view)
+    config = _webhook_config(view, install)
     if not config:
         return Result(
             WARN,
@@ -88,7 +91,7 @@ def check_webhook_configuration(view: View) -> Result:
     )
 
 
-def _secret_key(view, secret, key, missing, keyless):
+def _secret_key(view: View, secret: str, key: str, missing: str, keyless: str) -> Result:
     """Whether MetalLB's Secret holds the key (only key names were read): missing/keyless say what that means."""
     if secret not in view.secrets:
         return Result(FAIL, f"Secret {secret} {missing}")
@@ -104,7 +107,7 @@ def check_certificate(view: View) -> Result:
                        f"{CA_KEY}: the controller has not written its certificate yet")  # fmt: skip
 
 
-def _speaker_uses_secret(speaker, secret):
+def _speaker_uses_secret(speaker: Obj, secret: str) -> bool:
     volumes = (((speaker.get("spec") or {}).get("template") or {}).get("spec") or {}).get("volumes") or []
     return any((v.get("secret") or {}).get("secretName") == secret for v in volumes)
 
