@@ -86,6 +86,21 @@ def condition(obj: Obj, kind: str) -> Dict[str, Any]:
     return next((c for c in status(obj).get("conditions") or [] if c.get("type") == kind), {})
 
 
+def node_addresses(node: Obj) -> List[Tuple[str, str]]:
+    """[(type, address)] of a node's InternalIP / ExternalIP addresses."""
+    return [
+        (str(a.get("type")), str(a.get("address")))
+        for a in status(node).get("addresses") or []
+        if a.get("type") in ("InternalIP", "ExternalIP") and a.get("address")
+    ]
+
+
+def pod_cidrs(node: Obj) -> List[str]:
+    """A node's pod CIDRs (spec.podCIDRs, or the older single spec.podCIDR)."""
+    found = spec(node)
+    return list(found.get("podCIDRs") or ([found["podCIDR"]] if found.get("podCIDR") else []))
+
+
 def is_load_balancer(service: Obj) -> bool:
     return spec(service).get("type") == "LoadBalancer"
 

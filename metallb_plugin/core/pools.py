@@ -211,14 +211,12 @@ def node_networks(nodes):
     found = []
     for node in nodes:
         name = k8s.name(node)
-        for address in (node.get("status") or {}).get("addresses") or []:
-            if address.get("type") in ("InternalIP", "ExternalIP"):
-                try:
-                    found.append((f'the {address["type"]} of node "{name}"', ipaddress.ip_network(address["address"])))
-                except (KeyError, ValueError):
-                    pass
-        spec = node.get("spec") or {}
-        for cidr in spec.get("podCIDRs") or ([spec["podCIDR"]] if spec.get("podCIDR") else []):
+        for kind, address in k8s.node_addresses(node):
+            try:
+                found.append((f'the {kind} of node "{name}"', ipaddress.ip_network(address)))
+            except ValueError:
+                pass
+        for cidr in k8s.pod_cidrs(node):
             try:
                 found.append((f'the pod CIDR of node "{name}"', ipaddress.ip_network(cidr, strict=False)))
             except ValueError:

@@ -5,7 +5,7 @@ from typing import Iterable, List, Optional
 from metallb_plugin.core import ipam
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core.checks import OK, WARN, Check, Result, Skip, register
-from metallb_plugin.core.preflight.facts import Facts, node_addresses
+from metallb_plugin.core.preflight.facts import Facts
 
 
 def parse_addresses(values: Iterable[str]) -> List[ipam.AddressRange]:
@@ -41,7 +41,7 @@ def check_address_size(facts: Facts) -> Result:
 def check_addresses_nodes(facts: Facts) -> Result:
     hits = []
     for node in facts.items("nodes"):
-        for kind, address in node_addresses(node):
+        for kind, address in k8s.node_addresses(node):
             if ipam.contains(_addresses(facts), address):
                 hits.append(f"{k8s.name(node)}: {kind} {address}")
     if hits:
@@ -100,8 +100,7 @@ def check_addresses_service_cidr(facts: Facts) -> Result:
 def check_addresses_pod_cidr(facts: Facts) -> Result:
     hits, seen = [], 0
     for node in facts.items("nodes"):
-        spec = node.get("spec") or {}
-        for cidr in spec.get("podCIDRs") or ([spec["podCIDR"]] if spec.get("podCIDR") else []):
+        for cidr in k8s.pod_cidrs(node):
             seen += 1
             if ipam.network_overlaps(_addresses(facts), cidr):
                 hits.append(f"{k8s.name(node)}: pod CIDR {cidr}")

@@ -99,14 +99,5 @@ def is_linux(node: Obj) -> bool:
     return os_name in (None, "", "linux")
 
 
-def node_addresses(node: Obj) -> List[Tuple[str, str]]:
-    """[(type, address)] of a node's InternalIP / ExternalIP addresses."""
-    return [
-        (a.get("type"), a.get("address"))
-        for a in (node.get("status") or {}).get("addresses") or []
-        if a.get("type") in ("InternalIP", "ExternalIP") and a.get("address")
-    ]
-
-
 def allocated_by_metallb(service: Obj) -> bool:
     return any(k8s.annotations(service).get(key) for key in ipam.ALLOCATED_FROM_POOL)

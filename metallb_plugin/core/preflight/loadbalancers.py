@@ -8,7 +8,6 @@ from metallb_plugin.core.objects import Obj
 from metallb_plugin.core.preflight.facts import (
     Facts,
     allocated_by_metallb,
-    node_addresses,
 )
 from metallb_plugin.defaults import DOCS
 
@@ -212,7 +211,7 @@ def _suspect(service: Obj, facts: Facts) -> Optional[str]:
     if any(k.startswith("kube-vip.io/") for k in k8s.annotations(service)):
         return "kube-vip"
     if facts.readable("nodes"):
-        node_ips = {ip for n in facts.items("nodes") for _, ip in node_addresses(n)}
+        node_ips = {ip for n in facts.items("nodes") for _, ip in k8s.node_addresses(n)}
         if set(k8s.ingress_addresses(service)) & node_ips:
             return "node addresses: ServiceLB-style"
     return None
