@@ -12,10 +12,12 @@
 """
 
 import re
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from metallb_plugin.core import advertisements as adv
 from metallb_plugin.core import ipam
 from metallb_plugin.core import objects as k8s
+from metallb_plugin.core.objects import Obj
 from metallb_plugin.defaults import MANAGED_BY, V1BETA1
 
 GROUP = "metallb.io"
@@ -28,7 +30,7 @@ PROTOCOL_LABEL = {adv.L2: "L2", adv.BGP: "BGP"}
 # --------------------------------------------------------------------------------------------- list
 
 
-def _status_used(pool):
+def _status_used(pool: Obj) -> Optional[Tuple[int, int]]:
     """(v4, v6) in use from the pool's status counters (MetalLB v0.15+), or None when it has none."""
     status = pool.get("status") or {}
     if "assignedIPv4" not in status and "assignedIPv6" not in status:
@@ -36,12 +38,15 @@ def _status_used(pool):
     return int(status.get("assignedIPv4") or 0), int(status.get("assignedIPv6") or 0)
 
 
-def summarize(pools, advertisements, services):
+def summarize(
+    pools: Sequence[Obj], advertisements: Sequence[Obj], services: Optional[Sequence[Obj]]
+) -> Tuple[List[Dict[str, Any]], List[str]]:
     """Rows (stable JSON shape) and warnings for raw IPAddressPool, L2/BGPAdvertisement and Service dicts.
 
     services may be None when they could not be read: use then comes from the pools' status only.
     """
-    warnings, parsed = [], {}
+    warnings: List[str] = []
+    parsed: Dict[str, List[ipam.AddressRange]] = {}
     for pool in pools:
         name = k8s.name(pool)
         ranges, error = k8s.pool_ranges(pool)
@@ -52,12 +57,12 @@ def summarize(pools, advertisements, services):
     for overlap in ipam.pool_overlaps(parsed):
         warnings.append(f"{overlap}: MetalLB rejects overlapping pools until this is fixed")
     usage = ipam.usage(services or [], parsed)
-    rows = []
+    rows: List[Dict[str, Any]] = []
     for pool in sorted(pools, key=k8s.name):
         name, spec = k8s.name(pool), pool.get("spec") or {}
         avoid = bool(spec.get("avoidBuggyIPs"))
-        ranges = parsed.get(name)
-        size = ipam.capacity(ranges, avoid) if ranges is not None else None
+        readable = parsed.get(name)
+        size = ipam.capacity(readable, avoid) if readable is not None else None
         from_status = _status_used(pool)
         found = usage.pools.get(name, ipam.PoolUsage())
         if from_status is not None:
@@ -85,8 +90,8 @@ def summarize(pools, advertisements, services):
                 "size": None if size is None else size.total,
                 "used": None if used is None else used.total,
                 "free": None if size is None or used is None else max(size.total - used.total, 0),
-                "ipv4": _family(size and size.v4, used and used.v4, size, used),
-                "ipv6": _family(size and size.v6, used and used.v6, size, used),
+                "ipv4": _family(size.v4 if size else None, used.v4 if used else None, size, used),
+                "ipv6": _family(size.v6 if size else None, used.v6 if used else None, size, used),
                 "usedFrom": source,
                 "advertised": protocols,
                 "advertisements": [f"{a.get('kind')}/{k8s.name(a)}" for a in covering],
@@ -96,18 +101,20 @@ def summarize(pools, advertisements, services):
     return rows, warnings
 
 
-def _family(size, used, size_known, used_known):
+def _family(
+    size: Optional[int], used: Optional[int], size_known: Optional[ipam.Capacity], used_known: Optional[ipam.Capacity]
+) -> Dict[str, Optional[int]]:
     if size_known is None:
         return {"size": None, "used": None if used_known is None else used, "free": None}
     if used_known is None:
         return {"size": size, "used": None, "free": None}
-    return {"size": size, "used": used, "free": max(size - used, 0)}
+    return {"size": size, "used": used, "free": max((size or 0) - (used or 0), 0)}
 
 
-def table_rows(rows):
+def table_rows(rows: Sequence[Dict[str, Any]]) -> List[List[str]]:
     """The table cells: NAME ADDRESSES SIZE USED FREE AUTO-ASSIGN ADVERTISED SERVICES."""
 
-    def count(value):
+    def count(value: Optional[int]) -> str:
         return "?" if value is None else ipam.readable_count(value)
 
     return [
@@ -131,7 +138,7 @@ HEADERS = ["name", "addresses", "size", "used", "free", "auto-assign", "advertis
 # --------------------------------------------------------------------------------------------- create
 
 
-def validate_name(name):
+def validate_name(name: str) -> None:
     """ValueError unless name is a valid object name (DNS-1123 subdomain)."""
     if not name:
         raise ValueError("the pool name is empty")
@@ -144,9 +151,9 @@ def validate_name(name):
         )
 
 
-def parse_node_selector(text):
+def parse_node_selector(text: str) -> Dict[str, Dict[str, str]]:
     """`k=v,k2=v2` -> {"matchLabels": {...}} (one node selector)."""
-    labels = {}
+    labels: Dict[str, str] = {}
     for part in (p.strip() for p in text.split(",")):
         key, sep, value = part.partition("=")
         key, value = key.strip(), value.strip()
@@ -165,13 +172,21 @@ def parse_node_selector(text):
     return {"matchLabels": labels}
 
 
-def pool_object(name, namespace, addresses, auto_assign=True, avoid_buggy_ips=False, priority=None, namespaces=None):
-    spec = {"addresses": list(addresses)}
+def pool_object(
+    name: str,
+    namespace: str,
+    addresses: Iterable[str],
+    auto_assign: bool = True,
+    avoid_buggy_ips: bool = False,
+    priority: Optional[int] = None,
+    namespaces: Optional[Iterable[str]] = None,
+) -> Dict[str, Any]:
+    spec: Dict[str, Any] = {"addresses": list(addresses)}
     if not auto_assign:
         spec["autoAssign"] = False
     if avoid_buggy_ips:
         spec["avoidBuggyIPs"] = True
-    allocation = {}
+    allocation: Dict[str, Any] = {}
     if priority is not None:
         allocation["priority"] = priority
     if namespaces:
@@ -186,9 +201,17 @@ def pool_object(name, namespace, addresses, auto_assign=True, avoid_buggy_ips=Fa
     }
 
 
-def advertisement_object(protocol, name, namespace, pool, interfaces=(), node_selectors=(), peers=()):
+def advertisement_object(
+    protocol: str,
+    name: str,
+    namespace: str,
+    pool: str,
+    interfaces: Iterable[str] = (),
+    node_selectors: Iterable[Obj] = (),
+    peers: Iterable[str] = (),
+) -> Dict[str, Any]:
     """An L2Advertisement (protocol "layer2") or BGPAdvertisement ("bgp") announcing exactly this pool."""
-    spec = {"ipAddressPools": [pool]}
+    spec: Dict[str, Any] = {"ipAddressPools": [pool]}
     if node_selectors:
         spec["nodeSelectors"] = list(node_selectors)
     if protocol == adv.L2 and interfaces:
@@ -204,11 +227,11 @@ def advertisement_object(protocol, name, namespace, pool, interfaces=(), node_se
     }
 
 
-def node_networks(nodes):
+def node_networks(nodes: Iterable[Obj]) -> List[Tuple[str, Any]]:
     """[(what, network)] for node addresses (/32 or /128) and pod CIDRs of raw Node dicts."""
     import ipaddress
 
-    found = []
+    found: List[Tuple[str, Any]] = []
     for node in nodes:
         name = k8s.name(node)
         for kind, address in k8s.node_addresses(node):
@@ -224,7 +247,9 @@ def node_networks(nodes):
     return found
 
 
-def placement_warnings(ranges, nodes=(), service_cidrs=()):
+def placement_warnings(
+    ranges: Sequence[ipam.AddressRange], nodes: Iterable[Obj] = (), service_cidrs: Iterable[str] = ()
+) -> List[str]:
     """Warnings for a pool sharing addresses with nodes, pod CIDRs or the service CIDR(s)."""
     import ipaddress
 
@@ -247,13 +272,14 @@ def placement_warnings(ranges, nodes=(), service_cidrs=()):
 # --------------------------------------------------------------------------------------------- delete
 
 
-def cleanup_plan(pool_name, advertisements):
+def cleanup_plan(pool_name: str, advertisements: Iterable[Obj]) -> Tuple[List[Obj], List[Tuple[Obj, List[str]]]]:
     """(to delete, to edit as [(adv, remaining pool names)]) when pool_name is deleted.
 
     Only advertisements that name the pool explicitly are touched; one that selects pools by label or
     covers every pool keeps announcing the others.
     """
-    delete, edit = [], []
+    delete: List[Obj] = []
+    edit: List[Tuple[Obj, List[str]]] = []
     for item in advertisements:
         spec = item.get("spec") or {}
         names = list(spec.get("ipAddressPools") or [])
