@@ -14,9 +14,11 @@ import threading
 import time
 import urllib.parse
 from dataclasses import replace
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from metallb_plugin import errors
 from metallb_plugin.connection import Target, client_configuration, env_proxy, load_selection
+from metallb_plugin.core.snapshot import Obj, Read, Snapshot, Source
 from metallb_plugin.defaults import (
     CONNECT_TIMEOUT,
     FIELD_MANAGER,
@@ -33,7 +35,9 @@ PATCH_TYPES = {
 }
 
 
-def connect(opts, environ=None, log=None):
+def connect(
+    opts: Any, environ: Optional[Mapping[str, str]] = None, log: Optional[Callable[[str], None]] = None
+) -> "Client":
     """A Client for the cluster that kubectl would talk to with the same flags.
 
     opts carries the kubectl global flags: kubeconfig, context, cluster, user, as_user, as_group,
@@ -67,7 +71,13 @@ def connect(opts, environ=None, log=None):
 # --------------------------------------------------------------------------------------------- paths
 
 
-def api_path(api_version, plural, namespace=None, name=None, subresource=None):
+def api_path(
+    api_version: str,
+    plural: str,
+    namespace: Optional[str] = None,
+    name: Optional[str] = None,
+    subresource: Optional[str] = None,
+) -> str:
     """REST path of a collection or object: ("v1", "services", "ns", "web") -> /api/v1/namespaces/ns/services/web."""
     parts = ["/api/v1" if api_version == "v1" else f"/apis/{api_version}"]
     if namespace:
@@ -84,7 +94,17 @@ def api_path(api_version, plural, namespace=None, name=None, subresource=None):
 
 
 class Client:
-    def __init__(self, cfg, target, proxy=None, as_user=None, as_groups=(), timeout=0, verbose=0, log=None):
+    def __init__(
+        self,
+        cfg: Any,
+        target: Target,
+        proxy: Optional[str] = None,
+        as_user: Optional[str] = None,
+        as_groups: Sequence[str] = (),
+        timeout: float = 0,
+        verbose: int = 0,
+        log: Optional[Callable[[str], None]] = None,
+    ) -> None:
         import urllib3  # deferred with the rest of the client stack
 
         self.target = target
@@ -96,8 +116,8 @@ class Client:
         self._impersonation = [("Impersonate-User", as_user)] if as_user else []
         self._impersonation += [("Impersonate-Group", group) for group in as_groups]
         self._timeout = urllib3.Timeout(connect=min(timeout or CONNECT_TIMEOUT, CONNECT_TIMEOUT), read=timeout or None)
-        self._discovery = {}
-        tls = {
+        self._discovery: Dict[str, Dict[str, Tuple[str, bool]]] = {}
+        tls: Dict[str, Any] = {
             "cert_reqs": "CERT_REQUIRED" if cfg.verify_ssl else "CERT_NONE",
             "ca_certs": cfg.ssl_ca_cert,
             "cert_file": cfg.cert_file,
@@ -110,13 +130,13 @@ class Client:
         if proxy:
             if not proxy.startswith(("http://", "https://")):
                 raise errors.ClusterError(f"proxy {proxy}: only http:// and https:// proxies are supported")
-            self._http = urllib3.ProxyManager(proxy, num_pools=2, maxsize=8, **tls)
+            self._http: urllib3.PoolManager = urllib3.ProxyManager(proxy, num_pools=2, maxsize=8, **tls)
         else:
             self._http = urllib3.PoolManager(num_pools=2, maxsize=8, **tls)
 
     # -- transport
 
-    def _headers(self, content_type):
+    def _headers(self, content_type: Optional[str]) -> Any:
         import urllib3
 
         headers = urllib3.HTTPHeaderDict({"Accept": "application/json", "User-Agent": USER_AGENT})
@@ -131,7 +151,14 @@ class Client:
             headers.add(name, value)
         return headers
 
-    def request(self, method, path, query=None, body=None, content_type="application/json"):
+    def request(
+        self,
+        method: str,
+        path: str,
+        query: Optional[Mapping[str, Any]] = None,
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> Any:
         """Send one request; the decoded JSON answer (None for an empty one), or a PluginError."""
         import urllib3
 
@@ -170,7 +197,7 @@ class Client:
                 "something that is not JSON: is this a Kubernetes API server?"
             ) from None
 
-    def _transport_error(self, exc):
+    def _transport_error(self, exc: Exception) -> errors.ClusterError:
         import urllib3.exceptions as ue
 
         where = f'the API server at {self.target.server} (context "{self.target.context}")'
@@ -203,7 +230,7 @@ class Client:
             return errors.ClusterError(f"the proxy refused the connection to {where}: {exc}")
         return errors.ClusterError(f"cannot talk to {where}: {exc}")
 
-    def _status_error(self, method, path, status, data):
+    def _status_error(self, method: str, path: str, status: int, data: bytes) -> errors.APIError:
         try:
             body = json.loads(data)
         except ValueError:
@@ -233,16 +260,16 @@ class Client:
 
     # -- verbs
 
-    def get(self, path, query=None):
+    def get(self, path: str, query: Optional[Mapping[str, Any]] = None) -> Any:
         return self.request("GET", path, query)
 
-    def get_or_none(self, path, query=None):
+    def get_or_none(self, path: str, query: Optional[Mapping[str, Any]] = None) -> Any:
         try:
             return self.get(path, query)
         except errors.NotFound:
             return None
 
-    def list(self, path, label_selector=None, field_selector=None):
+    def list(self, path: str, label_selector: Optional[str] = None, field_selector: Optional[str] = None) -> List[Obj]:
         """All items of a collection, read page by page (raw dicts, never client models).
 
         Their managedFields are dropped: nothing reads them from a list, and they are often half an object's size.
@@ -265,14 +292,14 @@ class Client:
             if not token:
                 return items
 
-    def create(self, path, body, dry_run=False):
+    def create(self, path: str, body: Obj, dry_run: bool = False) -> Any:
         return self.request("POST", path, {"dryRun": "All" if dry_run else None, "fieldManager": FIELD_MANAGER}, body)
 
-    def replace(self, path, body, dry_run=False):
+    def replace(self, path: str, body: Obj, dry_run: bool = False) -> Any:
         """PUT: with metadata.resourceVersion set, fails with Conflict if the object changed meanwhile."""
         return self.request("PUT", path, {"dryRun": "All" if dry_run else None, "fieldManager": FIELD_MANAGER}, body)
 
-    def patch(self, path, body, patch_type="merge", dry_run=False):
+    def patch(self, path: str, body: Any, patch_type: str = "merge", dry_run: bool = False) -> Any:
         return self.request(
             "PATCH",
             path,
@@ -281,7 +308,7 @@ class Client:
             content_type=PATCH_TYPES[patch_type],
         )
 
-    def apply(self, path, obj, force=False, dry_run=False):
+    def apply(self, path: str, obj: Obj, force: bool = False, dry_run: bool = False) -> Any:
         """Server-side apply of obj at its object path, as field manager kubectl-metallb."""
         query = {
             "fieldManager": FIELD_MANAGER,
@@ -290,16 +317,24 @@ class Client:
         }
         return self.request("PATCH", path, query, obj, content_type="application/apply-patch+yaml")
 
-    def delete(self, path, dry_run=False, propagation="Background"):
-        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
+    def delete(self, path: str, dry_run: bool = False, propagation: str = "Background") -> Any:
+        body: Dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
         if dry_run:
             body["dryRun"] = ["All"]
         return self.request("DELETE", path, None, body)
 
-    def server_version(self):
+    def server_version(self) -> Any:
         return self.get("/version")
 
-    def can_i(self, verb, resource, group="", namespace=None, name=None, subresource=None):
+    def can_i(
+        self,
+        verb: str,
+        resource: str,
+        group: str = "",
+        namespace: Optional[str] = None,
+        name: Optional[str] = None,
+        subresource: Optional[str] = None,
+    ) -> Tuple[bool, str]:
         """SelfSubjectAccessReview: (allowed, reason)."""
         attributes = {"verb": verb, "resource": resource, "group": group}
         for key, value in (("namespace", namespace), ("name", name), ("subresource", subresource)):
@@ -316,7 +351,7 @@ class Client:
         status = review.get("status") or {}
         return bool(status.get("allowed")), status.get("reason", "")
 
-    def resource(self, api_version, kind):
+    def resource(self, api_version: str, kind: str) -> Tuple[str, bool]:
         """(plural, namespaced) for a kind, from discovery (one request per group/version, cached)."""
         if api_version not in self._discovery:
             path = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
@@ -332,14 +367,14 @@ class Client:
         except KeyError:
             raise errors.NotFound(404, "NotFound", f"the server does not serve {kind} in {api_version}") from None
 
-    def forget_discovery(self, api_version=None):
+    def forget_discovery(self, api_version: Optional[str] = None) -> None:
         """Drop cached discovery, e.g. after new CRDs were established."""
         if api_version:
             self._discovery.pop(api_version, None)
         else:
             self._discovery.clear()
 
-    def object_path(self, obj):
+    def object_path(self, obj: Obj) -> str:
         """The REST path of a manifest object (namespace from its metadata)."""
         plural, namespaced = self.resource(obj["apiVersion"], obj["kind"])
         meta = obj.get("metadata") or {}
@@ -350,7 +385,7 @@ class Client:
 # --------------------------------------------------------------------------------------------- snapshots
 
 
-def _source_path(source, snapshot):
+def _source_path(source: Source, snapshot: Snapshot) -> Union[str, Read]:
     """The collection path of a source, or what to store instead: [] (nothing can be there), None (the kind is not
     served), Unreadable (the CRD list could not be read)."""
     from metallb_plugin.core import objects as k8s
@@ -363,7 +398,7 @@ def _source_path(source, snapshot):
             return Unreadable(f"{crds.reason}, so {source.what} cannot be looked for")
         crd = next((c for c in crds or [] if k8s.name(c) == source.crd), None)
         version = k8s.crd_version(crd) if crd else None
-        if not version:
+        if crd is None or not version:
             return None  # the kind does not exist on this cluster
         api_version = f"{crd['spec']['group']}/{version}"
     if source.after and snapshot.objects.get(source.after) == []:
@@ -372,7 +407,7 @@ def _source_path(source, snapshot):
     return api_path(api_version, source.plural, namespace)
 
 
-def read_source(client, source, snapshot, params):
+def read_source(client: "Client", source: Source, snapshot: Snapshot, params: Mapping[str, Any]) -> Read:
     """The objects of one source: a list, None (the server does not serve the kind) or Unreadable.
 
     Failures to reach or authenticate to the cluster are raised, as is any failure of a `required` source.
@@ -405,7 +440,13 @@ def read_source(client, source, snapshot, params):
     return source.keep(items) if source.keep else items
 
 
-def read_snapshot(client, sources, snapshot, params=None, progress=None):
+def read_snapshot(
+    client: "Client",
+    sources: Sequence[Source],
+    snapshot: Snapshot,
+    params: Optional[Mapping[str, Any]] = None,
+    progress: Any = None,
+) -> Snapshot:
     """Read every source into snapshot.objects, in parallel; CRD-backed sources after the CRDs.
 
     params fill the sources' selector templates ({namespace} is always there).

@@ -9,6 +9,7 @@ import os
 import urllib.parse
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, Iterator, List, Mapping, Optional, Union
 
 from metallb_plugin import errors
 from metallb_plugin.core import kubeconfig as kc
@@ -29,7 +30,7 @@ class Target:
 # --------------------------------------------------------------------------------------------- kubeconfig
 
 
-def kubeconfig_files(explicit, environ):
+def kubeconfig_files(explicit: Optional[str], environ: Mapping[str, str]) -> List[str]:
     """The files kubectl would read, in order: --kubeconfig alone, else $KUBECONFIG, else ~/.kube/config."""
     if explicit:
         if not os.path.exists(explicit):
@@ -42,7 +43,7 @@ def kubeconfig_files(explicit, environ):
     return [default] if os.path.exists(default) else []
 
 
-def read_kubeconfig(path):
+def read_kubeconfig(path: str) -> Any:
     import yaml
 
     try:
@@ -61,7 +62,13 @@ def read_kubeconfig(path):
         raise errors.ClusterError(f"kubeconfig {path} is not valid YAML: {problem}{where}") from None
 
 
-def load_selection(kubeconfig=None, context=None, cluster=None, user=None, environ=None):
+def load_selection(
+    kubeconfig: Optional[str] = None,
+    context: Optional[str] = None,
+    cluster: Optional[str] = None,
+    user: Optional[str] = None,
+    environ: Optional[Mapping[str, str]] = None,
+) -> Optional[kc.Selection]:
     """Merge the kubeconfig files and resolve the context; None when there is no kubeconfig at all."""
     environ = os.environ if environ is None else environ
     files = kubeconfig_files(kubeconfig, environ)
@@ -75,14 +82,14 @@ def load_selection(kubeconfig=None, context=None, cluster=None, user=None, envir
 
 
 @contextmanager
-def _captured_log():
+def _captured_log() -> Iterator[List[str]]:
     """The client logs (instead of raising) when an exec plugin fails; keep those lines to report them."""
     import logging
 
-    lines = []
+    lines: List[str] = []
 
     class Keep(logging.Handler):
-        def emit(self, record):
+        def emit(self, record: logging.LogRecord) -> None:
             lines.append(record.getMessage())
 
     root = logging.getLogger()
@@ -94,7 +101,7 @@ def _captured_log():
         root.removeHandler(handler)
 
 
-def client_configuration(selection):
+def client_configuration(selection: Optional[kc.Selection]) -> Any:
     from kubernetes.client import Configuration  # deferred: importing the client costs ~0.5 s
     from kubernetes.config import config_exception, incluster_config, kube_config
 
@@ -138,7 +145,7 @@ def client_configuration(selection):
     return cfg
 
 
-def env_proxy(server, environ):
+def env_proxy(server: str, environ: Mapping[str, str]) -> Optional[str]:
     """HTTPS_PROXY unless NO_PROXY exempts the server's host."""
     env = {k.lower(): v for k, v in environ.items()}
     proxy = env.get("https_proxy")
@@ -148,8 +155,9 @@ def env_proxy(server, environ):
     return proxy
 
 
-def bypass_proxy(host, no_proxy):
+def bypass_proxy(host: str, no_proxy: str) -> bool:
     """NO_PROXY matching as Go's net/http does it: *, names and domain suffixes, IP addresses and CIDRs."""
+    address: Optional[Union[ipaddress.IPv4Address, ipaddress.IPv6Address]]
     try:
         address = ipaddress.ip_address(host)
     except ValueError:

@@ -27,8 +27,10 @@ class Target(Protocol):
 class Cluster(Protocol):
     """The calls commands make to the API server (cluster.Client implements them over HTTPS)."""
 
-    target: Target
-    requests: int
+    @property
+    def target(self) -> Target: ...
+    @property
+    def requests(self) -> int: ...
 
     def get(self, path: str, query: Optional[Mapping[str, Any]] = None) -> Any: ...
     def get_or_none(self, path: str, query: Optional[Mapping[str, Any]] = None) -> Any: ...
@@ -58,7 +60,7 @@ class Cluster(Protocol):
 def _connect(args: Any, ctx: "Context") -> Cluster:
     from metallb_plugin import cluster  # deferred: the client stack is only needed to talk to a cluster
 
-    client: Cluster = cluster.connect(args, environ=ctx.environ, log=ctx.say)  # type: ignore[no-untyped-call]
+    client: Cluster = cluster.connect(args, environ=ctx.environ, log=ctx.say)
     return client
 
 

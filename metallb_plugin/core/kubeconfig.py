@@ -8,6 +8,7 @@ import base64
 import binascii
 import os
 from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, Iterator, Optional, Tuple
 
 # Fields holding file paths, which kubectl resolves against the kubeconfig file they appear in.
 _CLUSTER_PATHS = ("certificate-authority",)
@@ -38,19 +39,19 @@ class KubeconfigError(ValueError):
 class Selection:
     context: str
     cluster_name: str
-    cluster: dict
+    cluster: Dict[str, Any]
     user_name: str
-    user: dict = field(default_factory=dict)
+    user: Dict[str, Any] = field(default_factory=dict)
     namespace: str = ""
 
 
-def _absolute(path, base_dir):
+def _absolute(path: str, base_dir: str) -> str:
     if not path or os.path.isabs(path):
         return path
     return os.path.normpath(os.path.join(base_dir, path))
 
 
-def _resolve_paths(kind, entry, base_dir):
+def _resolve_paths(kind: str, entry: Dict[str, Any], base_dir: str) -> Dict[str, Any]:
     entry = dict(entry)
     for key in _CLUSTER_PATHS if kind == "cluster" else _USER_PATHS:
         if isinstance(entry.get(key), str):  # anything else is reported by _check_fields
@@ -64,7 +65,7 @@ def _resolve_paths(kind, entry, base_dir):
     return entry
 
 
-def _named_entries(doc, section, inner, path):
+def _named_entries(doc: Dict[str, Any], section: str, inner: str, path: str) -> Iterator[Tuple[str, Dict[str, Any]]]:
     entries = doc.get(section) or []
     if not isinstance(entries, list):
         raise KubeconfigError(f"kubeconfig {path}: '{section}' must be a list")
@@ -77,9 +78,11 @@ def _named_entries(doc, section, inner, path):
         yield item["name"], body
 
 
-def merge(documents):
+def merge(documents: Iterable[Tuple[str, Any]]) -> Dict[str, Any]:
     """documents: [(path, parsed YAML)] in KUBECONFIG order. Returns one merged kubeconfig dict."""
-    clusters, users, contexts = {}, {}, {}
+    clusters: Dict[str, Dict[str, Any]] = {}
+    users: Dict[str, Dict[str, Any]] = {}
+    contexts: Dict[str, Dict[str, Any]] = {}
     current = ""
     for path, doc in documents:
         if doc is None:  # an empty file contributes nothing, as in kubectl
@@ -105,11 +108,13 @@ def merge(documents):
     }
 
 
-def _by_name(merged, section, inner):
+def _by_name(merged: Dict[str, Any], section: str, inner: str) -> Dict[str, Dict[str, Any]]:
     return {item["name"]: item[inner] for item in merged[section]}
 
 
-def select(merged, context=None, cluster=None, user=None):
+def select(
+    merged: Dict[str, Any], context: Optional[str] = None, cluster: Optional[str] = None, user: Optional[str] = None
+) -> Selection:
     """Resolve --context / --cluster / --user against a merged kubeconfig."""
     contexts = _by_name(merged, "contexts", "context")
     clusters = _by_name(merged, "clusters", "cluster")
@@ -150,7 +155,7 @@ def select(merged, context=None, cluster=None, user=None):
     )
 
 
-def _check_fields(kind, name, body):
+def _check_fields(kind: str, name: str, body: Dict[str, Any]) -> None:
     """KubeconfigError naming the entry and field when a field has the wrong type (a list where a path belongs,
     base64 that is not, a quoted "yes" for a boolean): the client would fail obscurely or, for
     insecure-skip-tls-verify, silently treat any text as true."""
@@ -175,7 +180,7 @@ def _check_fields(kind, name, body):
             raise KubeconfigError(f"{where}: exec args must be a list of text")
 
 
-def single_context(selection):
+def single_context(selection: Selection) -> Dict[str, Any]:
     """A kubeconfig dict holding just the selected cluster, user and context."""
     return {
         "clusters": [{"name": "selected", "cluster": selection.cluster}],
