@@ -24,7 +24,7 @@ certain, it never raises):
 """
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from metallb_plugin import defaults
 from metallb_plugin.core import objects as k8s
@@ -151,7 +151,7 @@ class KubeProxy:
 # --------------------------------------------------------------------------------------------- small facts
 
 
-def effective_mode(configured):
+def effective_mode(configured: Optional[str]) -> Optional[str]:
     """kube-proxy's mode as it runs on Linux: "" or None configured means iptables (the default)."""
     if configured is None:
         return None
@@ -159,7 +159,7 @@ def effective_mode(configured):
     return text or IPTABLES
 
 
-def needs_strict_arp(mode, strict_arp):
+def needs_strict_arp(mode: Optional[str], strict_arp: Optional[bool]) -> Optional[bool]:
     """Does MetalLB need a change? IPVS answers ARP for every LoadBalancer IP on every node unless strictARP.
 
     True / False, or None when the mode is not known.
@@ -169,7 +169,7 @@ def needs_strict_arp(mode, strict_arp):
     return mode == IPVS and strict_arp is not True
 
 
-def verdict(mode, strict_arp):
+def verdict(mode: Optional[str], strict_arp: Optional[bool]) -> str:
     """One sentence for the mode and strictARP pair."""
     if mode is None:
         return "kube-proxy's mode is not known: cannot tell whether MetalLB needs strict ARP"
@@ -182,7 +182,7 @@ def verdict(mode, strict_arp):
     return f"kube-proxy runs in {mode} mode: MetalLB does not need strict ARP"
 
 
-def proxy_flags(argv):
+def proxy_flags(argv: Optional[Sequence[Any]]) -> Tuple[Optional[str], Optional[bool], Optional[str]]:
     """(mode or None, strict ARP or None, --config path or None) from kube-proxy's argv (Go flag syntax;
     `--ipvs-strict-arp` alone means true)."""
     return (
@@ -192,12 +192,12 @@ def proxy_flags(argv):
     )
 
 
-def node_args_proxy_flags(argv):
+def node_args_proxy_flags(argv: Optional[Sequence[Any]]) -> Tuple[Optional[str], Optional[bool], Optional[str]]:
     """kube-proxy flags from a k3s/RKE2 `node-args` argv: values of --kube-proxy-arg (either form)."""
     return proxy_flags(["--" + v.lstrip("-") for v in k8s.flag_values(argv or (), "kube-proxy-arg")])
 
 
-def distribution(nodes):
+def distribution(nodes: Optional[Iterable[Obj]]) -> str:
     """The distribution the Node objects reveal: k3s, rke2, microk8s, k0s, eks, kind, or "" when unknown."""
     for node in nodes or ():
         meta = node.get("metadata") or {}
@@ -223,7 +223,7 @@ def distribution(nodes):
     return ""
 
 
-def _node_args(nodes, annotation):
+def _node_args(nodes: Optional[Iterable[Obj]], annotation: str) -> Optional[List[str]]:
     """The first node's parsed node-args annotation (a JSON argv), or None."""
     for node in nodes or ():
         argv = k8s.json_argv(k8s.annotations(node).get(annotation))
@@ -232,22 +232,22 @@ def _node_args(nodes, annotation):
     return None
 
 
-def _cilium_replaces_kube_proxy(cilium_config):
+def _cilium_replaces_kube_proxy(cilium_config: Optional[Obj]) -> bool:
     value = str(((cilium_config or {}).get("data") or {}).get("kube-proxy-replacement", "")).strip().lower()
     return value in ("true", "strict")
 
 
-def _is_kube_proxy_pod(pod):
+def _is_kube_proxy_pod(pod: Obj) -> bool:
     meta = pod.get("metadata") or {}
     labels = meta.get("labels") or {}
-    return (
+    return bool(
         meta.get("name", "").startswith("kube-proxy")
         or labels.get("k8s-app") == "kube-proxy"
         or labels.get("component") == "kube-proxy"
     )
 
 
-def _container_argv(pod_spec):
+def _container_argv(pod_spec: Optional[Obj]) -> List[Any]:
     for container in (pod_spec or {}).get("containers") or ():
         argv = list(container.get("command") or ()) + list(container.get("args") or ())
         if any("kube-proxy" in str(a) for a in argv[:1]) or container.get("name") == "kube-proxy":
@@ -255,7 +255,7 @@ def _container_argv(pod_spec):
     return []
 
 
-def _daemonset_configmap(daemonset):
+def _daemonset_configmap(daemonset: Optional[Obj]) -> Optional[Tuple[str, str]]:
     """(ConfigMap name, key) that the kube-proxy DaemonSet's --config file comes from, or None."""
     spec = (((daemonset or {}).get("spec") or {}).get("template") or {}).get("spec") or {}
     _, _, config = proxy_flags(_container_argv(spec))
@@ -277,7 +277,7 @@ def _daemonset_configmap(daemonset):
             for item in cm.get("items") or ():  # items may map keys to other file names
                 if item.get("path") == key:
                     key = item.get("key", key)
-            return cm.get("name"), key
+            return str(cm.get("name")), str(key)
     return None
 
 
@@ -292,10 +292,10 @@ def inspect(
 ) -> KubeProxy:
     """Locate kube-proxy's configuration and judge it for MetalLB. See the module docstring for the inputs."""
     nodes = list(nodes or ())
-    by_name = {}
+    by_name: Dict[str, Obj] = {}
     for cm in configmaps or ():
         if cm:
-            by_name[(cm.get("metadata") or {}).get("name")] = cm
+            by_name[k8s.name(cm)] = cm
     proxy_pods = [p for p in pods or () if _is_kube_proxy_pod(p)]
     distro = distribution(nodes)
 
@@ -322,7 +322,7 @@ def inspect(
     if found:
         name, key, distro = found
         location = Location("ConfigMap", NAMESPACE, name, key)
-        text = (by_name[name].get("data") or {}).get(key)
+        text = str((by_name[name].get("data") or {}).get(key) or "")
         try:
             configured, strict, notes = _read(text)
         except ConfigError as exc:
@@ -340,20 +340,20 @@ def inspect(
         )
 
     for pod in proxy_pods:
-        mode, strict, _ = proxy_flags(_container_argv(pod.get("spec")))
-        if mode is not None or strict is not None:
+        flag_mode, flag_strict, _ = proxy_flags(_container_argv(pod.get("spec")))
+        if flag_mode is not None or flag_strict is not None:
             meta = pod.get("metadata") or {}
-            mode = effective_mode(mode if mode is not None else "")
-            strict = bool(strict)
+            pod_mode = effective_mode(flag_mode if flag_mode is not None else "")
+            pod_strict = bool(flag_strict)
             return KubeProxy(
                 distro or "unknown",
                 Location("PodArgs", meta.get("namespace", NAMESPACE), meta.get("name", "")),
-                mode if mode else "",
-                mode,
-                strict,
-                needs_strict_arp(mode, strict),
-                verdict(mode, strict),
-                hint=FLAGS_HINT if needs_strict_arp(mode, strict) else "",
+                pod_mode if pod_mode else "",
+                pod_mode,
+                pod_strict,
+                needs_strict_arp(pod_mode, pod_strict),
+                verdict(pod_mode, pod_strict),
+                hint=FLAGS_HINT if needs_strict_arp(pod_mode, pod_strict) else "",
             )
     return KubeProxy(
         distro or "unknown",
@@ -363,7 +363,9 @@ def inspect(
     )
 
 
-def _configmap_location(by_name, daemonset, distro):
+def _configmap_location(
+    by_name: Dict[str, Obj], daemonset: Optional[Obj], distro: str
+) -> Optional[Tuple[str, str, str]]:
     """(name, key, distribution) of the ConfigMap holding the configuration, or None."""
     mounted = _daemonset_configmap(daemonset)
     for name, key, default_distro in CONFIG_LOCATIONS:
@@ -374,7 +376,7 @@ def _configmap_location(by_name, daemonset, distro):
     return None
 
 
-def _flag_overrides(daemonset, mode, strict):
+def _flag_overrides(daemonset: Optional[Obj], mode: Optional[str], strict: Optional[bool]) -> Tuple[str, ...]:
     """Notes when kube-proxy's own flags contradict its configuration file (flags win in current kube-proxy)."""
     spec = (((daemonset or {}).get("spec") or {}).get("template") or {}).get("spec") or {}
     flag_mode, flag_strict, _ = proxy_flags(_container_argv(spec))
@@ -391,7 +393,7 @@ def _flag_overrides(daemonset, mode, strict):
     return tuple(notes)
 
 
-def _from_node_args(distro, nodes, proxy_pods):
+def _from_node_args(distro: str, nodes: List[Obj], proxy_pods: List[Obj]) -> KubeProxy:
     annotation = f"{'k3s.io' if distro == 'k3s' else 'rke2.io'}/node-args"
     path = "/etc/rancher/k3s/config.yaml" if distro == "k3s" else "/etc/rancher/rke2/config.yaml"
     hint = K3S_HINT if distro == "k3s" else RKE2_HINT

@@ -1,12 +1,14 @@
 """What strict-arp reports: the JSON documents of a report and of a change, and their text (pure)."""
 
-from metallb_plugin.core.kubeproxy.locate import DAEMONSET, NAMESPACE
+from typing import Any, Dict, Optional
+
+from metallb_plugin.core.kubeproxy.locate import DAEMONSET, NAMESPACE, KubeProxy
 
 ANNOTATION = "metallb.io/strict-arp-previous"  # the previous value and time, written with the change
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
 
-def refusal(info):
+def refusal(info: KubeProxy) -> Optional[str]:
     """Why the configuration must not be edited here (malformed, or owned by the distribution), or None."""
     if info.editable:
         return None
@@ -23,11 +25,11 @@ def refusal(info):
     )
 
 
-def _yesno(value):
+def _yesno(value: Any) -> str:
     return "unknown" if value is None else str(value).lower()
 
 
-def report_text(doc):
+def report_text(doc: Dict[str, Any]) -> str:
     mode = doc["mode"] or "unknown"
     if doc["configuredMode"] == "" and doc["mode"]:
         mode += " (mode is empty: the default)"
@@ -53,7 +55,17 @@ def report_text(doc):
     return "\n".join(lines)
 
 
-def result(info, value, changed, dry_run, message, diff="", previous=None, backup=None, undo=""):
+def result(
+    info: KubeProxy,
+    value: bool,
+    changed: bool,
+    dry_run: bool,
+    message: str,
+    diff: str = "",
+    previous: Any = None,
+    backup: Optional[str] = None,
+    undo: str = "",
+) -> Dict[str, Any]:
     return {
         "location": info.location.as_dict(),
         "distribution": info.distribution,
@@ -71,9 +83,9 @@ def result(info, value, changed, dry_run, message, diff="", previous=None, backu
     }
 
 
-def result_text(doc):
+def result_text(doc: Dict[str, Any]) -> str:
     if doc["dryRun"]:
-        return (doc["diff"] or "") + doc["message"]
+        return str(doc["diff"] or "") + str(doc["message"])
     lines = [doc["message"]]
     if doc["changed"]:
         lines.append(

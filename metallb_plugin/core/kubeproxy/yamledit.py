@@ -4,7 +4,7 @@ Only the one value changes: comments, key order, quoting and line endings are ke
 reading the result back. YAML that aliases blow up past MAX_VALUES is refused.
 """
 
-from typing import Any, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 MAX_VALUES = 100_000  # after YAML aliases are expanded; a real configuration has well under a hundred
 SHOWN_VALUES = 20  # a value quoted in an error message
@@ -35,10 +35,10 @@ def written_strict_arp(text: str) -> Any:
     return strict if strict is None or isinstance(strict, bool) else str(strict)
 
 
-def _read(text):
+def _read(text: str) -> Tuple[str, bool, List[str]]:
     """(configured mode, strictARP, notes)."""
     document, _ = _load_target(text)
-    notes = []
+    notes: List[str] = []
     mode = document.get("mode")
     if mode is None:
         mode = ""
@@ -63,7 +63,7 @@ def _read(text):
     return mode, strict, notes
 
 
-def _shown(value):
+def _shown(value: Any) -> str:
     """A value as written when it is small; a big mapping or list only by its type (YAML aliases can make one
     gigantic, and its repr with it)."""
     try:
@@ -73,7 +73,7 @@ def _shown(value):
     return repr(value)
 
 
-def _load_target(text):
+def _load_target(text: str) -> Tuple[Dict[str, Any], int]:
     """(the KubeProxyConfiguration document as data, its index among the YAML documents)."""
     import yaml
 
@@ -87,7 +87,7 @@ def _load_target(text):
     return documents[index], index
 
 
-def _target_index(documents):
+def _target_index(documents: List[Any]) -> int:
     kinds = [i for i, d in enumerate(documents) if isinstance(d, dict) and d.get("kind") == "KubeProxyConfiguration"]
     if len(kinds) > 1:
         raise ConfigError("the configuration holds more than one KubeProxyConfiguration document")
@@ -101,7 +101,7 @@ def _target_index(documents):
     raise ConfigError("no KubeProxyConfiguration document found in the configuration")
 
 
-def _yaml_problem(exc):
+def _yaml_problem(exc: Exception) -> str:
     mark = getattr(exc, "problem_mark", None)
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
@@ -142,7 +142,7 @@ def set_strict_arp(text: str, value: bool) -> str:
     return edited
 
 
-def _safe_load_all(text):
+def _safe_load_all(text: str) -> List[Any]:
     import yaml
 
     try:
@@ -151,11 +151,11 @@ def _safe_load_all(text):
         raise ConfigError(_yaml_problem(exc)) from None
 
 
-def _newline(text):
+def _newline(text: str) -> str:
     return "\r\n" if "\r\n" in text else "\n"
 
 
-def _pairs(mapping, key):
+def _pairs(mapping: Any, key: str) -> Any:
     """The (key node, value node) pairs of a MappingNode whose key is `key`; refuses merge keys and duplicates."""
     found = []
     for k, v in mapping.value:
@@ -168,7 +168,7 @@ def _pairs(mapping, key):
     return found[0] if found else None
 
 
-def _splice(text, root, literal):
+def _splice(text: str, root: Any, literal: str) -> Tuple[int, int, str]:
     """(start, end, replacement) of the one change that sets ipvs.strictARP to `literal`."""
     from yaml.nodes import MappingNode, ScalarNode
 
@@ -195,14 +195,14 @@ def _splice(text, root, literal):
     return _replace_scalar(text, value, literal)
 
 
-def _replace_scalar(text, node, literal):
+def _replace_scalar(text: str, node: Any, literal: str) -> Tuple[int, int, str]:
     start, end = node.start_mark.index, node.end_mark.index
     if start == end:  # an empty value right after the colon: keep a space between them
         return start, end, " " + literal
     return start, end, literal
 
 
-def _indent_step(mapping):
+def _indent_step(mapping: Any) -> int:
     """How far nested block mappings are indented relative to their parent in this document (default 2)."""
     from yaml.nodes import MappingNode
 
@@ -211,11 +211,11 @@ def _indent_step(mapping):
         if isinstance(value, MappingNode) and not value.flow_style and value.value:
             step = value.value[0][0].start_mark.column - column
             if step > 0:
-                return step
+                return int(step)
     return 2
 
 
-def _insert_entry(text, mapping, key, flow_value, block_lines):
+def _insert_entry(text: str, mapping: Any, key: str, flow_value: str, block_lines: List[str]) -> Tuple[int, int, str]:
     """Add `key` to a mapping: in a flow mapping after `{`; in a block mapping at its sorted place (kubeadm writes
     keys alphabetically), else after a last single-line entry, else before the first key."""
     from yaml.nodes import ScalarNode
@@ -242,7 +242,7 @@ def _insert_entry(text, mapping, key, flow_value, block_lines):
     return first, first, entry + newline + pad
 
 
-def _end_of_last_line(text, mapping):
+def _end_of_last_line(text: str, mapping: Any) -> Optional[int]:
     """Where the last line of a block mapping's content ends (before its line break), or None when that last
     line cannot be found safely (it ends in a block scalar)."""
     from yaml.nodes import MappingNode, ScalarNode, SequenceNode
@@ -260,7 +260,7 @@ def _end_of_last_line(text, mapping):
     return eol - 1 if text[eol - 1 : eol] == "\r" else eol
 
 
-def _verify(before, edited, index, value):
+def _verify(before: List[Any], edited: str, index: int, value: bool) -> None:
     """The edited text must parse to the original data with exactly ipvs.strictARP changed."""
     try:
         after = _safe_load_all(edited)
@@ -278,7 +278,7 @@ def _verify(before, edited, index, value):
         )
 
 
-def _check_size(data, limit=MAX_VALUES):
+def _check_size(data: Any, limit: int = MAX_VALUES) -> None:
     """ConfigError when data, with its YAML aliases expanded, holds more than limit values (stops early)."""
     left = limit
     pending = [data]
@@ -295,7 +295,7 @@ def _check_size(data, limit=MAX_VALUES):
             pending.extend(item)
 
 
-def _unshared(data):
+def _unshared(data: Any) -> Any:
     """A copy in which no mapping or list is shared (YAML aliases load as one shared object), so that changing the
     copy's ipvs.strictARP cannot silently change another place too."""
     if isinstance(data, dict):
