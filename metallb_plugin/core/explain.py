@@ -11,6 +11,7 @@ covering its pool -> nodes that may announce it -> who announces it.
 """
 
 from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 from metallb_plugin.core import advertisements as adv
 from metallb_plugin.core import allocation, workloads
@@ -18,9 +19,9 @@ from metallb_plugin.core import events as ev
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core import service_status as svc
 from metallb_plugin.core.checks import FAIL, OK, WARN
-from metallb_plugin.core.objects import key, meta, name
+from metallb_plugin.core.objects import Obj, key, meta, name
 from metallb_plugin.core.selectors import describe
-from metallb_plugin.core.view import ready_endpoints
+from metallb_plugin.core.view import View, ready_endpoints
 
 INFO = "info"
 EXCLUDE_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
@@ -31,9 +32,9 @@ MAX_EVENTS = 10
 class Step:
     title: str
     status: str
-    lines: list = field(default_factory=list)
+    lines: List[str] = field(default_factory=list)
 
-    def to_dict(self):
+    def to_dict(self) -> Dict[str, Any]:
         return {"title": self.title, "status": self.status, "lines": list(self.lines)}
 
 
@@ -42,14 +43,14 @@ class Explanation:
     service: str
     state: str
     ok: bool
-    steps: list
+    steps: List[Step]
     cause: str
     fix: str
-    pools: list = field(default_factory=list)
-    announced_by: list = field(default_factory=list)
-    ips: list = field(default_factory=list)
+    pools: List[allocation.PoolFit] = field(default_factory=list)
+    announced_by: List[svc.Announcement] = field(default_factory=list)
+    ips: List[str] = field(default_factory=list)
 
-    def to_document(self):
+    def to_document(self) -> Dict[str, Any]:
         return {
             "service": self.service,
             "state": self.state,
@@ -63,30 +64,30 @@ class Explanation:
 
 
 class _Builder:
-    def __init__(self, view, service):
+    def __init__(self, view: View, service: Obj) -> None:
         self.view = view
         self.service = service
         self.spec = service.get("spec") or {}
         self.ns = meta(service).get("namespace", "")
         self.name = name(service)
-        self.steps = []
-        self.cause = None  # (summary, fix) of the first blocking problem found
+        self.steps: List[Step] = []
+        self.cause: Optional[Tuple[str, str]] = None  # (summary, fix) of the first blocking problem found
 
-    def step(self, title, status, lines=()):
+    def step(self, title: str, status: str, lines: Iterable[str] = ()) -> None:
         self.steps.append(Step(title, status, list(lines)))
 
-    def blocked(self, summary, fix):
+    def blocked(self, summary: str, fix: str) -> None:
         if self.cause is None:
             self.cause = (summary, fix)
 
 
-def _node_ready_condition(node, kind):
+def _node_ready_condition(node: Obj, kind: str) -> Optional[str]:
     return next(
         (c.get("status") for c in (node.get("status") or {}).get("conditions") or [] if c.get("type") == kind), None
     )
 
 
-def _type_and_class(b):
+def _type_and_class(b: _Builder) -> bool:
     kind = b.spec.get("type", "ClusterIP")
     if kind != "LoadBalancer":
         b.step(f"type {kind}: not a LoadBalancer Service", FAIL)
@@ -124,9 +125,9 @@ def _type_and_class(b):
     return True
 
 
-def _request(b):
+def _request(b: _Builder) -> allocation.Request:
     wanted = allocation.request(b.service)
-    lines = []
+    lines: List[str] = []
     if wanted.ips:
         lines.append(f"requested address: {', '.join(wanted.ips)}")
     if wanted.pool:
@@ -147,7 +148,7 @@ def _request(b):
     return wanted
 
 
-def _metallb(b):
+def _metallb(b: _Builder) -> None:
     view = b.view
     if not view.install:
         b.step("MetalLB: not installed", FAIL)
@@ -172,7 +173,7 @@ def _metallb(b):
     b.step(f"MetalLB {view.install.version} in {view.install.namespace}: controller ready", OK)
 
 
-def _pool_fix(fits, wanted, b):
+def _pool_fix(fits: List[allocation.PoolFit], wanted: allocation.Request, b: _Builder) -> str:
     reasons = " ".join(r for f in fits for r in f.reasons)
     if "no free" in reasons:
         return "add addresses to a pool (kubectl metallb pools) or release unused LoadBalancer Services"
@@ -192,7 +193,7 @@ def _pool_fix(fits, wanted, b):
     return f"kubectl -n {b.view.ns} get ipaddresspools -o yaml"
 
 
-def _pools(b, wanted):
+def _pools(b: _Builder, wanted: allocation.Request) -> List[allocation.PoolFit]:
     view = b.view
     if not view.pools:
         others = sorted({meta(p).get("namespace", "") for p in view.elsewhere["ipaddresspools"]})
@@ -222,7 +223,7 @@ def _pools(b, wanted):
     return fits
 
 
-def _address(b, wanted, fits):
+def _address(b: _Builder, wanted: allocation.Request, fits: List[allocation.PoolFit]) -> svc.ServiceState:
     view = b.view
     state = svc.classify(view, b.service)
     events = view.events_of_service(b.service)
@@ -251,7 +252,7 @@ def _address(b, wanted, fits):
     return state
 
 
-def _endpoints(b):
+def _endpoints(b: _Builder) -> Tuple[List[Tuple[str, Optional[str]]], List[str]]:
     ready = ready_endpoints(b.view.slices_of(b.service))
     nodes = sorted({n for _, n in ready if n})
     if not b.spec.get("selector") and not ready:
@@ -263,7 +264,7 @@ def _endpoints(b):
     return ready, nodes
 
 
-def _traffic_policy(b, endpoint_nodes):
+def _traffic_policy(b: _Builder, endpoint_nodes: List[str]) -> Optional[List[str]]:
     policy = b.spec.get("externalTrafficPolicy", "Cluster")
     if policy == "Local":
         if endpoint_nodes:
@@ -279,10 +280,10 @@ def _traffic_policy(b, endpoint_nodes):
     return None
 
 
-def _advertisements(b, pool_names):
+def _advertisements(b: _Builder, pool_names: Set[str]) -> List[Obj]:
     view = b.view
     pools = [p for p in view.pools if name(p) in pool_names]
-    covering = []
+    covering: List[Obj] = []
     for pool in pools:
         for item in adv.covering(pool, view.advertisements):
             if item not in covering:
@@ -290,11 +291,8 @@ def _advertisements(b, pool_names):
     lines = []
     for item in covering:
         spec = item.get("spec") or {}
-        where = (
-            "nodes " + " or ".join(describe(s) for s in spec.get("nodeSelectors"))
-            if spec.get("nodeSelectors")
-            else "all nodes"
-        )
+        selectors = spec.get("nodeSelectors") or []
+        where = "nodes " + " or ".join(describe(s) for s in selectors) if selectors else "all nodes"
         extra = []
         if spec.get("interfaces"):
             extra.append(f"interfaces {', '.join(spec['interfaces'])}")
@@ -315,20 +313,22 @@ def _advertisements(b, pool_names):
     return usable
 
 
-def _speaker_nodes(view):
+def _speaker_nodes(view: View) -> Optional[Set[str]]:
     """Names of nodes with a ready speaker Pod, or None when no speaker Pod is visible."""
     if not view.speaker:
         return set()
     pods = workloads.pods_of(view.speaker, view.pods)
     if not pods:
         return None
-    return {(p.get("spec") or {}).get("nodeName") for p in pods if workloads.pod_ready(p)}
+    return {str((p.get("spec") or {}).get("nodeName")) for p in pods if workloads.pod_ready(p)}
 
 
-def _nodes(b, usable, local_nodes):
+def _nodes(b: _Builder, usable: List[Obj], local_nodes: Optional[List[str]]) -> Tuple[List[str], Dict[str, List[str]]]:
     view = b.view
     speakers = _speaker_nodes(view)
-    candidates, lines, reasons = [], [], {}
+    candidates: List[str] = []
+    lines: List[str] = []
+    reasons: Dict[str, List[str]] = {}
     for node in view.nodes:
         node_name = name(node)
         why = []
@@ -357,7 +357,7 @@ def _nodes(b, usable, local_nodes):
     return candidates, reasons
 
 
-def _nodes_fix(reasons, view):
+def _nodes_fix(reasons: Dict[str, List[str]], view: View) -> str:
     if any(r.startswith("labelled") for r in reasons):
         return (
             f"remove the label ({EXCLUDE_LABEL}) from a node, or run the speaker with --ignore-exclude-lb "
@@ -372,7 +372,7 @@ def _nodes_fix(reasons, view):
     return "check the nodes' conditions: kubectl describe nodes"
 
 
-def _announced(b, state):
+def _announced(b: _Builder, state: svc.ServiceState) -> List[svc.Announcement]:
     found = state.announced_by
     if found:
         b.step(
@@ -385,10 +385,11 @@ def _announced(b, state):
     return found
 
 
-def explain(view, service):
+def explain(view: View, service: Obj) -> Explanation:
     b = _Builder(view, service)
-    state = None
-    fits, announced = [], []
+    state: Optional[svc.ServiceState] = None
+    fits: List[allocation.PoolFit] = []
+    announced: List[svc.Announcement] = []
     if _type_and_class(b):
         wanted = _request(b)
         _metallb(b)
