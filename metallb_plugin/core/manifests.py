@@ -18,6 +18,14 @@ key(obj) / describe(obj)           identity tuple / "kind.group/name" as kubectl
 import copy
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
+
+from metallb_plugin.core import objects as k8s
+
+if TYPE_CHECKING:
+    from metallb_plugin.core.installation import Installation
+
+Obj = Dict[str, Any]
 
 MAX_BYTES = 8 * 1024 * 1024  # the biggest upstream manifest is ~150 KB
 MAX_DOCUMENTS = 1000
@@ -62,7 +70,7 @@ IMAGE_PREFIXES = ("quay.io/metallb/", "quay.io/frrouting/")
 class ManifestError(ValueError):
     """The manifest cannot be used; the message says why in one line."""
 
-    def __init__(self, message):
+    def __init__(self, message: str) -> None:
         from metallb_plugin.core.ipam import printable
 
         super().__init__(printable(message))  # names and values from the file are quoted: keep it one line
@@ -70,11 +78,11 @@ class ManifestError(ValueError):
 
 @dataclass
 class Manifest:
-    objects: list  # ordered, images rewritten
+    objects: List[Obj]  # ordered, images rewritten
     namespace: str
-    images: dict = field(default_factory=dict)  # original image -> rewritten image (only the rewritten ones)
+    images: Dict[str, str] = field(default_factory=dict)  # original image -> rewritten image (only the rewritten ones)
 
-    def installation(self):
+    def installation(self) -> Optional["Installation"]:
         """What the manifest installs, described like a live install (version, backend, object names)."""
         from metallb_plugin.core.installation import find_installation
 
@@ -83,13 +91,13 @@ class Manifest:
         return find_installation(deployments, daemonsets, namespace=self.namespace)
 
     @property
-    def version(self):
+    def version(self) -> Optional[str]:
         """Tag of the controller image (the MetalLB release the manifest installs), or None."""
         found = self.installation()
         return found.version if found else None
 
     @property
-    def mode(self):
+    def mode(self) -> str:
         """native | frr | frr-k8s (unknown without a speaker)."""
         found = self.installation()
         return found.backend if found else "unknown"
@@ -98,13 +106,13 @@ class Manifest:
 # ------------------------------------------------------------------------------------------- digests
 
 
-def sha256_hex(data):
+def sha256_hex(data: bytes) -> str:
     import hashlib  # deferred: costs 5 ms at start-up, which --help must not pay
 
     return hashlib.sha256(data).hexdigest()
 
 
-def normalize_digest(text):
+def normalize_digest(text: Optional[str]) -> str:
     """A sha256 as 64 lower-case hex digits (an optional "sha256:" prefix is accepted); ManifestError if not."""
     value = (text or "").strip().lower()
     if value.startswith("sha256:"):
@@ -114,7 +122,7 @@ def normalize_digest(text):
     return value
 
 
-def verify_sha256(data, expected, source="the manifest"):
+def verify_sha256(data: bytes, expected: str, source: str = "the manifest") -> str:
     """The actual digest; ManifestError naming both digests when it is not the expected one."""
     actual = sha256_hex(data)
     expected = normalize_digest(expected)
@@ -128,7 +136,7 @@ def verify_sha256(data, expected, source="the manifest"):
 # ------------------------------------------------------------------------------------------- parsing
 
 
-def _documents(text):
+def _documents(text: str) -> Iterator[Any]:
     """yaml.load_all with MAX_ALIASES enforced: libyaml when PyYAML has it (about 20x faster), else pure Python."""
     import yaml
 
@@ -143,7 +151,7 @@ def _documents(text):
     return yaml.load_all(text, Loader=fast)
 
 
-def _loader():
+def _loader() -> Any:
     import yaml
 
     class GuardedLoader(yaml.SafeLoader):
@@ -151,7 +159,7 @@ def _loader():
 
         aliases = 0
 
-        def compose_node(self, parent, index):
+        def compose_node(self, parent: Any, index: Any) -> Any:
             if self.check_event(yaml.events.AliasEvent):
                 self.aliases += 1
                 if self.aliases > MAX_ALIASES:
@@ -164,7 +172,7 @@ def _loader():
     return GuardedLoader
 
 
-def _count_nodes(value, budget):
+def _count_nodes(value: Any, budget: int) -> int:
     """Walk a loaded document as if aliases were expanded; ManifestError once it exceeds the budget."""
     stack, seen = [value], 0
     while stack:
@@ -180,7 +188,7 @@ def _count_nodes(value, budget):
     return seen
 
 
-def parse(data, source="the manifest"):
+def parse(data: Union[bytes, str], source: str = "the manifest") -> List[Obj]:
     """The objects of a multi-document YAML text (bytes or str); empty documents are skipped."""
     import yaml
 
@@ -192,7 +200,8 @@ def parse(data, source="the manifest"):
             data = data.decode("utf-8")
         except UnicodeDecodeError:
             raise ManifestError(f"{source} is not UTF-8 text") from None
-    objects, budget = [], MAX_NODES
+    objects: List[Obj] = []
+    budget = MAX_NODES
     try:
         for number, doc in enumerate(_documents(data), start=1):
             if number > MAX_DOCUMENTS:
@@ -225,30 +234,30 @@ def parse(data, source="the manifest"):
 # ------------------------------------------------------------------------------------------- validation
 
 
-def group_of(obj):
-    api_version = obj.get("apiVersion", "")
+def group_of(obj: Mapping[str, Any]) -> str:
+    api_version = str(obj.get("apiVersion", ""))
     return api_version.split("/", 1)[0] if "/" in api_version else ""
 
 
-def key(obj):
+def key(obj: Mapping[str, Any]) -> Tuple[str, Any, str, Any]:
     """Identity of an object: (group, kind, namespace, name)."""
     meta = obj.get("metadata") or {}
     return group_of(obj), obj.get("kind"), meta.get("namespace") or "", meta.get("name")
 
 
-def describe(obj):
+def describe(obj: Mapping[str, Any]) -> str:
     """kubectl's way of naming an object: deployment.apps/controller, namespace/metallb-system."""
     group = group_of(obj)
-    kind = obj.get("kind", "").lower()
+    kind = str(obj.get("kind", "")).lower()
     return f"{kind}{'.' + group if group else ''}/{obj['metadata']['name']}"
 
 
-def validate(objects):
+def validate(objects: List[Obj]) -> str:
     """The namespace the manifest installs into; ManifestError for anything a MetalLB manifest does not contain."""
     namespaces = [o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"]
     if len(namespaces) != 1:
         raise ManifestError(f"a MetalLB manifest creates exactly one Namespace; this one creates {len(namespaces)}")
-    namespace = namespaces[0]
+    namespace = str(namespaces[0])
     seen = set()
     for obj in objects:
         kind, meta = obj["kind"], obj["metadata"]
@@ -287,16 +296,16 @@ def validate(objects):
     return namespace
 
 
-def step(obj):
-    return KINDS[obj["kind"]][3]
+def step(obj: Mapping[str, Any]) -> int:
+    return int(KINDS[obj["kind"]][3])
 
 
-def order(objects):
+def order(objects: List[Obj]) -> List[Obj]:
     """Objects in dependency order (stable: the manifest's order within a step)."""
     return sorted(objects, key=step)
 
 
-def with_namespace(objects, namespace):
+def with_namespace(objects: List[Obj], namespace: str) -> List[Obj]:
     """Copies with metadata.namespace set on every namespaced object (server-side apply needs it in the path)."""
     result = []
     for obj in objects:
@@ -310,11 +319,7 @@ def with_namespace(objects, namespace):
 # ------------------------------------------------------------------------------------------- images
 
 
-def _pod_spec(obj):
-    return ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
-
-
-def rewrite_image(image, registry):
+def rewrite_image(image: str, registry: str) -> str:
     """quay.io/metallb/controller:v0.16.1 -> REGISTRY/controller:v0.16.1; other images unchanged."""
     registry = registry.rstrip("/")
     for prefix in IMAGE_PREFIXES:
@@ -323,7 +328,7 @@ def rewrite_image(image, registry):
     return image
 
 
-def validate_registry(registry):
+def validate_registry(registry: Optional[str]) -> str:
     """HOST[:PORT][/PATH] without scheme, tag or digest; ManifestError otherwise."""
     value = (registry or "").strip().rstrip("/")
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]*(:\d+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*", value):
@@ -334,12 +339,13 @@ def validate_registry(registry):
     return value
 
 
-def rewrite_images(objects, registry):
+def rewrite_images(objects: List[Obj], registry: str) -> Tuple[List[Obj], Dict[str, str]]:
     """Copies of objects with MetalLB and FRR images pulled from registry; {old: new} of what changed."""
-    changed, result = {}, []
+    changed: Dict[str, str] = {}
+    result: List[Obj] = []
     for obj in objects:
         obj = copy.deepcopy(obj)
-        spec = _pod_spec(obj)
+        spec = k8s.pod_spec(obj)
         for container in (spec.get("initContainers") or []) + (spec.get("containers") or []):
             image = container.get("image")
             if image:
@@ -354,7 +360,7 @@ def rewrite_images(objects, registry):
 # ------------------------------------------------------------------------------------------- webhooks
 
 
-def drop_ca_bundles(objects):
+def drop_ca_bundles(objects: List[Obj]) -> List[Obj]:
     """Copies without the caBundle of webhook client configs (validating webhooks, CRD conversion).
 
     MetalLB's controller generates the webhook certificate and writes the real caBundle into these objects; some
@@ -377,7 +383,7 @@ def drop_ca_bundles(objects):
     return result
 
 
-def typed_secrets(objects):
+def typed_secrets(objects: List[Obj]) -> List[Obj]:
     """Copies where a Secret without a type says `type: Opaque` (the server's default).
 
     The webhook certificate Secrets ship empty (the controller fills them). Server-side apply of an object that sets
@@ -395,21 +401,23 @@ def typed_secrets(objects):
 # ------------------------------------------------------------------------------------------- all together
 
 
-def prepare(data, registry=None, source="the manifest"):
+def prepare(data: Union[bytes, str], registry: Optional[str] = None, source: str = "the manifest") -> Manifest:
     """Parse, validate, order, drop placeholder caBundles, type empty Secrets, optionally rewrite images."""
     objects = parse(data, source)
     namespace = validate(objects)
     objects = typed_secrets(drop_ca_bundles(with_namespace(order(objects), namespace)))
-    images = {}
+    images: Dict[str, str] = {}
     if registry:
         objects, images = rewrite_images(objects, validate_registry(registry))
     return Manifest(objects, namespace, images)
 
 
-def render(objects):
+def render(objects: List[Obj]) -> str:
     import yaml
 
     dumper = getattr(yaml, "CSafeDumper", None) if USE_LIBYAML else None
-    return yaml.dump_all(
-        objects, Dumper=dumper or yaml.SafeDumper, sort_keys=False, default_flow_style=False, explicit_start=True
+    return str(
+        yaml.dump_all(
+            objects, Dumper=dumper or yaml.SafeDumper, sort_keys=False, default_flow_style=False, explicit_start=True
+        )
     )
