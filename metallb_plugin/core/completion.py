@@ -20,7 +20,7 @@ action to a source name ("pools", ...), or to a list of values.
 
 import argparse
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Iterable, List, Optional, Set, Tuple
 
 from metallb_plugin.core import releases
 
@@ -51,14 +51,14 @@ _POOL_NAME_DESTS = ("name", "names", "pool", "pools")
 
 @dataclass
 class Answer:
-    candidates: list = field(default_factory=list)
+    candidates: List[Tuple[str, str]] = field(default_factory=list)
     directive: int = NO_FILE_COMP
     source: Optional[str] = None
     prefix: str = ""
-    global_argv: list = field(default_factory=list)
+    global_argv: List[str] = field(default_factory=list)
 
 
-def render(candidates, directive):
+def render(candidates: Iterable[Tuple[str, Optional[str]]], directive: int) -> str:
     """The protocol text: `value<TAB>description` lines, then `:<directive>`."""
     lines = []
     for value, description in candidates:
@@ -68,10 +68,10 @@ def render(candidates, directive):
     return "\n".join(lines) + "\n"
 
 
-def matching(values, prefix):
+def matching(values: Iterable[str], prefix: str) -> List[Tuple[str, str]]:
     """(value, "") pairs for the values that start with prefix, without duplicates, in their order."""
-    seen = set()
-    found = []
+    seen: Set[str] = set()
+    found: List[Tuple[str, str]] = []
     for value in values:
         if value.startswith(prefix) and value not in seen:
             seen.add(value)
@@ -82,30 +82,30 @@ def matching(values, prefix):
 # ------------------------------------------------------------------------------------------- argparse tree
 
 
-def _subparsers(parser):
+def _subparsers(parser: argparse.ArgumentParser) -> Optional[Any]:
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             return action
     return None
 
 
-def _options(parser):
+def _options(parser: argparse.ArgumentParser) -> List[argparse.Action]:
     return [a for a in parser._actions if a.option_strings]
 
 
-def _positionals(parser):
+def _positionals(parser: argparse.ArgumentParser) -> List[argparse.Action]:
     return [a for a in parser._actions if not a.option_strings and not isinstance(a, argparse._SubParsersAction)]
 
 
-def _takes_value(action):
+def _takes_value(action: argparse.Action) -> bool:
     return action.nargs != 0
 
 
-def _repeatable(action):
+def _repeatable(action: argparse.Action) -> bool:
     return isinstance(action, (argparse._AppendAction, argparse._CountAction, argparse._ExtendAction))
 
 
-def _help_of(action):
+def _help_of(action: argparse.Action) -> Optional[str]:
     text = action.help or ""
     if text == argparse.SUPPRESS:
         return None
@@ -117,11 +117,11 @@ def _help_of(action):
     return text
 
 
-def _option_name(word):
+def _option_name(word: str) -> str:
     return word.partition("=")[0] if word.startswith("--") else word[:2]
 
 
-def _find_option(parser, word):
+def _find_option(parser: argparse.ArgumentParser, word: str) -> Tuple[Optional[argparse.Action], Optional[str]]:
     """(action, attached value or None) for a flag word: --flag, --flag=value, -f, -fvalue."""
     table = parser._option_string_actions
     name, eq, value = word.partition("=")
@@ -138,7 +138,7 @@ def _find_option(parser, word):
     return None, None
 
 
-def _names_existing_pool(action, path):
+def _names_existing_pool(action: argparse.Action, path: List[str]) -> bool:
     """The NAME argument of `pools delete NAME` and the like (not of `pools create NAME`)."""
     return (
         path[:1] == ["pools"]
@@ -150,17 +150,17 @@ def _names_existing_pool(action, path):
 
 @dataclass
 class _State:
-    parser: object
-    path: list
-    used: set
+    parser: argparse.ArgumentParser
+    path: List[str]
+    used: Set[argparse.Action]
     positional: int = 0
-    pending: object = None  # a flag still waiting for its value
-    global_argv: list = field(default_factory=list)
-    root_flags: set = field(default_factory=set)
+    pending: Optional[argparse.Action] = None  # a flag still waiting for its value
+    global_argv: List[str] = field(default_factory=list)
+    root_flags: Set[str] = field(default_factory=set)
     only_positionals: bool = False  # after "--"
 
 
-def _walk(root, args):
+def _walk(root: argparse.ArgumentParser, args: List[str]) -> _State:
     root_flags = {
         s
         for a in _options(root)
@@ -204,7 +204,7 @@ def _walk(root, args):
 # ------------------------------------------------------------------------------------------- candidates
 
 
-def _values(action, path, prefix):
+def _values(action: argparse.Action, path: List[str], prefix: str) -> Answer:
     """Answer for the value of an option or a positional."""
     completer = getattr(action, "completer", None)
     if isinstance(completer, (list, tuple)):
@@ -228,9 +228,11 @@ def _values(action, path, prefix):
     return Answer()
 
 
-def _flags(state, prefix):
+def _flags(state: _State, prefix: str) -> List[Tuple[str, str]]:
     """The command's own flags first, then kubectl's global flags, then help."""
-    own, shared, last = [], [], []
+    own: List[Tuple[str, str]] = []
+    shared: List[Tuple[str, str]] = []
+    last: List[Tuple[str, str]] = []
     for action in _options(state.parser):
         description = _help_of(action)
         if description is None:
@@ -251,7 +253,7 @@ def _flags(state, prefix):
     return own + shared + last
 
 
-def _next_positional(state):
+def _next_positional(state: _State) -> Optional[argparse.Action]:
     position = 0
     for action in _positionals(state.parser):
         if action.nargs in ("*", "+", argparse.REMAINDER):
@@ -263,7 +265,7 @@ def _next_positional(state):
     return None
 
 
-def complete(parser, args, to_complete):
+def complete(parser: argparse.ArgumentParser, args: Iterable[str], to_complete: str) -> Answer:
     """Candidates for the word to_complete, after the words args (not including the program name)."""
     state = _walk(parser, list(args))
     if state.pending is not None:
@@ -274,7 +276,7 @@ def complete(parser, args, to_complete):
     elif to_complete.startswith("-") and "=" in to_complete:
         action, value = _find_option(state.parser, to_complete)
         # cobra's convention for --flag=<TAB>: the values alone; the shell script keeps the "--flag=" part
-        answer = _values(action, state.path, value) if action is not None and _takes_value(action) else Answer()
+        answer = _values(action, state.path, value or "") if action is not None and _takes_value(action) else Answer()
     elif to_complete.startswith("-"):
         answer = Answer(_flags(state, to_complete))
     else:
