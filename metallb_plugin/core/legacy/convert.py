@@ -1,6 +1,6 @@
 """The conversion of a legacy configuration into metallb.io custom resources, as MetalLB's configmaptocrs (pure)."""
 
-from typing import Any, List, Tuple
+from typing import Any, Dict, Iterator, List, Sequence, Set, Tuple
 
 from metallb_plugin.core import ipam
 from metallb_plugin.core.duration import format_duration
@@ -34,11 +34,11 @@ from metallb_plugin.defaults import NAMESPACE, V1BETA1, V1BETA2
 # --------------------------------------------------------------------------------------------- conversion
 
 
-def _meta(name, namespace):
+def _meta(name: str, namespace: str) -> Dict[str, str]:
     return {"name": name, "namespace": namespace}
 
 
-def _obj(api_version, kind, name, namespace, spec):
+def _obj(api_version: str, kind: str, name: str, namespace: str, spec: Dict[str, Any]) -> Dict[str, Any]:
     return {
         "apiVersion": api_version,
         "kind": kind,
@@ -74,11 +74,11 @@ def convert(config: Any, namespace: str = NAMESPACE) -> Conversion:
     return Conversion(objects, renamed, warnings)
 
 
-def _communities(value):
+def _communities(value: Any) -> Dict[str, str]:
     mapping = value if value is not None else {}
     if not isinstance(mapping, dict):
         raise LegacyConfigError(f"bgp-communities: expected a mapping of alias: value, got {_kind(mapping)}")
-    result = {}
+    result: Dict[str, str] = {}
     for alias, raw in mapping.items():
         path = f"bgp-communities.{alias}"
         text = _string(raw, path)
@@ -88,7 +88,7 @@ def _communities(value):
     return result
 
 
-def _renamed(name, kind, path, renamed):
+def _renamed(name: str, kind: str, path: str, renamed: List[Tuple[str, str, str]]) -> str:
     try:
         new = normalize_name(name)
     except ValueError as exc:
@@ -98,9 +98,17 @@ def _renamed(name, kind, path, renamed):
     return new
 
 
-def _named_items(value, section, keys, kind, what, renamed, warnings):
+def _named_items(
+    value: Any,
+    section: str,
+    keys: Sequence[str],
+    kind: str,
+    what: str,
+    renamed: List[Tuple[str, str, str]],
+    warnings: List[str],
+) -> Iterator[Tuple[str, Dict[str, Any], str]]:
     """(path, item, normalised name) for each entry of a list of named things (pools, BFD profiles)."""
-    seen = {}
+    seen: Dict[str, str] = {}
     for i, raw in enumerate(_list(value, section)):
         path = f"{section}[{i}]"
         item = _mapping(raw, path)
@@ -115,12 +123,14 @@ def _named_items(value, section, keys, kind, what, renamed, warnings):
         yield path, item, name
 
 
-def _bfd_profiles(value, namespace, renamed, warnings):
-    profiles = []
+def _bfd_profiles(
+    value: Any, namespace: str, renamed: List[Tuple[str, str, str]], warnings: List[str]
+) -> List[Dict[str, Any]]:
+    profiles: List[Dict[str, Any]] = []
     for path, item, name in _named_items(
         value, "bfd-profiles", BFD_KEYS, "BFDProfile", "BFD profile", renamed, warnings
     ):
-        spec = {}
+        spec: Dict[str, Any] = {}
         for key, field_name, low, high in BFD_INTERVALS:
             number = _integer(item.get(key), f"{path}.{key}")
             if number is not None:
@@ -134,18 +144,18 @@ def _bfd_profiles(value, namespace, renamed, warnings):
     return profiles
 
 
-def _selector(raw, path):
+def _selector(raw: Any, path: str) -> Dict[str, Any]:
     item = _mapping(raw, path)
     for key in item:
         if key not in ("match-labels", "match-expressions"):
             raise LegacyConfigError(f"{path}.{key}: unknown field (use match-labels and match-expressions)")
-    selector = {}
+    selector: Dict[str, Any] = {}
     labels = item.get("match-labels")
     if labels is not None:
         if not isinstance(labels, dict):
             raise LegacyConfigError(f"{path}.match-labels: expected a mapping, got {_kind(labels)}")
         selector["matchLabels"] = {str(k): _string(v, f"{path}.match-labels.{k}") for k, v in labels.items()}
-    expressions = []
+    expressions: List[Dict[str, Any]] = []
     for j, raw_expr in enumerate(_list(item.get("match-expressions"), f"{path}.match-expressions")):
         epath = f"{path}.match-expressions[{j}]"
         expr = _mapping(raw_expr, epath)
@@ -166,8 +176,10 @@ def _selector(raw, path):
     return dict(sorted(selector.items()))
 
 
-def _peers(value, namespace, profile_names, renamed, warnings):
-    peers = []
+def _peers(
+    value: Any, namespace: str, profile_names: Set[str], renamed: List[Tuple[str, str, str]], warnings: List[str]
+) -> List[Dict[str, Any]]:
+    peers: List[Dict[str, Any]] = []
     for i, raw in enumerate(_list(value, "peers")):
         path = f"peers[{i}]"
         item = _mapping(raw, path)
@@ -227,7 +239,7 @@ def _peers(value, namespace, profile_names, renamed, warnings):
                 raise LegacyConfigError(f"{path}.ebgp-multihop: set for an iBGP peer (my-asn = peer-asn)")
             spec["ebgpMultiHop"] = True
         peers.append(_obj(V1BETA2, "BGPPeer", f"peer{i + 1}", namespace, spec))
-    seen = {}
+    seen: Dict[str, int] = {}
     for i, peer in enumerate(peers):
         key = repr(peer["spec"])
         if key in seen:
@@ -236,9 +248,17 @@ def _peers(value, namespace, profile_names, renamed, warnings):
     return peers
 
 
-def _pools(value, namespace, communities, renamed, warnings):
-    pools, bgp_advs, l2_advs = [], [], []
-    all_ranges = {}
+def _pools(
+    value: Any,
+    namespace: str,
+    communities: Dict[str, str],
+    renamed: List[Tuple[str, str, str]],
+    warnings: List[str],
+) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]], List[Dict[str, Any]]]:
+    pools: List[Dict[str, Any]] = []
+    bgp_advs: List[Dict[str, Any]] = []
+    l2_advs: List[Dict[str, Any]] = []
+    all_ranges: Dict[Tuple[str, int], Tuple[str, ipam.AddressRange]] = {}
     for path, item, name in _named_items(value, "address-pools", POOL_KEYS, "IPAddressPool", "pool", renamed, warnings):
         protocol = _string(item.get("protocol"), f"{path}.protocol")
         if protocol not in PROTOCOLS:
@@ -248,7 +268,7 @@ def _pools(value, namespace, communities, renamed, warnings):
         addresses = _each(item, "addresses", path, _string)
         if not addresses:
             raise LegacyConfigError(f"{path}.addresses: the pool has no addresses")
-        ranges = []
+        ranges: List[Tuple[str, ipam.AddressRange]] = []
         for j, text in enumerate(addresses):
             try:
                 entry = ipam.parse_entry(text, strict=False)  # what MetalLB accepted then
@@ -259,7 +279,7 @@ def _pools(value, namespace, communities, renamed, warnings):
                 if entry.overlaps(other):
                     raise LegacyConfigError(f"{path}.addresses[{j}]: {entry} overlaps {other} ({other_path})")
             all_ranges[(name, j)] = (f"{path}.addresses[{j}]", entry)
-        spec = {"addresses": list(addresses)}
+        spec: Dict[str, Any] = {"addresses": list(addresses)}
         auto_assign = _boolean(item.get("auto-assign"), f"{path}.auto-assign")
         if auto_assign is not None:
             spec["autoAssign"] = auto_assign
@@ -298,10 +318,12 @@ def _pools(value, namespace, communities, renamed, warnings):
     return pools, bgp_advs, l2_advs
 
 
-def _bgp_advertisement(raw, path, ranges, communities, warnings):
+def _bgp_advertisement(
+    raw: Any, path: str, ranges: List[Tuple[str, ipam.AddressRange]], communities: Dict[str, str], warnings: List[str]
+) -> Dict[str, Any]:
     item = _mapping(raw, path)
     _unknown(item, ADV_KEYS, path, warnings)
-    spec = {}
+    spec: Dict[str, Any] = {}
     length = _integer(item.get("aggregation-length"), f"{path}.aggregation-length", 1, 32)
     length_v6 = _integer(item.get("aggregation-length-v6"), f"{path}.aggregation-length-v6", 1, 128)
     for entry_path, entry in ranges:

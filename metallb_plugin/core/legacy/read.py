@@ -3,10 +3,12 @@ path of what is wrong (pure)."""
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 from metallb_plugin.core import ipam
 from metallb_plugin.core.duration import parse_duration
+
+T = TypeVar("T")
 
 VALID_NAME = re.compile(r"^[a-z][-a-z0-9]{0,61}[a-z0-9]$")
 PROTOCOLS = ("layer2", "bgp")
@@ -54,13 +56,13 @@ UINT32 = 2**32 - 1
 class LegacyConfigError(ValueError):
     """Invalid legacy configuration; the message starts with the path of the bad field."""
 
-    def __init__(self, message):
+    def __init__(self, message: str) -> None:
         super().__init__(ipam.printable(message))  # values are quoted as written: keep the message one line
 
 
 @dataclass
 class Conversion:
-    objects: List[dict]
+    objects: List[Dict[str, Any]]
     renamed: List[Tuple[str, str, str]] = field(default_factory=list)  # (kind, legacy name, new name)
     warnings: List[str] = field(default_factory=list)
 
@@ -68,7 +70,7 @@ class Conversion:
 # --------------------------------------------------------------------------------------------- reading
 
 
-def _loader():
+def _loader() -> Any:
     """A safe YAML loader without YAML 1.1 base-60 numbers: `64512:1` is a community, not 3870721. A float needs
     a digit (PyYAML's own pattern takes `._` for one, then fails to convert it)."""
     import yaml
@@ -148,7 +150,7 @@ def from_document(doc: Any) -> Tuple[Any, Optional[str]]:
 # --------------------------------------------------------------------------------------------- field helpers
 
 
-def _mapping(value, path):
+def _mapping(value: Any, path: str) -> Dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -157,7 +159,7 @@ def _mapping(value, path):
     return {str(k).lower(): v for k, v in value.items()}
 
 
-def _list(value, path):
+def _list(value: Any, path: str) -> List[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
@@ -165,23 +167,23 @@ def _list(value, path):
     return value
 
 
-def _each(mapping, key, path, read):
+def _each(mapping: Dict[str, Any], key: str, path: str, read: Callable[[Any, str], T]) -> List[T]:
     """read(item, its path) for every item of the list field mapping[key] (path: the mapping's)."""
     return [read(v, f"{path}.{key}[{j}]") for j, v in enumerate(_list(mapping.get(key), f"{path}.{key}"))]
 
 
-def _kind(value):
+def _kind(value: Any) -> str:
     return {bool: "true/false", int: "a number", float: "a number", str: "text", list: "a list", dict: "a mapping"}.get(
         type(value), type(value).__name__
     )
 
 
-def _scalar(value):
+def _scalar(value: Any) -> str:
     """' and its repr' for a scalar; nothing for a list or mapping (through YAML aliases it may be gigantic)."""
     return "" if isinstance(value, (dict, list)) else f" {value!r}"
 
 
-def _string(value, path):
+def _string(value: Any, path: str) -> str:
     if value is None:
         return ""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
@@ -189,7 +191,7 @@ def _string(value, path):
     return str(value)
 
 
-def _integer(value, path, low=0, high=UINT32):
+def _integer(value: Any, path: str, low: int = 0, high: int = UINT32) -> Optional[int]:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
@@ -199,7 +201,7 @@ def _integer(value, path, low=0, high=UINT32):
     return value
 
 
-def _boolean(value, path):
+def _boolean(value: Any, path: str) -> Optional[bool]:
     if value is None:
         return None
     if not isinstance(value, bool):
@@ -207,13 +209,13 @@ def _boolean(value, path):
     return value
 
 
-def _unknown(mapping, known, path, warnings):
+def _unknown(mapping: Dict[str, Any], known: Sequence[str], path: str, warnings: List[str]) -> None:
     for key in mapping:
         if key not in known:
             warnings.append(f"{path}.{key}: unknown field, ignored")
 
 
-def _address(value, path, required=False):
+def _address(value: Any, path: str, required: bool = False) -> str:
     import ipaddress
 
     text = _string(value, path)
@@ -243,7 +245,7 @@ def normalize_name(name: str) -> str:
     return fixed[first.start() :]
 
 
-def _seconds(value, path):
+def _seconds(value: Any, path: str) -> Optional[int]:
     text = _string(value, path)
     if not text:
         return None
@@ -263,4 +265,5 @@ def valid_community(value: str) -> bool:
         return all(p.isdigit() and p.isascii() and int(p) <= 0xFFFF for p in parts)
     if len(parts) == 4 and parts[0] == "large":
         return all(p.isdigit() and p.isascii() and int(p) <= UINT32 for p in parts[1:])
+    return False
     return False
