@@ -3,7 +3,6 @@ the ways a release goes wrong. Builds use the cached PyPI downloads (`make dist-
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 
@@ -27,13 +26,14 @@ def git(repo, *args):
 
 @pytest.fixture
 def scratch(tmp_path, release_tools):
-    """A one-commit git repository holding this repository's tracked files as they are in the work tree."""
+    """A one-commit git repository holding this repository's files as the release commit (the one that last wrote
+    krew-manifest.yaml) has them: later commits may change the plugin, and its archive with it."""
     repo = tmp_path / "repo"
-    for name in subprocess.run(["git", "-C", REPO, "ls-files", "-z"], capture_output=True, text=True,
-                               check=True).stdout.split("\0"):
-        if name and os.path.isfile(os.path.join(REPO, name)):
-            os.makedirs(repo / os.path.dirname(name), exist_ok=True)
-            shutil.copy2(os.path.join(REPO, name), repo / name)
+    repo.mkdir()
+    release_commit = git(REPO, "log", "-1", "--format=%H", "--", "krew-manifest.yaml")
+    exported = subprocess.run(["git", "-C", REPO, "archive", "--format=tar", release_commit], capture_output=True,
+                              check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(repo)], input=exported, check=True)
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "release")
