@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """Run a real etcd + kube-apiserver on loopback, with its own PKI and kubeconfigs (stdlib only).
 
-    controlplane.py up DIR     build if needed, start, wait until ready, print `export KUBECONFIG=...`
-    controlplane.py down DIR   stop what `up` started in DIR
+    controlplane.py up DIR                       etcd + kube-apiserver (tier A): build if needed, start, wait
+                                                 until ready, print `export KUBECONFIG=...`
+    controlplane.py up --full [--nodes N] DIR    the full cluster (fullcluster.py): controllers, scheduler,
+                                                 kwok nodes, the MetalLB kubelet stand-in, network namespaces
+    controlplane.py down DIR                     stop what `up` started in DIR (either kind)
 
 DIR receives:
   admin.kubeconfig    client certificate in group system:masters
@@ -10,7 +13,8 @@ DIR receives:
   nobody.kubeconfig   client certificate with no RBAC at all
   admin.token         a static bearer token in group system:masters (for token and exec-plugin kubeconfigs)
   pki/ca.crt          the cluster CA
-No controllers run (no kube-controller-manager, no kubelet): workload .status is only what a test writes.
+In tier A no controllers run (no kube-controller-manager, no kubelet): workload .status is only what a test
+writes. A second `up` on a DIR whose cluster runs is refused.
 """
 
 import json
@@ -25,6 +29,8 @@ import time
 import urllib.error
 import urllib.request
 
+from netns import Unavailable, check_available
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 BIN = os.environ.get("CONTROLPLANE_BIN", os.path.join(REPO, "bin"))
@@ -32,7 +38,12 @@ READER_GROUP = "metallb:readers"
 SERVICE_CIDR = "10.96.0.0/12"
 
 
+class AlreadyRunning(Exception):
+    """`up` on a directory whose cluster is running."""
+
+
 class ControlPlane:
+    components = ("etcd", "apiserver")  # in start order; stopped in reverse
     def __init__(self, workdir, audit=False):
         self.dir = os.path.abspath(workdir)
         self.audit = audit  # write every request to audit.log (JSON lines), for counting requests for real
@@ -40,6 +51,7 @@ class ControlPlane:
         state = self._state()
         self.port = state.get("port")
         self.etcd_port = state.get("etcd_port")
+        self.full = "full" in state  # written by the full cluster (fullcluster.py)
 
     # -- paths and state
 
@@ -62,22 +74,44 @@ class ControlPlane:
 
     # -- lifecycle
 
-    def up(self, timeout=180):
+    def running(self):
+        return any(_running(self.path(f"{name}.pid")) for name in self.components)
+
+    def refuse_if_running(self):
+        if self.running():
+            raise AlreadyRunning(f"a cluster is already running in {self.dir}; stop it first with: "
+                                 f"python3 tools/controlplane/controlplane.py down {self.dir}")
+
+    def build(self):
         subprocess.run([os.path.join(HERE, "build.sh"), "--tier-a"], check=True, stdout=2)  # stdout may be eval'd
-        os.makedirs(self.pki, exist_ok=True)
-        if not os.path.exists(os.path.join(self.pki, "ca.crt")):
-            self._make_pki()
-        self.etcd_port, peer_port, self.port = _free_ports(3)
-        with open(self.path("state.json"), "w") as handle:
-            json.dump({"port": self.port, "etcd_port": self.etcd_port}, handle)
-        self.start_etcd(peer_port)
-        self._wait(lambda: _http_ok(f"http://127.0.0.1:{self.etcd_port}/health"), timeout, "etcd")
+
+    def up(self, timeout=180):
+        self.refuse_if_running()
+        self.build()
+        self.start_store(timeout)
         self.start_apiserver()
         self._wait(self._apiserver_ready, timeout, "apiserver")
         for who, user in (("admin", "admin"), ("reader", "reader"), ("nobody", "nobody")):
             self._write_kubeconfig(who, user)
         self._grant_reader()
         return self
+
+    def start_store(self, timeout):
+        """PKI (once), ports, etcd: everything the API server needs before it starts."""
+        os.makedirs(self.pki, exist_ok=True)
+        if not os.path.exists(os.path.join(self.pki, "ca.crt")):
+            self._make_pki()
+        self.etcd_port, peer_port, self.port = _free_ports(3)
+        self._save_state()
+        self.start_etcd(peer_port)
+        self._wait(self._etcd_ready, timeout, "etcd")
+
+    def _save_state(self, **extra):
+        with open(self.path("state.json"), "w") as handle:
+            json.dump({"port": self.port, "etcd_port": self.etcd_port, **extra}, handle)
+
+    def _etcd_ready(self):
+        return _http_ok(f"http://127.0.0.1:{self.etcd_port}/health")
 
     def start_etcd(self, peer_port=None):
         peer_port = peer_port or _free_ports(1)[0]
@@ -92,9 +126,11 @@ class ControlPlane:
 
     def start_apiserver(self):
         """(Re)start kube-apiserver on the recorded port; tests use this to restart it after a kill."""
+        self._spawn("apiserver", [os.path.join(BIN, "kube-apiserver"), *self._apiserver_flags()])
+
+    def _apiserver_flags(self):
         pki = self.pki
-        self._spawn("apiserver", [
-            os.path.join(BIN, "kube-apiserver"),
+        return [
             f"--etcd-servers=http://127.0.0.1:{self.etcd_port}",
             "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={self.port}",
             f"--cert-dir={self.path('certdir')}",
@@ -112,7 +148,7 @@ class ControlPlane:
             # loopback cannot be published as the kubernetes Service's endpoint; nothing needs it here
             "--endpoint-reconciler-type=none",
             *(self._audit_flags() if self.audit else []),
-        ])
+        ]
 
     def _audit_flags(self):
         policy = self.path("audit-policy.json")
@@ -130,13 +166,13 @@ class ControlPlane:
         return self._apiserver_ready()
 
     def down(self):
-        for name in ("apiserver", "etcd"):
+        for name in reversed(self.components):
             _stop(self.path(f"{name}.pid"))
 
-    def _spawn(self, name, argv):
-        log = open(self.path(f"{name}.log"), "ab")
-        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True)
+    def _spawn(self, name, argv, pass_fds=()):
+        with open(self.path(f"{name}.log"), "ab") as log:
+            process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                       start_new_session=True, pass_fds=pass_fds)
         with open(self.path(f"{name}.pid"), "w") as handle:
             handle.write(str(process.pid))
 
@@ -156,18 +192,21 @@ class ControlPlane:
         subprocess.run(["openssl", *args], check=True, cwd=self.pki, stdout=subprocess.DEVNULL,
                        stderr=subprocess.PIPE)
 
-    def _make_pki(self):
-        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
-        self._openssl("req", "-x509", *ec, "-days", "7", "-subj", "/CN=metallb-test-ca",
-                      "-keyout", "ca.key", "-out", "ca.crt")
-        certs = {
+    def _certs(self):
+        """{file name: (subject, extended key usage, subjectAltName or None)} signed by the cluster CA."""
+        return {
             "apiserver": ("/CN=kube-apiserver", "serverAuth",
                           "DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,IP:127.0.0.1,IP:10.96.0.1"),
             "admin": ("/O=system:masters/CN=admin", "clientAuth", None),
             "reader": (f"/O={READER_GROUP}/CN=reader", "clientAuth", None),
             "nobody": ("/CN=nobody", "clientAuth", None),
         }
-        for name, (subject, usage, san) in certs.items():
+
+    def _make_pki(self):
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+        self._openssl("req", "-x509", *ec, "-days", "7", "-subj", "/CN=metallb-test-ca",
+                      "-keyout", "ca.key", "-out", "ca.crt")
+        for name, (subject, usage, san) in self._certs().items():
             self._openssl("req", *ec, "-subj", subject, "-keyout", f"{name}.key", "-out", f"{name}.csr")
             with open(os.path.join(self.pki, f"{name}.ext"), "w") as handle:
                 handle.write(f"extendedKeyUsage={usage}\n" + (f"subjectAltName={san}\n" if san else ""))
@@ -181,11 +220,11 @@ class ControlPlane:
         with open(self.path("admin.token"), "w") as handle:
             handle.write(token)
 
-    def _write_kubeconfig(self, who, user):
+    def _write_kubeconfig(self, who, user, server=None):
         config = {
             "apiVersion": "v1", "kind": "Config", "current-context": "test",
             "clusters": [{"name": "test", "cluster": {
-                "server": self.server, "certificate-authority": os.path.join(self.pki, "ca.crt")}}],
+                "server": server or self.server, "certificate-authority": os.path.join(self.pki, "ca.crt")}}],
             "users": [{"name": user, "user": {
                 "client-certificate": os.path.join(self.pki, f"{who}.crt"),
                 "client-key": os.path.join(self.pki, f"{who}.key")}}],
@@ -243,34 +282,53 @@ def _http_ok(url, context=None):
         return False
 
 
-def _running(pidfile):
-    with open(pidfile) as handle:
-        pid = int(handle.read())
-    _reap(pid)
+def _pid(pidfile):
     try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
+        with open(pidfile) as handle:
+            return int(handle.read())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _running(pidfile):
+    pid = _pid(pidfile)
+    return pid is not None and _alive(pid)
 
 
 def _stop(pidfile, sig=signal.SIGTERM):
-    try:
-        with open(pidfile) as handle:
-            pid = int(handle.read())
-    except (FileNotFoundError, ValueError):
+    """Stop the process (and its process group: each component leads its own) recorded in pidfile."""
+    pid = _pid(pidfile)
+    if pid is None:
         return
     try:
-        os.kill(pid, sig)
+        _signal_group(pid, sig)
         for _ in range(100):
-            _reap(pid)
-            os.kill(pid, 0)
-            time.sleep(0.1)
-        os.kill(pid, signal.SIGKILL)
+            if not _alive(pid):
+                break
+            time.sleep(0.05)
+        else:
+            _signal_group(pid, signal.SIGKILL)
         _reap(pid)
     except ProcessLookupError:
         pass
     os.remove(pidfile)
+
+
+def _alive(pid):
+    """The process exists and is not a zombie (whoever its parent is: it may reap late)."""
+    _reap(pid)
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _signal_group(pid, sig):
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        os.kill(pid, sig)  # not a group leader any more: at least the process itself
 
 
 def _reap(pid):
@@ -282,17 +340,54 @@ def _reap(pid):
 
 
 def main(argv):
-    if len(argv) != 2 or argv[0] not in ("up", "down"):
+    args = list(argv)
+    full = "--full" in args
+    if full:
+        args.remove("--full")
+    nodes = None
+    if "--nodes" in args:
+        at = args.index("--nodes")
+        nodes = args[at + 1] if at + 1 < len(args) else ""
+        del args[at:at + 2]
+        if not nodes.isdigit() or not 1 <= int(nodes) <= 8:
+            print(f"error: --nodes takes a number from 1 to 8, not {nodes!r}", file=sys.stderr)
+            return 2
+    if len(args) != 2 or args[0] not in ("up", "down") or ((full or nodes) and args[0] != "up"):
         print(__doc__, file=sys.stderr)
         return 2
-    plane = ControlPlane(argv[1])
-    if argv[0] == "down":
-        plane.down()
+    command, directory = args
+    if command == "down":
+        if ControlPlane(directory).full:
+            from fullcluster import FullCluster
+            FullCluster(directory).down()
+        else:
+            ControlPlane(directory).down()
         return 0
-    plane.up()
+    try:
+        if full:
+            from fullcluster import FullCluster
+            check_available()
+            plane = FullCluster(directory, nodes=int(nodes or 2))
+        else:
+            plane = ControlPlane(directory)
+        plane.refuse_if_running()
+    except (AlreadyRunning, Unavailable) as exc:  # a running cluster is left alone
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        plane.up()
+    except KeyboardInterrupt:
+        plane.down()  # nothing half-started is left behind
+        return 130
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        plane.down()
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(f"export KUBECONFIG={plane.kubeconfig()}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    import controlplane  # run main from the imported module, whose classes fullcluster.py shares
+
+    sys.exit(controlplane.main(sys.argv[1:]))
