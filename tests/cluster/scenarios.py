@@ -2,7 +2,9 @@
 
 No kubelets or controllers run on the test API server: Nodes are created as objects (with the status a kubelet
 would report), DaemonSets exist without pods, and a LoadBalancer Service's address is written into its status
-the way the load balancer implementation would.
+the way the load balancer implementation would. These are other distributions' and providers' pieces (kubeadm's
+control-plane node, k3s' ServiceLB, Cilium, a cloud's nodes), which the full cluster (tests/e2e) does not have
+either: preflight's checks of them can only be fed their objects.
 """
 
 import json
