@@ -27,6 +27,9 @@ from metallb_plugin.core.install import inventory, removal
 from metallb_plugin.errors import ExitCode
 from metallb_plugin.installer import CRDS
 
+# what uninstall waits for once it deleted it: kind -> its collection
+WAITED = {"CustomResourceDefinition": CRDS, "Namespace": cluster.api_path("v1", "namespaces")}
+
 
 def add_arguments(parser):
     parser.add_argument(
@@ -44,7 +47,7 @@ def add_arguments(parser):
     parser.add_argument(
         "--force", action="store_true", help="uninstall even while LoadBalancer Services hold MetalLB addresses"
     )
-    add_timeout(parser, defaults.UNINSTALL_TIMEOUT, "how long to wait until the CRDs are gone")
+    add_timeout(parser, defaults.UNINSTALL_TIMEOUT, "how long to wait until the CRDs and the namespace are gone")
 
 
 def run(args, ctx):
@@ -94,7 +97,7 @@ def run(args, ctx):
     _wait_until_gone(
         ctx,
         client,
-        [r["name"] for r in removed if r["kind"] == "CustomResourceDefinition" and r["result"] == "deleted"],
+        [(r["kind"], r["name"]) for r in removed if r["kind"] in WAITED and r["result"] == "deleted"],
         args.timeout,
     )
     deleted = sum(1 for r in removed if r["result"] == "deleted")
@@ -107,18 +110,20 @@ def run(args, ctx):
     return ExitCode.OK
 
 
-def _wait_until_gone(ctx, client, crds, timeout):
-    """The API server deletes a CRD's custom resources before the CRD itself; wait for that, so that an install
-    right after this one does not meet CRDs that are still being deleted."""
+def _wait_until_gone(ctx, client, refs, timeout):
+    """The API server deletes a CRD's custom resources before the CRD itself, and the namespace controller empties a
+    namespace before it goes; wait for both, so that an install right after this one does not meet CRDs or a
+    namespace that are still being deleted (writes into a terminating namespace are refused)."""
     deadline = ctx.monotonic() + timeout
-    while crds:
-        crds = [name for name in crds if client.get_or_none(f"{CRDS}/{name}") is not None]
-        if crds and ctx.monotonic() > deadline:
+    while refs:
+        refs = [(kind, name) for kind, name in refs if client.get_or_none(f"{WAITED[kind]}/{name}") is not None]
+        if refs and ctx.monotonic() > deadline:
+            kind, name = refs[0]
             raise errors.WaitTimeout(
-                f"{len(crds)} CRD(s) are still being deleted after {timeout:g}s "
-                f"({', '.join(crds)}); see `kubectl get crd {crds[0]} -o yaml`"
+                f"{len(refs)} object(s) are still being deleted after {timeout:g}s "
+                f"({', '.join(f'{k} {n}' for k, n in refs)}); see `kubectl get {kind.lower()} {name} -o yaml`"
             )
-        if crds:
+        if refs:
             ctx.sleep(0.5)
 
 
