@@ -41,3 +41,34 @@ def read_manifest(path, ctx):
     except PermissionError:
         raise errors.UsageError(f"--manifest {path}: permission denied") from None
     return data
+
+
+def add_prometheus_fit(parser, variant):
+    """--prometheus (help: variant), --prometheus-service-account and --servicemonitor-label: the Prometheus variant
+    fitted to your Prometheus."""
+    parser.add_argument("--prometheus", action="store_true", help=variant)
+    parser.add_argument(
+        "--prometheus-service-account", metavar="NS/NAME",
+        help="the ServiceAccount your Prometheus runs as: the variant's RoleBinding binds it instead of "
+        "monitoring/prometheus-k8s",
+    )  # fmt: skip
+    parser.add_argument(
+        "--servicemonitor-label", action="append", metavar="KEY=VALUE",
+        help="add this label to MetalLB's ServiceMonitors, so your Prometheus's serviceMonitorSelector selects "
+        "them (repeatable)",
+    )  # fmt: skip
+
+
+def prometheus_fit(args):
+    """(ServiceAccount or None, {label: value}) of those flags; a UsageError when they are wrong or out of place."""
+    from metallb_plugin.core.install.prometheus import options
+
+    try:
+        account, labels = options(args.prometheus_service_account, args.servicemonitor_label)
+    except ValueError as exc:
+        raise errors.UsageError(str(exc)) from None
+    if (account or labels) and not (args.prometheus or getattr(args, "manifest", None)):
+        raise errors.UsageError(
+            "--prometheus-service-account and --servicemonitor-label fit the Prometheus variant: add --prometheus"
+        )
+    return account, labels

@@ -8,13 +8,13 @@ examples:
   kubectl metallb preflight
   kubectl metallb preflight --mode bgp --addresses 192.168.10.0/24,fc00:10::/120
   kubectl metallb preflight --version v0.15.3 --manifest metallb-native.yaml -o json
+  kubectl metallb preflight --prometheus --servicemonitor-label release=kps
 
-exit codes: 0 nothing failed (warnings allowed), 1 a check failed, 2 bad flags or input,
-3 the cluster cannot be reached.
+exit codes: 0 nothing failed (warnings allowed), 1 a check failed, 2 bad flags or input, 3 cluster unreachable.
 """
 
-from metallb_plugin import cluster, errors, output
-from metallb_plugin.commands import read_manifest
+from metallb_plugin import cluster, errors, monitoring, output
+from metallb_plugin.commands import add_prometheus_fit, read_manifest
 from metallb_plugin.core import checks as checklib
 from metallb_plugin.core import ipam, manifests, releases
 from metallb_plugin.core import preflight as core
@@ -53,6 +53,7 @@ def add_arguments(parser):
         help="a local copy of the release manifest: dry-run its cluster-scoped objects on the "
         "server (admission, schemas, permissions) and take its permissions list",
     )
+    add_prometheus_fit(parser, "check for the Prometheus variant: will a Prometheus scrape MetalLB?")
 
 
 def _options(args, ctx):
@@ -89,6 +90,7 @@ def _options(args, ctx):
             )
         if known and not args.release:
             facts.tag = known[0]
+    facts.prometheus = monitoring.preflight_plan(args, facts.namespace, manifest[0] if manifest else None)
     return facts, manifest
 
 
@@ -121,6 +123,7 @@ def run(args, ctx):
     facts.permissions = review_permissions(client, facts, manifest[0] if manifest else None, progress)
     if manifest:
         facts.manifest = dry_run(client, *manifest, progress=progress)
+    monitoring.discover(client, facts, progress)  # with --prometheus (or a --manifest with ServiceMonitors)
     if progress:
         progress.done()
     outcomes = core.evaluate(facts, args.skip_check)

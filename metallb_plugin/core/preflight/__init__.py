@@ -5,7 +5,7 @@ learned from access reviews and the manifest's dry run, then runs `evaluate(fact
 be read is `Unreadable(reason)` in the snapshot; the checks that need it are skipped with that reason.
 
 One module per category, each registering its checks (core/checks.py) in display order: kubernetes, installs,
-loadbalancers, addons, proxy, nodes, policies (Pod Security, memberlist), permissions, addresses. Result
+loadbalancers, addons, proxy, nodes, policies (Pod Security, memberlist), permissions, addresses, prometheus. Result
 conventions: a warning or failure explains itself in `message` (details list the objects concerned); a pass puts
 what it found (the CNI, the kube-proxy mode, the number of addresses) in `details`.
 """
@@ -24,6 +24,7 @@ from metallb_plugin.core.preflight import (  # noqa: F401
     nodes,
     permissions,
     policies,
+    prometheus,
     proxy,
 )
 from metallb_plugin.core.preflight.facts import BGP, L2, SOURCES, Access, Facts, ManifestCheck
@@ -39,6 +40,7 @@ CATEGORY_IDS = (
     "memberlist",
     "permissions",
     "planned-addresses",
+    "prometheus",
 )
 CHECK_IDS = tuple(checks.check_ids(CATEGORY_IDS))
 

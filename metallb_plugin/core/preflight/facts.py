@@ -6,6 +6,7 @@ from typing import List, Optional, Tuple, Union
 from metallb_plugin.core import ipam, releases
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core.objects import Obj
+from metallb_plugin.core.prometheus import Plan
 from metallb_plugin.core.snapshot import ALL, CLUSTER, METALLB, SYSTEM, Snapshot, Source, Unreadable
 
 L2, BGP = "l2", "bgp"
@@ -79,6 +80,7 @@ class Facts(Snapshot):
     addresses: Optional[List[ipam.AddressRange]] = None  # planned pool addresses when --addresses was given
     permissions: Union[List[Tuple["Access", bool, str]], Unreadable, None] = None  # access reviews, or why not
     manifest: Optional["ManifestCheck"] = None  # when --manifest was given
+    prometheus: Optional[Plan] = None  # the Prometheus variant's ServiceMonitors and RoleBinding (--prometheus)
 
 
 @dataclass
