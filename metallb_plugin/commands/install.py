@@ -16,10 +16,12 @@ examples:
   kubectl metallb install --dry-run                        # what would change, checked by the API server
   kubectl metallb install --print > metallb.yaml           # the exact YAML, for GitOps; no cluster needed
   kubectl metallb install --manifest ./metallb-native.yaml --sha256 <hex> --image-registry registry.local/metallb
+  kubectl metallb install --prometheus --prometheus-service-account observability/kps-prometheus \
+      --servicemonitor-label release=kps    # fitted to a Prometheus that runs as that account, selects that label
 """
 
 from metallb_plugin import defaults, errors, output
-from metallb_plugin.commands import add_timeout, read_manifest
+from metallb_plugin.commands import add_prometheus_fit, add_timeout, prometheus_fit, read_manifest
 from metallb_plugin.download import download
 from metallb_plugin.errors import ExitCode
 
@@ -40,9 +42,7 @@ def add_arguments(parser):
         default=None,
         help="BGP implementation: native (default), frr (deprecated upstream since v0.16), frr-k8s",
     )
-    source.add_argument(
-        "--prometheus", action="store_true", help="the variant with ServiceMonitors (needs the Prometheus operator)"
-    )
+    add_prometheus_fit(source, "the variant with ServiceMonitors (needs the Prometheus operator)")
     source.add_argument("--list-versions", action="store_true", help="list the releases this plugin knows and exit")
     source.add_argument(
         "--manifest",
@@ -73,7 +73,9 @@ def add_arguments(parser):
     )
     how.add_argument("--no-wait", dest="wait", action="store_false", help="return once everything is applied")
     add_timeout(how, defaults.INSTALL_TIMEOUT, "how long to wait")
-    how.add_argument("-y", "--yes", action="store_true", help="do not ask before an upgrade")
+    how.add_argument(
+        "-y", "--yes", action="store_true", help="do not ask (an upgrade, a Prometheus variant nothing will scrape)"
+    )
     how.add_argument(
         "--force", action="store_true", help="allow a downgrade, or a cluster older than the release supports"
     )
@@ -86,6 +88,7 @@ def add_arguments(parser):
 
 def run(args, ctx):
     from metallb_plugin.core import manifests, releases
+    from metallb_plugin.core.install import prometheus as variant
 
     if args.list_versions:
         return _list_versions(args, ctx)
@@ -99,11 +102,13 @@ def run(args, ctx):
         )
     if args.print_yaml and args.dry_run:
         raise errors.UsageError("--print and --dry-run do not go together: --print never contacts the cluster")
+    account, monitor_labels = prometheus_fit(args)
 
     data, source, expected = _load_source(args, ctx)
     try:
         digest = manifests.verify_sha256(data, expected, source) if expected else manifests.sha256_hex(data)
         manifest = manifests.prepare(data, registry=args.image_registry, source=source)
+        fitted = variant.fit(manifest, account, monitor_labels)
     except manifests.ManifestError as exc:
         raise errors.PluginError(str(exc), exit_code=ExitCode.USAGE if args.manifest else ExitCode.FAILED) from None
     if args.namespace_given and args.namespace != manifest.namespace:
@@ -115,8 +120,8 @@ def run(args, ctx):
         known = releases.known_digest(digest)
         note = f" (it is MetalLB's {known[0]} {known[1]})" if known else ""
         ctx.say(f"warning: no --sha256 given: the manifest's sha256 is {digest}{note}; pass --sha256 to verify it")
-    for old, new in sorted(manifest.images.items()):
-        _verbose(ctx, args, f"image {old} -> {new}")
+    for line in [f"image {old} -> {new}" for old, new in sorted(manifest.images.items())] + fitted:
+        _verbose(ctx, args, line)
 
     if args.print_yaml:
         ctx.out(manifests.render(manifest.objects))
@@ -128,7 +133,12 @@ def run(args, ctx):
 
     from metallb_plugin.installer import Installer  # the client stack: only when the cluster is contacted
 
-    return Installer(ctx, ctx.connect(args), args, manifest, source, digest).run()
+    client = ctx.connect(args)
+    if any(o["kind"] == "ServiceMonitor" for o in manifest.objects):
+        from metallb_plugin.monitoring import review_install
+
+        review_install(ctx, client, args, manifest, monitor_labels)
+    return Installer(ctx, client, args, manifest, source, digest).run()
 
 
 # ------------------------------------------------------------------------------------------- versions
