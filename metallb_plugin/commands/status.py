@@ -70,6 +70,10 @@ def gather(client, args, target=None):
         names = {webhook} | {name(s) for s in facts.listed("services") if k8s.is_load_balancer(s)}
     slices = f"{SERVICE_NAME_LABEL} in ({','.join(sorted(names))})" if len(names) <= MAX_SELECTOR_NAMES else ""
     cluster.read_snapshot(client, NAMESPACE_SOURCES, facts, {"slice_selector": slices})
+    if not target:
+        from metallb_plugin.monitoring import gather_status  # only reads for a Prometheus variant
+
+        gather_status(client, facts)
     return facts
 
 

@@ -12,6 +12,8 @@ One module per category, each registering its checks (core/checks.py), in displa
     webhook        webhook.endpoints, webhook.configuration, webhook.certificate, secrets.memberlist
     configuration  config.pools, config.advertisements, config.announced-pools, config.bgp, config.state
     services       services.pending, services.announced, services.foreign, services.annotations
+    metrics        prometheus.monitors, prometheus.selected, prometheus.access, prometheus.targets (only for a
+                   Prometheus variant)
 Checks that cannot apply (no installation, no metallb.io API, no frr-k8s) are left out rather than skipped.
 """
 
@@ -20,6 +22,7 @@ from metallb_plugin.core.status import (  # noqa: F401
     components,
     configuration,
     installation,
+    prometheus,
     services,
     webhook,
 )

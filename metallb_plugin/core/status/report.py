@@ -21,7 +21,7 @@ from metallb_plugin.core.status.common import _plural
 from metallb_plugin.core.status.configuration import ignored_objects
 from metallb_plugin.core.view import Facts, View
 
-CATEGORY_IDS = ("installation", "components", "webhook", "configuration", "services")
+CATEGORY_IDS = ("installation", "components", "webhook", "configuration", "services", "metrics")
 
 
 @dataclass
