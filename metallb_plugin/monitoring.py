@@ -181,6 +181,8 @@ def targets(client, instance, namespace):
         )
     except errors.NotFound:
         return Unreadable(f"{instance} has no Service {prom.OPERATED_SERVICE} to ask (is the operator running?)")
-    except (errors.APIError, errors.ClusterError) as exc:
+    except errors.APIError as exc:  # 503 "no endpoints available": no Prometheus Pod is ready
+        return Unreadable(f"{instance} did not answer through the API server: {exc.message}")
+    except errors.ClusterError as exc:
         return Unreadable(f"{instance} did not answer through the API server: {exc}")
     return samples

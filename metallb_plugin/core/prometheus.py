@@ -423,12 +423,16 @@ def selection_result(verdicts: Sequence[Verdict], monitors: Sequence[Monitor], n
     )
 
 
-def access_result(verdicts: Sequence[Verdict], subjects: Iterable[Account], namespace: str) -> Result:
+def access_result(
+    verdicts: Sequence[Verdict], granted: Mapping[Account, FrozenSet[Resource]], namespace: str
+) -> Result:
     """Whether the ServiceAccount of the Prometheus that selects MetalLB (else of every Prometheus) is the one the
-    RoleBinding binds, and may discover and scrape the targets."""
+    RoleBinding binds (granted: what the namespace's RoleBindings give whom), and may discover and scrape the
+    targets."""
     if not verdicts:
         raise Skip("no Prometheus object")
-    bound = ", ".join(str(s) for s in sorted(set(subjects))) or "no ServiceAccount"
+    subjects = [a for a, found in granted.items() if all(covers(found, r) for r in RELEASE_GRANTS)]
+    bound = ", ".join(str(s) for s in sorted(subjects)) or "no ServiceAccount"
     chosen = [v for v in verdicts if v.selects] or list(verdicts)
     good = [v for v in chosen if not v.missing]
     if good:
