@@ -2,66 +2,18 @@
 manifest transforms that fit the Prometheus variant to another Prometheus (hand-written objects, no cluster)."""
 
 import pytest
+from prometheus_objects import NS, helm_prometheus, prometheus, role, role_binding, service_monitor
 
 from metallb_plugin.core import prometheus as prom
 from metallb_plugin.core.checks import OK, WARN, Skip
 from metallb_plugin.core.install import prometheus as variant
 from metallb_plugin.core.manifests import Manifest, ManifestError
 
-NS = "metallb-system"
 KUBE_PROMETHEUS = prom.DEFAULT_ACCOUNT
 HELM = prom.Account("observability", "kps-prometheus")
 
 
-def prometheus(name="k8s", ns="monitoring", account="prometheus-k8s", selector=None, ns_selector=None, **spec):
-    """A Prometheus object; selector/ns_selector default to {} (everything), pass False for a null selector."""
-    body = dict(spec)
-    if account:
-        body["serviceAccountName"] = account
-    if selector is not False:
-        body["serviceMonitorSelector"] = {} if selector is None else selector
-    if ns_selector is not False:
-        body["serviceMonitorNamespaceSelector"] = {} if ns_selector is None else ns_selector
-    return {"kind": "Prometheus", "metadata": {"name": name, "namespace": ns}, "spec": body}
-
-
-def helm_prometheus(**spec):
-    """What the kube-prometheus-stack chart creates: its own namespace and ServiceAccount, a release label."""
-    return prometheus(
-        "kps-prometheus", "observability", "kps-prometheus", {"matchLabels": {"release": "kps"}}, {}, **spec
-    )
-
-
-# The objects the Prometheus variants add to a release manifest, written from what every release v0.13.5-v0.16.1
-# ships: a Role to discover the targets, its RoleBinding to monitoring/prometheus-k8s, two ServiceMonitors.
-ROLE = {
-    "apiVersion": "rbac.authorization.k8s.io/v1",
-    "kind": "Role",
-    "metadata": {"name": "prometheus-k8s", "namespace": NS},
-    "rules": [{"apiGroups": [""], "resources": ["services", "endpoints", "pods"], "verbs": ["get", "list", "watch"]}],
-}
-BINDING = {
-    "apiVersion": "rbac.authorization.k8s.io/v1",
-    "kind": "RoleBinding",
-    "metadata": {"name": "prometheus-k8s", "namespace": NS},
-    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "prometheus-k8s"},
-    "subjects": [{"kind": "ServiceAccount", "name": "prometheus-k8s", "namespace": "monitoring"}],
-}
-
-
-def service_monitor(component):
-    return {
-        "apiVersion": "monitoring.coreos.com/v1",
-        "kind": "ServiceMonitor",
-        "metadata": {"name": f"{component}-monitor", "namespace": NS, "labels": {"component": component}},
-        "spec": {
-            "endpoints": [{"port": "metricshttps", "scheme": "https", "bearerTokenFile": "/token"}],
-            "namespaceSelector": {"matchNames": [NS]},
-            "selector": {"matchLabels": {"name": f"{component}-monitor-service"}},
-        },
-    }
-
-
+ROLE, BINDING = role(), role_binding()
 VARIANT = [ROLE, BINDING, service_monitor("controller"), service_monitor("speaker")]
 
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 import yaml
+from prometheus_objects import NS, helm_prometheus, monitor_service, prometheus, service_monitor
 
 from metallb_plugin import errors
 from metallb_plugin.core import status
@@ -15,7 +16,7 @@ from metallb_plugin.core.status import prometheus as status_prom
 from metallb_plugin.core.view import locate
 from unit.inprocess import CORE_KINDS, FakeCluster, run_cli
 from unit.test_commands import MANIFEST_OBJECTS
-from unit.test_prometheus import NS, VARIANT, helm_prometheus, prometheus, service_monitor
+from unit.test_prometheus import VARIANT
 from unit.test_status import healthy
 
 MONITORING_KINDS = {
@@ -265,10 +266,7 @@ def test_install_without_the_operator_fails_before_writing(tmp_path):
 
 
 def monitor_services():
-    return [
-        {"kind": "Service", "metadata": {"name": f"{c}-monitor-service", "namespace": NS, "labels": {"name": f"{c}-monitor-service"}}}
-        for c in ("controller", "speaker")
-    ]  # fmt: skip
+    return [monitor_service(c) for c in ("controller", "speaker")]
 
 
 def variant_facts(*prometheuses, objects=VARIANT, access=None, targets=None):
