@@ -9,7 +9,7 @@ PACKAGE_VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"$$/\1/p' metallb_plu
 VERSION ?= v$(PACKAGE_VERSION)
 
 .PHONY: test unit lint demo demo-down controlplane bench clean dist krew release-tools dist-deps krew-manifest \
-	release-check pypi-dist
+	release-check pypi-dist prometheus-crds
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,12 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 controlplane:
 	tools/controlplane/build.sh
 
-test: lint $(VENV)/.installed controlplane krew release-tools dist-deps
+test: lint $(VENV)/.installed controlplane krew release-tools dist-deps prometheus-crds
 	$(PY) -m pytest tests
+
+# the Prometheus operator's CRDs, from its Go module into Go's module cache (the tests read them there, offline)
+prometheus-crds:
+	tools/controlplane/prometheus/crds.sh >/dev/null
 
 # ruff (lint and format check) over the plugin and its unit tests; mypy over the plugin (pyproject.toml)
 lint: $(VENV)/.installed
