@@ -54,7 +54,7 @@ def add_arguments(parser):
     source.add_argument(
         "--image-registry",
         metavar="HOST/PATH",
-        help="pull MetalLB and FRR images from this registry (HOST/PATH/controller:TAG, ...)",
+        help="pull the images (MetalLB, FRR, kube-rbac-proxy) from this registry (HOST/PATH/controller:TAG, ...)",
     )
     how = parser.add_argument_group("how")
     how.add_argument(

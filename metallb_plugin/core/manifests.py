@@ -7,10 +7,11 @@ validate(objects)                  only the kinds a MetalLB manifest contains, o
                                    object in it, no duplicates -> the namespace
 order(objects)                     dependency order: Namespace, CRDs, RBAC, config, Services, workloads,
                                    monitoring, webhook configurations (stable within a step)
-rewrite_images(objects, registry)  quay.io/metallb/* and quay.io/frrouting/* -> REGISTRY/<name>:<tag>
+rewrite_images(objects, registry)  quay.io/metallb/*, quay.io/frrouting/* and kube-rbac-proxy -> REGISTRY/<name>:<tag>
+move_images(objects)               images the releases name at a registry that no longer serves them -> their new home
 drop_ca_bundles(objects)           without webhook caBundles (MetalLB's controller injects the real ones)
 typed_secrets(objects)             empty Secrets get their default `type: Opaque` spelled out
-prepare(data, registry=None)       parse + validate + order + rewrite -> Manifest
+prepare(data, registry=None)       parse + validate + order + rewrite (or move) -> Manifest
 render(objects)                    YAML text, documents separated by ---
 key(obj) / describe(obj)           identity tuple / "kind.group/name" as kubectl prints it
 """
@@ -18,7 +19,7 @@ key(obj) / describe(obj)           identity tuple / "kind.group/name" as kubectl
 import copy
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 
 from metallb_plugin.core import objects as k8s
 
@@ -64,7 +65,11 @@ STEPS = (
     "webhooks",
 )
 CRD_GROUPS = ("metallb.io", "frrk8s.metallb.io")
-IMAGE_PREFIXES = ("quay.io/metallb/", "quay.io/frrouting/")
+IMAGE_PREFIXES = ("quay.io/metallb/", "quay.io/frrouting/", "gcr.io/kubebuilder/")
+# Registries the releases name that stopped serving: gcr.io/kubebuilder was shut down in March 2025, so the
+# kube-rbac-proxy sidecar of every Prometheus variant v0.13.5-v0.15.3 and of FRR-K8s mode v0.14.0-v0.15.3 cannot be
+# pulled from there; the same images (same tags) are served at registry.k8s.io/kubebuilder.
+MOVED = {"gcr.io/kubebuilder/": "registry.k8s.io/kubebuilder/"}
 
 
 class ManifestError(ValueError):
@@ -339,8 +344,8 @@ def validate_registry(registry: Optional[str]) -> str:
     return value
 
 
-def rewrite_images(objects: List[Obj], registry: str) -> Tuple[List[Obj], Dict[str, str]]:
-    """Copies of objects with MetalLB and FRR images pulled from registry; {old: new} of what changed."""
+def _map_images(objects: List[Obj], change: Callable[[str], str]) -> Tuple[List[Obj], Dict[str, str]]:
+    """Copies of objects with every container image passed through change; {old: new} of what changed."""
     changed: Dict[str, str] = {}
     result: List[Obj] = []
     for obj in objects:
@@ -349,12 +354,29 @@ def rewrite_images(objects: List[Obj], registry: str) -> Tuple[List[Obj], Dict[s
         for container in (spec.get("initContainers") or []) + (spec.get("containers") or []):
             image = container.get("image")
             if image:
-                new = rewrite_image(image, registry)
+                new = change(image)
                 if new != image:
                     changed[image] = new
                     container["image"] = new
         result.append(obj)
     return result, changed
+
+
+def rewrite_images(objects: List[Obj], registry: str) -> Tuple[List[Obj], Dict[str, str]]:
+    """Copies of objects with MetalLB's, FRR's and kube-rbac-proxy's images pulled from registry; {old: new}."""
+    return _map_images(objects, lambda image: rewrite_image(image, registry))
+
+
+def move_image(image: str) -> str:
+    """An image at a registry that stopped serving it -> the same image where it is served now."""
+    for old, new in MOVED.items():
+        if image.startswith(old):
+            return new + image[len(old) :]
+    return image
+
+
+def move_images(objects: List[Obj]) -> Tuple[List[Obj], Dict[str, str]]:
+    return _map_images(objects, move_image)
 
 
 # ------------------------------------------------------------------------------------------- webhooks
@@ -402,13 +424,15 @@ def typed_secrets(objects: List[Obj]) -> List[Obj]:
 
 
 def prepare(data: Union[bytes, str], registry: Optional[str] = None, source: str = "the manifest") -> Manifest:
-    """Parse, validate, order, drop placeholder caBundles, type empty Secrets, optionally rewrite images."""
+    """Parse, validate, order, drop placeholder caBundles, type empty Secrets, rewrite images to the registry (else
+    move those whose registry stopped serving them)."""
     objects = parse(data, source)
     namespace = validate(objects)
     objects = typed_secrets(drop_ca_bundles(with_namespace(order(objects), namespace)))
-    images: Dict[str, str] = {}
     if registry:
         objects, images = rewrite_images(objects, validate_registry(registry))
+    else:
+        objects, images = move_images(objects)
     return Manifest(objects, namespace, images)
 
 

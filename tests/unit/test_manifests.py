@@ -276,10 +276,39 @@ def test_every_kind_has_a_step_and_webhooks_come_last():
         ("quay.io/metallb/speaker@sha256:" + "a" * 64, "mirror.local:5000/mlb/speaker@sha256:" + "a" * 64),
         ("docker.io/library/busybox:1.36", "docker.io/library/busybox:1.36"),
         ("quay.io/other/thing:1", "quay.io/other/thing:1"),
+        ("gcr.io/kubebuilder/kube-rbac-proxy:v0.12.0", "mirror.local:5000/mlb/kube-rbac-proxy:v0.12.0"),
     ],
 )
 def test_rewrite_image(image, rewritten):
     assert manifests.rewrite_image(image, "mirror.local:5000/mlb/") == rewritten
+
+
+def rbac_proxied(image="gcr.io/kubebuilder/kube-rbac-proxy:v0.13.1"):
+    """A Deployment with the kube-rbac-proxy sidecar the Prometheus variants v0.13.5-v0.15.3 add."""
+    containers = [
+        {"name": "kube-rbac-proxy", "image": image},
+        {"name": "controller", "image": "quay.io/metallb/controller:v0.15.3"},
+    ]
+    return {
+        "kind": "Deployment",
+        "metadata": {"name": "controller"},
+        "spec": {"template": {"spec": {"containers": containers}}},
+    }
+
+
+def test_images_of_a_registry_that_stopped_serving_are_moved():
+    assert manifests.move_image("gcr.io/kubebuilder/kube-rbac-proxy:v0.12.0") == (
+        "registry.k8s.io/kubebuilder/kube-rbac-proxy:v0.12.0"
+    )
+    assert manifests.move_image("quay.io/metallb/speaker:v0.15.3") == "quay.io/metallb/speaker:v0.15.3"
+    objects, moved = manifests.move_images([rbac_proxied()])
+    assert [c["image"] for c in objects[0]["spec"]["template"]["spec"]["containers"]] == [
+        "registry.k8s.io/kubebuilder/kube-rbac-proxy:v0.13.1",
+        "quay.io/metallb/controller:v0.15.3",
+    ]
+    assert moved == {
+        "gcr.io/kubebuilder/kube-rbac-proxy:v0.13.1": "registry.k8s.io/kubebuilder/kube-rbac-proxy:v0.13.1"
+    }
 
 
 def test_rewrite_images_covers_init_containers_and_reports_changes():
@@ -377,3 +406,22 @@ def test_typed_secrets():
     assert out[0]["type"] == "Opaque" and "type" not in empty
     assert out[1]["type"] == "kubernetes.io/tls"
     assert "type" not in out[2] and "type" not in out[3]
+
+
+def test_prepare_moves_images_unless_a_registry_is_given():
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "metallb-system"}}
+    deployment = {
+        **rbac_proxied(),
+        "apiVersion": "apps/v1",
+        "metadata": {"name": "controller", "namespace": "metallb-system"},
+    }
+    text = yaml.safe_dump_all([namespace, deployment])
+    moved = manifests.prepare(text)
+    assert moved.images == {
+        "gcr.io/kubebuilder/kube-rbac-proxy:v0.13.1": "registry.k8s.io/kubebuilder/kube-rbac-proxy:v0.13.1"
+    }
+    mirrored = manifests.prepare(text, registry="mirror.local/mlb")
+    assert set(mirrored.images.values()) == {
+        "mirror.local/mlb/kube-rbac-proxy:v0.13.1",
+        "mirror.local/mlb/controller:v0.15.3",
+    }
