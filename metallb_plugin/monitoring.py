@@ -11,10 +11,16 @@ what status reads of an installed Prometheus variant (the shell of core/promethe
     gather_status(client, facts)           status: the variant's objects, access reviews, and Prometheus's targets
 """
 
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
+
 from metallb_plugin import cluster, errors, output
 from metallb_plugin.core import checks
 from metallb_plugin.core import prometheus as prom
-from metallb_plugin.core.snapshot import CLUSTER, Source, Unreadable
+from metallb_plugin.core.snapshot import CLUSTER, Obj, Snapshot, Source, Unreadable
+
+if TYPE_CHECKING:
+    from metallb_plugin.context import Context
+    from metallb_plugin.core.manifests import Manifest
 
 REVIEWS = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
 NAMESPACE = Source(
@@ -22,14 +28,15 @@ NAMESPACE = Source(
 )
 
 
-def review_access(client, facts):
+def review_access(client: Any, facts: Snapshot) -> Union[List[Dict[str, Any]], Unreadable]:
     """SubjectAccessReviews of what each Prometheus's ServiceAccount needs to scrape MetalLB's namespace:
     [{"account", "what", "allowed"}], or Unreadable when reviews may not be made (or the objects not read)."""
     try:
         found = prom.instances(facts.items("prometheuses"), facts.items("prometheusagents"))
     except checks.Skip as why:
         return Unreadable(str(why))
-    results, seen = [], set()
+    results: List[Dict[str, Any]] = []
+    seen = set()
     for instance in found:
         for what, spec in prom.reviews(instance, facts.namespace):
             if (instance.account, what) in seen:
@@ -45,7 +52,7 @@ def review_access(client, facts):
     return results
 
 
-def preflight_plan(args, namespace, objects=None):
+def preflight_plan(args: Any, namespace: str, objects: Optional[List[Obj]] = None) -> Optional[prom.Plan]:
     from metallb_plugin.commands import prometheus_fit
     from metallb_plugin.core import manifests
     from metallb_plugin.core.install import prometheus as variant
@@ -66,7 +73,7 @@ def preflight_plan(args, namespace, objects=None):
     )
 
 
-def discover(client, facts, progress=None):
+def discover(client: Any, facts: Any, progress: Any = None) -> Any:
     """Read the Prometheus objects and review their ServiceAccounts' access into facts (a preflight Facts with the
     planned variant in facts.prometheus; without one, nothing)."""
     if facts.prometheus is None:
@@ -81,22 +88,24 @@ def discover(client, facts, progress=None):
 # --------------------------------------------------------------------------------------------- install
 
 
-def _lines(outcomes, style):
+def _lines(outcomes: List[checks.Outcome], style: Any) -> List[str]:
     """The findings, one line each with their details, then the fix of the first problem."""
     colour = {"ok": style.green, "warn": style.yellow, "fail": style.red, "skip": style.dim}
-    lines, hints = [], []
+    lines: List[str] = []
+    hints: List[str] = []
     for outcome in outcomes:
         result = outcome.result
         text = result.message if result.status != checks.OK and result.message else outcome.check.description
         lines.append(f"{colour[result.status](output.SYMBOLS[result.status])} Prometheus: {text}")
         lines += [f"    {d}" for d in result.details]
-        if result.status in (checks.WARN, checks.FAIL) and outcome.check.hint not in hints:
-            hints.append(outcome.check.hint)
+        hint = str(outcome.check.hint)  # resolved to text by evaluate()
+        if result.status in (checks.WARN, checks.FAIL) and hint not in hints:
+            hints.append(hint)
     lines += [f"  to fit it: {h}" for h in hints if h]
     return lines
 
 
-def review_install(ctx, client, args, manifest, labels):
+def review_install(ctx: "Context", client: Any, args: Any, manifest: "Manifest", labels: Dict[str, str]) -> None:
     """Judge the Prometheus variant against the cluster's Prometheus before install applies it."""
     from metallb_plugin.core.preflight import Facts
 
@@ -144,7 +153,7 @@ def review_install(ctx, client, args, manifest, labels):
 # --------------------------------------------------------------------------------------------- status
 
 
-def gather_status(client, facts):
+def gather_status(client: Any, facts: Any) -> Any:
     """For a Prometheus variant (its monitor Services are in MetalLB's namespace): read its ServiceMonitors,
     RoleBindings and Roles, the Prometheus objects, the access reviews, and ask the Prometheus that selects
     MetalLB what it scrapes. Nothing is read for other installations."""
@@ -165,7 +174,7 @@ def gather_status(client, facts):
     return facts
 
 
-def targets(client, instance, namespace):
+def targets(client: Any, instance: prom.Instance, namespace: str) -> Union[List[Dict[str, Any]], Unreadable]:
     """What a Prometheus says of MetalLB's targets, asked through the API server's service proxy: up samples (with
     each down target's last error), or Unreadable saying why it could not be asked."""
     from metallb_plugin.core.status.prometheus import up_samples, with_errors

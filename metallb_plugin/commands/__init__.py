@@ -1,6 +1,7 @@
 """One module per subcommand: add_arguments(parser) and run(args, ctx) -> exit code (help texts: cli.COMMANDS)."""
 
 import argparse
+from typing import Any, Dict, Tuple
 
 from metallb_plugin import errors
 from metallb_plugin.core.duration import parse_duration
@@ -59,7 +60,7 @@ def add_prometheus_fit(parser, variant):
     )  # fmt: skip
 
 
-def prometheus_fit(args):
+def prometheus_fit(args: Any) -> Tuple[Any, Dict[str, str]]:
     """(ServiceAccount or None, {label: value}) of those flags; a UsageError when they are wrong or out of place."""
     from metallb_plugin.core.install.prometheus import options
 
