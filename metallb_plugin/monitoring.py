@@ -124,8 +124,8 @@ def review_install(ctx: "Context", client: Any, args: Any, manifest: "Manifest",
     discover(client, facts)
     if facts.objects.get("prometheuses") is None and facts.readable("prometheuses"):
         raise errors.PluginError(
-            "the Prometheus variants need the Prometheus operator's CRDs (monitoring.coreos.com); install it "
-            "first, or drop --prometheus. Nothing was changed"
+            f"the server does not serve ServiceMonitor in {prom.GROUP}/v1: the Prometheus variants need the "
+            f"Prometheus operator's CRDs ({prom.GROUP}); install it first, or drop --prometheus. Nothing was changed"
         )
     outcomes = [o for o in checks.evaluate(facts, ["prometheus"]) if o.check.id != "prometheus-operator"]
     for line in _lines(outcomes, ctx.style(args.no_color)):
