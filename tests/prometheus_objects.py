@@ -8,7 +8,13 @@ monitoring/prometheus-k8s, the two headless monitor Services on port metricshttp
 whole manifest add these to the unmodified upstream native manifest kept as test data.
 """
 
+import os
+import subprocess
+
+from helpers import REPO
+
 NS = "metallb-system"
+CRDS_SCRIPT = os.path.join(REPO, "tools", "controlplane", "prometheus", "crds.sh")
 
 
 def role(namespace=NS):
@@ -79,6 +85,26 @@ def variant(namespace=NS):
     ]
 
 
+# The variant also lets the controller and the speaker check their scrapers: their metrics endpoints (HTTPS since
+# v0.16; kube-rbac-proxy before) send the scraper's token to a TokenReview and a SubjectAccessReview.
+REVIEW_RULES = [
+    {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]},
+    {"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]},
+]
+
+
+def variant_manifest(native, namespace=NS):
+    """A Prometheus variant made from the documents of a native release manifest: the objects the variant adds,
+    and the review rules in the controller's and the speaker's ClusterRoles."""
+    docs = []
+    for doc in native:
+        if doc["kind"] == "ClusterRole" and doc["metadata"]["name"] in (f"{namespace}:controller",
+                                                                        f"{namespace}:speaker"):
+            doc = {**doc, "rules": REVIEW_RULES + doc.get("rules", [])}
+        docs.append(doc)
+    return docs + variant(namespace)
+
+
 # --------------------------------------------------------------------------------------------- Prometheus's side
 
 
@@ -108,13 +134,21 @@ def helm_prometheus(**spec):
 
 
 def runs_as(found):
-    """The Namespace and ServiceAccount a Prometheus object runs as, and the ClusterRole both layouts give it to
-    GET /metrics (MetalLB's metrics endpoints check exactly that)."""
+    """The Namespace and ServiceAccount a Prometheus object runs as, and the grant both layouts give it to GET
+    /metrics (MetalLB's metrics endpoints check exactly that)."""
     ns, account = found["metadata"]["namespace"], found["spec"]["serviceAccountName"]
-    name = f"{ns}-{account}-metrics"
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": account, "namespace": ns}},
+        *metrics_grant(found),
+    ]
+
+
+def metrics_grant(found):
+    """A ClusterRole that lets GET /metrics, bound to the ServiceAccount a Prometheus object runs as."""
+    ns, account = found["metadata"]["namespace"], found["spec"]["serviceAccountName"]
+    name = f"{ns}-{account}-metrics"
+    return [
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRole",
@@ -129,3 +163,15 @@ def runs_as(found):
             "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": ns}],
         },
     ]
+
+
+def operator_crds():
+    """(directory of the Prometheus operator's CRDs in Go's module cache, their names), or (None, why not).
+    Never the network: GOPROXY=off (make prometheus-crds downloads the module)."""
+    found = subprocess.run([CRDS_SCRIPT], capture_output=True, text=True, env={**os.environ, "GOPROXY": "off"})
+    if found.returncode != 0:
+        return None, f"the Prometheus operator's CRDs are not available: {found.stderr.strip()}"
+    directory = found.stdout.strip()
+    prefix = "monitoring.coreos.com_"
+    names = [f"{n[len(prefix) : -len('.yaml')]}.monitoring.coreos.com" for n in sorted(os.listdir(directory))]
+    return directory, names

@@ -1,7 +1,7 @@
 """The Prometheus variants on a real API server with the Prometheus operator's real CRDs and real RBAC.
 
 The CRDs come from the operator's Go module (example/prometheus-operator-crd/, version pinned in
-tools/controlplane/prometheus/crds.sh), read from Go's module cache. The MetalLB manifest is the unmodified upstream
+tools/controlplane/prometheus/go.mod), read from Go's module cache. The MetalLB manifest is the unmodified upstream
 v0.16.1 native manifest with the objects a Prometheus variant adds (tests/prometheus_objects.py). The scenarios
 build on each other, in file order: no Prometheus at all; a Helm-style Prometheus (other namespace, other
 ServiceAccount, a `release` label selector): detected, the flags proposed, the install fitted with exactly those
@@ -13,18 +13,16 @@ No operator or Prometheus runs here: status says it cannot ask one (the full clu
 import json
 import os
 import shlex
-import subprocess
 
 import pytest
 import yaml
 
 import prometheus_objects as objects
-from helpers import REPO, run_plugin
+from helpers import run_plugin
 
 from . import scenarios
 
 NS = objects.NS
-CRDS_SCRIPT = os.path.join(REPO, "tools", "controlplane", "prometheus", "crds.sh")
 
 
 @pytest.fixture(scope="module")
@@ -44,17 +42,14 @@ def env(controlplane):
 
 @pytest.fixture(scope="module", autouse=True)
 def operator_crds(kubectl):
-    """The Prometheus operator's CRDs from Go's module cache (never the network: GOPROXY=off)."""
-    found = subprocess.run([CRDS_SCRIPT], capture_output=True, text=True, env={**os.environ, "GOPROXY": "off"})
-    if found.returncode != 0:
-        message = f"the Prometheus operator's CRDs are not available: {found.stderr.strip()}"
+    """The Prometheus operator's CRDs from Go's module cache."""
+    directory, names = objects.operator_crds()
+    if directory is None:
         if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    directory = found.stdout.strip()
+            pytest.fail(names)
+        pytest.skip(names)
     # kubectl reads them (PyYAML's safe loader refuses the `=` some of their enums hold, a YAML 1.1 value tag)
     kubectl("apply", "--server-side", "--field-manager=test-setup", "-f", directory)
-    names = [f"{n[len('monitoring.coreos.com_') : -len('.yaml')]}.monitoring.coreos.com" for n in sorted(os.listdir(directory))]
     kubectl("wait", "--for=condition=Established", "--timeout=60s", *[f"crd/{n}" for n in names])
     return names
 
@@ -65,7 +60,7 @@ def variant_manifest(upstream_manifest, tmp_path_factory):
     with open(upstream_manifest("v0.16.1")) as handle:
         docs = [d for d in yaml.safe_load_all(handle) if d]
     path = tmp_path_factory.mktemp("manifests") / "metallb-native-prometheus.yaml"
-    path.write_text(yaml.safe_dump_all(docs + objects.variant()))
+    path.write_text(yaml.safe_dump_all(objects.variant_manifest(docs)))
     return str(path)
 
 
