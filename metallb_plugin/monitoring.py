@@ -16,16 +16,13 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
 from metallb_plugin import cluster, errors, output
 from metallb_plugin.core import checks
 from metallb_plugin.core import prometheus as prom
-from metallb_plugin.core.snapshot import CLUSTER, Obj, Snapshot, Source, Unreadable
+from metallb_plugin.core.snapshot import Obj, Snapshot, Unreadable
 
 if TYPE_CHECKING:
     from metallb_plugin.context import Context
     from metallb_plugin.core.manifests import Manifest
 
 REVIEWS = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
-NAMESPACE = Source(
-    "metallb_namespace", "v1", "namespaces", CLUSTER, "namespaces", field_selector="metadata.name={namespace}"
-)
 
 
 def review_access(client: Any, facts: Snapshot) -> Union[List[Dict[str, Any]], Unreadable]:
@@ -107,7 +104,7 @@ def _lines(outcomes: List[checks.Outcome], style: Any) -> List[str]:
 
 def review_install(ctx: "Context", client: Any, args: Any, manifest: "Manifest", labels: Dict[str, str]) -> None:
     """Judge the Prometheus variant against the cluster's Prometheus before install applies it."""
-    from metallb_plugin.core.preflight import Facts
+    from metallb_plugin.core.preflight import SOURCES, Facts
 
     command = "kubectl metallb install " + (
         f"--manifest {args.manifest}"
@@ -118,9 +115,10 @@ def review_install(ctx: "Context", client: Any, args: Any, manifest: "Manifest",
             + ([f"--mode {args.mode}"] if args.mode else [])
         )
     )
+    labelled = next(s for s in SOURCES if s.key == "metallb_namespace")  # its labels: namespace selectors
     facts = Facts(namespace=manifest.namespace)
     facts.prometheus = prom.plan(manifest.namespace, manifest.objects, labels=labels, command=command)
-    cluster.read_snapshot(client, (NAMESPACE,), facts)
+    cluster.read_snapshot(client, (labelled,), facts)
     discover(client, facts)
     if facts.objects.get("prometheuses") is None and facts.readable("prometheuses"):
         raise errors.PluginError(
