@@ -2,7 +2,10 @@
 
 import json
 import os
+import signal
+import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -67,3 +70,32 @@ def until(check, timeout=60, interval=0.5, what="the condition"):
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {value!r}")
+
+
+@contextmanager
+def crash_looping(kubectl, selector, node=None):
+    """Inside, a MetalLB Pod's process dies (SIGKILL) as soon as the kubelet stand-in has it running: a container in
+    CrashLoopBackOff for as long as a test needs, whatever the machine's load. On leaving, its back-off lets the
+    kubelet stand-in start it again (after up to 40 s, plus 10 s before its readiness probe passes)."""
+    stop = threading.Event()
+
+    def kill():
+        while not stop.is_set():
+            pods = json.loads(kubectl("get", "pods", "-n", NS, "-l", selector, "-o", "json"))["items"]
+            for pod in pods:
+                for status in pod.get("status", {}).get("containerStatuses", []):
+                    if (node is None or pod["spec"].get("nodeName") == node) and \
+                            status.get("containerID", "").startswith("standin://"):
+                        try:
+                            os.kill(int(status["containerID"].split("//")[1]), signal.SIGKILL)
+                        except ProcessLookupError:
+                            pass
+            stop.wait(0.2)
+
+    thread = threading.Thread(target=kill, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
