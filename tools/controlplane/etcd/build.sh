@@ -7,7 +7,8 @@ export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
 VERSION=$(go list -m -f "{{.Version}}" go.etcd.io/etcd/server/v3)
 BIN="${BIN:-$(cd ../../.. && pwd)/bin}"
 mkdir -p "$BIN"
-if [ -x "$BIN/etcd" ] && "$BIN/etcd" --version 2>/dev/null | grep -q "etcd Version: ${VERSION#v}$"; then
+# (the output is read whole first: grep -q stops reading early, and under pipefail the writer's SIGPIPE would fail)
+if [ -x "$BIN/etcd" ] && grep -q "etcd Version: ${VERSION#v}$" <<<"$("$BIN/etcd" --version 2>/dev/null)"; then
   exit 0
 fi
 echo "building etcd ${VERSION}" >&2

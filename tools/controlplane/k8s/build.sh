@@ -11,7 +11,7 @@ mkdir -p "$BIN"
 [ $# -gt 0 ] || set -- kube-apiserver kube-controller-manager kube-scheduler
 missing=()
 for cmd in "$@"; do
-  if ! { [ -x "$BIN/$cmd" ] && "$BIN/$cmd" --version 2>/dev/null | grep -qx "Kubernetes ${K8S}"; }; then
+  if ! { [ -x "$BIN/$cmd" ] && grep -qx "Kubernetes ${K8S}" <<<"$("$BIN/$cmd" --version 2>/dev/null)"; }; then
     missing+=("$cmd")
   fi
 done

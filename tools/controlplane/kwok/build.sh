@@ -6,7 +6,8 @@ VERSION=v0.8.0
 BIN="${BIN:-$(cd "$(dirname "$0")/../../.." && pwd)/bin}"
 mkdir -p "$BIN"
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-buildvcs=false
-if [ -x "$BIN/kwok" ] && go version -m "$BIN/kwok" 2>/dev/null | grep -qP "^\tmod\tsigs.k8s.io/kwok\t${VERSION}\t"; then
+# (the output is read whole first: grep -q stops reading early, and under pipefail the writer's SIGPIPE would fail)
+if [ -x "$BIN/kwok" ] && grep -qP "^\tmod\tsigs.k8s.io/kwok\t${VERSION}\t" <<<"$(go version -m "$BIN/kwok" 2>/dev/null)"; then
   exit 0
 fi
 echo "building kwok ${VERSION}" >&2

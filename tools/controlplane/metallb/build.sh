@@ -11,7 +11,8 @@ work=$(mktemp -d)   # outside any module: `go install pkg@version` ignores the c
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 built() {  # built TAG BINARY: the binary exists and comes from that release
-  [ -x "$2" ] && go version -m "$2" 2>/dev/null | grep -qP "^\tmod\tgo.universe.tf/metallb\t$1\t"
+  # (the output is read whole first: grep -q stops early, and under pipefail the writer's SIGPIPE would fail)
+  [ -x "$2" ] && grep -qP "^\tmod\tgo.universe.tf/metallb\t$1\t" <<<"$(go version -m "$2" 2>/dev/null)"
 }
 for tag in "$@"; do
   case "$tag" in v[0-9]*.[0-9]*.[0-9]*) ;; *) echo "error: '$tag' is not a MetalLB release tag like v0.16.1" >&2; exit 2;; esac
