@@ -8,8 +8,8 @@ DEMO_DIR := .controlplane
 PACKAGE_VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"$$/\1/p' metallb_plugin/__init__.py)
 VERSION ?= v$(PACKAGE_VERSION)
 
-.PHONY: test unit lint demo demo-down controlplane bench clean dist krew release-tools dist-deps krew-manifest \
-	release-check pypi-dist prometheus-crds
+.PHONY: test unit lint demo demo-down controlplane bench bench-full clean dist krew release-tools dist-deps \
+	krew-manifest release-check pypi-dist prometheus-crds
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +79,11 @@ clean: demo-down
 
 bench: $(VENV)/.installed controlplane
 	$(PY) benchmarks/bench.py
+
+# the full cluster with the real MetalLB: install -> first ARP reply, idle memory and CPU; BUILDS=1 adds cold and
+# warm build times (slow: a cold build takes many minutes)
+bench-full: $(VENV)/.installed controlplane
+	$(PY) benchmarks/fullcluster.py $(if $(BUILDS),--builds)
 
 # bad input, fuzzing, faults, races and security on the real API server; prints inputs tried, faults injected,
 # tracebacks seen and lost updates
