@@ -220,7 +220,6 @@ class PodRuntime:
             c.process = subprocess.Popen(argv, env=full_env, stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True,
                                          cwd=os.path.dirname(binary))
-        self.kubelet.record_pid(c.process.pid)
         c.started_at = (time.monotonic(), now_rfc3339())
         c.ready = "readinessProbe" not in c.spec  # without a probe, running is ready
         c.readiness, c.liveness = Probe(c.spec.get("readinessProbe")), Probe(c.spec.get("livenessProbe"))
@@ -384,10 +383,6 @@ class Kubelet:
                  for o in self.api.list(f"/api/v1/namespaces/{namespace}/{plural}")}
                 for plural, kind in (("secrets", "Secret"), ("configmaps", "ConfigMap")))
         return self.tick_objects[namespace]
-
-    def record_pid(self, pid):
-        with open(os.path.join(self.dir, "kubelet-processes"), "a") as handle:
-            handle.write(f"{pid}\n")
 
     def event(self, runtime, kind, reason, message, container=None):
         key = (runtime.uid, reason, message)
