@@ -17,6 +17,9 @@ API (stable; preflight and status import it):
 - `overlaps(ranges_a, ranges_b) -> [(a, b)]`, `pool_overlaps({pool: ranges}) -> [Overlap]`: shared addresses.
 - `network_overlaps(ranges, network) -> [AddressRange]`: entries that share addresses with a CIDR (service CIDR,
   pod CIDR, a node address as /32 or /128).
+- `special_overlaps(ranges) -> [Special]`: entries holding addresses no client can reach as a Service address:
+  the whole address space (0.0.0.0/0, ::/0), unspecified, loopback, link-local, multicast, reserved (240.0.0.0/4)
+  and broadcast addresses. Preflight and the analyzer both refuse such pools.
 - `contains(ranges, ip)`, `pool_of(ip, pools)`: which pool holds an address.
 - `usage(services, pools) -> Usage`: per pool, the distinct LoadBalancer IPs and the Services using them, from
   raw Service dicts (annotation `metallb.io/ip-allocated-from-pool`, else the pool containing the ingress IP).
@@ -356,6 +359,66 @@ def pool_of(ip: str, pools: Mapping[str, Sequence[AddressRange]]) -> Optional[st
         if contains(ranges, ip):
             return name
     return None
+
+
+# --------------------------------------------------------------------------------------------- special ranges
+
+# (CIDR, kind, why no client reaches a Service there), IPv4 then IPv6
+SPECIAL_NETWORKS = (
+    ("0.0.0.0/8", "unspecified", 'mean "this host" and are never a destination'),
+    ("127.0.0.0/8", "loopback", "never leave the host that uses them"),
+    ("169.254.0.0/16", "link-local", "are not routed, and the nodes' own links use them"),
+    ("224.0.0.0/4", "multicast", "belong to groups, not to one host"),
+    ("240.0.0.0/4", "reserved", "are reserved (class E): hosts and routers drop them"),
+    ("255.255.255.255/32", "broadcast", "reach every host of the segment"),
+    ("::/128", "unspecified", "are never a destination"),
+    ("::1/128", "loopback", "never leave the host that uses them"),
+    ("fe80::/10", "link-local", "are not routed, and the nodes' own links use them"),
+    ("ff00::/8", "multicast", "belong to groups, not to one host"),
+)
+EVERYTHING = "everything"
+
+
+@dataclass(frozen=True)
+class Special:
+    """A pool entry holding addresses of a special range (or every address of its family)."""
+
+    entry: AddressRange
+    kind: str  # loopback | multicast | link-local | unspecified | broadcast | reserved | EVERYTHING
+    network: str  # the special range, like 127.0.0.0/8
+    why: str
+
+    def __str__(self) -> str:
+        if self.kind == EVERYTHING:
+            return f"{self.entry} is every IPv{self.entry.version} address ({self.network}), loopback and multicast included"
+        network = ipaddress.ip_network(self.network)
+        if int(network.network_address) <= int(self.entry.first) and int(self.entry.last) <= int(
+            network.broadcast_address
+        ):
+            return f"{self.entry} is {self.kind} ({self.network}): {self.kind} addresses {self.why}"
+        return f"{self.entry} includes {self.kind} addresses ({self.network}), which {self.why}"
+
+
+def _special_ranges() -> List[Tuple[AddressRange, str, str]]:
+    found = []
+    for cidr, kind, why in SPECIAL_NETWORKS:
+        network = ipaddress.ip_network(cidr)
+        found.append((AddressRange(network.network_address, network.broadcast_address, cidr), kind, why))
+    return found
+
+
+def special_overlaps(ranges: Iterable[AddressRange]) -> List[Special]:
+    """Entries holding addresses no client can reach as a Service address, one Special per entry and range; an entry
+    spanning a whole family (0.0.0.0/0, ::/0) is reported once as such."""
+    specials = _special_ranges()
+    found: List[Special] = []
+    for entry in ranges:
+        if entry.size == 2**entry.first.max_prefixlen:
+            whole = "0.0.0.0/0" if entry.version == 4 else "::/0"
+            found.append(Special(entry, EVERYTHING, whole, ""))
+            continue
+        found += [Special(entry, kind, str(special), why) for special, kind, why in specials if entry.overlaps(special)]
+    return found
 
 
 # --------------------------------------------------------------------------------------------- usage

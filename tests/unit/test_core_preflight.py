@@ -720,6 +720,36 @@ def test_address_size():
         addresses.parse_addresses(["10.0.0.5/24"])
 
 
+@pytest.mark.parametrize(
+    "text, shown",
+    [
+        (
+            "127.0.0.0/30",
+            "127.0.0.0/30 is loopback (127.0.0.0/8): loopback addresses never leave the host that uses them",
+        ),
+        ("224.0.0.5-224.0.0.9", "224.0.0.5-224.0.0.9 is multicast (224.0.0.0/4)"),
+        ("169.254.10.0/24", "169.254.10.0/24 is link-local (169.254.0.0/16)"),
+        ("0.0.0.0/32", "0.0.0.0/32 is unspecified (0.0.0.0/8)"),
+        ("255.255.255.255/32", "255.255.255.255/32 is reserved (240.0.0.0/4)"),
+        ("0.0.0.0/0", "0.0.0.0/0 is every IPv4 address (0.0.0.0/0), loopback and multicast included"),
+        ("::/0", "::/0 is every IPv6 address (::/0), loopback and multicast included"),
+        ("::1/128", "::1/128 is loopback (::1/128)"),
+        ("fe80::/64", "fe80::/64 is link-local (fe80::/10)"),
+        ("ff02::/120", "ff02::/120 is multicast (ff00::/8)"),
+        ("192.168.0.0-255.255.255.255", "192.168.0.0-255.255.255.255 includes broadcast addresses"),
+    ],
+)
+def test_special_ranges_are_not_usable(text, shown):
+    status, message, details = run(addresses.check_address_size, planned(text))
+    assert status == FAIL and message.startswith("the planned range holds addresses no client can reach")
+    assert any(d.startswith(shown) for d in details), details
+
+
+def test_ordinary_ranges_are_usable():
+    for text in ("192.168.10.240-192.168.10.250", "10.0.0.0/8", "198.51.100.0/24", "2001:db8::/64", "223.255.255.0/24"):
+        assert run(addresses.check_address_size, planned(text))[0] == OK, text
+
+
 def test_addresses_overlapping_nodes():
     nodes = [
         node("n1", addresses=[("InternalIP", "192.168.1.10"), ("Hostname", "n1")]),
@@ -764,10 +794,9 @@ def test_addresses_and_existing_pools():
     pools = [
         {"metadata": meta("old", "metallb-system"), "spec": {"addresses": ["192.168.1.200-192.168.1.220", "bad entry"]}}
     ]
-    status, _message, details = run(addresses.check_addresses_pools, planned("192.168.1.192/27", ipaddresspools=pools))
-    assert status == WARN and details == (
-        "192.168.1.192/27 overlaps 192.168.1.200-192.168.1.220 of IPAddressPool metallb-system/old",
-    )
+    status, message, details = run(addresses.check_addresses_pools, planned("192.168.1.192/27", ipaddresspools=pools))
+    assert status == FAIL and "MetalLB's webhook refuses a pool that overlaps another" in message
+    assert details == ("192.168.1.192/27 overlaps 192.168.1.200-192.168.1.220 of IPAddressPool metallb-system/old",)
     assert run(addresses.check_addresses_pools, planned("192.168.2.0/24", ipaddresspools=pools))[0] == OK
     assert run(addresses.check_addresses_pools, planned("192.168.2.0/24"))[0] == OK  # no metallb.io CRDs at all
 

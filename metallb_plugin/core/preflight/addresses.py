@@ -1,10 +1,11 @@
-"""Planned addresses (--addresses): size, and overlaps with nodes, the service and pod CIDRs, pools, Services."""
+"""Planned addresses (--addresses): usable at all and how many, and overlaps with nodes, the service and pod CIDRs,
+pools, Services."""
 
 from typing import Iterable, List, Optional
 
 from metallb_plugin.core import ipam
 from metallb_plugin.core import objects as k8s
-from metallb_plugin.core.checks import OK, WARN, Check, Result, Skip, register
+from metallb_plugin.core.checks import FAIL, OK, WARN, Check, Result, Skip, register
 from metallb_plugin.core.preflight.facts import Facts
 
 
@@ -27,6 +28,14 @@ def _addresses(facts: Facts) -> List[ipam.AddressRange]:
 
 
 def check_address_size(facts: Facts) -> Result:
+    special = ipam.special_overlaps(_addresses(facts))
+    if special:
+        return Result(
+            FAIL,
+            "the planned range holds addresses no client can reach as a Service address: MetalLB would hand "
+            "them out anyway",
+            tuple(str(s) for s in special),
+        )
     size = ipam.capacity(_addresses(facts))
     families = [f"IPv{v}: {ipam.readable_count(n)}" for v, n in ((4, size.v4), (6, size.v6)) if n]
     return Result(
@@ -124,7 +133,12 @@ def check_addresses_pools(facts: Facts) -> Result:
         for planned, existing in ipam.overlaps(_addresses(facts), ranges):
             hits.append(f"{planned} overlaps {existing} of IPAddressPool {k8s.qualified(pool)}")
     if hits:
-        return Result(WARN, "the planned range overlaps existing IPAddressPools, which MetalLB refuses", tuple(hits))
+        return Result(
+            FAIL,
+            "the planned range overlaps existing IPAddressPools: MetalLB's webhook refuses a pool that overlaps "
+            "another",
+            tuple(hits),
+        )
     return Result(OK)
 
 
@@ -152,6 +166,7 @@ register(
             "planned-addresses",
             "planned addresses are usable",
             check_address_size,
+            hint="https://www.iana.org/assignments/iana-ipv4-special-registry/",
             when=planned,
         ),
         Check(
@@ -188,7 +203,6 @@ register(
             "planned-addresses",
             "planned addresses avoid existing IPAddressPools",
             check_addresses_pools,
-            severity="warning",
             hint="kubectl metallb pools",
             needs=("ipaddresspools",),
             when=planned,
