@@ -16,6 +16,9 @@ V1BETA1 = "metallb.io/v1beta1"
 V1BETA2 = "metallb.io/v1beta2"  # BGPPeer since v0.13.0
 DOCS = "https://metallb.io"
 
+# the plugin's own home (the GitHub repository .krew.yaml names; a test keeps the two equal)
+HOMEPAGE = "https://github.com/kubectl-metallb/kubectl-metallb"
+
 # timeouts and polling, in seconds
 CONNECT_TIMEOUT = 30.0  # the TCP/TLS connect limit, also when --request-timeout is longer
 DOWNLOAD_TIMEOUT = 60.0  # a release manifest, without --request-timeout

@@ -26,6 +26,7 @@ class Result:
     status: str
     message: str = ""
     details: Tuple[str, ...] = ()
+    items: Tuple[Any, ...] = ()  # structured details for the command's own document (the analyzer's findings)
 
 
 @dataclass(frozen=True)

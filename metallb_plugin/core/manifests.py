@@ -193,8 +193,10 @@ def _count_nodes(value: Any, budget: int) -> int:
     return seen
 
 
-def parse(data: Union[bytes, str], source: str = "the manifest") -> List[Obj]:
-    """The objects of a multi-document YAML text (bytes or str); empty documents are skipped."""
+def parse(data: Union[bytes, str], source: str = "the manifest", lists: bool = False) -> List[Obj]:
+    """The objects of a multi-document YAML text (bytes or str); empty documents are skipped. lists: accept
+    `kind: List` documents (kept whole: their items are the caller's to read); a text without objects is then
+    [] rather than an error."""
     import yaml
 
     size = len(data)
@@ -219,6 +221,9 @@ def parse(data: Union[bytes, str], source: str = "the manifest") -> List[Obj]:
                     f"document {number} of {source} is not a Kubernetes object (a {type(doc).__name__})"
                 )
             if doc.get("kind") == "List" and isinstance(doc.get("items"), list):
+                if lists:
+                    objects.append(doc)
+                    continue
                 raise ManifestError(f"document {number} of {source} is a List: give the objects one per document")
             meta = doc.get("metadata")
             if not doc.get("apiVersion") or not doc.get("kind") or not isinstance(meta, dict) or not meta.get("name"):
@@ -231,7 +236,7 @@ def parse(data: Union[bytes, str], source: str = "the manifest") -> List[Obj]:
         raise ManifestError(f"{source} is not valid YAML: {problem}{where}") from None
     except RecursionError:
         raise ManifestError(f"{source} is nested too deeply") from None
-    if not objects:
+    if not objects and not lists:
         raise ManifestError(f"{source} contains no objects")
     return objects
 

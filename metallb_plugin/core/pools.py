@@ -227,19 +227,19 @@ def advertisement_object(
     }
 
 
-def node_networks(nodes: Iterable[Obj]) -> List[Tuple[str, Any]]:
-    """[(what, network)] for node addresses (/32 or /128) and pod CIDRs of raw Node dicts."""
+def node_networks(nodes: Iterable[Obj], addresses: bool = True, pod_cidrs: bool = True) -> List[Tuple[str, Any]]:
+    """[(what, network)] for node addresses (/32 or /128) and pod CIDRs of raw Node dicts (either, or both)."""
     import ipaddress
 
     found: List[Tuple[str, Any]] = []
     for node in nodes:
         name = k8s.name(node)
-        for kind, address in k8s.node_addresses(node):
+        for kind, address in k8s.node_addresses(node) if addresses else []:
             try:
                 found.append((f'the {kind} of node "{name}"', ipaddress.ip_network(address)))
             except ValueError:
                 pass
-        for cidr in k8s.pod_cidrs(node):
+        for cidr in k8s.pod_cidrs(node) if pod_cidrs else []:
             try:
                 found.append((f'the pod CIDR of node "{name}"', ipaddress.ip_network(cidr, strict=False)))
             except ValueError:
