@@ -22,6 +22,7 @@ COMMANDS = {
     "install": "install or upgrade MetalLB (verified, idempotent, waits until it serves)",
     "uninstall": "remove MetalLB (backs up its configuration first)",
     "status": "show whether MetalLB is healthy and doing its job; explain one Service",
+    "analyze": "check MetalLB's configuration as a whole, live or from files (stable codes)",
     "pools": "list, create and delete address pools; migrate a legacy ConfigMap",
     "version": "show the plugin's and the cluster's versions",
     "completion": "print a shell completion script (bash, zsh, fish, or kubectl's plugin hook)",

@@ -13,6 +13,7 @@ Mirrors MetalLB's allocator (internal/allocator/allocator.go, controller/service
 API:
     annotation(service, keys) -> value           keys = (current, deprecated)
     deprecated_annotations(service) -> [key]     `metallb.universe.tf/*` keys on the Service
+    deprecated_fields(service) -> [path]         spec.loadBalancerIP (deprecated since Kubernetes 1.24)
     request(service) -> Request                  what the Service asks for
     evaluate_pools(service, pools, namespace_labels, services) -> [PoolFit]  one per pool, by name
 """
@@ -43,6 +44,10 @@ def annotation(service: Obj, keys: Iterable[str]) -> Optional[str]:
 
 def deprecated_annotations(service: Obj) -> List[str]:
     return sorted(k for k in k8s.annotations(service) if k.startswith(DEPRECATED_PREFIX))
+
+
+def deprecated_fields(service: Obj) -> List[str]:
+    return ["spec.loadBalancerIP"] if k8s.spec(service).get("loadBalancerIP") else []
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,11 @@ here, so no secret value ever reaches this code) and `View(facts)` derives what 
 own workloads and Pods, its configuration objects (and those left in other namespaces, which MetalLB ignores),
 events per object, EndpointSlices per Service.
 
-Kinds (Facts.objects keys, read from CLUSTER_SOURCES, then NAMESPACE_SOURCES): deployments, daemonsets (all namespaces), pods, events, configmaps (MetalLB
-namespace), services, serviceEvents, endpointslices, nodes, namespaces, validatingwebhookconfigurations,
-secrets ([{"name", "keys"}], MetalLB namespace), and the metallb.io kinds by plural (all namespaces):
-ipaddresspools, l2advertisements, bgpadvertisements, bgppeers, configurationstates, servicel2statuses,
-servicebgpstatuses.
+Kinds (Facts.objects keys, read from CLUSTER_SOURCES, then NAMESPACE_SOURCES): deployments, daemonsets (all
+namespaces), pods, events, configmaps (MetalLB namespace), services, serviceEvents, endpointslices, nodes,
+namespaces, servicecidrs, validatingwebhookconfigurations, secrets ([{"name", "type", "keys"}], MetalLB namespace),
+and the metallb.io kinds by plural (all namespaces): ipaddresspools, l2advertisements, bgpadvertisements,
+bgppeers, bfdprofiles, communities, configurationstates, servicel2statuses, servicebgpstatuses.
 """
 
 from dataclasses import dataclass, field
@@ -28,6 +28,8 @@ METALLB_KINDS = (
     "l2advertisements",
     "bgpadvertisements",
     "bgppeers",
+    "bfdprofiles",
+    "communities",
     "configurationstates",
     "servicel2statuses",
     "servicebgpstatuses",
@@ -36,9 +38,18 @@ CONFIG_KINDS = ("ipaddresspools", "l2advertisements", "bgpadvertisements", "bgpp
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 
-def _secret_keys(items: List[Obj]) -> List[Obj]:
-    """Secrets reduced to their names and key names as soon as they are read: no secret value is kept."""
-    return [{"name": name(s), "keys": sorted((s.get("data") or {}).keys())} for s in items]
+def secret_keys(items: List[Obj]) -> List[Obj]:
+    """Secrets reduced to their names, namespaces, types and key names as soon as they are read (stringData of a
+    file included): no secret value is kept."""
+    return [
+        {
+            "name": name(s),
+            "namespace": meta(s).get("namespace", ""),
+            "type": s.get("type", ""),
+            "keys": sorted(set(s.get("data") or {}) | set(s.get("stringData") or {})),
+        }
+        for s in items
+    ]
 
 
 # What status reads: first the whole cluster (to find the installation), then MetalLB's namespace.
@@ -48,6 +59,7 @@ CLUSTER_SOURCES = (
     Source("services", "v1", "services", ALL, "Services"),
     Source("nodes", "v1", "nodes", CLUSTER, "nodes"),
     Source("namespaces", "v1", "namespaces", CLUSTER, "namespaces"),
+    Source("servicecidrs", "networking.k8s.io/v1", "servicecidrs", CLUSTER, "ServiceCIDRs", optional=True),
     Source(
         "validatingwebhookconfigurations",
         "admissionregistration.k8s.io/v1",
@@ -71,8 +83,8 @@ CLUSTER_SOURCES = (
 NAMESPACE_SOURCES = (
     Source("pods", "v1", "pods", METALLB, "Pods"),
     Source("events", "v1", "events", METALLB, "Events"),
-    Source("secrets", "v1", "secrets", METALLB, "Secrets", keep=_secret_keys),
-    Source("configmaps", "v1", "configmaps", METALLB, "ConfigMaps", field_selector="metadata.name=config"),
+    Source("secrets", "v1", "secrets", METALLB, "Secrets", keep=secret_keys),
+    Source("configmaps", "v1", "configmaps", METALLB, "ConfigMaps"),
     Source(
         "endpointslices",
         "discovery.k8s.io/v1",
@@ -175,6 +187,7 @@ class View:
             self.speaker, "speaker", "--lb-class"
         )
         self.ignore_exclude_lb = self._switch(self.speaker, "speaker", "--ignore-exclude-lb")
+        self._analysis: Any = None
 
     def _find(self, items: List[Obj], wanted: Optional[str]) -> Optional[Obj]:
         if not wanted or not self.install:
@@ -195,6 +208,14 @@ class View:
         if workload is None:
             return False
         return bool(k8s.flag_switch(k8s.argv(k8s.main_container(workload, container)), flag))
+
+    def analysis(self) -> Any:
+        """The analyzer's run over these facts (core.analyze.Analysis), made once on first use."""
+        if self._analysis is None:
+            from metallb_plugin.core import analyze
+
+            self._analysis = analyze.analyze_facts(self.facts, view=self)
+        return self._analysis
 
     def served(self, kind: str) -> bool:
         return self.facts.metallb_served is not None and kind in self.facts.metallb_served
