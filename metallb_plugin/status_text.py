@@ -54,9 +54,37 @@ def overview_text(report, style):
     else:
         lines.append("none")
     lines.append("")
+    if report.drained:
+        lines += _drain_lines(report, style)
     colour = style.green if report.healthy else style.red
     lines.append(colour(report.summary()))
     return "\n".join(lines) + "\n"
+
+
+def _drain_lines(report, style):
+    title = f"If {', '.join(report.drained)} {'were' if len(report.drained) > 1 else 'was'} gone (--simulate-drain)"
+    lines = [title, "-" * len(title)]
+    rows = [
+        [
+            m.service,
+            ",".join(m.ips),
+            m.protocol,
+            ", ".join(m.now) + ("*" if m.now_predicted and m.now else "") or "-",
+            ", ".join(m.after) or "-",
+            m.change + (f" ({m.blocked})" if not m.after and m.blocked else ""),
+        ]
+        for m in report.moves
+    ]
+    if not rows:
+        return lines + ["no announced Service", ""]
+    lines.append(output.table(rows, ["service", "addresses", "protocol", "announced by", "after", "change"]))
+    if any(m.now_predicted for m in report.moves):
+        lines.append("* predicted (no ServiceL2Status, ServiceBGPStatus or nodeAssigned event tells)")
+    lost = [m.service for m in report.moves if not m.after]
+    if lost:
+        verb = "Service would lose its" if len(lost) == 1 else "Services would lose their"
+        lines.append(style.red(f"{len(lost)} {verb} announcement"))
+    return lines + [""]
 
 
 def explain_text(explanation, style):

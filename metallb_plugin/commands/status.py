@@ -8,8 +8,13 @@ kubectl metallb status [--wait [--timeout 5m]] [-o table|json|yaml]
 
 kubectl metallb status --service NAMESPACE/NAME
     One Service, step by step: type and class, what it requests, which pools could serve it, its events, its
-    endpoints, externalTrafficPolicy, the advertisements covering its pool and the nodes allowed to announce it,
-    ending with the most likely cause and the fix. NAME alone uses the kubeconfig context's namespace.
+    endpoints, externalTrafficPolicy, the advertisements covering its pool, the nodes that may announce it in
+    MetalLB's order (the winner marked) and the analyzer's findings about it, ending with the most likely cause
+    and the fix. NAME alone uses the kubeconfig context's namespace.
+
+kubectl metallb status [--service NAMESPACE/NAME] --simulate-drain NODE [--simulate-drain NODE ...]
+    Who would announce each Service (or that one) if those nodes were gone, and which Services would lose their
+    announcement. Nothing is changed.
 
 MetalLB's namespace is the one it is found in (any namespace, manifest or Helm labels), or -n when given.
 
@@ -47,6 +52,13 @@ def add_arguments(parser):
         "--wait", action="store_true", help="wait until MetalLB is healthy (or the Service is served), up to --timeout"
     )
     add_timeout(parser, defaults.STATUS_TIMEOUT, "how long --wait waits, like 90s or 5m")
+    parser.add_argument(
+        "--simulate-drain",
+        action="append",
+        default=[],
+        metavar="NODE",
+        help="show who would announce each Service if this node were gone (repeatable; nothing is changed)",
+    )
 
 
 # --------------------------------------------------------------------------------------------- reading
@@ -91,10 +103,20 @@ def _target(args, client):
     return namespace, name
 
 
+def _check_drained(args, facts):
+    nodes = {name(n) for n in facts.listed("nodes")}
+    unknown = sorted(set(args.simulate_drain) - nodes)
+    if unknown:
+        raise errors.UsageError(
+            f"--simulate-drain {', '.join(unknown)}: no such node (nodes: {k8s.listing(sorted(nodes), 10) or 'none'})"
+        )
+
+
 def _overview(ctx, client, args):
     facts = gather(client, args)
     facts.now = ctx.now()
-    report = status.evaluate(facts)
+    _check_drained(args, facts)
+    report = status.evaluate(facts, drained=args.simulate_drain)
     return report, report.healthy, report.to_document()
 
 
@@ -114,7 +136,8 @@ def _service(ctx, client, args, target):
         if not facts.readable("services"):
             raise errors.PluginError(f"cannot read Services: {facts.reason('services')}")
         raise errors.PluginError(f"Service {target[0]}/{target[1]} not found")
-    explanation = explainer.explain(View(facts), service)
+    _check_drained(args, facts)
+    explanation = explainer.explain(View(facts), service, drained=args.simulate_drain)
     return explanation, explanation.ok, explanation.to_document()
 
 

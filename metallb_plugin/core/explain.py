@@ -14,17 +14,25 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 from metallb_plugin.core import advertisements as adv
-from metallb_plugin.core import allocation, workloads
+from metallb_plugin.core import allocation, election, workloads
 from metallb_plugin.core import events as ev
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core import service_status as svc
 from metallb_plugin.core.checks import FAIL, OK, WARN
+from metallb_plugin.core.explain_nodes import (
+    INFO,
+    analyzer_step,
+    announce_failed,
+    announced_step,
+    compare,
+    drained_steps,
+    election_steps,
+    no_candidate,
+)
 from metallb_plugin.core.objects import Obj, key, meta, name
 from metallb_plugin.core.selectors import describe
 from metallb_plugin.core.view import View, ready_endpoints
 
-INFO = "info"
-EXCLUDE_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
 MAX_EVENTS = 10
 
 
@@ -49,6 +57,8 @@ class Explanation:
     pools: List[allocation.PoolFit] = field(default_factory=list)
     announced_by: List[svc.Announcement] = field(default_factory=list)
     ips: List[str] = field(default_factory=list)
+    elections: List[election.Election] = field(default_factory=list)  # who may announce it, in MetalLB's order
+    after_drain: List[election.Election] = field(default_factory=list)  # the same without --simulate-drain's nodes
 
     def to_document(self) -> Dict[str, Any]:
         return {
@@ -58,6 +68,8 @@ class Explanation:
             "ips": list(self.ips),
             "announcedBy": [a.to_dict() for a in self.announced_by],
             "pools": [p.to_dict() for p in self.pools],
+            "election": [e.to_dict() for e in self.elections],
+            "afterDrain": [e.to_dict() for e in self.after_drain],
             "steps": [s.to_dict() for s in self.steps],
             "cause": {"summary": self.cause, "fix": self.fix},
         }
@@ -81,20 +93,30 @@ class _Builder:
             self.cause = (summary, fix)
 
 
-def _node_ready_condition(node: Obj, kind: str) -> Optional[str]:
-    return next(
-        (c.get("status") for c in (node.get("status") or {}).get("conditions") or [] if c.get("type") == kind), None
-    )
+SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
+
+
+def _system(b: _Builder) -> bool:
+    """A Service the cluster or MetalLB itself relies on (the API server's, kube-system's, MetalLB's webhook): making
+    it a LoadBalancer would expose it, so no fix proposes that."""
+    return b.ns in SYSTEM_NAMESPACES or b.ns == b.view.ns or (b.ns, b.name) == ("default", "kubernetes")
 
 
 def _type_and_class(b: _Builder) -> bool:
     kind = b.spec.get("type", "ClusterIP")
     if kind != "LoadBalancer":
         b.step(f"type {kind}: not a LoadBalancer Service", FAIL)
-        b.blocked(
-            f"{key(b.service)} is of type {kind}; MetalLB only serves type LoadBalancer",
-            f'kubectl -n {b.ns} patch service {b.name} -p \'{{"spec":{{"type":"LoadBalancer"}}}}\'',
-        )
+        if _system(b):
+            b.blocked(
+                f"{key(b.service)} is a cluster-internal system Service of type {kind}; MetalLB only serves type "
+                "LoadBalancer, and this one must stay as it is",
+                "to reach its Pods from outside, create a Service of your own of type LoadBalancer that selects them",
+            )
+        else:
+            b.blocked(
+                f"{key(b.service)} is of type {kind}; MetalLB only serves type LoadBalancer",
+                f'kubectl -n {b.ns} patch service {b.name} -p \'{{"spec":{{"type":"LoadBalancer"}}}}\'',
+            )
         return False
     handled, why = svc.handles(b.view, b.service)
     cls = b.spec.get("loadBalancerClass")
@@ -264,7 +286,7 @@ def _endpoints(b: _Builder) -> Tuple[List[Tuple[str, Optional[str]]], List[str]]
     return ready, nodes
 
 
-def _traffic_policy(b: _Builder, endpoint_nodes: List[str]) -> Optional[List[str]]:
+def _traffic_policy(b: _Builder, endpoint_nodes: List[str]) -> None:
     policy = b.spec.get("externalTrafficPolicy", "Cluster")
     if policy == "Local":
         if endpoint_nodes:
@@ -275,9 +297,8 @@ def _traffic_policy(b: _Builder, endpoint_nodes: List[str]) -> Optional[List[str
             )
         else:
             b.step("externalTrafficPolicy Local: no node has a ready endpoint, so no node may announce it", FAIL)
-        return endpoint_nodes
+        return
     b.step(f"externalTrafficPolicy {policy}: any node may announce it", OK)
-    return None
 
 
 def _advertisements(b: _Builder, pool_names: Set[str]) -> List[Obj]:
@@ -313,83 +334,14 @@ def _advertisements(b: _Builder, pool_names: Set[str]) -> List[Obj]:
     return usable
 
 
-def _speaker_nodes(view: View) -> Optional[Set[str]]:
-    """Names of nodes with a ready speaker Pod, or None when no speaker Pod is visible."""
-    if not view.speaker:
-        return set()
-    pods = workloads.pods_of(view.speaker, view.pods)
-    if not pods:
-        return None
-    return {str((p.get("spec") or {}).get("nodeName")) for p in pods if workloads.pod_ready(p)}
-
-
-def _nodes(b: _Builder, usable: List[Obj], local_nodes: Optional[List[str]]) -> Tuple[List[str], Dict[str, List[str]]]:
-    view = b.view
-    speakers = _speaker_nodes(view)
-    candidates: List[str] = []
-    lines: List[str] = []
-    reasons: Dict[str, List[str]] = {}
-    for node in view.nodes:
-        node_name = name(node)
-        why = []
-        labels = meta(node).get("labels") or {}
-        if EXCLUDE_LABEL in labels and not view.ignore_exclude_lb:
-            why.append(f"labelled {EXCLUDE_LABEL} (the speaker's --ignore-exclude-lb is off)")
-        if _node_ready_condition(node, "NetworkUnavailable") == "True":
-            why.append("NetworkUnavailable")
-        if not any(adv.allows_node(a, node) for a in usable):
-            why.append("no advertisement's nodeSelectors select it")
-        if speakers is not None and node_name not in speakers:
-            why.append("no ready speaker")
-        if local_nodes is not None and node_name not in local_nodes:
-            why.append("no ready endpoint (externalTrafficPolicy Local)")
-        if why:
-            lines.append(f"× {node_name}: {'; '.join(why)}")
-            for reason in why:
-                reasons.setdefault(reason, []).append(node_name)
-        else:
-            candidates.append(node_name)
-            lines.append(f"√ {node_name}")
-    if speakers is None and view.speaker:
-        lines.append("speaker Pods are not visible: speaker readiness per node is not known")
-    status = OK if candidates else FAIL
-    b.step(f"nodes that may announce it: {len(candidates)} of {len(view.nodes)}", status, lines)
-    return candidates, reasons
-
-
-def _nodes_fix(reasons: Dict[str, List[str]], view: View) -> str:
-    if any(r.startswith("labelled") for r in reasons):
-        return (
-            f"remove the label ({EXCLUDE_LABEL}) from a node, or run the speaker with --ignore-exclude-lb "
-            "(Helm: speaker.ignoreExcludeLB=true)"
-        )
-    if "no ready speaker" in reasons:
-        return f"kubectl -n {view.ns} get pods -o wide (why is the speaker not ready there?)"
-    if any(r.startswith("no advertisement") for r in reasons):
-        return "widen the advertisement's nodeSelectors, or label the nodes that should announce"
-    if any(r.startswith("no ready endpoint") for r in reasons):
-        return "run the Service's Pods on nodes that may announce, or use externalTrafficPolicy Cluster"
-    return "check the nodes' conditions: kubectl describe nodes"
-
-
-def _announced(b: _Builder, state: svc.ServiceState) -> List[svc.Announcement]:
-    found = state.announced_by
-    if found:
-        b.step(
-            "announced by " + ", ".join(f"{a.node} ({a.protocol})" for a in found),
-            OK,
-            [f"from {a.source}" for a in found[:1]],
-        )
-        return found
-    b.step("announced by: no node", WARN if state.severity != "fail" else FAIL, [state.reason] if state.reason else [])
-    return found
-
-
-def explain(view: View, service: Obj) -> Explanation:
+def explain(view: View, service: Obj, drained: Iterable[str] = ()) -> Explanation:
+    """The step-by-step explanation; drained: nodes --simulate-drain takes away."""
     b = _Builder(view, service)
     state: Optional[svc.ServiceState] = None
     fits: List[allocation.PoolFit] = []
     announced: List[svc.Announcement] = []
+    elections: List[election.Election] = []
+    after: List[election.Election] = []
     if _type_and_class(b):
         wanted = _request(b)
         _metallb(b)
@@ -397,10 +349,13 @@ def explain(view: View, service: Obj) -> Explanation:
         state = _address(b, wanted, fits)
         if state.state == svc.ASSIGNED:
             _, endpoint_nodes = _endpoints(b)
-            local_nodes = _traffic_policy(b, endpoint_nodes)
+            _traffic_policy(b, endpoint_nodes)
             usable = _advertisements(b, {state.pool} if state.pool else set())
-            candidates, reasons = _nodes(b, usable, local_nodes)
-            announced = _announced(b, state)
+            elections = election_steps(b, usable, state.pool or "")
+            candidates = [n for e in elections for n in e.ranked]
+            announced = announced_step(b, state)
+            gone = tuple(sorted(set(drained)))
+            after = drained_steps(b, usable, state.pool or "", gone) if gone else []
             if not announced:
                 if not usable:
                     b.blocked(
@@ -414,16 +369,18 @@ def explain(view: View, service: Obj) -> Explanation:
                         f"kubectl -n {b.ns} get endpointslices -l kubernetes.io/service-name={b.name}; check its Pods",
                     )
                 elif not candidates:
-                    summary = "no node may announce it: " + "; ".join(
-                        f"{', '.join(nodes)}: {reason}" for reason, nodes in reasons.items()
-                    )
-                    b.blocked(summary, _nodes_fix(reasons, view))
+                    no_candidate(b, elections, state.pool or "")
+                elif state.severity == "fail" and announce_failed(b, state.pool):
+                    pass
                 elif state.severity == "fail":
                     b.blocked(
                         f"nodes {', '.join(candidates)} may announce it, yet none does",
                         f"kubectl -n {view.ns} logs daemonset/{view.install.speaker if view.install else 'speaker'}"
                         " (look for the Service's name)",
                     )
+            else:
+                compare(b, elections, announced)
+        analyzer_step(b, state.pool or allocation.request(service).pool)
     ips = k8s.ingress_addresses(service)
     ok = False
     if state is None:
@@ -449,4 +406,6 @@ def explain(view: View, service: Obj) -> Explanation:
         pools=fits,
         announced_by=announced,
         ips=ips,
+        elections=elections,
+        after_drain=after,
     )

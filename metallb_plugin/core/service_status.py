@@ -52,6 +52,7 @@ class ServiceState:
     hint: str = ""
     severity: Optional[str] = None  # None: fine; "warn" or "fail": a problem of this Service
     deprecated_annotations: List[str] = field(default_factory=list)
+    deprecated_fields: List[str] = field(default_factory=list)  # spec.loadBalancerIP
 
     @property
     def key(self) -> str:
@@ -70,6 +71,7 @@ class ServiceState:
             "hint": self.hint,
             "problem": self.severity,
             "deprecatedAnnotations": list(self.deprecated_annotations),
+            "deprecatedFields": list(self.deprecated_fields),
         }
 
 
@@ -233,6 +235,7 @@ def classify(view: View, service: Obj) -> ServiceState:
         name(service),
         PENDING,
         deprecated_annotations=allocation.deprecated_annotations(service),
+        deprecated_fields=allocation.deprecated_fields(service),
     )
     ok, why = handles(view, service)
     state.ips = k8s.ingress_addresses(service)

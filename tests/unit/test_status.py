@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from metallb_plugin.core import allocation, events, explain, objects, service_status, status, workloads
+from metallb_plugin.core import allocation, election, events, explain, objects, service_status, status, workloads
 from metallb_plugin.core.checks import FAIL, OK, SKIP, WARN
 from metallb_plugin.core.snapshot import Unreadable
 from metallb_plugin.core.view import METALLB_KINDS, Facts, View, locate
@@ -84,11 +84,12 @@ def daemonset(
 ):
     labels = labels or MANIFEST["speaker"]
     volumes = [{"name": "memberlist", "secret": {"secretName": memberlist}}] if memberlist else []
+    bind = [{"name": "METALLB_ML_BIND_ADDR", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}]
     main = {
         "name": "speaker",
         "image": f"quay.io/metallb/speaker:{version}",
         "args": list(args),
-        "env": [{"name": k, "value": v} for k, v in (env or {}).items()],
+        "env": (bind if memberlist else []) + [{"name": k, "value": v} for k, v in (env or {}).items()],
     }
     return {
         "kind": "DaemonSet",
@@ -1046,13 +1047,9 @@ def test_explain_unannounced_causes():
     assert _explain(facts, "web").cause == (
         "pool prod is not announced: no L2Advertisement or BGPAdvertisement covers it (or selects this Service)"
     )
-    facts.objects["l2advertisements"] = [l2(nodeSelectors=[{"matchLabels": {"edge": "true"}}])]
-    result_ = _explain(facts, "web")
-    assert result_.cause == "no node may announce it: n1, n2: no advertisement's nodeSelectors select it"
-    assert result_.fix == "widen the advertisement's nodeSelectors, or label the nodes that should announce"
     facts.objects["l2advertisements"] = [l2()]
     facts.objects["nodes"] = [
-        node("n1", labels={explain.EXCLUDE_LABEL: ""}),
+        node("n1", labels={election.EXCLUDE_LABEL: ""}),
         node("n2", conditions=[{"type": "NetworkUnavailable", "status": "True"}]),
     ]
     result_ = _explain(facts, "web")
@@ -1060,13 +1057,49 @@ def test_explain_unannounced_causes():
         "no node may announce it: n1: labelled node.kubernetes.io/exclude-from-external-load-"
         "balancers (the speaker's --ignore-exclude-lb is off); n2: NetworkUnavailable"
     )
+    assert result_.fix == (
+        "remove the label from n1 (kubectl label node n1 node.kubernetes.io/exclude-from-external-load-balancers-), "
+        "or run the speaker with --ignore-exclude-lb (Helm: speaker.ignoreExcludeLB=true); or repair the network of "
+        "n2 (its NetworkUnavailable condition): kubectl describe node n2"
+    )
     facts.objects["daemonsets"][0]["spec"]["template"]["spec"]["containers"][0]["args"] = ["--ignore-exclude-lb"]
     facts.objects["pods"] = [pod("speaker-a", "n2")]
     result_ = _explain(facts, "web")
     assert result_.cause == "no node may announce it: n1: no ready speaker; n2: NetworkUnavailable"
-    assert result_.fix == "kubectl -n metallb-system get pods -o wide (why is the speaker not ready there?)"
+    assert result_.fix.startswith(
+        "kubectl -n metallb-system get pods -o wide (why is the speaker not ready on n1?); or repair the network of n2"
+    )
     facts.objects["pods"] = [pod("speaker-a", "n1")]
     assert _explain(facts, "web").cause == "nodes n1 may announce it, yet none does"
+
+
+def test_explain_names_the_advertisement_that_selects_no_node_instead_of_a_label_that_would_not_help():
+    """Both nodes are excluded by label AND the only L2Advertisement selects neither: removing the label would
+    change nothing, so the explanation names the advertisement (the analyzer's MLB0302)."""
+    facts = healthy()
+    facts.objects["servicel2statuses"] = []
+    facts.objects["nodes"] = [node("n1", labels={election.EXCLUDE_LABEL: ""}), node("n2")]
+    facts.objects["l2advertisements"] = [l2("edge-only", nodeSelectors=[{"matchLabels": {"edge": "true"}}])]
+    result_ = _explain(facts, "web")
+    assert result_.cause == (
+        "MLB0302 L2Advertisement edge-only: its nodeSelectors (edge=true) select none of the 2 nodes, so it announces "
+        "nothing"
+    )
+    assert "remove the label" not in result_.fix and result_.fix.startswith("correct the nodeSelectors")
+    last = result_.steps[-1]
+    assert last.title == "configuration analysis: 1 finding about it (kubectl metallb analyze)"
+    assert last.status == FAIL and last.lines[0].startswith("MLB0302 L2Advertisement edge-only")
+
+
+def test_explain_when_every_node_has_several_blockers_names_all_a_node_needs():
+    facts = healthy()
+    facts.objects["servicel2statuses"] = []
+    facts.objects["nodes"] = [
+        node("n1", labels={election.EXCLUDE_LABEL: ""}, conditions=[{"type": "NetworkUnavailable", "status": "True"}])
+    ]
+    result_ = _explain(facts, "web")
+    assert result_.fix.startswith("n1 needs all of: repair the network of n1")
+    assert "; and remove the label from n1" in result_.fix
 
 
 def test_explain_other_implementation_and_foreign_class_with_address():

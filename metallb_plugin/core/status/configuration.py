@@ -1,8 +1,10 @@
-"""Configuration: pools, advertisements, pools nothing announces, BGP, ConfigurationState."""
+"""Configuration: pools, advertisements, pools nothing announces, BGP, ConfigurationState, and the analyzer's
+errors and warnings (kubectl metallb analyze) that no other status check reports."""
 
 from typing import Dict, List
 
 from metallb_plugin.core import advertisements as adv
+from metallb_plugin.core import analyze
 from metallb_plugin.core.checks import FAIL, OK, WARN, Check, Result, Skip, register
 from metallb_plugin.core.objects import Obj, meta, name
 from metallb_plugin.core.status.common import (
@@ -128,6 +130,31 @@ def check_configuration_state(view: View) -> Result:
     return Result(OK, f"configuration valid ({_plural(len(states), 'component')}: Valid)")
 
 
+def check_analyzer(view: View) -> Result:
+    _need_crds(view)
+    analysis = view.analysis()
+    found = [
+        f
+        for f in analysis.findings
+        if f.level in (analyze.ERROR, analyze.WARNING) and not analyze.RULES[f.code].shown_by
+    ]
+    if not found:
+        skipped = len(analysis.skipped)
+        return Result(
+            OK, "the analyzer finds no problem" + (f" ({_plural(skipped, 'rule')} skipped)" if skipped else "")
+        )
+    errors = sum(1 for f in found if f.level == analyze.ERROR)
+    counts = ", ".join(
+        text
+        for text in (
+            _plural(errors, "error") if errors else "",
+            _plural(len(found) - errors, "warning") if len(found) > errors else "",
+        )
+        if text
+    )
+    return Result(FAIL if errors else WARN, f"the analyzer finds {counts}", tuple(f.line() for f in found))
+
+
 register(
     "configuration",
     "Configuration",
@@ -171,6 +198,14 @@ register(
             "configuration accepted",
             check_configuration_state,
             hint=named("kubectl -n {ns} get configurationstates -o yaml"),
+            when=crds_served,
+        ),
+        Check(
+            "config.analyzer",
+            "configuration",
+            "configuration analysis",
+            check_analyzer,
+            hint="kubectl metallb analyze (each code's fix and documentation)",
             when=crds_served,
         ),
     ),

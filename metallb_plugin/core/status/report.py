@@ -6,17 +6,18 @@ Document:
      "configuration": {"ipAddressPools", "l2Advertisements", "bgpAdvertisements", "bgpPeers",
                        "unannouncedPools": [...], "ignoredObjects": [...], "configurationStates": [...]},
      "services": [ServiceState.to_dict()], "checks": checks.to_document(outcomes),
+     "drain": {"nodes": [...], "services": [announcing.Moved.to_dict()]}   (only with --simulate-drain)
      "problems": [{"id", "category", "categoryId", "severity", "message", "details", "hint"}]}
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional
 
 from metallb_plugin.core import advertisements as adv
-from metallb_plugin.core import checks, workloads
+from metallb_plugin.core import announcing, checks, workloads
 from metallb_plugin.core import service_status as svc
 from metallb_plugin.core.checks import FAIL, WARN, Outcome, to_document
-from metallb_plugin.core.objects import Obj, meta, name
+from metallb_plugin.core.objects import Obj, key, meta, name
 from metallb_plugin.core.status.common import _plural
 from metallb_plugin.core.status.configuration import ignored_objects
 from metallb_plugin.core.view import Facts, View
@@ -30,6 +31,8 @@ class Report:
     view: View
     outcomes: List[Outcome]
     services: List[svc.ServiceState]
+    drained: List[str] = field(default_factory=list)
+    moves: List[announcing.Moved] = field(default_factory=list)  # with --simulate-drain
 
     @property
     def healthy(self) -> bool:
@@ -57,6 +60,9 @@ class Report:
     def to_document(self) -> Dict[str, Any]:
         view = self.view
         install = view.install
+        drain = (
+            {"drain": {"nodes": self.drained, "services": [m.to_dict() for m in self.moves]}} if self.drained else {}
+        )
         return {
             "namespace": view.ns,
             "installation": install.to_dict() if install else None,
@@ -99,6 +105,7 @@ class Report:
                 }
                 for o in self.problems
             ],
+            **drain,
         }
 
 
@@ -121,9 +128,12 @@ def _daemonset_doc(view: View, ds: Optional[Obj]) -> Optional[Dict[str, Any]]:
     }
 
 
-def evaluate(facts: Facts, skip: Iterable[str] = ()) -> Report:
-    """The Report of every status check over facts (view.Facts); skip: check ids not to run."""
+def evaluate(facts: Facts, skip: Iterable[str] = (), drained: Iterable[str] = ()) -> Report:
+    """The Report of every status check over facts (view.Facts); skip: check ids not to run; drained: nodes
+    --simulate-drain takes away (the report then says who would announce each Service)."""
     view = View(facts)
     view.states = [svc.classify(view, s) for s in view.lb_services] if facts.readable("services") else []
     outcomes = checks.evaluate(facts, CATEGORY_IDS, skip, subject=view)
-    return Report(facts, view, outcomes, view.states)
+    gone = sorted(set(drained))
+    moves = announcing.drain(view, view.states, {key(s): s for s in view.lb_services}, gone) if gone else []
+    return Report(facts, view, outcomes, view.states, gone, moves)

@@ -70,15 +70,26 @@ def check_foreign(view: View) -> Result:
 def check_annotations(view: View) -> Result:
     states = view.states
     view.facts.get("services")
-    old = [s for s in states if s.deprecated_annotations]
+    old = [s for s in states if s.deprecated_annotations or s.deprecated_fields]
     if old:
+        annotated = sum(1 for s in old if s.deprecated_annotations)
+        fields = sum(1 for s in old if s.deprecated_fields)
+        what = [
+            text
+            for text in (
+                f"{_plural(annotated, 'Service')} metallb.universe.tf/ annotations (use metallb.io/)"
+                if annotated
+                else "",
+                f"{_plural(fields, 'Service')} spec.loadBalancerIP (use metallb.io/loadBalancerIPs)" if fields else "",
+            )
+            if text
+        ]
         return Result(
             WARN,
-            f"{_plural(len(old), 'Service')} {'uses' if len(old) == 1 else 'use'} deprecated "
-            "metallb.universe.tf/ annotations (use metallb.io/)",
-            tuple(f"{s.key}: {', '.join(s.deprecated_annotations)}" for s in old),
+            f"deprecated: {'; '.join(what)}",
+            tuple(f"{s.key}: {', '.join(s.deprecated_annotations + s.deprecated_fields)}" for s in old),
         )
-    return Result(OK, "no deprecated annotations")
+    return Result(OK, "no deprecated annotations or fields")
 
 
 register(
@@ -113,7 +124,7 @@ register(
         Check(
             "services.annotations",
             "services",
-            "no deprecated annotations",
+            "no deprecated annotations or fields",
             check_annotations,
             severity="warning",
             hint="https://metallb.io/usage/",
