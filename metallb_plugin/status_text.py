@@ -69,7 +69,7 @@ def _drain_lines(report, style):
             m.service,
             ",".join(m.ips),
             m.protocol,
-            ", ".join(m.now) + ("*" if m.now_predicted and m.now else "") or "-",
+            ", ".join(m.now) + ("*" if m.now and not m.observed else "") or "-",
             ", ".join(m.after) or "-",
             m.change + (f" ({m.blocked})" if not m.after and m.blocked else ""),
         ]
@@ -78,7 +78,7 @@ def _drain_lines(report, style):
     if not rows:
         return lines + ["no announced Service", ""]
     lines.append(output.table(rows, ["service", "addresses", "protocol", "announced by", "after", "change"]))
-    if any(m.now_predicted for m in report.moves):
+    if any(m.now and not m.observed for m in report.moves):
         lines.append("* predicted (no ServiceL2Status, ServiceBGPStatus or nodeAssigned event tells)")
     lost = [m.service for m in report.moves if not m.after]
     if lost:

@@ -27,9 +27,16 @@ from metallb_plugin.core.view import CLUSTER_SOURCES, METALLB_KINDS, NAMESPACE_S
 from metallb_plugin.errors import ExitCode
 
 EXTENSIONS = (".yaml", ".yml", ".json")
-CLUSTER_KEYS = ("deployments", "daemonsets", "services", "nodes", "servicecidrs", "serviceEvents") + tuple(
-    files.CONFIG_KEYS
-)
+# announceFailed events and ServiceL2Statuses tell which Services an L2Advertisement's interfaces keep unannounced
+CLUSTER_KEYS = (
+    "deployments",
+    "daemonsets",
+    "services",
+    "nodes",
+    "servicecidrs",
+    "serviceEvents",
+    "servicel2statuses",
+) + files.CONFIG_KEYS
 NAMESPACE_KEYS = ("secrets", "configmaps")
 ANNOUNCE_FAILED_EVENTS = "involvedObject.kind=Service,reason=announceFailed"
 

@@ -103,10 +103,14 @@ class Moved:
     service: str
     ips: List[str]
     protocol: str
-    now: List[str]  # announcing now: the status objects / events, else predicted
-    now_predicted: bool
-    after: List[str]
-    blocked: str  # why nothing would announce it after the drain
+    observed: List[str]  # announcing now, as its ServiceL2Status / ServiceBGPStatus / nodeAssigned events say
+    predicted: List[str]  # announcing now, as MetalLB's order predicts
+    after: List[str]  # predicted once the drained nodes are gone
+    blocked: str  # why nothing would announce it then
+
+    @property
+    def now(self) -> List[str]:
+        return self.observed or self.predicted
 
     @property
     def change(self) -> str:
@@ -119,8 +123,8 @@ class Moved:
             "service": self.service,
             "ips": list(self.ips),
             "protocol": self.protocol,
-            "announcedBy": list(self.now),
-            "predicted": self.now_predicted,
+            "announcedBy": list(self.observed),
+            "predictedNow": list(self.predicted),
             "after": list(self.after),
             "change": self.change,
             "reason": self.blocked,
@@ -147,8 +151,8 @@ def drain(view: View, states: Iterable[Any], services: Dict[str, Obj], drained: 
                     key(service),
                     list(state.ips),
                     protocol,
-                    observed or before.announcers,
-                    not observed,
+                    observed,
+                    before.announcers,
                     after.announcers,
                     after.blocked,
                 )

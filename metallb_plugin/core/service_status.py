@@ -115,10 +115,16 @@ def announcements(view: View, service: Obj) -> List[Announcement]:
             node = (obj.get("status") or {}).get("node") or (meta(obj).get("labels") or {}).get("metallb.io/node")
             if node and _status_matches(obj, service):
                 found.add(Announcement(node, protocol, source))
-    if not found:
+    # nodeAssigned events only tell for a protocol whose status kind the release lacks: a speaker records the event
+    # even when it then cannot announce (announceFailed), and its status object is written only when it announces
+    silent = {
+        p for kind, p in (("servicel2statuses", adv.L2), ("servicebgpstatuses", adv.BGP)) if not view.served(kind)
+    }
+    if not found and silent:
         events = [e for e in view.events_of_service(service) if e.get("reason") == "nodeAssigned"]
         matched = [(ev.when(e), ANNOUNCING.search(e.get("message") or "")) for e in events]
         parsed = [(t, m.group(1), m.group(2)) for t, m in matched if m]
+        parsed = [p for p in parsed if p[2] in silent]
         layer2 = [p for p in parsed if p[2] == adv.L2]
         if layer2:  # one node at a time announces in L2: the latest event names it
             latest = max(layer2)

@@ -493,3 +493,29 @@ def test_unreadable_kinds_skip_their_rules_never_pass():
     skipped = {o.check.id: o.result for o in analysis.skipped}
     assert skipped["MLB0402"].status == SKIP
     assert skipped["MLB0402"].message == "no permission to list IPAddressPools in all namespaces"
+
+
+def test_every_code_has_its_section_in_the_documentation():
+    import os
+    import re
+
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "analyzers.md")
+    with open(path) as handle:
+        text = handle.read()
+    sections = re.findall(r"^## (MLB\d{4})\n\n\*\*(.+)\*\* \((error|warning|info)\)$", text, re.M)
+    assert [code for code, _, _ in sections] == list(analyze.CODES)
+    for code, _, level in sections:
+        assert RULES[code].level == level, code
+    mentioned = set(re.findall(r"MLB\d{4}", text))
+    assert mentioned == set(analyze.CODES)
+
+
+def test_documentation_links_point_at_the_repository_krew_names():
+    import os
+    import re
+
+    path = os.path.join(os.path.dirname(__file__), "..", "..", ".krew.yaml")
+    with open(path) as handle:
+        repository = re.search(r'\$repository := "([^"]+)"', handle.read()).group(1)
+    assert HOMEPAGE == f"https://github.com/{repository}"
+    assert analyze.doc_url("MLB0402") == f"https://github.com/{repository}/blob/main/docs/analyzers.md#mlb0402"

@@ -170,7 +170,8 @@ def test_drain_table():
     report = status.evaluate(view.facts, drained=["n1", "n2", "n3"])
     moved = report.moves
     assert len(moved) == 1 and moved[0].service == "apps/web"
-    assert moved[0].now == ["n1"] and not moved[0].now_predicted  # the ServiceL2Status says n1
+    assert moved[0].now == moved[0].observed == ["n1"]  # the ServiceL2Status says n1
+    assert moved[0].predicted == by_hash(["n1", "n2", "n3"])[:1]
     assert moved[0].after == [] and moved[0].change == "loses its announcement"
     assert report.to_document()["drain"]["services"][0]["change"] == "loses its announcement"
     other = next(n for n in ("n2", "n3") if n != elect(view).winner)

@@ -12,8 +12,10 @@ from unit.test_status import (
     deployment,
     endpoint_slice,
     evaluate,
+    event,
     healthy,
     l2,
+    l2_status,
     node,
     pod,
     pool,
@@ -88,6 +90,30 @@ def test_service_explanation_ends_with_the_analyzers_finding():
     assert explained.steps[-1].status == WARN and explained.steps[-1].lines[0].startswith("MLB0605 Service apps/web")
 
 
+def test_an_interface_the_elected_node_lacks():
+    """The speaker records announceFailed and then nodeAssigned, but writes no ServiceL2Status: not announced."""
+    facts = healthy()
+    facts.objects["servicel2statuses"] = []
+    facts.objects["l2advertisements"] = [l2(interfaces=["eth9"])]
+    message = (
+        'the interfaces specified by LB IP "192.168.10.1" doesn\'t exist in assigned node "n1" with protocol "layer2"'
+    )
+    facts.objects["serviceEvents"] += [
+        event("Service", "apps", "web", "announceFailed", message, "Warning", minutes_ago=1),
+        event(
+            "Service", "apps", "web", "nodeAssigned", 'announcing from node "n1" with protocol "layer2"', minutes_ago=1
+        ),
+    ]
+    explained = _explain(facts, "apps", "web")
+    assert not explained.ok and explained.announced_by == []
+    assert explained.cause == (
+        "MLB0304 Service apps/web is not announced: node n1 has none of the interfaces its L2Advertisements name "
+        "(eth9; MetalLB's announceFailed event)"
+    )
+    facts.objects["servicel2statuses"] = [l2_status("web", "n1")]  # fixed since: the speaker announces
+    assert _explain(facts, "apps", "web").ok
+
+
 # --------------------------------------------------------------------------------------------- commands
 
 
@@ -137,8 +163,8 @@ def test_simulate_drain_for_one_service_and_the_overview():
             "service": "apps/web",
             "ips": ["192.168.10.1"],
             "protocol": "layer2",
-            "announcedBy": [winner],
-            "predicted": True,
+            "announcedBy": [],
+            "predictedNow": [winner],
             "after": [],
             "change": "loses its announcement",
             "reason": "none of its endpoints can serve once those nodes are gone",

@@ -6,6 +6,7 @@ from typing import List
 from metallb_plugin.core import advertisements as adv
 from metallb_plugin.core import events as ev
 from metallb_plugin.core import objects as k8s
+from metallb_plugin.core import service_status as svc
 from metallb_plugin.core.analyze.finding import ERROR, WARNING, Finding, Ref, finding, rule
 from metallb_plugin.core.analyze.model import Model
 from metallb_plugin.core.checks import register
@@ -99,9 +100,8 @@ def interfaces(model: Model) -> List[Finding]:
     for service in model.services:
         events = model.view.events_of_service(service)
         failed = ev.latest(events, reasons=("announceFailed",), type_="Warning")
-        assigned = ev.latest(events, reasons=("nodeAssigned",))
-        if failed is None or (assigned is not None and ev.when(assigned) > ev.when(failed)):
-            continue
+        if failed is None or any(a.protocol == adv.L2 for a in svc.announcements(model.view, service)):
+            continue  # announced after all (the event is older than a fix)
         match = ANNOUNCE_FAILED.search(failed.get("message") or "")
         node = match.group(2) if match else "the elected node"
         pool = model.pool_of(service)
