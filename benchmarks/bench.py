@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark the plugin against kubectl on a large synthetic cluster served by the real API server.
 
-For `--help`, `preflight`, `status` and `pools` it measures wall time (median and range over --runs), peak RSS and
+For `--help`, `preflight`, `status`, `pools` and `analyze` it measures wall time (median and range over --runs), peak RSS and
 the number of API requests, counted on the server from its audit log. Next to each it runs the kubectl calls that
 fetch the same data (derived from what the plugin itself requested: the minimum any tool must do) and prints the
 ratios. Loaded clusters are kept under --workdir and reused by later runs.
@@ -34,8 +34,10 @@ BINDIR = os.path.dirname(sys.executable)
 PLUGIN = os.path.join(REPO, "kubectl-metallb")  # the launcher: the package as installed, without pip's editable hook
 KUBECTL = os.path.join(BINDIR, "kubectl")
 GNU_TIME = "/usr/bin/time"  # Debian package "time"
-COMMANDS = {"--help": ["--help"], "preflight": ["preflight"], "status": ["status"], "pools": ["pools"]}
-TARGETS = {"--help": 2.0, "status": 1.5, "pools": 1.5}  # plugin / kubectl wall-time ratio, at most
+COMMANDS = {"--help": ["--help"], "preflight": ["preflight"], "status": ["status"], "pools": ["pools"],
+            "analyze": ["analyze"]}
+# plugin / kubectl wall-time ratio, at most (analyze: the budget of status, which reads more)
+TARGETS = {"--help": 2.0, "status": 1.5, "pools": 1.5, "analyze": 1.5}
 RSS_TARGET_MB = 250
 
 

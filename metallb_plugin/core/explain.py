@@ -354,6 +354,7 @@ def explain(view: View, service: Obj, drained: Iterable[str] = ()) -> Explanatio
             elections = election_steps(b, usable, state.pool or "")
             candidates = [n for e in elections for n in e.ranked]
             announced = announced_step(b, state)
+            compare(b, elections, announced)
             gone = tuple(sorted(set(drained)))
             after = drained_steps(b, usable, state.pool or "", gone) if gone else []
             if not announced:
@@ -378,8 +379,6 @@ def explain(view: View, service: Obj, drained: Iterable[str] = ()) -> Explanatio
                         f"kubectl -n {view.ns} logs daemonset/{view.install.speaker if view.install else 'speaker'}"
                         " (look for the Service's name)",
                     )
-            else:
-                compare(b, elections, announced)
         analyzer_step(b, state.pool or allocation.request(service).pool)
     ips = k8s.ingress_addresses(service)
     ok = False

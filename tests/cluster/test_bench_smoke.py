@@ -17,9 +17,9 @@ def test_benchmark_runs_end_to_end(tmp_path, upstream_manifest, capsys):
                        "--out", str(out)]) == 0
     results = json.loads(out.read_text())
     rows = {row["command"]: row for row in results["scales"][0]["rows"]}
-    assert set(rows) == {"--help", "preflight", "status", "pools"}
+    assert set(rows) == {"--help", "preflight", "status", "pools", "analyze"}
     assert rows["--help"]["plugin"]["requests"] == 0
-    for name in ("preflight", "status", "pools"):
+    for name in ("preflight", "status", "pools", "analyze"):
         assert rows[name]["plugin"]["requests"] > 0, name  # counted on the server, from its audit log
         assert rows[name]["kubectl"]["requests"] > 0, name
         assert rows[name]["kubectl_calls"], name

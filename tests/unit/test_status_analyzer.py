@@ -172,3 +172,16 @@ def test_simulate_drain_for_one_service_and_the_overview():
     ]
     text = run_cli("status", "--simulate-drain", "n1", "--simulate-drain", "n2", cluster=fake).stdout
     assert "If n1, n2 were gone (--simulate-drain)" in text and "1 Service would lose its announcement" in text
+
+
+def test_a_winner_other_than_predicted_is_noted_under_the_announcer():
+    facts = healthy()
+    facts.objects["pods"] = [pod("speaker-1", "n1"), pod("speaker-2", "n2")]
+    winner, other = election.rank(["n1", "n2"], "192.168.10.1")
+    facts.objects["servicel2statuses"][0]["status"]["node"] = other
+    explained = _explain(facts, "apps", "web")
+    step = next(s for s in explained.steps if s.title.startswith("announced by"))
+    assert step.lines[-1].startswith(f"MetalLB's order predicts {winner}: the speakers' memberlist may not see")
+    facts.objects["servicel2statuses"][0]["status"]["node"] = winner
+    step = next(s for s in _explain(facts, "apps", "web").steps if s.title.startswith("announced by"))
+    assert step.lines == ["from ServiceL2Status"]
