@@ -25,8 +25,8 @@ def add_timeout(parser, default, what):
     )  # fmt: skip
 
 
-def read_manifest(path, ctx):
-    """The bytes of a --manifest file ('-': standard input); a bad path is a UsageError."""
+def read_manifest(path, ctx, flag="--manifest"):
+    """The bytes of a file given with flag ('-': standard input); a bad path is a UsageError."""
     from metallb_plugin.core import manifests
 
     try:
@@ -36,11 +36,11 @@ def read_manifest(path, ctx):
             with open(path, "rb") as handle:
                 data = handle.read(manifests.MAX_BYTES + 1)
     except FileNotFoundError:
-        raise errors.UsageError(f"--manifest {path}: no such file") from None
+        raise errors.UsageError(f"{flag} {path}: no such file") from None
     except IsADirectoryError:
-        raise errors.UsageError(f"--manifest {path} is a directory; give the manifest file") from None
+        raise errors.UsageError(f"{flag} {path} is a directory; give the manifest file") from None
     except PermissionError:
-        raise errors.UsageError(f"--manifest {path}: permission denied") from None
+        raise errors.UsageError(f"{flag} {path}: permission denied") from None
     return data
 
 

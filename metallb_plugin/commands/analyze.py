@@ -20,6 +20,7 @@ exit codes: 0 no finding at or above --failure-threshold, 1 some finding reaches
 import os
 
 from metallb_plugin import cluster, errors
+from metallb_plugin.commands import read_manifest
 from metallb_plugin.core import analyze as core
 from metallb_plugin.core import manifests
 from metallb_plugin.core.analyze import files
@@ -148,18 +149,7 @@ def read_files(args, ctx):
     """The objects of every file -f names; UsageError naming the file that cannot be read or parsed."""
     objects = []
     for path in _paths(args):
-        try:
-            if path == "-":
-                data = ctx.stdin.buffer.read(manifests.MAX_BYTES + 1)
-            else:
-                with open(path, "rb") as handle:
-                    data = handle.read(manifests.MAX_BYTES + 1)
-        except FileNotFoundError:
-            raise errors.UsageError(f"-f {path}: no such file or directory") from None
-        except PermissionError:
-            raise errors.UsageError(f"-f {path}: permission denied") from None
-        except OSError as exc:
-            raise errors.UsageError(f"-f {path}: {exc.strerror or exc}") from None
+        data = read_manifest(path, ctx, flag="-f")
         source = "standard input" if path == "-" else path
         try:
             objects += manifests.parse(data, source=source, lists=True)

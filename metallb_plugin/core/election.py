@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from metallb_plugin.core import advertisements as adv
+from metallb_plugin.core import ipam, workloads
 from metallb_plugin.core import objects as k8s
-from metallb_plugin.core import workloads
 from metallb_plugin.core.objects import Obj, meta, name
 from metallb_plugin.core.view import View
 
@@ -175,7 +175,7 @@ def elect(view: View, service: Obj, pool: str, protocol: str = adv.L2, drained: 
     decide with the nodes in drained gone."""
     version = view.version
     gone = set(drained)
-    ips = [i for i in k8s.ingress_addresses(service) if _is_ip(i)]
+    ips = [i for i in k8s.ingress_addresses(service) if ipam.is_address(i)]
     election = Election(k8s.key(service), protocol, ips[0] if ips else None, drained=tuple(sorted(gone)))
     ads = advertisements_for(view, pool, service, protocol)
     speakers = active_speakers(view)
@@ -222,11 +222,3 @@ def elect(view: View, service: Obj, pool: str, protocol: str = adv.L2, drained: 
     elif not candidates:
         election.blocked = "no node may announce it"
     return election
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True

@@ -20,7 +20,7 @@ API (stable; preflight and status import it):
 - `special_overlaps(ranges) -> [Special]`: entries holding addresses no client can reach as a Service address:
   the whole address space (0.0.0.0/0, ::/0), unspecified, loopback, link-local, multicast, reserved (240.0.0.0/4)
   and broadcast addresses. Preflight and the analyzer both refuse such pools.
-- `contains(ranges, ip)`, `pool_of(ip, pools)`: which pool holds an address.
+- `contains(ranges, ip)`, `pool_of(ip, pools)`: which pool holds an address; `is_address(text)`.
 - `usage(services, pools) -> Usage`: per pool, the distinct LoadBalancer IPs and the Services using them, from
   raw Service dicts (annotation `metallb.io/ip-allocated-from-pool`, else the pool containing the ingress IP).
 - `readable_count(n)`: `256`, `2^64`, `2^64+254`, `~2^64.6`: sizes a person can read, IPv6 included.
@@ -343,6 +343,15 @@ def network_overlaps(ranges: Iterable[AddressRange], network: Any) -> List[Addre
         network = ipaddress.ip_network(network)
     other = AddressRange(network.network_address, network.broadcast_address, str(network))
     return [r for r in ranges if r.overlaps(other)]
+
+
+def is_address(text: Any) -> bool:
+    """Whether text is one IPv4 or IPv6 address."""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def contains(ranges: Iterable[AddressRange], ip: Any) -> bool:

@@ -94,7 +94,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
     assert result.code == 2 and result.stderr.startswith(f"error: -f: {bad} is not valid YAML")
     assert len(result.stderr.strip().splitlines()) == 1
     missing = run_cli("analyze", "-f", str(tmp_path / "nope.yaml"))
-    assert missing.code == 2 and "no such file or directory" in missing.stderr
+    assert missing.code == 2 and missing.stderr == f"error: -f {tmp_path / 'nope.yaml'}: no such file\n"
     no_name = tmp_path / "noname.yaml"
     no_name.write_text("apiVersion: v1\nkind: Service\nmetadata: {}\n")
     assert "lacks apiVersion, kind or metadata.name" in run_cli("analyze", "-f", str(no_name)).stderr

@@ -1,7 +1,6 @@
 """References that point nowhere: advertisement -> pool (by name or selector), peer -> BFD profile and password
 Secret, advertisement -> community alias and peer, Service -> pool and address."""
 
-import ipaddress
 import re
 from typing import List, Optional, Tuple
 
@@ -222,7 +221,7 @@ def service_addresses(model: Model) -> List[Finding]:
         wanted = allocation.request(service)
         pool = wanted.pool if wanted.pool in by_name else None
         ranges = by_name[pool] if pool else everywhere
-        outside = [ip for ip in wanted.ips if _is_ip(ip) and not ipam.contains(ranges, ip)]
+        outside = [ip for ip in wanted.ips if ipam.is_address(ip) and not ipam.contains(ranges, ip)]
         if not outside:
             continue
         key = _annotation_key(service, allocation.LOADBALANCER_IPS)
@@ -239,14 +238,6 @@ def service_addresses(model: Model) -> List[Finding]:
             )
         )
     return found
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 register(
