@@ -398,7 +398,10 @@ def shared(name, ip=None, key="k", ports=((80, "TCP"),), **spec):
 def test_mlb0601_shared_address_with_colliding_ports():
     found = only(run(*BASE, shared("a", "192.168.10.241"), shared("b", "192.168.10.241", ports=((80, "TCP"), (53, "UDP")))),
                  "MLB0601")  # fmt: skip
-    assert "both ask for 192.168.10.241 and both use 80/TCP" in found.message
+    assert found.message == (
+        "Services apps/a and apps/b (allow-shared-ip k) ask for 192.168.10.241 and use the same port (80/TCP by apps/a "
+        'and apps/b): MetalLB refuses all but the first ("port ... is already in use")'
+    )
     udp = shared("b", "192.168.10.241", ports=((80, "UDP"),))
     assert codes(run(*BASE, shared("a", "192.168.10.241"), udp), "MLB0601") == []
 
@@ -406,7 +409,9 @@ def test_mlb0601_shared_address_with_colliding_ports():
 def test_mlb0602_shared_address_with_different_backends():
     local = shared("b", "192.168.10.241", ports=((81, "TCP"),), externalTrafficPolicy="Local", selector={"app": "b"})
     found = only(run(*BASE, shared("a", "192.168.10.241"), local), "MLB0602")
-    assert "(externalTrafficPolicy Cluster; externalTrafficPolicy Local, selector app=b)" in found.message
+    assert (
+        "(externalTrafficPolicy Cluster: apps/a; externalTrafficPolicy Local, selector app=b: apps/b)" in found.message
+    )
     same = [shared(n, "192.168.10.241", ports=((p, "TCP"),), externalTrafficPolicy="Local", selector={"app": "x"})
             for n, p in (("a", 80), ("b", 81))]  # fmt: skip
     assert codes(run(*BASE, *same), "MLB0602") == []
@@ -414,7 +419,11 @@ def test_mlb0602_shared_address_with_different_backends():
 
 def test_mlb0603_group_that_cannot_share_gets_separate_addresses():
     found = only(run(*BASE, shared("a"), shared("b")), "MLB0603")
-    assert found.level == "warning" and "cannot share an address: they both use 80/TCP" in found.message
+    assert found.level == "warning"
+    assert "cannot all share one address: they use the same port (80/TCP by apps/a and apps/b)" in found.message
+    group = run(*BASE, shared("a"), shared("b"), shared("c", ports=((443, "TCP"),)), shared("d"))
+    found = only(group, "MLB0603")  # one finding for the group, not one per pair
+    assert "(80/TCP by apps/a, apps/b and apps/d)" in found.message and len(found.objects) == 4
     assert codes(run(*BASE, shared("a"), shared("b", ports=((443, "TCP"),))), "MLB0603") == []
     assert codes(run(*BASE, shared("a", "192.168.10.241"), shared("b", "192.168.10.242")), "MLB0603") == []
 
@@ -517,5 +526,5 @@ def test_documentation_links_point_at_the_repository_krew_names():
     path = os.path.join(os.path.dirname(__file__), "..", "..", ".krew.yaml")
     with open(path) as handle:
         repository = re.search(r'\$repository := "([^"]+)"', handle.read()).group(1)
-    assert HOMEPAGE == f"https://github.com/{repository}"
+    assert f"https://github.com/{repository}" == HOMEPAGE
     assert analyze.doc_url("MLB0402") == f"https://github.com/{repository}/blob/main/docs/analyzers.md#mlb0402"

@@ -1,7 +1,7 @@
 """Services: allow-shared-ip groups that cannot share, deprecated annotations and fields, and loadBalancerClasses
 MetalLB ignores."""
 
-from typing import Dict, List, Set, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 from metallb_plugin.core import allocation
 from metallb_plugin.core import objects as k8s
@@ -34,66 +34,83 @@ def _backend_text(service: Obj) -> str:
 
 
 def sharing(model: Model) -> List[Finding]:
-    groups: Dict[str, List[Obj]] = {}
+    """Services with one allow-shared-ip key: those asking for one address (MLB0601, MLB0602), and those asking for
+    none, which MetalLB would put on one address if it could (MLB0603). One finding per address or group."""
+    groups: Dict[str, List[Tuple[Obj, allocation.Request]]] = {}
     for service in model.metallb_services():
-        key = allocation.request(service).sharing_key
-        if key:
-            groups.setdefault(key, []).append(service)
+        wanted = allocation.request(service)
+        if wanted.sharing_key:
+            groups.setdefault(wanted.sharing_key, []).append((service, wanted))
     found = []
     for key, members in sorted(groups.items()):
-        for i, first in enumerate(members):
-            for second in members[i + 1 :]:
-                found += _pair(key, first, second)
+        by_address: Dict[str, List[Obj]] = {}
+        unasked = []
+        for service, wanted in members:
+            for ip in dict.fromkeys(wanted.ips):
+                by_address.setdefault(ip, []).append(service)
+            if not wanted.ips:
+                unasked.append(service)
+        for ip, services in sorted(by_address.items()):
+            if len(services) > 1:
+                found += _shared(key, services, ip)
+        if len(unasked) > 1:
+            found += _shared(key, unasked, None)
     return found
 
 
-def _pair(key: str, first: Obj, second: Obj) -> List[Finding]:
-    asked_first, asked_second = set(allocation.request(first).ips), set(allocation.request(second).ips)
-    same = sorted(asked_first & asked_second)
-    if not same and (asked_first or asked_second):
-        return []  # different addresses asked for: nothing to share
-    names = f"Services {k8s.key(first)} and {k8s.key(second)} (allow-shared-ip {key})"
-    refs = (Ref.of(first, kind="Service"), Ref.of(second, kind="Service"))
+def _names(services: List[Obj]) -> str:
+    keys = [k8s.key(s) for s in services]
+    return f"{', '.join(keys[:-1])} and {keys[-1]}"
+
+
+def _shared(key: str, services: List[Obj], ip: Optional[str]) -> List[Finding]:
+    """What keeps these Services of one sharing key from sharing an address (ip: the one they ask for)."""
+    users: Dict[Tuple[str, int], List[Obj]] = {}
+    backends: Dict[str, List[Obj]] = {}
+    for service in services:
+        for port in sorted(ports(service)):
+            users.setdefault(port, []).append(service)
+        backends.setdefault(backend_key(service), []).append(service)
+    collide = {port: who for port, who in sorted(users.items()) if len(who) > 1}
+    clashing = sorted({k8s.key(s): s for who in collide.values() for s in who}.values(), key=k8s.key)
+    port_text = "; ".join(f"{port}/{proto} by {_names(who)}" for (proto, port), who in collide.items())
+    backend_text = "; ".join(
+        f"{_backend_text(group[0])}: {', '.join(k8s.key(s) for s in group)}" for _, group in sorted(backends.items())
+    )
     found = []
-    collide = sorted(ports(first) & ports(second))
-    different = backend_key(first) != backend_key(second)
-    if same:
+    if ip is not None:
         if collide:
-            shown = ", ".join(f"{port}/{proto}" for proto, port in collide)
             found.append(
                 finding(
                     "MLB0601",
-                    f"{names} both ask for {', '.join(same)} and both use {shown}: MetalLB refuses the second one "
-                    '("port ... is already in use")',
-                    "give one of them other ports, or another address",
-                    *(Ref(r.kind, r.name, r.namespace, "spec.ports") for r in refs),
+                    f"Services {_names(clashing)} (allow-shared-ip {key}) ask for {ip} and use the same port "
+                    f'({port_text}): MetalLB refuses all but the first ("port ... is already in use")',
+                    "give them distinct ports, or ask for different addresses",
+                    *(Ref.of(s, "spec.ports", kind="Service") for s in clashing),
                 )
             )
-        if different:
+        if len(backends) > 1:
             found.append(
                 finding(
                     "MLB0602",
-                    f"{names} both ask for {', '.join(same)} but MetalLB only shares an address between Services "
-                    f"with externalTrafficPolicy Cluster or the same selector ({_backend_text(first)}; "
-                    f"{_backend_text(second)}): it refuses the second one",
-                    "use externalTrafficPolicy Cluster for both, or the same selector",
-                    *(Ref(r.kind, r.name, r.namespace, "spec.externalTrafficPolicy") for r in refs),
+                    f"Services {_names(services)} (allow-shared-ip {key}) ask for {ip}, but MetalLB only shares an "
+                    f"address between Services with externalTrafficPolicy Cluster or the same selector "
+                    f"({backend_text}): it refuses all but the first",
+                    "use externalTrafficPolicy Cluster for all of them, or the same selector",
+                    *(Ref.of(s, "spec.externalTrafficPolicy", kind="Service") for s in services),
                 )
             )
-        return found
-    if collide or different:
-        why = (
-            f"they both use {', '.join(f'{port}/{proto}' for proto, port in collide)}"
-            if collide
-            else f"their backends differ ({_backend_text(first)}; {_backend_text(second)})"
-        )
+    elif collide or len(backends) > 1:
+        why = [f"they use the same port ({port_text})"] if collide else []
+        why += [f"their backends differ ({backend_text})"] if len(backends) > 1 else []
         found.append(
             finding(
                 "MLB0603",
-                f"{names} cannot share an address: {why}, so MetalLB gives them separate addresses",
+                f"Services {_names(services)} (allow-shared-ip {key}) cannot all share one address: "
+                f"{' and '.join(why)}, so MetalLB gives them separate addresses",
                 "give them distinct ports and the same backends (externalTrafficPolicy Cluster, or Local with the "
                 "same selector), or drop the sharing key",
-                *refs,
+                *(Ref.of(s, kind="Service") for s in services),
             )
         )
     return found
