@@ -15,6 +15,8 @@ API (stable; preflight and status import it):
 - `capacity(ranges, avoid_buggy_ips=False) -> Capacity(v4, v6)`: usable addresses per family; with
   avoid_buggy_ips, IPv4 addresses ending in .0 or .255 are not counted (MetalLB never hands them out).
 - `overlaps(ranges_a, ranges_b) -> [(a, b)]`, `pool_overlaps({pool: ranges}) -> [Overlap]`: shared addresses.
+  An entry written as IPv4-mapped IPv6 (`::ffff:198.51.100.240/124`) holds the IPv4 addresses it maps
+  (198.51.100.240/28), as Go's net package and so MetalLB read it: it overlaps IPv4 pools, nodes and ranges.
 - `network_overlaps(ranges, network) -> [AddressRange]`: entries that share addresses with a CIDR (service CIDR,
   pod CIDR, a node address as /32 or /128).
 - `special_overlaps(ranges) -> [Special]`: entries holding addresses no client can reach as a Service address:
@@ -32,6 +34,8 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")  # IPv4-mapped IPv6: ::ffff:a.b.c.d is a.b.c.d
+_MAPPED_FIRST, _MAPPED_LAST = int(_MAPPED.network_address), int(_MAPPED.broadcast_address)
 
 ALLOCATED_FROM_POOL = ("metallb.io/ip-allocated-from-pool", "metallb.universe.tf/ip-allocated-from-pool")
 EXAMPLES = "use a CIDR like 192.168.10.0/24 or a range like 192.168.10.1-192.168.10.50"
@@ -71,16 +75,23 @@ class AddressRange:
         """The smallest list of CIDRs covering exactly this range (what MetalLB summarises a range into)."""
         return list(ipaddress.summarize_address_range(self.first, self.last))
 
+    @property
+    def span(self) -> Tuple[int, int, int]:
+        """(family, first, last) as integers, an IPv4-mapped IPv6 range as the IPv4 addresses it maps."""
+        return _span(self.version, int(self.first), int(self.last))
+
     def __contains__(self, ip: object) -> bool:
         if not isinstance(ip, (str, int, ipaddress.IPv4Address, ipaddress.IPv6Address)):
             return False
         address = _as_address(ip)
-        return address.version == self.version and self.first <= address <= self.last  # type: ignore[operator]
+        family, value, _ = _span(address.version, int(address), int(address))
+        own_family, first, last = self.span
+        return family == own_family and first <= value <= last
 
     def overlaps(self, other: "AddressRange") -> bool:
-        return (
-            self.version == other.version and int(self.first) <= int(other.last) and int(other.first) <= int(self.last)
-        )
+        family, first, last = self.span
+        other_family, other_first, other_last = other.span
+        return family == other_family and first <= other_last and other_first <= last
 
     def usable(self, avoid_buggy_ips: bool = False) -> int:
         """Addresses MetalLB may hand out from this range."""
@@ -138,6 +149,12 @@ class Usage:
 
 
 # --------------------------------------------------------------------------------------------- parsing
+
+
+def _span(version: int, first: int, last: int) -> Tuple[int, int, int]:
+    if version == 6 and first >= _MAPPED_FIRST and last <= _MAPPED_LAST:
+        return 4, first - _MAPPED_FIRST, last - _MAPPED_FIRST
+    return version, first, last
 
 
 def _as_address(ip: Union[str, int, IPAddress]) -> IPAddress:
@@ -321,10 +338,7 @@ def pool_overlaps(pools: Mapping[str, Sequence[AddressRange]]) -> List[Overlap]:
 
     A sweep over the entries sorted by start, so thousands of entries stay cheap.
     """
-    entries = sorted(
-        ((r.version, int(r.first), int(r.last), name, r) for name, ranges in pools.items() for r in ranges),
-        key=lambda e: e[:3],
-    )
+    entries = sorted(((*r.span, name, r) for name, ranges in pools.items() for r in ranges), key=lambda e: e[:3])
     found: List[Overlap] = []
     active: List[Tuple[int, int, int, str, AddressRange]] = []
     for version, first, last, name, entry in entries:
@@ -401,9 +415,8 @@ class Special:
         if self.kind == EVERYTHING:
             return f"{self.entry} is every IPv{self.entry.version} address ({self.network}), loopback and multicast included"
         network = ipaddress.ip_network(self.network)
-        if int(network.network_address) <= int(self.entry.first) and int(self.entry.last) <= int(
-            network.broadcast_address
-        ):
+        _, first, last = self.entry.span
+        if int(network.network_address) <= first and last <= int(network.broadcast_address):
             return f"{self.entry} is {self.kind} ({self.network}): {self.kind} addresses {self.why}"
         return f"{self.entry} includes {self.kind} addresses ({self.network}), which {self.why}"
 

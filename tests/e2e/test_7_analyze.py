@@ -92,6 +92,8 @@ def config_state(kubectl):
 
 DENIED = {
     "MLB0402": ([pool("an-overlap", "198.51.100.130/32")], "overlaps with already defined CIDR"),
+    # Go reads an IPv4-mapped IPv6 CIDR as the IPv4 CIDR it maps: 198.51.100.128/28, the module's pool
+    "MLB0402 ipv4-mapped": ([pool("an-mapped", "::ffff:198.51.100.128/124")], "overlaps with already defined CIDR"),
     "MLB0401": ([pool("an-elsewhere", "198.51.100.150/32", namespace=APPS)],
                 "resource must be created in metallb-system namespace"),
     "MLB0403": ([pool("an-backwards", "198.51.100.140-198.51.100.135")], "is after the end IP"),
@@ -101,9 +103,10 @@ DENIED = {
 }
 
 
-@pytest.mark.parametrize("code", sorted(DENIED))
-def test_what_the_webhook_denies_the_analyzer_reports_before_it_is_applied(cluster, admin, kubectl, tmp_path, code):
-    objects, reason = DENIED[code]
+@pytest.mark.parametrize("case", sorted(DENIED))
+def test_what_the_webhook_denies_the_analyzer_reports_before_it_is_applied(cluster, admin, kubectl, tmp_path, case):
+    objects, reason = DENIED[case]
+    code = case.split()[0]
     denied = apply(cluster, *objects)
     assert denied.returncode != 0 and "denied the request" in denied.stderr and reason in denied.stderr, denied.stderr
     change = tmp_path / "change.yaml"
