@@ -133,7 +133,9 @@ def main(argv):
     parser.add_argument("--builds", action="store_true", help="also measure cold and warm builds (slow)")
     parser.add_argument("--out", default=os.path.join(REPO, ".bench", "fullcluster.json"))
     args = parser.parse_args(argv)
-    result = {"date": time.strftime("%Y-%m-%d"), "cores": os.cpu_count()}
+    # the machine's load beside the run: on shared cores it moves every figure here
+    result = {"date": time.strftime("%Y-%m-%d"), "cores": os.cpu_count(),
+              "loadAverageAtStart": round(os.getloadavg()[0], 1)}
     if args.builds:
         result["buildSeconds"] = builds()
     with tempfile.TemporaryDirectory() as workdir:
@@ -155,6 +157,7 @@ def main(argv):
             result["idle"] = idle(cluster, args.idle)
         finally:
             cluster.down()
+    result["loadAverageAtEnd"] = round(os.getloadavg()[0], 1)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as handle:
         json.dump(result, handle, indent=2)
