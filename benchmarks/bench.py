@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """Benchmark the plugin against kubectl on a large synthetic cluster served by the real API server.
 
-For `--help`, `preflight`, `status`, `pools` and `analyze` it measures wall time (median and range over --runs), peak RSS and
-the number of API requests, counted on the server from its audit log. Next to each it runs the kubectl calls that
-fetch the same data (derived from what the plugin itself requested: the minimum any tool must do) and prints the
-ratios. Loaded clusters are kept under --workdir and reused by later runs.
+For `--help`, `preflight`, `status`, `pools` and `analyze` it measures wall time (median and range over --runs), peak
+RSS and the number of API requests, counted on the server from its audit log. Next to each, in the same run, it times
+  - raw: the same GET and LIST requests (same pages, same page size, the plugin's number of connections) sent by
+    benchmarks/raw.py, a client that only reads the bytes: how long the API server takes to serve them, the floor;
+  - kubectl: the kubectl calls that fetch the same data (derived from what the plugin itself requested: the minimum
+    any tool must do),
+and prints the ratios. --page-sizes also times the raw requests with other page sizes. Loaded clusters are kept
+under --workdir and reused by later runs; the load average is recorded before and after each scale.
 
-    benchmarks/bench.py [--scales 1,4] [--runs 5] [--workdir .bench] [--out FILE]
+    benchmarks/bench.py [--scales 1,4] [--runs 5] [--workdir .bench] [--out FILE] [--page-sizes 500,1000,2000]
 """
 
 import argparse
@@ -18,7 +22,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
+import urllib.parse
+from collections import Counter, defaultdict
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -27,18 +32,21 @@ sys.path[:0] = [REPO, HERE, os.path.join(REPO, "tools", "controlplane")]
 import load  # noqa: E402
 from controlplane import ControlPlane  # noqa: E402
 from metallb_plugin import cli, cluster  # noqa: E402
+from metallb_plugin.defaults import LIST_PAGE_SIZE, READ_WORKERS  # noqa: E402
 
 MANIFEST = os.path.join(os.path.dirname(REPO), "shared", "data", "metallb-manifests", "v0.16.1",
                         "metallb-native.yaml")
 BINDIR = os.path.dirname(sys.executable)
 PLUGIN = os.path.join(REPO, "kubectl-metallb")  # the launcher: the package as installed, without pip's editable hook
 KUBECTL = os.path.join(BINDIR, "kubectl")
+RAW = os.path.join(HERE, "raw.py")
 GNU_TIME = "/usr/bin/time"  # Debian package "time"
 COMMANDS = {"--help": ["--help"], "preflight": ["preflight"], "status": ["status"], "pools": ["pools"],
             "analyze": ["analyze"]}
 # plugin / kubectl wall-time ratio, at most (analyze: the budget of status, which reads more)
 TARGETS = {"--help": 2.0, "status": 1.5, "pools": 1.5, "analyze": 1.5}
-RSS_TARGET_MB = 250
+RAW_TARGET = 1.3  # plugin / raw wall-time ratio, at most, at 4x and beyond
+RSS_TARGET_MB = 150
 
 
 def run_measured(argv, env):
@@ -94,41 +102,62 @@ def kubectl_equivalent(events):
     return calls
 
 
-def measure(argvs, env, audit, agent, runs):
-    """Median/min/max wall time, peak RSS and requests of a sequence of processes, repeated `runs` times."""
-    walls, peaks, requests = [], [], []
+def raw_plan(events):
+    """The plugin's reads as raw.py's plan: one URI per listing (its first page: raw.py follows the continue
+    tokens it gets) or GET, the lists with the most pages first. Writes are left out (the audit log has no bodies)."""
+    firsts, pages = [], Counter()
+    for event in events:
+        if event["verb"] not in ("get", "list"):
+            continue
+        path, _, query = event["requestURI"].partition("?")
+        params = urllib.parse.parse_qsl(query, keep_blank_values=True)
+        first = path + ("?" + urllib.parse.urlencode([(k, v) for k, v in params if k != "continue"]) if params else "")
+        pages[first] += 1
+        if not any(k == "continue" for k, _ in params):
+            firsts.append(first)
+    return sorted(firsts, key=lambda uri: -pages[uri] / firsts.count(uri))
+
+
+def measure(contestants, env, audit, runs):
+    """Median/min/max wall time, peak RSS and requests of each contestant, a sequence of processes: {name: (argvs,
+    user-agent prefix)}. The contestants take turns, `runs` rounds, so that their ratios see the same machine load."""
+    walls, peaks, requests = defaultdict(list), defaultdict(list), defaultdict(list)
+    audit.since_mark("")
     for _ in range(runs):
-        wall, peak = 0.0, 0.0
-        for argv in argvs:
-            seconds, rss, _ = run_measured(argv, env)
-            wall, peak = wall + seconds, max(peak, rss)
-        walls.append(wall)
-        peaks.append(peak)
-        requests.append(len(audit.since_mark(agent)))
-    return {"median_s": statistics.median(walls), "min_s": min(walls), "max_s": max(walls),
-            "peak_rss_mb": max(peaks), "requests": max(requests)}
+        for name, (argvs, agent) in contestants.items():
+            wall, peak = 0.0, 0.0
+            for argv in argvs:
+                seconds, rss, _ = run_measured(argv, env)
+                wall, peak = wall + seconds, max(peak, rss)
+            walls[name].append(wall)
+            peaks[name].append(peak)
+            requests[name].append(len(audit.since_mark(agent)))
+    return {name: {"median_s": statistics.median(walls[name]), "min_s": min(walls[name]), "max_s": max(walls[name]),
+                   "peak_rss_mb": max(peaks[name]), "requests": max(requests[name])} for name in contestants}
 
 
 def prepare(workdir, size):
-    """A control plane holding the synthetic cluster of this size: loaded once, reused afterwards."""
+    """A control plane holding the synthetic cluster of this size, with an audit log: loaded once (without the audit
+    log, which would slow the load down), reused afterwards."""
     home = os.path.join(workdir, f"{size.nodes}n-{size.services}s")
-    plane = ControlPlane(home, audit=True)
-    plane.down()
+    ControlPlane(home).down()
     marker = os.path.join(home, "loaded.json")
     if not os.path.exists(marker) or open(marker).read() != size.key():
         shutil.rmtree(home, ignore_errors=True)  # partly loaded or another size: start again
-    plane.up()
-    if not os.path.exists(marker):
-        started = time.monotonic()
-        _, args = cli.parse(["version", "--kubeconfig", plane.kubeconfig()])
-        load.load(cluster.connect(args), size, MANIFEST)
+        plane = ControlPlane(home).up()
+        try:
+            started = time.monotonic()
+            _, args = cli.parse(["version", "--kubeconfig", plane.kubeconfig()])
+            load.load(cluster.connect(args), size, MANIFEST)
+        finally:
+            plane.down()
         with open(marker, "w") as handle:
             handle.write(size.key())
         print(f"loaded {size} in {time.monotonic() - started:.0f} s", file=sys.stderr)
-    return plane
+    return ControlPlane(home, audit=True).up()
 
 
-def bench_scale(workdir, size, runs):
+def bench_scale(workdir, size, runs, page_sizes=()):
     plane = prepare(workdir, size)
     try:
         env = dict(os.environ, KUBECONFIG=plane.kubeconfig(), NO_COLOR="1",
@@ -139,41 +168,73 @@ def bench_scale(workdir, size, runs):
         for name, argv in COMMANDS.items():
             plugin_argv = [sys.executable, PLUGIN, *argv]
             run_measured(plugin_argv, env)  # warm file caches; not counted
-            audit.since_mark("")
-            plugin = measure([plugin_argv], env, audit, "kubectl-metallb", runs)
+            contestants = {"plugin": ([plugin_argv], "kubectl-metallb")}
+            row = {"command": name}
             if name == "--help":
                 equivalent = [[KUBECTL, "--help"]]
             else:
+                audit.since_mark("")
                 run_measured(plugin_argv, env)
-                equivalent = [[KUBECTL, *call] for call in kubectl_equivalent(audit.since_mark("kubectl-metallb"))]
+                events = audit.since_mark("kubectl-metallb")
+                equivalent = [[KUBECTL, *call] for call in kubectl_equivalent(events)]
+                plan = plane.path(f"raw-{name}.json")
+                with open(plan, "w") as handle:
+                    json.dump(raw_plan(events), handle, indent=0)
+                raw_argv = [sys.executable, RAW, plane.kubeconfig(), plan, "--workers", str(READ_WORKERS)]
+                contestants["raw"] = ([raw_argv], "bench-raw")
+                for limit in page_sizes:
+                    contestants[f"raw-{limit}"] = ([[*raw_argv, "--limit", str(limit)]], "bench-raw")
             for argv_k in equivalent:  # warm kubectl's discovery cache, as a user's would be
                 run_measured(argv_k, env)
-            audit.since_mark("")
-            kubectl = measure(equivalent, env, audit, "kubectl/", runs)
-            rows.append({"command": name, "plugin": plugin, "kubectl": kubectl,
-                         "kubectl_calls": [" ".join(["kubectl", *a[1:]]) for a in equivalent],
-                         "ratio": plugin["median_s"] / kubectl["median_s"], "target_ratio": TARGETS.get(name)})
+            contestants["kubectl"] = (equivalent, "kubectl/")
+            row.update(measure(contestants, env, audit, runs))
+            row["kubectl_calls"] = [" ".join(["kubectl", *a[1:]]) for a in equivalent]
+            row["ratio"] = row["plugin"]["median_s"] / row["kubectl"]["median_s"]
+            row["target_ratio"] = TARGETS.get(name)
+            if "raw" in row:
+                row["raw_ratio"] = row["plugin"]["median_s"] / row["raw"]["median_s"]
+            rows.append(row)
         return rows
     finally:
         plane.down()
 
 
+def _ms(seconds):
+    return f"{seconds * 1000:.0f}"
+
+
 def render(results):
+    """The results as GitHub tables: the commands per scale; raw times per page size when measured."""
     from tabulate import tabulate
 
-    table = []
+    table, pages = [], []
     for scale in results["scales"]:
+        goals = scale["label"] == "4x"  # where the goals apply
         for row in scale["rows"]:
-            p, k = row["plugin"], row["kubectl"]
+            p, k, r = row["plugin"], row["kubectl"], row.get("raw")
             target = row["target_ratio"]
-            verdict = "" if target is None else ("ok" if row["ratio"] <= target else "MISSED")
-            rss = f"{p['peak_rss_mb']:.0f}" + ("" if p["peak_rss_mb"] <= RSS_TARGET_MB else " MISSED")
-            table.append([scale["label"], row["command"], f"{p['median_s'] * 1000:.0f}",
-                          f"{p['min_s'] * 1000:.0f}-{p['max_s'] * 1000:.0f}", rss, p["requests"],
-                          f"{k['median_s'] * 1000:.0f}", k["requests"], f"{row['ratio']:.2f}",
-                          "" if target is None else f"<= {target}", verdict])
-    return tabulate(table, headers=["scale", "command", "plugin ms", "range ms", "peak MB", "plugin req",
-                                    "kubectl ms", "kubectl req", "ratio", "target", ""], tablefmt="github")
+            verdicts = [] if target is None or row["ratio"] <= target else ["kubectl ratio"]
+            if goals and r and row["raw_ratio"] > RAW_TARGET:
+                verdicts.append("raw ratio")
+            if goals and p["peak_rss_mb"] > RSS_TARGET_MB:
+                verdicts.append("memory")
+            table.append([scale["label"], row["command"], _ms(p["median_s"]), f"{_ms(p['min_s'])}-{_ms(p['max_s'])}",
+                          f"{p['peak_rss_mb']:.0f}", p["requests"], _ms(r["median_s"]) if r else "",
+                          f"{row['raw_ratio']:.2f}" if r else "", _ms(k["median_s"]), k["requests"],
+                          f"{row['ratio']:.2f}", "MISSED " + ", ".join(verdicts) if verdicts else ""])
+            sizes = sorted(int(name[4:]) for name in row if name.startswith("raw-"))
+            if sizes:
+                pages.append([scale["label"], row["command"], _ms(r["median_s"]),
+                              *(_ms(row[f"raw-{n}"]["median_s"]) for n in sizes)])
+    text = tabulate(table, tablefmt="github", headers=[
+        "scale", "command", "plugin ms", "range ms", "peak MB", "requests", "raw ms", "plugin/raw", "kubectl ms",
+        "kubectl req", "plugin/kubectl", ""])
+    if pages:
+        text += "\n\nraw ms by page size\n" + tabulate(pages, tablefmt="github", headers=[
+            "scale", "command", f"{LIST_PAGE_SIZE} (plugin's)", *(str(n) for n in sizes)])
+    loads = [f"{s['label']}: load average {s['load_before'][0]:.1f} before, {s['load_after'][0]:.1f} after"
+             for s in results["scales"]]
+    return text + "\n\n" + "\n".join(loads) + f" ({results['cores']} cores)"
 
 
 def main(argv=None):
@@ -183,13 +244,19 @@ def main(argv=None):
     parser.add_argument("--workdir", default=os.path.join(REPO, ".bench"))
     parser.add_argument("--out", help="write the results as JSON here (default WORKDIR/results.json)")
     parser.add_argument("--base", default="500,5000,50,50", help="nodes,services,namespaces,pools at scale 1")
+    parser.add_argument("--page-sizes", default="", help="comma-separated page sizes to time the raw requests with")
     opts = parser.parse_args(argv)
+    page_sizes = [int(n) for n in opts.page_sizes.split(",") if n]
     base = load.Size(*(int(n) for n in opts.base.split(",")))
-    results = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "runs": opts.runs, "scales": []}
+    results = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "runs": opts.runs, "cores": os.cpu_count(),
+               "scales": []}
     for factor in (int(f) for f in opts.scales.split(",")):
         size = base.scaled(factor)
-        rows = bench_scale(opts.workdir, size, opts.runs)
-        results["scales"].append({"label": f"{factor}x", "size": json.loads(size.key()), "rows": rows})
+        started = time.strftime("%H:%M:%SZ", time.gmtime())
+        load_before = os.getloadavg()
+        rows = bench_scale(opts.workdir, size, opts.runs, page_sizes)
+        results["scales"].append({"label": f"{factor}x", "size": json.loads(size.key()), "started": started,
+                                  "load_before": load_before, "load_after": os.getloadavg(), "rows": rows})
     out = opts.out or os.path.join(opts.workdir, "results.json")
     with open(out, "w") as handle:
         json.dump(results, handle, indent=2)
