@@ -3,15 +3,19 @@
 A command describes its LISTs as `Source`s; `cluster.read_snapshot` reads them in parallel into a Snapshot, where
 each key holds a list of raw objects, None (the server does not serve that kind) or `Unreadable(reason)` (no
 permission, or an error): the checks that need it are then skipped with that reason, never passed.
+A Source's `fields` (core/projections.py) keep only what the commands read of each object, page by page as the
+list is decoded: a cluster's Services then cost a fraction of their decoded size.
 """
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Union
 
 from metallb_plugin.core.checks import Skip
 
 Obj = Dict[str, Any]
+# the fields of an object to keep: name -> True (the whole value) or the Fields of that object's own fields
+Fields = Mapping[str, Any]
 
 # where a source is listed: the whole cluster (cluster-scoped kinds), every namespace, kube-system, or the
 # MetalLB namespace
@@ -34,7 +38,19 @@ class Source:
     optional: bool = False  # a server that does not serve the kind (404) means "not served", not an error
     required: bool = False  # any failure to read it is the command's failure
     fallback: Optional[str] = None  # api_version to try when api_version is not served
-    keep: Optional[Callable[[List[Obj]], List[Obj]]] = None  # reduce the items as soon as they are read
+    fields: Optional[Fields] = None  # keep only these fields of each item, as each page is decoded
+    keep: Optional[Callable[[List[Obj]], List[Obj]]] = None  # reduce the items once all are read
+
+
+def project(obj: Obj, fields: Fields) -> Obj:
+    """A copy of obj with only the given fields (absent ones stay absent; a value that is not an object where
+    fields are listed is kept as it is, for the checks to judge)."""
+    out = {}
+    for name, sub in fields.items():
+        if name in obj:
+            value = obj[name]
+            out[name] = project(value, sub) if sub is not True and isinstance(value, dict) else value
+    return out
 
 
 class Unreadable:

@@ -15,7 +15,7 @@ bgppeers, bfdprofiles, communities, configurationstates, servicel2statuses, serv
 from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple
 
-from metallb_plugin.core import advertisements, releases
+from metallb_plugin.core import advertisements, projections, releases
 from metallb_plugin.core import events as ev
 from metallb_plugin.core import installation as inst
 from metallb_plugin.core import objects as k8s
@@ -56,8 +56,8 @@ def secret_keys(items: List[Obj]) -> List[Obj]:
 CLUSTER_SOURCES = (
     Source("deployments", "apps/v1", "deployments", ALL, "Deployments", required=True),
     Source("daemonsets", "apps/v1", "daemonsets", ALL, "DaemonSets", required=True),
-    Source("services", "v1", "services", ALL, "Services"),
-    Source("nodes", "v1", "nodes", CLUSTER, "nodes"),
+    Source("services", "v1", "services", ALL, "Services", fields=projections.SERVICE),
+    Source("nodes", "v1", "nodes", CLUSTER, "nodes", fields=projections.NODE),
     Source("namespaces", "v1", "namespaces", CLUSTER, "namespaces"),
     Source("servicecidrs", "networking.k8s.io/v1", "servicecidrs", CLUSTER, "ServiceCIDRs", optional=True),
     Source(

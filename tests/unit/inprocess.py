@@ -162,7 +162,7 @@ class FakeCluster:
 
     get_or_none = Client.get_or_none  # the client's: get(), with NotFound as None
 
-    def list(self, path, label_selector=None, field_selector=None):
+    def list(self, path, label_selector=None, field_selector=None, each=None):
         self._call("LIST", path)
         prefix, namespace, plural, _ = _split(path)
         found = []
@@ -172,7 +172,7 @@ class FakeCluster:
                 continue
             if _selected(self.store[key], label_selector, field_selector):
                 found.append(copy.deepcopy(self.store[key]))
-        return found
+        return [each(item) for item in found] if each else found
 
     def create(self, path, body, dry_run=False):
         full = path.rstrip("/") + "/" + body["metadata"]["name"]

@@ -7,13 +7,16 @@ from metallb_plugin.errors import ExitCode
 
 def run(args, ctx):
     from metallb_plugin.core import pools as model
+    from metallb_plugin.core.projections import SERVICE
+    from metallb_plugin.core.snapshot import project
 
     client = ctx.connect(args)
     ns = args.namespace
     pools = list_metallb(client, "IPAddressPool", ns)
     advertisements = list_metallb(client, "L2Advertisement", ns) + list_metallb(client, "BGPAdvertisement", ns)
     try:
-        services = client.list(cluster.api_path("v1", "services"))
+        with cluster.bulk_read():
+            services = client.list(cluster.api_path("v1", "services"), each=lambda s: project(s, SERVICE))
     except errors.Forbidden:
         services = None
         ctx.warn(

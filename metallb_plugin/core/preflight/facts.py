@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple, Union
 
-from metallb_plugin.core import ipam, releases
+from metallb_plugin.core import ipam, projections, releases
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core.objects import Obj
 from metallb_plugin.core.prometheus import Plan
@@ -24,14 +24,14 @@ SPEAKER_TOLERATIONS = (
 
 
 SOURCES = (
-    Source("nodes", "v1", "nodes", CLUSTER, "nodes"),
+    Source("nodes", "v1", "nodes", CLUSTER, "nodes", fields=projections.NODE),
     Source("metallb_namespace", "v1", "namespaces", CLUSTER, "namespaces", field_selector="metadata.name={namespace}"),
     Source("daemonsets", "apps/v1", "daemonsets", ALL, "DaemonSets"),
     Source("deployments", "apps/v1", "deployments", ALL, "Deployments"),
     Source("pods", "v1", "pods", SYSTEM, "Pods"),
     Source("configmaps", "v1", "configmaps", SYSTEM, "ConfigMaps"),
     Source("legacy_configmaps", "v1", "configmaps", ALL, "ConfigMaps", field_selector="metadata.name=config"),
-    Source("services", "v1", "services", ALL, "Services"),
+    Source("services", "v1", "services", ALL, "Services", fields=projections.SERVICE),
     Source("crds", "apiextensions.k8s.io/v1", "customresourcedefinitions", CLUSTER, "CustomResourceDefinitions"),
     Source("servicecidrs", "networking.k8s.io/v1", "servicecidrs", CLUSTER, "ServiceCIDRs", optional=True),
     Source(
