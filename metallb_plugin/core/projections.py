@@ -14,6 +14,7 @@ METADATA: Fields = {
     "labels": True,
     "annotations": True,
     "ownerReferences": True,
+    "finalizers": True,
     "creationTimestamp": True,
     "deletionTimestamp": True,
 }
@@ -44,5 +45,5 @@ NODE: Fields = {
     "kind": True,
     "metadata": METADATA,
     "spec": True,
-    "status": {"conditions": True, "addresses": True, "nodeInfo": True, "phase": True},
+    "status": {"conditions": True, "addresses": True, "nodeInfo": True, "phase": True, "daemonEndpoints": True},
 }

@@ -18,6 +18,7 @@ OTHER_KINDS = {
     "selfLink": "objects uninstall backs up",
     "managedFields": "dropped from every listed object (Client.list)",
     "config": "ConfigMaps' data key (MetalLB's legacy configuration)",
+    "images": "the images of manifests (install)",
 }
 
 METADATA = {
