@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Benchmark the plugin against kubectl on a large synthetic cluster served by the real API server.
 
-For `--help`, `preflight`, `status`, `pools` and `analyze` it measures wall time (median and range over --runs), peak
-RSS and the number of API requests, counted on the server from its audit log. Next to each, in the same run, it times
+For `--help`, `version`, `preflight`, `status`, `pools` and `analyze` it measures wall time (median and range over
+--runs), peak RSS and the number of API requests, counted on the server from its audit log. Next to each, in the same
+run, it times
   - raw: the same GET and LIST requests (same pages, same page size, the plugin's number of connections) sent by
     benchmarks/raw.py, a client that only reads the bytes: how long the API server takes to serve them, the floor;
   - kubectl: the kubectl calls that fetch the same data (derived from what the plugin itself requested: the minimum
@@ -41,8 +42,9 @@ PLUGIN = os.path.join(REPO, "kubectl-metallb")  # the launcher: the package as i
 KUBECTL = os.path.join(BINDIR, "kubectl")
 RAW = os.path.join(HERE, "raw.py")
 GNU_TIME = "/usr/bin/time"  # Debian package "time"
-COMMANDS = {"--help": ["--help"], "preflight": ["preflight"], "status": ["status"], "pools": ["pools"],
-            "analyze": ["analyze"]}
+# version: one GET, so its time is what every command pays to start and connect
+COMMANDS = {"--help": ["--help"], "version": ["version"], "preflight": ["preflight"], "status": ["status"],
+            "pools": ["pools"], "analyze": ["analyze"]}
 # plugin / kubectl wall-time ratio, at most (analyze: the budget of status, which reads more)
 TARGETS = {"--help": 2.0, "status": 1.5, "pools": 1.5, "analyze": 1.5}
 RAW_TARGET = 1.3  # plugin / raw wall-time ratio, at most, at 4x and beyond
@@ -176,7 +178,8 @@ def bench_scale(workdir, size, runs, page_sizes=()):
                 audit.since_mark("")
                 run_measured(plugin_argv, env)
                 events = audit.since_mark("kubectl-metallb")
-                equivalent = [[KUBECTL, *call] for call in kubectl_equivalent(events)]
+                calls = kubectl_equivalent(events) if name != "version" else [["version", "-o", "json"]]
+                equivalent = [[KUBECTL, *call] for call in calls]
                 plan = plane.path(f"raw-{name}.json")
                 with open(plan, "w") as handle:
                     json.dump(raw_plan(events), handle, indent=0)
