@@ -77,8 +77,9 @@ demo-down:
 clean: demo-down
 	rm -rf $(VENV) $(DEMO_DIR) bin dist build *.egg-info
 
+# BENCH_ARGS: e.g. "--scales 10 --runs 3" (5,000 nodes, 50,000 Services), "--page-sizes 1000,2000"
 bench: $(VENV)/.installed controlplane
-	$(PY) benchmarks/bench.py
+	nice $(PY) benchmarks/bench.py $(BENCH_ARGS)
 
 # the full cluster with the real MetalLB: install -> first ARP reply, idle memory and CPU; BUILDS=1 adds cold and
 # warm build times (slow: a cold build takes many minutes)
