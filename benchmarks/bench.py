@@ -12,6 +12,10 @@ and prints the ratios. --page-sizes also times the raw requests with other page 
 under --workdir and reused by later runs; the load average is recorded before and after each scale.
 
     benchmarks/bench.py [--scales 1,4] [--runs 5] [--workdir .bench] [--out FILE] [--page-sizes 500,1000,2000]
+                        [--baseline DIR] [--add-to FILE]
+
+--baseline times another checkout's plugin in the same turns (before/after a change); --add-to appends the scales
+to an earlier results file (each scale records its own start, runs and load).
 """
 
 import argparse
@@ -159,7 +163,7 @@ def prepare(workdir, size):
     return ControlPlane(home, audit=True).up()
 
 
-def bench_scale(workdir, size, runs, page_sizes=()):
+def bench_scale(workdir, size, runs, page_sizes=(), baseline=None):
     plane = prepare(workdir, size)
     try:
         env = dict(os.environ, KUBECONFIG=plane.kubeconfig(), NO_COLOR="1",
@@ -171,6 +175,9 @@ def bench_scale(workdir, size, runs, page_sizes=()):
             plugin_argv = [sys.executable, PLUGIN, *argv]
             run_measured(plugin_argv, env)  # warm file caches; not counted
             contestants = {"plugin": ([plugin_argv], "kubectl-metallb")}
+            if baseline:
+                contestants["baseline"] = ([[sys.executable, os.path.join(baseline, "kubectl-metallb"), *argv]],
+                                           "kubectl-metallb")
             row = {"command": name}
             if name == "--help":
                 equivalent = [[KUBECTL, "--help"]]
@@ -196,6 +203,8 @@ def bench_scale(workdir, size, runs, page_sizes=()):
             row["target_ratio"] = TARGETS.get(name)
             if "raw" in row:
                 row["raw_ratio"] = row["plugin"]["median_s"] / row["raw"]["median_s"]
+            if baseline:
+                row["baseline_ratio"] = row["plugin"]["median_s"] / row["baseline"]["median_s"]
             rows.append(row)
         return rows
     finally:
@@ -210,7 +219,7 @@ def render(results):
     """The results as GitHub tables: the commands per scale; raw times per page size when measured."""
     from tabulate import tabulate
 
-    table, pages = [], []
+    table, pages, before = [], [], []
     for scale in results["scales"]:
         goals = scale["label"] == "4x"  # where the goals apply
         for row in scale["rows"]:
@@ -225,6 +234,10 @@ def render(results):
                           f"{p['peak_rss_mb']:.0f}", p["requests"], _ms(r["median_s"]) if r else "",
                           f"{row['raw_ratio']:.2f}" if r else "", _ms(k["median_s"]), k["requests"],
                           f"{row['ratio']:.2f}", "MISSED " + ", ".join(verdicts) if verdicts else ""])
+            if "baseline" in row:
+                b = row["baseline"]
+                before.append([scale["label"], row["command"], _ms(b["median_s"]), _ms(p["median_s"]),
+                               f"{row['baseline_ratio']:.2f}", f"{b['peak_rss_mb']:.0f}", f"{p['peak_rss_mb']:.0f}"])
             sizes = sorted(int(name[4:]) for name in row if name.startswith("raw-"))
             if sizes:
                 pages.append([scale["label"], row["command"], _ms(r["median_s"]),
@@ -235,6 +248,9 @@ def render(results):
     if pages:
         text += "\n\nraw ms by page size\n" + tabulate(pages, tablefmt="github", headers=[
             "scale", "command", f"{LIST_PAGE_SIZE} (plugin's)", *(str(n) for n in sizes)])
+    if before:
+        text += "\n\nbaseline (--baseline) and plugin\n" + tabulate(before, tablefmt="github", headers=[
+            "scale", "command", "baseline ms", "plugin ms", "plugin/baseline", "baseline MB", "plugin MB"])
     loads = [f"{s['label']}: load average {s['load_before'][0]:.1f} before, {s['load_after'][0]:.1f} after"
              for s in results["scales"]]
     return text + "\n\n" + "\n".join(loads) + f" ({results['cores']} cores)"
@@ -248,19 +264,24 @@ def main(argv=None):
     parser.add_argument("--out", help="write the results as JSON here (default WORKDIR/results.json)")
     parser.add_argument("--base", default="500,5000,50,50", help="nodes,services,namespaces,pools at scale 1")
     parser.add_argument("--page-sizes", default="", help="comma-separated page sizes to time the raw requests with")
+    parser.add_argument("--baseline", metavar="DIR", help="also time the plugin of another checkout (git archive)")
+    parser.add_argument("--add-to", metavar="FILE", help="add the scales measured to this results file")
     opts = parser.parse_args(argv)
     page_sizes = [int(n) for n in opts.page_sizes.split(",") if n]
     base = load.Size(*(int(n) for n in opts.base.split(",")))
-    results = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "runs": opts.runs, "cores": os.cpu_count(),
-               "scales": []}
+    results = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cores": os.cpu_count(), "scales": []}
+    if opts.add_to:
+        with open(opts.add_to) as handle:
+            results = json.load(handle)
     for factor in (int(f) for f in opts.scales.split(",")):
         size = base.scaled(factor)
         started = time.strftime("%H:%M:%SZ", time.gmtime())
         load_before = os.getloadavg()
-        rows = bench_scale(opts.workdir, size, opts.runs, page_sizes)
-        results["scales"].append({"label": f"{factor}x", "size": json.loads(size.key()), "started": started,
+        rows = bench_scale(opts.workdir, size, opts.runs, page_sizes, opts.baseline)
+        results["scales"].append({"label": f"{factor}x", "size": json.loads(size.key()), "runs": opts.runs,
+                                  "started": started,
                                   "load_before": load_before, "load_after": os.getloadavg(), "rows": rows})
-    out = opts.out or os.path.join(opts.workdir, "results.json")
+    out = opts.out or opts.add_to or os.path.join(opts.workdir, "results.json")
     with open(out, "w") as handle:
         json.dump(results, handle, indent=2)
     print(render(results))
