@@ -17,11 +17,16 @@ def test_benchmark_runs_end_to_end(tmp_path, upstream_manifest, capsys):
                        "--out", str(out)]) == 0
     results = json.loads(out.read_text())
     rows = {row["command"]: row for row in results["scales"][0]["rows"]}
-    assert set(rows) == {"--help", "preflight", "status", "pools", "analyze"}
-    assert rows["--help"]["plugin"]["requests"] == 0
+    assert set(rows) == {"--help", "version", "preflight", "status", "pools", "analyze"}
+    assert rows["--help"]["plugin"]["requests"] == 0 and "raw" not in rows["--help"]
+    assert rows["version"]["plugin"]["requests"] == rows["version"]["raw"]["requests"] == 1
     for name in ("preflight", "status", "pools", "analyze"):
         assert rows[name]["plugin"]["requests"] > 0, name  # counted on the server, from its audit log
         assert rows[name]["kubectl"]["requests"] > 0, name
         assert rows[name]["kubectl_calls"], name
         assert rows[name]["plugin"]["median_s"] > 0
+        assert rows[name]["raw"]["requests"] > 0 and rows[name]["raw_ratio"] > 0, name
+    # the raw client sends the plugin's reads again: every GET and LIST page (preflight's access reviews aside)
+    assert rows["status"]["raw"]["requests"] == rows["status"]["plugin"]["requests"]
+    assert rows["pools"]["raw"]["requests"] == rows["pools"]["plugin"]["requests"]
     assert "| 1x" in capsys.readouterr().out
