@@ -4,6 +4,7 @@
 FIELD_MANAGER = "kubectl-metallb"  # server-side apply and every write
 USER_AGENT = "kubectl-metallb"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kubectl-metallb"}  # label on the objects the plugin creates
+PURPOSE = "kubectl-metallb/purpose"  # annotation: what the plugin created an object for (e.g. which migration)
 
 # namespaces and names
 NAMESPACE = "metallb-system"  # MetalLB's namespace unless -n says otherwise
