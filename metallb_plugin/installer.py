@@ -1,14 +1,17 @@
 """Applying a prepared MetalLB manifest to the cluster and waiting until it serves (the shell of install).
 
 Decisions are core/install/plan.py's and the record is core/install/inventory.py's; this module reads the
-cluster, asks, applies with server-side apply in the manifest's order, records what it applied, removes what the
-previous release had and this one has not, and waits, all through the command's context and client.
+cluster and plans a server-side apply of every object in the manifest's order and the removal of what the previous
+release had and this one has not; writes.carry_out dry-runs, checks, asks and applies it; then install records
+what it applied and waits, all through the command's context and client.
 """
 
-from metallb_plugin import cluster, defaults, errors
+from metallb_plugin import cluster, defaults, errors, writes
 from metallb_plugin.core import installation, manifests
+from metallb_plugin.core import plan as model
 from metallb_plugin.core.duration import format_duration
-from metallb_plugin.core.install import inventory, plan
+from metallb_plugin.core.install import inventory, plan, removal
+from metallb_plugin.core.plan import Step, Write
 from metallb_plugin.errors import ExitCode
 
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
@@ -41,7 +44,7 @@ def find_installation(client, namespace):
 
 
 class Installer:
-    def __init__(self, ctx, client, args, manifest, source, digest):
+    def __init__(self, ctx, client, args, manifest, source, digest, origin=None):
         self.ctx = ctx
         self.client = client
         self.args = args
@@ -51,10 +54,15 @@ class Installer:
         self.namespace = manifest.namespace
         self.version = manifest.version
         self.mode = manifest.mode
-        self.results = []  # {"kind", "apiVersion", "namespace", "name", "result"}
-        self._unchecked = 0  # dry run: namespaced objects the server could not check (no namespace yet)
-        self._namespace_exists = False
-        self.style = ctx.style(args.no_color)
+        self.notes = []  # shown with the plan (a backend switch, a takeover)
+        self.origin = origin  # provenance.Report of a --manifest that is not a pinned release file
+        self.needs_yes = ""  # why --yes is needed even on a terminal
+        if origin is not None and origin.needs_yes:
+            self.needs_yes = (
+                "the manifest adds or changes RBAC or kinds compared with "
+                + (f"MetalLB {origin.reference}" if origin.reference else "any pinned MetalLB release")
+                + " (listed above): install it only if you trust where it comes from"
+            )
 
     # -- planning
 
@@ -74,63 +82,93 @@ class Installer:
         if message:
             self.ctx.warn(message)
 
-    def _plan(self, found):
-        """(action, previous version), asking when the install changes the release or the mode."""
+    def _action(self, found):
+        """(action, previous version, from -> to, the question to ask); a downgrade is refused without --force."""
         action, previous = plan.action(found, self.version, self.mode)
-        if action in ("install", "reinstall"):
-            return action, previous
+        what = f"MetalLB {self.version} ({self.mode})"
+        if action == "install":
+            return action, previous, "", f"Install {what} in namespace {self.namespace}?"
+        if action == "reinstall":
+            return action, previous, "", f"Re-apply {what} in namespace {self.namespace}?"
         if action == "downgrade" and not self.args.force:
             raise errors.PluginError(plan.downgrade_refusal(previous, self.version))
         change = plan.change_text(found, self.version, self.mode)
-        question = f"{action.capitalize()} MetalLB in {self.namespace} {change}?"
-        refusal = f"{question} Pass --yes to {action} (there is no terminal to ask on)"
-        if self.args.dry_run:
-            self.ctx.say(f"dry run: would {action} MetalLB in {self.namespace} {change}")
-        elif not self.ctx.confirm(question, refusal, assume_yes=self.args.yes):
-            raise errors.PluginError(f"{action} cancelled; nothing was changed")
-        else:
-            self.ctx.say(f"{action.replace('grade', 'grading')} MetalLB in {self.namespace} {change}")
         if found.backend not in (self.mode, "unknown"):
-            self.ctx.say(
-                f"note: the BGP backend changes from {found.backend} to {self.mode}; objects only the old mode "
-                "used are removed after the new ones are applied"
+            self.notes.append(
+                f"the BGP backend changes from {found.backend} to {self.mode}; objects only the old mode used are "
+                "removed after the new ones are applied"
             )
-        return action, previous
+        return action, previous, change, f"{action.capitalize()} MetalLB in {self.namespace} {change}?"
+
+    def _steps(self, objects, paths, before, old_refs, found):
+        """A server-side apply per manifest object, then a delete per object the previous release had and this one
+        has not."""
+        foreign = "it exists and was not installed by kubectl metallb"
+        steps = [
+            Step.of(
+                obj,
+                Write("apply", paths[id(obj)], obj, force=self.args.force_conflicts),
+                before=before[id(obj)],
+                foreign=foreign if before[id(obj)] is not None and not model.managed_by_us(before[id(obj)]) else "",
+            )
+            for obj in objects
+        ]
+        if found and old_refs is None and any(s.foreign for s in steps):
+            self.notes.append(
+                f"MetalLB {found.version or ''} in {found.namespace} was installed another way (kubectl apply?): "
+                "install takes its objects over only with --force-conflicts"
+            )
+        for ref in inventory.stale(old_refs, [inventory.ref(o) for o in objects]):
+            plural = manifests.KINDS.get(ref["kind"], (None, None))[1]
+            if plural is None:
+                continue
+            path = cluster.api_path(ref["apiVersion"], plural, ref.get("namespace"), ref["name"])
+            live = self.client.get_or_none(path)
+            if live is not None:
+                mine = inventory.same_object(ref, live) if ref.get("uid") else model.managed_by_us(live)
+                steps.append(
+                    Step(ref["apiVersion"], ref["kind"], ref["name"], ref.get("namespace"), Write("delete", path),
+                         before=live, note="not in this release", foreign="" if mine else foreign)
+                )  # fmt: skip
+        return steps
+
+    def _plan(self, question):
+        objects = self.manifest.objects
+        try:
+            paths = {id(obj): object_path(self.client, obj) for obj in objects}
+        except errors.NotFound as exc:
+            raise errors.PluginError(
+                f"{exc}: the Prometheus variants need the Prometheus operator's CRDs (monitoring.coreos.com); "
+                "install it first, or drop --prometheus. Nothing was changed"
+            ) from None
+        old_refs, _ = read_inventory(self.client, self.namespace)
+        before = {id(obj): self.client.get_or_none(paths[id(obj)]) for obj in objects}
+        namespace = before[id(objects[0])]
+        holdup = removal.terminating(namespace)
+        if holdup:
+            raise errors.PluginError(
+                f"namespace {self.namespace} is being deleted ({holdup}): MetalLB cannot be installed into it until "
+                f"it is gone. Wait until `kubectl get namespace {self.namespace}` says NotFound, then run install "
+                "again. Nothing was changed"
+            )
+        record = cluster.api_path("v1", "configmaps", self.namespace, defaults.INVENTORY)
+        group, resource, ns, _ = model.resource_of(record)
+        return model.Plan(
+            "install",
+            question,
+            self._steps(objects, paths, before, old_refs, self._found),
+            notes=self.notes,
+            needs_yes=self.needs_yes,
+            resume=f"Run the same install again to finish it, or `kubectl metallb uninstall -n {self.namespace}` to "
+            "remove what was applied",
+            extra_access=[model.Access(v, group, resource, ns) for v in ("patch", "create")],
+            absent_namespaces=() if namespace is not None else (self.namespace,),
+        ), old_refs
 
     # -- applying
 
-    def _apply_one(self, obj, path, before):
-        dry_run = self.args.dry_run
-        namespaced = manifests.KINDS[obj["kind"]][2]
-        if dry_run and before is None and obj["kind"] != "Namespace" and namespaced and not self._namespace_exists:
-            self._unchecked += 1  # the server cannot dry-run into a namespace that does not exist yet
-            return "created", None
-        try:
-            after = self.client.apply(path, obj, force=self.args.force_conflicts, dry_run=dry_run)
-        except errors.Conflict as exc:
-            if dry_run:
-                self.ctx.say(f"  {manifests.describe(obj)}: {exc.message}")
-                return "conflict", None
-            raise errors.PluginError(
-                f"{manifests.describe(obj)}: {exc.message}. Another field manager owns these fields; re-run with "
-                "--force-conflicts to take them over (kubectl-metallb becomes their owner)"
-            ) from None
-        except errors.Invalid as exc:
-            raise errors.PluginError(f"the API server rejected {manifests.describe(obj)}: {exc.message}") from None
-        return plan.outcome(before, after, dry_run), after
-
-    def _record(self, obj, result):
-        self.results.append({**inventory.ref(obj), "result": result})
-        if self.args.output == "table":
-            colour = {"created": self.style.green, "changed": self.style.yellow, "deleted": self.style.red}.get(
-                result, lambda t: t
-            )
-            suffix = " (server dry run)" if self.args.dry_run and result != "deleted" else ""
-            if self.args.dry_run and result == "deleted":
-                suffix = " (dry run)"
-            self.ctx.out(f"{manifests.describe(obj)} {colour(result)}{suffix}")
-
-    def _write_inventory(self, refs, details):
+    def _write_inventory(self, refs):
+        details = {"version": self.version or "", "mode": self.mode, "source": self.source, "sha256": self.digest}
         path = cluster.api_path("v1", "configmaps", self.namespace, defaults.INVENTORY)
         self.client.apply(path, inventory.configmap(self.namespace, refs, details), force=True)
 
@@ -156,101 +194,55 @@ class Installer:
         self.ctx.say(f"CRDs Established ({len(crds)}/{len(crds)})")
         self.client.forget_discovery()
 
-    def _conflict_check(self, objects, paths, before, foreign=None):
-        """Dry-run the objects that already exist, to report every conflict before anything is written."""
-        problems = []
-        for obj in objects:
-            if before[id(obj)] is None:
-                continue
-            try:
-                self.client.apply(paths[id(obj)], obj, force=False, dry_run=True)
-            except errors.Conflict as exc:
-                problems.append(f"{manifests.describe(obj)}: {exc.message}")
-            except errors.Invalid as exc:
-                problems.append(f"{manifests.describe(obj)} rejected: {exc.message}")
-        if problems:
-            for line in problems:
-                self.ctx.say(f"  {line}")
-            origin = ""
-            if foreign:
-                origin = (
-                    f"MetalLB {foreign.version or ''} in {foreign.namespace} was installed another way (kubectl "
-                    "apply?) and "
-                )
-            raise errors.PluginError(
-                f"{origin}{len(problems)} object(s) would conflict with other field managers (listed above); nothing "
-                "was changed. Re-run with --force-conflicts to take ownership of those fields"
-            )
-
-    def _delete_stale(self, ref):
-        """An object the previous install created that this release no longer has (e.g. a renamed Service)."""
-        plural = manifests.KINDS.get(ref["kind"], (None, None))[1]
-        if plural is None:
-            return
-        try:
-            self.client.delete(
-                cluster.api_path(ref["apiVersion"], plural, ref.get("namespace"), ref["name"]),
-                dry_run=self.args.dry_run,
-            )
-        except errors.NotFound:
-            return
-        meta = {"name": ref["name"], **({"namespace": ref["namespace"]} if ref.get("namespace") else {})}
-        self._record({"apiVersion": ref["apiVersion"], "kind": ref["kind"], "metadata": meta}, "deleted")
-
-    def _apply_all(self, objects, paths, before, old_refs, new_refs, details):
-        deadline = self.ctx.monotonic() + max(self.args.timeout, defaults.CRD_TIMEOUT)
-        last_crd_step = [o for o in objects if manifests.step(o) == 1][-1:] or [None]
-        crds = []
-        for obj in objects:
-            result, after = self._apply_one(obj, paths[id(obj)], before[id(obj)])
-            self._record(obj, result)
-            if obj["kind"] == "Namespace" and not self.args.dry_run:
-                # record what is about to be applied first, so an interrupted install can still be uninstalled
-                self._write_inventory(inventory.merge(old_refs, new_refs), details)
-            if obj["kind"] == "CustomResourceDefinition":
-                crds.append(after or obj)
-            if crds and obj is last_crd_step[0] and not self.args.dry_run:
-                self._wait_crds(crds, deadline)
-
     def run(self):
         args = self.args
         started = self.ctx.monotonic()
-        found = self._existing()
+        self._found = self._existing()
         self._check_kubernetes()
-        action, previous = self._plan(found)
+        action, previous, change, question = self._action(self._found)
+        install_plan, old_refs = self._plan(question)
         objects = self.manifest.objects
-        try:
-            paths = {id(obj): object_path(self.client, obj) for obj in objects}
-        except errors.NotFound as exc:
-            raise errors.PluginError(
-                f"{exc}: the Prometheus variants need the Prometheus operator's CRDs (monitoring.coreos.com); "
-                "install it first, or drop --prometheus. Nothing was changed"
-            ) from None
-        old_refs, _ = read_inventory(self.client, self.namespace)
-        before = {id(obj): self.client.get_or_none(paths[id(obj)]) for obj in objects}
-        self._namespace_exists = before[id(objects[0])] is not None
-        if (
-            not args.force_conflicts
-            and not args.dry_run
-            and any(before.values())
-            and (action != "reinstall" or any(b is not None and not plan.ours(b) for b in before.values()))
-        ):
-            self._conflict_check(objects, paths, before, foreign=found if found and old_refs is None else None)
-
         new_refs = [inventory.ref(o) for o in objects]
-        details = {"version": self.version or "", "mode": self.mode, "source": self.source, "sha256": self.digest}
-        self._apply_all(objects, paths, before, old_refs, new_refs, details)
-        stale = inventory.stale(old_refs, new_refs)
-        for ref in stale:
-            self._delete_stale(ref)
-        if stale and not args.dry_run:
-            self._write_inventory(new_refs, details)
-        return self._finish(action, previous, started)
+        deadline = self.ctx.monotonic() + max(args.timeout, defaults.CRD_TIMEOUT)
 
-    def _finish(self, action, previous, started):
+        def record_first():  # an interrupted install can still be uninstalled: record before the first object
+            if install_plan.absent_namespaces == ():
+                self._write_inventory(inventory.merge(old_refs, new_refs))
+
+        uids = {}
+
+        def after(step, answer):
+            uids[inventory.ref_key(step.ref())] = ((answer or {}).get("metadata") or {}).get("uid")
+            if step.kind == "Namespace":
+                self._write_inventory(inventory.merge(old_refs, new_refs))
+            if step.kind == "CustomResourceDefinition":
+                crds.append(answer or step.write.body)
+                if step is [s for s in install_plan.pending() if s.kind == step.kind][-1]:
+                    self._wait_crds(crds, deadline)  # the new kinds are served before anything else is applied
+
+        def begin():
+            if action in ("upgrade", "downgrade"):
+                self.ctx.say(f"{action.replace('grade', 'grading')} MetalLB in {self.namespace} {change}")
+            record_first()
+
+        crds = []
+        if action in ("upgrade", "downgrade") and args.dry_run:
+            self.ctx.say(f"dry run: would {action} MetalLB in {self.namespace} {change}")
+        applied = writes.carry_out(
+            self.ctx, self.client, args, install_plan, args.force_conflicts, "--force-conflicts", before_apply=begin,
+            after_step=after,
+        )  # fmt: skip
+        if applied:  # only this release's objects now, each with its uid
+            for step in install_plan.steps:
+                key = inventory.ref_key(step.ref())
+                uids.setdefault(key, ((step.before or {}).get("metadata") or {}).get("uid"))
+            self._write_inventory(inventory.with_uids(new_refs, uids))
+        return self._finish(install_plan, action, previous, started, applied)
+
+    def _finish(self, install_plan, action, previous, started, applied):
         args = self.args
-        counts = plan.counts(self.results)
         doc = {
+            **install_plan.document(args.dry_run),
             "action": action,
             "version": self.version,
             "previousVersion": previous,
@@ -258,26 +250,23 @@ class Installer:
             "namespace": self.namespace,
             "source": self.source,
             "sha256": self.digest,
-            "dryRun": args.dry_run,
-            "objects": self.results,
-            "summary": counts,
+            "provenance": self.origin.document() if self.origin is not None else None,
             "ready": None,
         }
-        if counts["conflict"]:
-            self._emit(doc)
-            raise errors.PluginError(
-                f"dry run: {counts['conflict']} object(s) conflict with other field managers (listed above); "
-                "--force-conflicts would take ownership of those fields"
-            )
         what = f"MetalLB {self.version} ({self.mode})"
-        self.ctx.say(plan.headline(what, self.namespace, action, previous, counts, args.dry_run, self._unchecked))
+        summary = install_plan.summary()
+        unchecked = install_plan.unchecked()
+        counts = install_plan.counts()
+        self.ctx.say(plan.headline(what, self.namespace, action, previous, counts, summary, args.dry_run, unchecked))
         if args.verbose:
             self.ctx.say(f"{self.client.requests} API requests in {self.ctx.monotonic() - started:.2f}s")
         if args.dry_run or not args.wait:
             if not args.dry_run:
                 self.ctx.say("not waiting (--no-wait): `kubectl metallb status` shows when MetalLB serves")
-            self._emit(doc)
+            writes.show(self.ctx, args, install_plan, doc, applied=applied)
             return ExitCode.OK
+        if args.output == "table" and not applied:
+            writes.show(self.ctx, args, install_plan, applied=applied)
         try:
             self._wait_ready(started)
         except errors.WaitTimeout:

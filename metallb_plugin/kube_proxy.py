@@ -3,11 +3,14 @@
 rollout."""
 
 import json
+import os
 
 from metallb_plugin import cluster, defaults, errors
 from metallb_plugin.backup import write_backup
+from metallb_plugin.core import backups
 from metallb_plugin.core import kubeproxy as kp
 from metallb_plugin.core.kubeproxy.report import ANNOTATION, RESTARTED_AT
+from metallb_plugin.core.plan import UNCHANGED, Plan, Step, Write
 
 MAX_ATTEMPTS = 5  # writes tried when another writer keeps changing the ConfigMap
 
@@ -107,32 +110,32 @@ def write(ctx, client, configmap, location, value, backup):
 
 
 def _write_backup(path, configmap, rewrite):
-    """The ConfigMap as `kubectl replace -f` restores it (on a retry: the version this run is about to change)."""
-    import yaml
-
-    copy = json.loads(json.dumps(configmap))
-    meta = copy.get("metadata") or {}
-    for key in ("resourceVersion", "uid", "managedFields", "creationTimestamp", "generation"):
-        meta.pop(key, None)
-    write_backup(path, yaml.safe_dump(copy, sort_keys=False, default_flow_style=False), rewrite=rewrite)
+    """The complete ConfigMap as `kubectl replace -f` restores it (on a retry: the version this run is about to
+    change). A LIST item has no apiVersion and kind: they are put back."""
+    meta = configmap.get("metadata") or {}
+    header = (
+        f"ConfigMap {meta.get('namespace')}/{meta.get('name')} before `kubectl metallb strict-arp` changed it.\n"
+        f"Restore with: kubectl replace -f {os.path.basename(path)}"
+    )
+    write_backup(path, backups.text([backups.restorable(configmap, "v1", "ConfigMap")], header), rewrite=rewrite)
 
 
 def _now(ctx):
     return ctx.now().strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def restart(ctx, client, facts):
-    """Roll the kube-proxy DaemonSet as `kubectl rollout restart` does: a new pod-template annotation."""
-    if facts.daemonset is None:
-        ctx.warn(
-            f"no DaemonSet {kp.NAMESPACE}/{kp.DAEMONSET} to restart: restart kube-proxy on every node "
-            "yourself so that it reads the new configuration",
-        )
-        return {"restarted": False}
+DAEMONSET_PATH = cluster.api_path("apps/v1", "daemonsets", kp.NAMESPACE, kp.DAEMONSET)
+
+
+def restart_patch(ctx):
+    """(the time stamp, the patch) that rolls the DaemonSet as `kubectl rollout restart` does."""
     stamp = _now(ctx)
-    path = cluster.api_path("apps/v1", "daemonsets", kp.NAMESPACE, kp.DAEMONSET)
-    patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
-    facts.daemonset = client.patch(path, patch, patch_type="strategic")
+    return stamp, {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
+
+
+def restarted(ctx, facts, daemonset, stamp):
+    """What the restart did (for the result document); warns about an OnDelete DaemonSet."""
+    facts.daemonset = daemonset
     strategy = ((facts.daemonset.get("spec") or {}).get("updateStrategy") or {}).get("type")
     if strategy == "OnDelete":
         ctx.warn(
@@ -140,6 +143,14 @@ def restart(ctx, client, facts):
             "the change only when deleted; delete them node by node",
         )
     return {"restarted": True, "restartedAt": stamp, "daemonset": f"{kp.NAMESPACE}/{kp.DAEMONSET}"}
+
+
+def no_daemonset(ctx):
+    ctx.warn(
+        f"no DaemonSet {kp.NAMESPACE}/{kp.DAEMONSET} to restart: restart kube-proxy on every node "
+        "yourself so that it reads the new configuration",
+    )
+    return {"restarted": False}
 
 
 def wait_rollout(ctx, client, facts, restarted_at, timeout):
@@ -173,3 +184,54 @@ def wait_rollout(ctx, client, facts, restarted_at, timeout):
             )
         ctx.sleep(min(defaults.POLL_SECONDS, max(0.0, deadline - ctx.monotonic())))
         daemonset = client.get(path)
+
+
+def plan(ctx, client, args, facts, new_text, diff, state):
+    """strict-arp's plan: the ConfigMap change (written with its resourceVersion, re-read on a conflict; the backup
+    first) and the restart of the DaemonSet. state gets "written" and "previous" (write()'s answer) and "restart"."""
+    location = facts.info.location
+    path = cluster.api_path("v1", "configmaps", location.namespace, location.name)
+    body = json.loads(json.dumps(facts.configmap))
+    body.setdefault("data", {})[location.key] = new_text
+    body.update(apiVersion="v1", kind="ConfigMap")
+    body["metadata"].pop("resourceVersion", None)  # the dry run checks the write; the write itself is conditional
+
+    def write_configmap(step, dry_run):
+        if dry_run:
+            return client.replace(path, body, dry_run=True)
+        state["written"], state["previous"] = write(ctx, client, facts.configmap, location, args.value, args.backup)
+        if state["written"] is None:
+            step.result = UNCHANGED  # someone else set it meanwhile
+        return state["written"]
+
+    configmap = Step("v1", "ConfigMap", location.name, location.namespace, Write("replace", path, body),
+                     before=facts.configmap, diff=diff.splitlines(), execute=write_configmap)  # fmt: skip
+    steps = [configmap]
+    if facts.daemonset is not None:
+        stamp, patch = restart_patch(ctx)
+
+        def restart(step, dry_run):
+            if not dry_run and state.get("written") is None:
+                step.result = UNCHANGED
+                return None
+            answer = client.patch(DAEMONSET_PATH, patch, patch_type="strategic", dry_run=dry_run)
+            if not dry_run:
+                state["restart"] = restarted(ctx, facts, answer, stamp)
+            return answer
+
+        restart_step = Step("apps/v1", "DaemonSet", kp.DAEMONSET, kp.NAMESPACE, before=facts.daemonset)
+        if args.no_restart:
+            restart_step.note = "not restarted: --no-restart"
+        else:
+            restart_step.write = Write("patch", DAEMONSET_PATH, patch, patch_type="strategic")
+            restart_step.execute = restart
+        steps.append(restart_step)
+    word = "true" if args.value else "false"
+    restarting = " and restart DaemonSet kube-system/kube-proxy" if len(steps) > 1 and not args.no_restart else ""
+    return Plan(
+        "strict-arp",
+        f"Set ipvs.strictARP: {word} in {location.describe()}{restarting}?",
+        steps,
+        resume=f"Restart kube-proxy yourself so it reads the new configuration: kubectl -n {kp.NAMESPACE} rollout "
+        f"restart daemonset/{kp.DAEMONSET}",
+    )

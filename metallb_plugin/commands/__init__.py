@@ -25,6 +25,18 @@ def add_timeout(parser, default, what):
     )  # fmt: skip
 
 
+def add_write_flags(parser, overwrite=True, dry_run="show the plan, checked by the API server; change nothing"):
+    """The flags of every command that writes: --dry-run, --yes and (where it applies) --overwrite."""
+    parser.add_argument("--dry-run", action="store_true", help=dry_run)
+    parser.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    if overwrite:
+        parser.add_argument(
+            "--overwrite",
+            action="store_true",
+            help="also change or delete objects that kubectl metallb did not create for this purpose",
+        )
+
+
 def read_manifest(path, ctx, flag="--manifest"):
     """The bytes of a file given with flag ('-': standard input); a bad path is a UsageError."""
     from metallb_plugin.core import manifests

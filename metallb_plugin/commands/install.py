@@ -24,6 +24,7 @@ from metallb_plugin import defaults, errors, output
 from metallb_plugin.commands import add_prometheus_fit, add_timeout, prometheus_fit, read_manifest
 from metallb_plugin.download import download
 from metallb_plugin.errors import ExitCode
+from metallb_plugin.provenance import show_provenance
 
 
 def add_arguments(parser):
@@ -116,10 +117,11 @@ def run(args, ctx):
             f"MetalLB's manifests install into namespace {manifest.namespace}; installing into "
             f"{args.namespace} (-n) is not supported (the Helm chart can do that)"
         )
+    known = releases.known_digest(digest)
     if not expected:
-        known = releases.known_digest(digest)
         note = f" (it is MetalLB's {known[0]} {known[1]})" if known else ""
         ctx.say(f"warning: no --sha256 given: the manifest's sha256 is {digest}{note}; pass --sha256 to verify it")
+    origin = None if known else show_provenance(ctx, data, manifest)
     for line in [f"image {old} -> {new}" for old, new in sorted(manifest.images.items())] + fitted:
         _verbose(ctx, args, line)
 
@@ -138,7 +140,7 @@ def run(args, ctx):
         from metallb_plugin.monitoring import review_install
 
         review_install(ctx, client, args, manifest, monitor_labels)
-    return Installer(ctx, client, args, manifest, source, digest).run()
+    return Installer(ctx, client, args, manifest, source, digest, origin).run()
 
 
 # ------------------------------------------------------------------------------------------- versions

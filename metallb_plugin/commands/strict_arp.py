@@ -16,7 +16,7 @@ examples:
 
 import os
 
-from metallb_plugin import defaults, errors, kube_proxy
+from metallb_plugin import defaults, errors, kube_proxy, writes
 from metallb_plugin.commands import add_timeout
 from metallb_plugin.core import kubeproxy as kp
 from metallb_plugin.core.kubeproxy import report
@@ -108,16 +108,18 @@ def _change(ctx, client, args, facts):
         ctx.emit(result, args.output, report.result_text)
         return ExitCode.OK
     diff = kp.unified_diff(old_text, new_text, f"{location.namespace}/{location.name}/{location.key}")
+    state = {}
+    plan = kube_proxy.plan(ctx, client, args, facts, new_text, diff, state)
     if args.dry_run:
+        writes.carry_out(ctx, client, args, plan)  # the server checks both writes and the permissions they need
         result = report.result(
             info, value, changed=False, dry_run=True, diff=diff, message="dry run: nothing was changed"
         )
-        ctx.emit(result, args.output, report.result_text)
+        ctx.emit({**result, "objects": [s.document() for s in plan.steps]}, args.output, report.result_text)
         return ExitCode.OK
-    _confirm(ctx, args, info, diff, word)
-
-    written, previous = kube_proxy.write(ctx, client, facts.configmap, location, value, args.backup)
-    if written is None:
+    if not writes.carry_out(ctx, client, args, plan):
+        return ExitCode.OK
+    if state["written"] is None:
         result = report.result(
             info,
             value,
@@ -127,6 +129,7 @@ def _change(ctx, client, args, facts):
         )
         ctx.emit(result, args.output, report.result_text)
         return ExitCode.OK
+    previous = state["previous"]
     undo = f"kubectl metallb strict-arp --{'enable' if previous is True else 'disable'}"
     result = report.result(
         info,
@@ -139,19 +142,10 @@ def _change(ctx, client, args, facts):
         message=f"ipvs.strictARP set to {word} in {location.describe()}",
         undo=undo,
     )
-    if args.no_restart:
-        result["restart"] = {"restarted": False}
-        ctx.emit(result, args.output, report.result_text)
-        return ExitCode.OK
-    try:
-        result["restart"] = kube_proxy.restart(ctx, client, facts)
-    except errors.PluginError as exc:  # the change is written: say so, then how to finish by hand
-        raise errors.PluginError(
-            f"ipvs.strictARP was set to {word} in {location.describe()}, but restarting "
-            f"kube-proxy failed: {exc}. Restart it yourself: kubectl -n {kp.NAMESPACE} "
-            f"rollout restart daemonset/{kp.DAEMONSET}",
-            exit_code=exc.exit_code,
-        ) from None
+    result["objects"] = [s.document() for s in plan.steps]
+    result["restart"] = state.get("restart") or (
+        kube_proxy.no_daemonset(ctx) if facts.daemonset is None and not args.no_restart else {"restarted": False}
+    )
     if args.wait and result["restart"]["restarted"]:
         try:
             result["restart"]["rollout"] = kube_proxy.wait_rollout(
@@ -162,19 +156,3 @@ def _change(ctx, client, args, facts):
             raise
     ctx.emit(result, args.output, report.result_text)
     return ExitCode.OK
-
-
-def _confirm(ctx, args, info, diff, word):
-    if args.yes:
-        return
-    what = f"set ipvs.strictARP: {word} in {info.location.describe()}"
-    if not args.no_restart:
-        what += f" and restart DaemonSet {kp.NAMESPACE}/{kp.DAEMONSET}"
-    if ctx.interactive:
-        ctx.stderr.write(diff)
-    refusal = (
-        f"refusing to {what} without confirmation: not an interactive terminal. Pass --yes to go ahead, "
-        "or --dry-run to see the change"
-    )
-    if not ctx.confirm(f"{what[0].upper()}{what[1:]}?", refusal):
-        raise errors.PluginError("aborted: nothing was changed")

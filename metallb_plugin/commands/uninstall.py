@@ -1,52 +1,59 @@
 """Remove MetalLB as `kubectl metallb install` installed it, after backing up its configuration.
 
-Every metallb.io configuration object (pools, advertisements, peers, BFD profiles, communities, FRR-K8s
-configurations; not the status reports MetalLB writes itself) is first written to a YAML file (--backup FILE, by
-default metallb-backup-<timestamp>.yaml in the current directory) that `kubectl apply -f` can restore. Then the
-objects install recorded are deleted in reverse order: webhook configuration, workloads, Services, configuration,
-RBAC, CRDs (and with them every MetalLB custom resource) and the namespace. --keep-crds keeps the CRDs and the
-namespace, so the configuration stays for a later install.
+First a backup file (--backup FILE, by default metallb-backup-<timestamp>.yaml in the current directory, mode
+0600) gets every metallb.io configuration object (pools, advertisements, peers, BFD profiles, communities, FRR-K8s
+configurations; not the status reports MetalLB writes itself), the Secrets BGPPeers take their passwords from, and
+the MetalLB ConfigMaps that were changed since install (e.g. a customised metallb-excludel2). After installing
+MetalLB again, `kubectl metallb restore FILE` puts them back. Then the objects install recorded are deleted in
+reverse order: webhook configuration, workloads, Services, configuration, RBAC, CRDs (and with them every MetalLB
+custom resource) and the namespace, and uninstall waits until the CRDs and the namespace are gone.
 
-While LoadBalancer Services still hold addresses handed out by MetalLB, uninstall refuses (they would keep IPs
-nobody announces any more) and lists them; --force removes MetalLB anyway.
+Deleting the namespace deletes everything in it: when it holds objects that are not MetalLB's (your Secrets,
+NetworkPolicies, a legacy ConfigMap), uninstall lists them and refuses unless --delete-namespace (delete them too)
+or --keep-namespace (keep the namespace and them). --keep-crds keeps the CRDs and the namespace, and so the
+configuration, for a later install. While LoadBalancer Services still hold addresses handed out by MetalLB,
+uninstall refuses (they would keep IPs nobody announces any more) and lists them; --force removes MetalLB anyway.
 
 examples:
-  kubectl metallb uninstall
+  kubectl metallb uninstall --dry-run
   kubectl metallb uninstall --yes --backup metallb-config.yaml
   kubectl metallb uninstall --keep-crds
 """
 
 import os
 
-from metallb_plugin import cluster, defaults, errors
-from metallb_plugin.backup import write_backup
-from metallb_plugin.commands import add_timeout
-from metallb_plugin.core import manifests
+from metallb_plugin import defaults, errors, uninstaller, writes
+from metallb_plugin.commands import add_timeout, add_write_flags
 from metallb_plugin.core import objects as k8s
-from metallb_plugin.core.install import inventory, removal
+from metallb_plugin.core.install import removal
+from metallb_plugin.core.plan import Plan
 from metallb_plugin.errors import ExitCode
-from metallb_plugin.installer import CRDS
-
-# what uninstall waits for once it deleted it: kind -> its collection
-WAITED = {"CustomResourceDefinition": CRDS, "Namespace": cluster.api_path("v1", "namespaces")}
 
 
 def add_arguments(parser):
     parser.add_argument(
         "--backup",
         metavar="FILE",
-        help="where to write the backup of every metallb.io object (default "
-        "metallb-backup-<timestamp>.yaml in the current directory)",
+        help="where to write the backup (default metallb-backup-<timestamp>.yaml in the current directory)",
     )
     parser.add_argument(
         "--keep-crds",
         action="store_true",
         help="keep the CRDs and the namespace (and so every pool, advertisement and peer)",
     )
-    parser.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    namespace = parser.add_mutually_exclusive_group()
+    namespace.add_argument(
+        "--keep-namespace", action="store_true", help="keep the namespace (and what else lives in it)"
+    )
+    namespace.add_argument(
+        "--delete-namespace",
+        action="store_true",
+        help="delete the namespace even though it holds objects that are not MetalLB's",
+    )
     parser.add_argument(
         "--force", action="store_true", help="uninstall even while LoadBalancer Services hold MetalLB addresses"
     )
+    add_write_flags(parser)
     add_timeout(parser, defaults.UNINSTALL_TIMEOUT, "how long to wait until the CRDs and the namespace are gone")
 
 
@@ -70,61 +77,56 @@ def run(args, ctx):
         return ExitCode.OK
 
     version = details.get("version") or (found.version if found else None) or "unknown"
-    holders = _services_holding_addresses(client, namespace, refs)
-    if holders:
-        for line in holders:
-            ctx.say(f"  {line}")
-        if not args.force:
+    resources = uninstaller.custom_resources(client, refs)
+    _refuse_while_services_hold_addresses(ctx, args, namespace, resources, client)
+    contents = uninstaller.backup_contents(client, refs, resources)
+    keep_ns = "--keep-crds" if args.keep_crds else "--keep-namespace" if args.keep_namespace else ""
+    notes = []
+    if not keep_ns:
+        others, unlisted = uninstaller.others_in_namespace(client, namespace, refs, contents)
+        notes += [f"could not look for {what} in namespace {namespace}" for what in unlisted]
+        if others and not args.delete_namespace:
+            for line in others:
+                ctx.say(f"  {line}")
             raise errors.PluginError(
-                f"{len(holders)} LoadBalancer Service(s) still hold MetalLB addresses (listed above): delete them or "
-                "change their type first, or pass --force to uninstall anyway (their addresses stay in their status "
-                "but nobody announces them)"
+                f"namespace {namespace} holds {len(others)} object(s) that are not MetalLB's (listed above) and "
+                "deleting it would delete them too: pass --keep-namespace to remove MetalLB and keep the namespace, "
+                "or --delete-namespace to delete them as well. Nothing was changed"
             )
-        ctx.say(f"warning: --force: {len(holders)} LoadBalancer Service(s) keep addresses nobody will announce")
-
-    keep = " (keeping the CRDs, the namespace and the configuration)" if args.keep_crds else ""
-    question = f"Remove MetalLB {version} from namespace {namespace}{keep}?"
-    if not ctx.confirm(
-        question, f"{question} Pass --yes to uninstall (there is no terminal to ask on)", assume_yes=args.yes
-    ):
-        raise errors.PluginError("uninstall cancelled; nothing was changed")
-
+        if others:
+            notes.append(f"deleting namespace {namespace} also deletes: {k8s.listing(others, limit=10)}")
     backup = args.backup or f"metallb-backup-{ctx.now().astimezone().strftime('%Y%m%d-%H%M%S')}.yaml"
-    count = _backup(ctx, client, refs, backup)
-    ctx.say(f"backed up {count} metallb.io object(s) to {os.path.abspath(backup)} (restore with kubectl apply -f)")
-
-    removed = _delete_all(ctx, client, args, refs, namespace)
-    _wait_until_gone(
-        ctx,
-        client,
-        [(r["kind"], r["name"]) for r in removed if r["kind"] in WAITED and r["result"] == "deleted"],
-        args.timeout,
+    secrets = f", with Secret(s) {', '.join(contents.secrets)}" if contents.secrets else ""
+    notes.insert(0, f"first backs up {len(contents.objects)} object(s) to {os.path.abspath(backup)}{secrets}")
+    keep = " (keeping the CRDs, the namespace and the configuration)" if args.keep_crds else ""
+    plan = Plan(
+        "uninstall",
+        f"Remove MetalLB {version} from namespace {namespace}{keep}?",
+        uninstaller.steps(client, refs, namespace, args.keep_crds, keep_ns),
+        notes=notes,
+        resume=f"Run `kubectl metallb uninstall -n {namespace}` again to finish; to go back, "
+        f"`kubectl metallb install` then `kubectl metallb restore {backup}`",
     )
-    deleted = sum(1 for r in removed if r["result"] == "deleted")
+    applied = writes.carry_out(
+        ctx, client, args, plan, args.overwrite, before_apply=lambda: uninstaller.write(ctx, backup, contents, version)
+    )
+    doc = {"namespace": namespace, "version": version, "backup": None, "backedUp": 0, "secrets": contents.secrets}
+    if not applied:
+        writes.show(ctx, args, plan, doc)
+        return ExitCode.OK
+    doc.update(backup=os.path.abspath(backup), backedUp=len(contents.objects))
+    try:
+        uninstaller.wait_until_gone(ctx, client, plan.pending(), args.timeout)
+    except errors.WaitTimeout:
+        writes.show(ctx, args, plan, {**doc, "gone": False}, applied=True)
+        raise
     ctx.say(
-        f"MetalLB {version} removed from {namespace}: {deleted} object(s) deleted"
-        + (", CRDs and namespace kept" if args.keep_crds else "")
+        f"MetalLB {version} removed from {namespace}: {plan.counts()['deleted']} object(s) deleted"
+        + (", CRDs and namespace kept" if args.keep_crds else ", namespace kept" if args.keep_namespace else "")
+        + f". To restore its configuration after installing it again: kubectl metallb restore {backup}"
     )
-    doc = {"namespace": namespace, "version": version, "backup": os.path.abspath(backup), "backedUp": count}
-    _emit(ctx, args, {**doc, "objects": removed})
+    writes.show(ctx, args, plan, {**doc, "gone": True}, applied=True)
     return ExitCode.OK
-
-
-def _wait_until_gone(ctx, client, refs, timeout):
-    """The API server deletes a CRD's custom resources before the CRD itself, and the namespace controller empties a
-    namespace before it goes; wait for both, so that an install right after this one does not meet CRDs or a
-    namespace that are still being deleted (writes into a terminating namespace are refused)."""
-    deadline = ctx.monotonic() + timeout
-    while refs:
-        refs = [(kind, name) for kind, name in refs if client.get_or_none(f"{WAITED[kind]}/{name}") is not None]
-        if refs and ctx.monotonic() > deadline:
-            kind, name = refs[0]
-            raise errors.WaitTimeout(
-                f"{len(refs)} object(s) are still being deleted after {timeout:g}s "
-                f"({', '.join(f'{k} {n}' for k, n in refs)}); see `kubectl get {kind.lower()} {name} -o yaml`"
-            )
-        if refs:
-            ctx.sleep(0.5)
 
 
 def _emit(ctx, args, doc):
@@ -132,64 +134,24 @@ def _emit(ctx, args, doc):
         ctx.emit(doc, args.output, lambda d: "")
 
 
-def _custom_resources(client, refs, group=None):
-    """Every custom resource of the install's CRDs (of one group), in all namespaces: [(crd, [objects])]."""
-    found = []
-    for ref in removal.crd_refs(refs):
-        crd = client.get_or_none(
-            cluster.api_path("apiextensions.k8s.io/v1", "customresourcedefinitions", name=ref["name"])
-        )
-        version = k8s.crd_version(crd) if crd else None
-        if not version or (group and crd["spec"].get("group") != group):
-            continue
-        found.append(
-            (crd, client.list(cluster.api_path(f"{crd['spec']['group']}/{version}", crd["spec"]["names"]["plural"])))
-        )
-    return found
-
-
-def _services_holding_addresses(client, namespace, refs):
+def _refuse_while_services_hold_addresses(ctx, args, namespace, resources, client):
     pools = {
         k8s.name(pool): k8s.pool_ranges(pool, lenient=True)[0]  # every address it may have handed out
-        for crd, items in _custom_resources(client, refs, group="metallb.io")
+        for crd, items in resources
         if crd["spec"]["names"]["kind"] == "IPAddressPool"
         for pool in items
         if k8s.namespace(pool) == namespace
     }
     services = [s for s in client.list("/api/v1/services") if k8s.is_load_balancer(s)]
-    return removal.holders(pools, services)
-
-
-def _backup(ctx, client, refs, path):
-    """Write every MetalLB custom resource but the status reports to path (0600: BGP passwords live there)."""
-    import yaml
-
-    objects = removal.backup_objects(_custom_resources(client, refs))
-    header = (
-        f"# MetalLB configuration backed up by `kubectl metallb uninstall` on "
-        f"{ctx.now().astimezone().isoformat(timespec='seconds')}: {len(objects)} object(s).\n"
-        "# Restore after reinstalling with: kubectl apply -f <this file>\n"
-    )
-    write_backup(path, header + (yaml.safe_dump_all(objects, sort_keys=False, explicit_start=True) if objects else ""))
-    return len(objects)
-
-
-def _delete_all(ctx, client, args, refs, namespace):
-    """Delete the recorded objects, last installed first (--keep-crds: not the CRDs and the namespace)."""
-    kept = {"CustomResourceDefinition", "Namespace"} if args.keep_crds else set()
-    results = []
-    for ref in inventory.deletion_order(refs, namespace):
-        spec = manifests.KINDS.get(ref["kind"])
-        if ref["kind"] in kept or spec is None:
-            continue
-        path = cluster.api_path(ref["apiVersion"], spec[1], ref.get("namespace") if spec[2] else None, ref["name"])
-        try:
-            client.delete(path)
-            result = "deleted"
-        except errors.NotFound:
-            result = "not found"
-        results.append({**ref, "result": result})
-        if args.output == "table":
-            obj = {"apiVersion": ref["apiVersion"], "kind": ref["kind"], "metadata": {"name": ref["name"]}}
-            ctx.out(f"{manifests.describe(obj)} {result}")
-    return results
+    holders = removal.holders(pools, services)
+    if not holders:
+        return
+    for line in holders:
+        ctx.say(f"  {line}")
+    if not args.force:
+        raise errors.PluginError(
+            f"{len(holders)} LoadBalancer Service(s) still hold MetalLB addresses (listed above): delete them or "
+            "change their type first, or pass --force to uninstall anyway (their addresses stay in their status "
+            "but nobody announces them)"
+        )
+    ctx.say(f"warning: --force: {len(holders)} LoadBalancer Service(s) keep addresses nobody will announce")

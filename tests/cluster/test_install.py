@@ -41,8 +41,8 @@ def requests_in(stderr):
 
 
 def results_in(stdout):
-    """{"kind.group/name": result} from install's per-object lines."""
-    return dict(line.split(" ")[:2] for line in stdout.splitlines() if line.strip())
+    """{"kind.group/name": result} from install's per-object lines (not the diff lines indented under them)."""
+    return dict(line.split(" ")[:2] for line in stdout.splitlines() if line.strip() and not line.startswith(" "))
 
 
 def resource_versions(kubectl):
@@ -325,7 +325,8 @@ def test_dry_run_on_an_empty_cluster_changes_nothing(admin, kubectl, upstream_ma
     assert ("dry run: MetalLB v0.14.9 (native): 24 created, 0 changed, 0 unchanged; nothing was changed (11 objects "
             "in namespace metallb-system could not be checked by the server: the namespace does not exist yet)"
             in result.stderr)
-    assert set(requests_in(result.stderr)) == {"GET", "PATCH"}  # PATCH = server-side apply with dryRun=All
+    # PATCH = server-side apply with dryRun=All, POST = the access reviews of what it would write
+    assert set(requests_in(result.stderr)) == {"GET", "PATCH", "POST"}
     assert metallb_state(kubectl) == ([], "", "")
 
 
@@ -362,8 +363,8 @@ def test_helm_install_elsewhere_is_refused(admin, kubectl, namespace, upstream_m
 
 
 def test_install_v0_14_9(admin, kubectl, upstream_manifest):
-    result = run_plugin("install", "--no-wait", "--manifest", upstream_manifest("v0.14.9"), "--sha256", V0149_NATIVE,
-                        env=admin)
+    result = run_plugin("install", "--no-wait", "--yes", "--manifest", upstream_manifest("v0.14.9"), "--sha256",
+                        V0149_NATIVE, env=admin)
     assert result.returncode == 0, result.stderr
     results = results_in(result.stdout)
     assert len(results) == 24 and set(results.values()) == {"created"}
@@ -394,8 +395,9 @@ def test_rerun_is_a_no_op(admin, kubectl, upstream_manifest):
     assert ("MetalLB v0.14.9 (native) is already installed in metallb-system: nothing changed (0 created, "
             "0 changed, 24 unchanged)") in result.stderr
     verbs = requests_in(result.stderr)
-    # 2 LISTs (find installs) + /version + the install record + a GET and an apply per object + the record again
-    assert verbs.count("PATCH") == 24 + 1 and verbs.count("GET") == 2 + 1 + 1 + 24
+    # 2 LISTs (find installs) + /version + the install record + a GET and a dry-run apply per object; nothing to
+    # write, so no access reviews, no question and no apply
+    assert verbs.count("PATCH") == 24 and verbs.count("GET") == 2 + 1 + 1 + 24
     assert "POST" not in verbs and "DELETE" not in verbs and "PUT" not in verbs
     assert f"{len(verbs)} API requests in" in result.stderr
     assert resource_versions(kubectl) == before  # nothing was written
@@ -409,7 +411,7 @@ def test_rerun_json_shape(admin, upstream_manifest):
     assert {k: doc[k] for k in ("action", "version", "previousVersion", "mode", "namespace", "dryRun", "ready")} == {
         "action": "reinstall", "version": "v0.14.9", "previousVersion": "v0.14.9", "mode": "native",
         "namespace": NS, "dryRun": False, "ready": None}
-    assert doc["summary"] == {"created": 0, "changed": 0, "unchanged": 24, "deleted": 0, "conflict": 0}
+    assert doc["summary"] == {"created": 0, "changed": 0, "unchanged": 24, "deleted": 0}
     assert doc["objects"][0] == {"apiVersion": "v1", "kind": "Namespace", "name": NS, "result": "unchanged"}
 
 
@@ -422,8 +424,8 @@ def test_field_conflicts_are_reported_and_force_takes_ownership(admin, kubectl, 
     assert result.returncode == 1
     assert "configmap/metallb-excludel2" in result.stderr and 'conflict with "hand-edit"' in result.stderr
     assert "--force-conflicts" in result.stderr
-    forced = run_plugin("install", "--no-wait", "--force-conflicts", "--manifest", upstream_manifest("v0.14.9"),
-                        "--sha256", V0149_NATIVE, env=admin)
+    forced = run_plugin("install", "--no-wait", "--yes", "--force-conflicts", "--manifest",
+                        upstream_manifest("v0.14.9"), "--sha256", V0149_NATIVE, env=admin)
     assert forced.returncode == 0, forced.stderr
     assert results_in(forced.stdout)["configmap/metallb-excludel2"] == "changed"
     assert "eth9" not in kubectl("get", "configmap", "metallb-excludel2", "-n", NS, "-o", "yaml")
@@ -433,7 +435,7 @@ def test_upgrade_needs_confirmation_without_a_terminal(admin, upstream_manifest)
     result = run_plugin("install", "--no-wait", "--manifest", upstream_manifest("v0.16.1"), "--sha256",
                         V0161_NATIVE, env=admin)
     assert result.returncode == 2
-    assert ("Upgrade MetalLB in metallb-system from v0.14.9 (native) to v0.16.1 (native)? Pass --yes to upgrade"
+    assert ("Upgrade MetalLB in metallb-system from v0.14.9 (native) to v0.16.1 (native)? Pass --yes to go ahead"
             in result.stderr)
 
 
@@ -443,7 +445,9 @@ def test_upgrade_asks_on_a_terminal(admin, kubectl, upstream_manifest):
                                             "--sha256", V0161_NATIVE, answer="n\n", env=admin)
     assert (code, out) == (1, "")
     assert "Upgrade MetalLB in metallb-system from v0.14.9 (native) to v0.16.1 (native)? [y/N] " in err
-    assert "error: upgrade cancelled; nothing was changed" in err
+    assert "error: install cancelled; nothing was changed" in err
+    assert "deployment.apps/controller changed" in err  # the plan, shown before the question
+    assert "    ~ spec.template.spec.containers[name=controller].image: quay.io/metallb/controller:v0.14.9 -> " in err
     assert resource_versions(kubectl) == before
 
 
@@ -466,8 +470,11 @@ def test_upgrade_to_v0_16_1_removes_renamed_objects(admin, kubectl, upstream_man
     # v0.14.9 and v0.16.1 use the same object names; the webhook Service and Secret were renamed in v0.14.4
     # (webhook-service -> metallb-webhook-service, webhook-server-cert -> metallb-webhook-cert). Leave the old
     # names behind as an install of <= v0.14.3 would have, recorded in install's record, to see them pruned.
-    kubectl("create", "service", "clusterip", "webhook-service", "-n", NS, "--tcp=443:9443")
-    kubectl("create", "secret", "generic", "webhook-server-cert", "-n", NS)
+    kubectl("apply", "--server-side", "--field-manager=kubectl-metallb", "-f", "-", input=yaml.safe_dump_all([
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "webhook-service", "namespace": NS},
+         "spec": {"ports": [{"port": 443, "targetPort": 9443}]}},
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "webhook-server-cert", "namespace": NS},
+         "type": "Opaque"}]))
     record = json.loads(kubectl("get", "configmap", "kubectl-metallb-install", "-n", NS, "-o", "json"))
     refs = json.loads(record["data"]["objects"])
     refs += [{"apiVersion": "v1", "kind": "Service", "namespace": NS, "name": "webhook-service"},
@@ -519,7 +526,7 @@ def test_switch_to_frr_k8s(admin, kubectl, upstream_manifest):
                         "--sha256", V0161_FRR_K8S, env=admin)
     assert result.returncode == 0, result.stderr
     assert "from v0.16.1 (native) to v0.16.1 (frr-k8s)" in result.stderr
-    assert "CRDs Established (13/13)" in result.stderr
+    assert "CRDs Established (4/4)" in result.stderr  # the four frrk8s.metallb.io CRDs it added
     results = results_in(result.stdout)
     assert results["daemonset.apps/frr-k8s-daemon"] == "created"
     assert results["daemonset.apps/speaker"] == "changed"  # METALLB_BGP_TYPE=frr-k8s
@@ -560,7 +567,7 @@ def test_uninstall_keep_crds(admin, kubectl, tmp_path):
     backup = tmp_path / "keep.yaml"
     result = run_plugin("uninstall", "--yes", "--keep-crds", "--backup", str(backup), env=admin)
     assert result.returncode == 0, result.stderr
-    assert f"backed up 3 metallb.io object(s) to {backup}" in result.stderr
+    assert f"backed up 3 object(s) to {backup} (mode 0600)" in result.stderr
     crds, namespace, vwc = metallb_state(kubectl)
     assert len(crds) == 13 and namespace == "namespace/metallb-system" and vwc == ""
     assert kubectl("get", "deployment,daemonset", "-n", NS, "-o", "name") == ""
@@ -569,8 +576,8 @@ def test_uninstall_keep_crds(admin, kubectl, tmp_path):
 
 
 def test_reinstall_after_keep_crds_keeps_the_configuration(admin, kubectl, upstream_manifest):
-    result = run_plugin("install", "--no-wait", "--manifest", upstream_manifest("v0.16.1", "metallb-frr-k8s.yaml"),
-                        "--sha256", V0161_FRR_K8S, env=admin)
+    result = run_plugin("install", "--no-wait", "--yes", "--manifest",
+                        upstream_manifest("v0.16.1", "metallb-frr-k8s.yaml"), "--sha256", V0161_FRR_K8S, env=admin)
     assert result.returncode == 0, result.stderr
     assert "MetalLB v0.16.1 (frr-k8s) installed in metallb-system" in result.stderr
     assert len(metallb_state(kubectl)[0]) == 13

@@ -29,18 +29,19 @@ def test_takeover_of_a_kubectl_apply_install(admin, kubectl, upstream_manifest):
     kubectl("apply", "-f", manifest)  # client-side apply, as MetalLB's installation page does it
     before = versions(kubectl)
 
-    refused = run_plugin("install", "--no-wait", "--manifest", manifest, "--sha256", V0149_NATIVE, env=admin)
+    refused = run_plugin("install", "--no-wait", "--yes", "--manifest", manifest, "--sha256", V0149_NATIVE,
+                         env=admin)
     assert refused.returncode == 1
-    # fields the server defaulted inside atomic structs (env valueFrom.fieldRef, webhook rules) belong to kubectl
-    assert 'daemonset.apps/speaker: Apply failed with 4 conflicts: conflicts with "kubectl-client-side-apply"' \
-        in refused.stderr
-    assert ("error: MetalLB v0.14.9 in metallb-system was installed another way (kubectl apply?) and 2 object(s) "
-            "would conflict with other field managers (listed above); nothing was changed. Re-run with "
-            "--force-conflicts") in refused.stderr
+    # every object exists and was made by kubectl: none is install's to change
+    assert "deployment.apps/controller refused: it exists and was not installed by kubectl metallb" in refused.stderr
+    assert ("note: MetalLB v0.14.9 in metallb-system was installed another way (kubectl apply?): install takes its "
+            "objects over only with --force-conflicts") in refused.stderr
+    assert refused.stderr.strip().splitlines()[-1].startswith("error: 24 objects cannot be written: ")
+    assert "--force-conflicts changes objects kubectl metallb does not own" in refused.stderr
     assert versions(kubectl) == before
 
-    taken = run_plugin("install", "--no-wait", "--force-conflicts", "--manifest", manifest, "--sha256", V0149_NATIVE,
-                       env=admin)
+    taken = run_plugin("install", "--no-wait", "--yes", "--force-conflicts", "--manifest", manifest, "--sha256",
+                       V0149_NATIVE, env=admin)
     assert taken.returncode == 0, taken.stderr
     assert "MetalLB v0.14.9 (native) re-applied in metallb-system: 0 created, 24 changed" in taken.stderr
     record = json.loads(kubectl("get", "configmap", "kubectl-metallb-install", "-n", "metallb-system", "-o", "json"))

@@ -188,7 +188,7 @@ def test_nobody_gets_a_clear_403(populated, controlplane):
 
 def test_create_l2(metallb_crds, env, client, make_ns):
     ns = make_ns()
-    result = run_plugin("pools", "create", "lan", "-n", ns, "--addresses", "192.168.40.0/28, 192.168.40.100-192.168.40.110",
+    result = run_plugin("pools", "create", "--yes", "lan", "-n", ns, "--addresses", "192.168.40.0/28, 192.168.40.100-192.168.40.110",
                         "--l2", "--interfaces", "eth0,eth1", "--node-selector", "kubernetes.io/os=linux,zone=a",
                         "--avoid-buggy-ips", "--priority", "10", "--namespaces", "web,shop", env=env)
     assert result.returncode == 0, result.stderr
@@ -208,23 +208,24 @@ def test_create_bgp_yaml_output(metallb_crds, env, client, make_ns):
     import yaml
 
     ns = make_ns()
-    result = run_plugin("pools", "create", "wan", "-n", ns, "--addresses", "fc00:20::/120", "--addresses",
+    result = run_plugin("pools", "create", "--yes", "wan", "-n", ns, "--addresses", "fc00:20::/120", "--addresses",
                         "198.51.100.0/24", "--bgp", "--peer", "spine-1", "--no-auto-assign", "-o", "yaml", env=env)
     assert result.returncode == 0, result.stderr
-    docs = list(yaml.safe_load_all(result.stdout))
-    assert [(d["kind"], d["metadata"]["name"]) for d in docs] == [("IPAddressPool", "wan"), ("BGPAdvertisement", "wan")]
-    assert docs[0]["spec"] == {"addresses": ["fc00:20::/120", "198.51.100.0/24"], "autoAssign": False,
-                               "avoidBuggyIPs": False}
-    assert docs[1]["spec"] == {"ipAddressPools": ["wan"], "peers": ["spine-1"], "aggregationLength": 32,
-                               "aggregationLengthV6": 128}  # the CRD's defaults, as the server returns them
-    assert "managedFields" not in docs[0]["metadata"] and docs[0]["metadata"]["uid"]
+    doc = yaml.safe_load(result.stdout)  # the plan, carried out
+    assert doc["operation"] == "pools create" and doc["dryRun"] is False
+    assert [(o["kind"], o["name"], o["result"]) for o in doc["objects"]] == [
+        ("IPAddressPool", "wan", "created"), ("BGPAdvertisement", "wan", "created")]
     assert f"warning: no BGPPeer named spine-1 in namespace {ns}" in result.stderr
-    assert get(client, "bgpadvertisements", ns, "wan")["spec"]["peers"] == ["spine-1"]
+    assert get(client, "ipaddresspools", ns, "wan")["spec"] == {
+        "addresses": ["fc00:20::/120", "198.51.100.0/24"], "autoAssign": False, "avoidBuggyIPs": False}
+    assert get(client, "bgpadvertisements", ns, "wan")["spec"] == {
+        "ipAddressPools": ["wan"], "peers": ["spine-1"], "aggregationLength": 32,
+        "aggregationLengthV6": 128}  # the CRD's defaults, as the server returns them
 
 
 def test_create_without_advertisement_warns(metallb_crds, env, client, make_ns):
     ns = make_ns()
-    result = run_plugin("pools", "create", "quiet", "-n", ns, "--addresses", "192.168.60.0/29", env=env)
+    result = run_plugin("pools", "create", "--yes", "quiet", "-n", ns, "--addresses", "192.168.60.0/29", env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "ipaddresspool.metallb.io/quiet created\n"
     assert 'warning: no advertisement announces pool "quiet"' in result.stderr
@@ -234,13 +235,13 @@ def test_create_without_advertisement_warns(metallb_crds, env, client, make_ns):
         kind: L2Advertisement
         metadata: {{name: all, namespace: {ns}}}
         """)
-    result = run_plugin("pools", "create", "covered", "-n", ns, "--addresses", "192.168.61.0/29", env=env)
+    result = run_plugin("pools", "create", "--yes", "covered", "-n", ns, "--addresses", "192.168.61.0/29", env=env)
     assert result.returncode == 0 and "warning" not in result.stderr, result.stderr
 
 
 def test_create_dry_run_writes_nothing(metallb_crds, env, client, make_ns):
     ns = make_ns()
-    result = run_plugin("pools", "create", "try", "-n", ns, "--addresses", "192.168.70.0/29", "--l2", "--dry-run",
+    result = run_plugin("pools", "create", "--yes", "try", "-n", ns, "--addresses", "192.168.70.0/29", "--l2", "--dry-run",
                         env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout == ("ipaddresspool.metallb.io/try created (server dry run)\n"
@@ -250,15 +251,15 @@ def test_create_dry_run_writes_nothing(metallb_crds, env, client, make_ns):
 
 def test_create_refuses_overlap_with_another_pool(metallb_crds, env, client, make_ns):
     ns = make_ns()
-    assert run_plugin("pools", "create", "first", "-n", ns, "--addresses", "10.20.0.0/24", "--l2",
+    assert run_plugin("pools", "create", "--yes", "first", "-n", ns, "--addresses", "10.20.0.0/24", "--l2",
                       env=env).returncode == 0
-    result = run_plugin("pools", "create", "second", "-n", ns, "--addresses", "10.20.0.200-10.20.1.10", "--l2",
+    result = run_plugin("pools", "create", "--yes", "second", "-n", ns, "--addresses", "10.20.0.200-10.20.1.10", "--l2",
                         env=env)
     assert result.returncode == 1
     assert result.stderr == ('error: 10.20.0.0/24 in pool "first" overlaps 10.20.0.200-10.20.1.10 in pool "second": '
                              "MetalLB rejects overlapping pools; choose addresses no other pool has (see kubectl "
                              "metallb pools)\n")
-    again = run_plugin("pools", "create", "first", "-n", ns, "--addresses", "10.30.0.0/24", env=env)
+    again = run_plugin("pools", "create", "--yes", "first", "-n", ns, "--addresses", "10.30.0.0/24", env=env)
     assert again.returncode == 1 and f'pool "first" already exists in namespace {ns}' in again.stderr
     assert [p["metadata"]["name"] for p in get(client, "ipaddresspools", ns)["items"]] == ["first"]
 
@@ -273,7 +274,7 @@ def test_create_refuses_overlap_with_another_pool(metallb_crds, env, client, mak
 ])
 def test_create_refuses_invalid_addresses(metallb_crds, env, client, make_ns, addresses, message):
     ns = make_ns()
-    result = run_plugin("pools", "create", "bad", "-n", ns, "--addresses", addresses, "--l2", env=env)
+    result = run_plugin("pools", "create", "--yes", "bad", "-n", ns, "--addresses", addresses, "--l2", env=env)
     assert result.returncode == 2
     assert result.stderr.startswith(message), result.stderr
     assert get(client, "ipaddresspools", ns)["items"] == []
@@ -281,7 +282,7 @@ def test_create_refuses_invalid_addresses(metallb_crds, env, client, make_ns, ad
 
 def test_create_warns_about_the_service_cidr(metallb_crds, env, make_ns):
     ns = make_ns()
-    result = run_plugin("pools", "create", "clash", "-n", ns, "--addresses", "10.96.100.0/24", "--l2", env=env)
+    result = run_plugin("pools", "create", "--yes", "clash", "-n", ns, "--addresses", "10.96.100.0/24", "--l2", env=env)
     assert result.returncode == 0, result.stderr
     assert ("warning: 10.96.100.0/24 overlaps the service CIDR (10.96.0.0/12): MetalLB would hand out addresses "
             "that are already in use") in result.stderr
@@ -289,12 +290,13 @@ def test_create_warns_about_the_service_cidr(metallb_crds, env, make_ns):
 
 def test_reader_gets_a_clear_403_on_create(metallb_crds, controlplane, make_ns, client):
     ns = make_ns()
-    result = run_plugin("pools", "create", "mine", "-n", ns, "--addresses", "10.60.0.0/24", "--l2",
+    result = run_plugin("pools", "create", "--yes", "mine", "-n", ns, "--addresses", "10.60.0.0/24", "--l2",
                         "--kubeconfig", controlplane.kubeconfig("reader"))
     assert result.returncode == 3
-    assert result.stderr.startswith('error: permission denied: ipaddresspools.metallb.io is forbidden: User "reader" '
-                                    'cannot create resource "ipaddresspools"')
-    assert "Ask a cluster admin for this permission" in result.stderr
+    assert result.stderr.splitlines() == [
+        f"  create ipaddresspools.metallb.io in namespace {ns}", f"  create l2advertisements.metallb.io in namespace {ns}",
+        "error: permission denied: 2 permission(s) this needs are missing (listed above); nothing was changed. Ask a "
+        "cluster admin for them, or use a --context with more rights"]
     assert get(client, "ipaddresspools", ns)["items"] == []
 
 
@@ -310,7 +312,7 @@ def test_delete_unknown_pool(metallb_crds, env, make_ns):
 
 def test_delete_dry_run(metallb_crds, env, client, make_ns):
     ns = make_ns()
-    assert run_plugin("pools", "create", "keep", "-n", ns, "--addresses", "10.80.0.0/24", "--bgp",
+    assert run_plugin("pools", "create", "--yes", "keep", "-n", ns, "--addresses", "10.80.0.0/24", "--bgp",
                       env=env).returncode == 0
     result = run_plugin("pools", "delete", "keep", "-n", ns, "--dry-run", env=env)
     assert result.returncode == 0, result.stderr
@@ -379,13 +381,13 @@ def test_migrate_prints_yaml_from_the_cluster(metallb_crds, env, client, make_ns
 def test_migrate_apply_round_trip(metallb_crds, env, client, make_ns):
     ns = make_ns()
     client.create(cluster.api_path("v1", "configmaps", ns), legacy_configmap(ns))
-    result = run_plugin("pools", "migrate", "--from-configmap", f"{ns}/config", "--apply", env=env)
+    result = run_plugin("pools", "migrate", "--from-configmap", f"{ns}/config", "--apply", "--yes", env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
-        "bfdprofile.metallb.io/fast-bfd serverside-applied", "community.metallb.io/communities serverside-applied",
-        "ipaddresspool.metallb.io/production-pool serverside-applied", "ipaddresspool.metallb.io/lan serverside-applied",
-        "bgppeer.metallb.io/peer1 serverside-applied", "bgpadvertisement.metallb.io/bgpadvertisement1 serverside-applied",
-        "l2advertisement.metallb.io/l2advertisement1 serverside-applied"]
+        "bfdprofile.metallb.io/fast-bfd created", "community.metallb.io/communities created",
+        "ipaddresspool.metallb.io/production-pool created", "ipaddresspool.metallb.io/lan created",
+        "bgppeer.metallb.io/peer1 created", "bgpadvertisement.metallb.io/bgpadvertisement1 created",
+        "l2advertisement.metallb.io/l2advertisement1 created"]
     assert f"remove it: kubectl delete configmap -n {ns} config" in result.stderr
     peer = get(client, "bgppeers", ns, "peer1")
     assert peer["spec"]["nodeSelectors"] == [{"matchLabels": {"rack": "r1"}}] and peer["spec"]["myASN"] == 64500
@@ -396,9 +398,10 @@ def test_migrate_apply_round_trip(metallb_crds, env, client, make_ns):
     listed = json.loads(run_plugin("pools", "-n", ns, "-o", "json", env=env).stdout)
     assert [(p["name"], p["size"], p["advertised"]) for p in listed["pools"]] == [
         ("lan", 11, ["L2"]), ("production-pool", 256, ["BGP"])]
-    again = run_plugin("pools", "migrate", "-n", ns, "--apply", "-o", "json", env=env)  # idempotent
+    again = run_plugin("pools", "migrate", "-n", ns, "--apply", "--yes", "-o", "json", env=env)  # idempotent
     assert again.returncode == 0, again.stderr
-    assert len(json.loads(again.stdout)["items"]) == 7
+    doc = json.loads(again.stdout)
+    assert doc["operation"] == "pools migrate" and doc["summary"]["unchanged"] == 7
 
 
 def test_migrate_from_file_with_another_namespace(metallb_crds, env, client, make_ns, tmp_path):
@@ -418,11 +421,11 @@ def test_migrate_refuses_invalid_config_and_overlap(metallb_crds, env, client, m
     assert result.returncode == 2
     assert result.stderr == ('error: invalid legacy configuration: address-pools[0].addresses[0]: invalid CIDR '
                              '"198.51.100.0/33": prefix length 33 is out of range for IPv4 (0-32)\n')
-    assert run_plugin("pools", "create", "taken", "-n", ns, "--addresses", "192.168.90.0/24",
+    assert run_plugin("pools", "create", "--yes", "taken", "-n", ns, "--addresses", "192.168.90.0/24",
                       env=env).returncode == 0
     good = tmp_path / "good.yaml"
     good.write_text(LEGACY)
-    clash = run_plugin("pools", "migrate", "--file", str(good), "-n", ns, "--apply", env=env)
+    clash = run_plugin("pools", "migrate", "--file", str(good), "-n", ns, "--apply", "--yes", env=env)
     assert clash.returncode == 1
     assert "overlap pools already in namespace" in clash.stderr and "nothing was applied" in clash.stderr
     assert [p["metadata"]["name"] for p in get(client, "ipaddresspools", ns)["items"]] == ["taken"]
@@ -480,12 +483,12 @@ def on_terminal(env, answer, *args):
 
 def test_delete_asks_on_a_terminal(metallb_crds, env, client, make_ns):
     ns = make_ns()
-    assert run_plugin("pools", "create", "ask", "-n", ns, "--addresses", "10.90.0.0/24", "--l2",
+    assert run_plugin("pools", "create", "--yes", "ask", "-n", ns, "--addresses", "10.90.0.0/24", "--l2",
                       env=env).returncode == 0
     code, out, err = on_terminal(env, "n\n", "pools", "delete", "ask", "-n", ns)
     assert (code, out) == (1, "")
     assert (f"Delete ipaddresspool.metallb.io/ask, l2advertisement.metallb.io/ask in namespace {ns}? [y/N] "
-            in err and "nothing deleted" in err)
+            in err and "pools delete cancelled; nothing was changed" in err)
     assert get(client, "ipaddresspools", ns, "ask")
     code, out, err = on_terminal(env, "y\n", "pools", "delete", "ask", "-n", ns)
     assert code == 0, err

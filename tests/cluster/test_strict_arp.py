@@ -268,9 +268,9 @@ def test_no_terminal_and_no_yes_refuses(kubeadm, api, admin):
     result = plugin(admin, "--enable")
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "error: refusing to set ipvs.strictARP: true in ConfigMap kube-system/kube-proxy, key config.conf and restart "
-        "DaemonSet kube-system/kube-proxy without confirmation: not an interactive terminal. Pass --yes to go ahead, "
-        "or --dry-run to see the change")
+        "error: Set ipvs.strictARP: true in ConfigMap kube-system/kube-proxy, key config.conf and restart DaemonSet "
+        "kube-system/kube-proxy? Pass --yes to go ahead, or --dry-run to see the plan (there is no terminal to ask "
+        "on). Nothing was changed")
     assert api.get(CM_PATH)["data"]["config.conf"] == CONFIG
 
 
@@ -291,7 +291,7 @@ def run_on_terminal(env, answer, *args):
 def test_terminal_confirmation(kubeadm, api, admin):
     code, out, err = run_on_terminal(admin, "n\n", "--enable")
     assert code == 1
-    assert "-  strictARP: false" in err and err.rstrip().endswith("error: aborted: nothing was changed")
+    assert "-  strictARP: false" in err and err.rstrip().endswith("error: strict-arp cancelled; nothing was changed")
     assert "and restart DaemonSet kube-system/kube-proxy? [y/N]" in err
     assert api.get(CM_PATH)["data"]["config.conf"] == CONFIG
     code, out, err = run_on_terminal(admin, "y\n", "--enable", "--no-restart")
@@ -350,13 +350,15 @@ def test_conflict_where_the_other_writer_already_enabled_it(kubeadm, controlplan
 def test_reader_gets_a_clear_403_and_nothing_changes(kubeadm, api, controlplane):
     result = plugin({"KUBECONFIG": controlplane.kubeconfig("reader")}, "--enable", "--yes")
     assert result.returncode == 3
-    assert result.stderr.startswith("error: permission denied: configmaps \"kube-proxy\" is forbidden: "
-                                    "User \"reader\" cannot update resource \"configmaps\"")
+    assert result.stderr.splitlines()[:2] == [
+        "  update configmaps in namespace kube-system", "  patch daemonsets.apps in namespace kube-system"]
+    assert "error: permission denied: 2 permission(s) this needs are missing" in result.stderr
     assert api.get(CM_PATH)["data"]["config.conf"] == CONFIG
     assert restarted_at(api) is None
 
 
-def test_restart_refused_after_the_change_says_both(kubeadm, api, admin):
+def test_a_user_who_may_not_restart_kube_proxy_changes_nothing(kubeadm, api, admin):
+    """Before, the ConfigMap was changed and then the restart was refused: now the access reviews come first."""
     rbac = "/apis/rbac.authorization.k8s.io/v1"
     api.create(f"{rbac}/clusterroles", {
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "cm-editor"},
@@ -371,13 +373,10 @@ def test_restart_refused_after_the_change_says_both(kubeadm, api, admin):
     kubeadm.created.append(f"{rbac}/clusterrolebindings/cm-editor")
     result = plugin(admin, "--enable", "--yes", "--as", "cm-editor")
     assert result.returncode == 3
-    assert result.stderr.startswith(
-        "error: ipvs.strictARP was set to true in ConfigMap kube-system/kube-proxy, key config.conf, but restarting "
-        "kube-proxy failed: permission denied: daemonsets.apps \"kube-proxy\" is forbidden: User \"cm-editor\" "
-        "cannot patch resource \"daemonsets\"")
-    assert result.stderr.rstrip().endswith("Restart it yourself: kubectl -n kube-system rollout restart "
-                                           "daemonset/kube-proxy")
-    assert "strictARP: true" in api.get(CM_PATH)["data"]["config.conf"]
+    assert result.stderr.splitlines()[0] == "  patch daemonsets.apps in namespace kube-system"
+    assert "error: permission denied: 1 permission(s) this needs are missing" in result.stderr
+    assert api.get(CM_PATH)["data"]["config.conf"] == CONFIG  # nothing was changed
+    assert restarted_at(api) is None
 
 
 def test_nobody_cannot_even_read(kubeadm, controlplane):
@@ -524,8 +523,13 @@ def test_request_count_for_enable(kubeadm, admin):
     result = plugin(admin, "--enable", "--yes", "-v")
     assert result.returncode == 0, result.stderr
     requests = [line for line in result.stderr.splitlines() if line.split(" ")[0] in ("GET", "PUT", "PATCH", "POST")]
+    # reads, both writes dry-run, one access review for each, then both writes
     assert [line.split(" ")[:2] for line in requests] == [
         ["GET", "/api/v1/nodes"], ["GET", "/api/v1/namespaces/kube-system/configmaps"],
         ["GET", "/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy"],
+        ["PUT", "/api/v1/namespaces/kube-system/configmaps/kube-proxy"],
+        ["PATCH", "/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy"],
+        ["POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"],
+        ["POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"],
         ["PUT", "/api/v1/namespaces/kube-system/configmaps/kube-proxy"],
         ["PATCH", "/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy"]]

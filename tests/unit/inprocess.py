@@ -9,7 +9,7 @@ FakeCluster implements the narrow client interface (metallb_plugin.context.Clust
 by their REST path, with the API server's rules that the commands depend on: resourceVersion preconditions,
 404 and 409, dry runs, field and label selectors by name and equality, server-side apply as a merge. It is not
 an API server (the cluster tests use the real one); it lets every branch of a command run in a unit test.
-`fail(method, path_prefix, error)` makes the next matching request fail.
+`fail(method, path_prefix, error)` makes the next matching request fail; a dry run's method is "PUT (dry run)" etc.
 """
 
 import copy
@@ -39,6 +39,9 @@ CORE_KINDS = {
     "BGPAdvertisement": ("metallb.io/v1beta1", "bgpadvertisements", True),
     "BGPPeer": ("metallb.io/v1beta2", "bgppeers", True),
 }
+
+
+DRY_RUN = " (dry run)"  # calls made with dryRun=All are recorded as ("APPLY (dry run)", path)
 
 
 @dataclass
@@ -94,6 +97,21 @@ def _merge(base, patch):
     return merged
 
 
+def _json_patch(obj, operations, path):
+    """JSON patch with the operations commands use: test (a failed test is the server's 422) and replace."""
+    obj = copy.deepcopy(obj)
+    for op in operations:
+        *parents, last = op["path"].strip("/").split("/")
+        target = obj
+        for key in parents:
+            target = target[key]
+        if op["op"] == "test" and target.get(last) != op["value"]:
+            raise errors.Invalid(422, "Invalid", f"the test of {op['path']} failed", "PATCH", path)
+        if op["op"] in ("replace", "add"):
+            target[last] = copy.deepcopy(op["value"])
+    return obj
+
+
 class FakeCluster:
     """An in-memory cluster behind the client interface commands use."""
 
@@ -133,12 +151,18 @@ class FakeCluster:
         return copy.deepcopy(self.store.get(path))
 
     def writes(self):
-        return [(m, p) for m, p in self.calls if m not in ("GET", "LIST")]
+        """The requests that changed something: no reads, dry runs or access reviews."""
+        return [
+            (m, p)
+            for m, p in self.calls
+            if m not in ("GET", "LIST") and not m.endswith(DRY_RUN) and not p.endswith("selfsubjectaccessreviews")
+        ]
 
     # -- the client interface
 
-    def _call(self, method, path):
+    def _call(self, method, path, dry_run=False):
         self.requests += 1
+        method += DRY_RUN if dry_run else ""
         self.calls.append((method, path))
         for failure in self._failures:
             if failure[0] == method and path.startswith(failure[1]) and failure[3] > 0:
@@ -156,6 +180,9 @@ class FakeCluster:
 
     def get(self, path, query=None):
         self._call("GET", path)
+        discovery = self._discovery(path)
+        if discovery is not None:
+            return discovery
         if path not in self.store:
             raise self._missing("GET", path)
         return copy.deepcopy(self.store[path])
@@ -176,7 +203,7 @@ class FakeCluster:
 
     def create(self, path, body, dry_run=False):
         full = path.rstrip("/") + "/" + body["metadata"]["name"]
-        self._call("POST", full)
+        self._call("POST", full, dry_run)
         if full in self.store:
             raise errors.Conflict(409, "AlreadyExists", f'"{body["metadata"]["name"]}" already exists', "POST", path)
         obj = copy.deepcopy(body)
@@ -186,7 +213,7 @@ class FakeCluster:
         return copy.deepcopy(obj)
 
     def replace(self, path, body, dry_run=False):
-        self._call("PUT", path)
+        self._call("PUT", path, dry_run)
         current = self.store.get(path)
         if current is None:
             raise self._missing("PUT", path)
@@ -206,20 +233,22 @@ class FakeCluster:
         return copy.deepcopy(obj)
 
     def patch(self, path, body, patch_type="merge", dry_run=False):
-        self._call("PATCH", path)
+        self._call("PATCH", path, dry_run)
         current = self.store.get(path)
         if current is None:
             raise self._missing("PATCH", path)
-        obj = _merge(current, body)
+        obj = _json_patch(current, body, path) if patch_type == "json" else _merge(current, body)
         self._stamp(obj)
         if not dry_run:
             self.store[path] = obj
         return copy.deepcopy(obj)
 
     def apply(self, path, obj, force=False, dry_run=False):
-        self._call("APPLY", path)
+        self._call("APPLY", path, dry_run)
         current = self.store.get(path)
         merged = _merge(current, obj) if current else copy.deepcopy(obj)
+        if merged.get("kind") == "CustomResourceDefinition":  # the API server establishes a new CRD at once
+            merged["status"] = {"conditions": [{"type": "Established", "status": "True"}]}
         managers = (merged.setdefault("metadata", {})).setdefault("managedFields", [])
         if not any(m.get("manager") == "kubectl-metallb" for m in managers):
             managers.append({"manager": "kubectl-metallb", "operation": "Apply"})
@@ -233,11 +262,39 @@ class FakeCluster:
         return copy.deepcopy(merged)
 
     def delete(self, path, dry_run=False, propagation="Background"):
-        self._call("DELETE", path)
+        """Deleting a namespace deletes what is in it, deleting a CRD its custom resources (as the namespace
+        controller and the API server do, at once)."""
+        self._call("DELETE", path, dry_run)
         if path not in self.store:
             raise self._missing("DELETE", path)
-        if not dry_run:
-            del self.store[path]
+        if dry_run:
+            return
+        gone = self.store.pop(path)
+        if gone["kind"] == "Namespace":
+            inside = f"/namespaces/{gone['metadata']['name']}/"
+            for key in [k for k in self.store if inside in k]:
+                del self.store[key]
+        if gone["kind"] == "CustomResourceDefinition":
+            group, plural = gone["spec"]["group"], gone["spec"]["names"]["plural"]
+            for key in [k for k in self.store if k.startswith(f"/apis/{group}/") and _split(k)[2] == plural]:
+                del self.store[key]
+
+    def _discovery(self, path):
+        """/apis and /api/v1, /apis/GROUP/VERSION: the kinds of CORE_KINDS as the server lists them."""
+        versions = {v for v, _, _ in CORE_KINDS.values()}
+        if path == "/apis":
+            groups = sorted({v for v in versions if "/" in v})
+            return {"groups": [{"name": g.split("/")[0], "preferredVersion": {"groupVersion": g}} for g in groups]}
+        version = path[len("/api/") :] if path == "/api/v1" else path[len("/apis/") :]
+        if version not in versions or path.count("/") > (2 if version == "v1" else 3):
+            return None
+        return {
+            "resources": [
+                {"name": plural, "kind": kind, "namespaced": namespaced, "verbs": ["list", "delete"]}
+                for kind, (v, plural, namespaced) in CORE_KINDS.items()
+                if v == version
+            ]
+        }
 
     def server_version(self):
         self._call("GET", "/version")
@@ -258,6 +315,7 @@ class FakeCluster:
         pass
 
     def object_path(self, obj):
+        self.resource(obj["apiVersion"], obj["kind"])  # NotFound for a kind the fake does not serve
         return self.path_of(obj)
 
 

@@ -105,10 +105,10 @@ def test_strict_arp_gives_up_when_the_configmap_keeps_changing():
 def test_strict_arp_refuses_without_a_terminal_and_asks_on_one():
     fake = FakeCluster(kube_proxy())
     refused = run_cli("strict-arp", "--enable", cluster=fake)
-    assert refused.code == 2 and "without confirmation: not an interactive terminal" in refused.stderr
+    assert refused.code == 2 and "Pass --yes to go ahead" in refused.stderr and "no terminal" in refused.stderr
     declined = run_cli("strict-arp", "--enable", cluster=fake, stdin="n\n", tty=True)
-    assert declined.code == 1 and "aborted: nothing was changed" in declined.stderr
-    assert "+  strictARP: true" in declined.stderr  # the diff is shown before the question
+    assert declined.code == 1 and "strict-arp cancelled; nothing was changed" in declined.stderr
+    assert "    +  strictARP: true" in declined.stderr  # the plan, with the diff, is shown before the question
     assert fake.writes() == []
 
 
@@ -139,14 +139,30 @@ def metallb_crds_served(fake):
     return fake  # the fake serves metallb.io kinds (CORE_KINDS); an empty list is "no pools"
 
 
-def test_pools_create_rolls_the_pool_back_when_its_advertisement_is_refused():
+def test_pools_create_refuses_before_writing_when_the_server_rejects_its_advertisement():
+    fake = FakeCluster([{"kind": "Namespace", "metadata": {"name": NS}}])
+    ads = f"/apis/metallb.io/v1beta1/namespaces/{NS}/l2advertisements/lan"
+    invalid = errors.Invalid(422, "Invalid", "spec.interfaces: Invalid value", "POST", ads)
+    fake.fail("POST (dry run)", ads, invalid)
+    result = run_cli("pools", "create", "lan", "--addresses", "192.0.2.10-192.0.2.20", "--l2", "--yes", cluster=fake)
+    assert result.code == 1
+    assert (
+        "error: l2advertisement.metallb.io/lan in metallb-system: rejected by the API server: spec.interfaces: "
+        "Invalid value. Nothing was changed"
+    ) in result.stderr
+    assert fake.writes() == []
+
+
+def test_pools_create_rolls_the_pool_back_when_its_advertisement_fails():
     fake = FakeCluster([{"kind": "Namespace", "metadata": {"name": NS}}])
     ads = f"/apis/metallb.io/v1beta1/namespaces/{NS}/l2advertisements/lan"
     fake.fail("POST", ads, errors.Invalid(422, "Invalid", "spec.interfaces: Invalid value", "POST", ads))
-    result = run_cli("pools", "create", "lan", "--addresses", "192.0.2.10-192.0.2.20", "--l2", cluster=fake)
+    result = run_cli("pools", "create", "lan", "--addresses", "192.0.2.10-192.0.2.20", "--l2", "--yes", cluster=fake)
     assert result.code == 1
-    assert 'the API server rejected L2Advertisement "lan": spec.interfaces: Invalid value' in result.stderr
-    assert 'pool "lan" was removed again' in result.stderr
+    assert (
+        "error: l2advertisement.metallb.io/lan failed: spec.interfaces: Invalid value. Applied before it (1 of 2): "
+        "ipaddresspool.metallb.io/lan created. Removed again: ipaddresspool.metallb.io/lan."
+    ) in result.stderr
     pool = f"/apis/metallb.io/v1beta1/namespaces/{NS}/ipaddresspools/lan"
     assert pool not in fake.store
     assert fake.writes() == [("POST", pool), ("POST", ads), ("DELETE", pool)]
@@ -162,14 +178,15 @@ def test_pools_create_waits_for_the_webhook_then_gives_up():
         "POST",
         pool,
     )
-    fake.fail("POST", pool, down, times=100)
+    fake.fail("POST (dry run)", pool, down, times=100)  # the dry run, the first request, already waits
     clock = Clock()
     result = run_cli(
-        "pools", "create", "lan", "--addresses", "192.0.2.0/28", "--timeout", "20s", cluster=fake, clock=clock
+        "pools", "create", "lan", "--addresses", "192.0.2.0/28", "--timeout", "20s", "--yes", cluster=fake, clock=clock
     )
     assert result.code == 4
-    assert 'MetalLB\'s admission webhook did not accept IPAddressPool "lan" within 20s (connection refused)' in (
-        result.stderr
+    assert (
+        "MetalLB's admission webhook did not accept ipaddresspool.metallb.io/lan within 20s (connection refused)"
+        in result.stderr
     )
     assert clock.sleeps[:4] == [1.0, 2.0, 4.0, 8.0]  # backing off
 
@@ -232,7 +249,7 @@ def installed(tag):
 
 def test_install_applies_in_dependency_order_and_records_what_it_applied(tmp_path):
     fake = FakeCluster()
-    result = run_cli("install", "--manifest", manifest(tmp_path, "v0.15.3"), "--no-wait", cluster=fake)
+    result = run_cli("install", "--manifest", manifest(tmp_path, "v0.15.3"), "--no-wait", "--yes", cluster=fake)
     assert result.code == 0, result.stderr
     applied = [p for m, p in fake.writes() if m == "APPLY"]
     inventory = f"/api/v1/namespaces/{NS}/configmaps/kubectl-metallb-install"
@@ -242,9 +259,11 @@ def test_install_applies_in_dependency_order_and_records_what_it_applied(tmp_pat
         f"/api/v1/namespaces/{NS}/serviceaccounts/controller",
         f"/apis/apps/v1/namespaces/{NS}/daemonsets/speaker",  # workloads keep the manifest's order
         f"/apis/apps/v1/namespaces/{NS}/deployments/controller",
+        inventory,  # then with the uid of every object: uninstall deletes those, not objects made again since
     ]
     refs = json.loads(fake.object(inventory)["data"]["objects"])
     assert [r["kind"] for r in refs] == ["Namespace", "ServiceAccount", "DaemonSet", "Deployment"]
+    assert refs[0]["uid"] == fake.object(f"/api/v1/namespaces/{NS}")["metadata"]["uid"]
     assert "MetalLB v0.15.3 (native) installed in metallb-system: 4 created, 0 changed, 0 unchanged" in result.stderr
     assert "warning: no --sha256 given" in result.stderr
 
@@ -258,17 +277,36 @@ def test_install_refuses_a_downgrade_without_force(tmp_path):
 
 
 def test_install_upgrade_asks_and_a_no_changes_nothing(tmp_path):
-    fake = FakeCluster(installed("v0.15.3"))
+    fake = FakeCluster()
+    assert run_cli("install", "--manifest", manifest(tmp_path, "v0.15.3"), "--no-wait", "-y", cluster=fake).code == 0
+    fake.calls.clear()
     result = run_cli("install", "--manifest", manifest(tmp_path, "v0.16.1"), cluster=fake, stdin="no\n", tty=True)
-    assert result.code == 1 and "upgrade cancelled; nothing was changed" in result.stderr
+    assert result.code == 1 and "install cancelled; nothing was changed" in result.stderr
     assert "Upgrade MetalLB in metallb-system from v0.15.3 (native) to v0.16.1 (native)? [y/N]" in result.stderr
+    assert "deployment.apps/controller changed" in result.stderr  # the plan is shown before the question
+    assert "~ spec.template.spec.containers[name=controller].image: quay.io/metallb/controller:v0.15.3 -> " in (
+        result.stderr
+    )
     assert fake.writes() == []
+
+
+def test_install_of_objects_installed_another_way_needs_force_conflicts(tmp_path):
+    fake = FakeCluster(installed("v0.16.1"))  # no kubectl-metallb field manager on them, no record
+    result = run_cli("install", "--manifest", manifest(tmp_path, "v0.16.1"), "--yes", "--no-wait", cluster=fake)
+    assert result.code == 1
+    assert "namespace/metallb-system refused: it exists and was not installed by kubectl metallb" in result.stderr
+    assert "--force-conflicts changes objects kubectl metallb does not own" in result.stderr
+    assert fake.writes() == []
+    taken = run_cli("install", "--manifest", manifest(tmp_path, "v0.16.1"), "-y", "--no-wait", "--force-conflicts",
+                    cluster=fake)  # fmt: skip
+    assert taken.code == 0, taken.stderr
+    assert "deployment.apps/controller changed" in taken.stdout
 
 
 def test_install_again_changes_nothing(tmp_path):
     fake = FakeCluster()
     path = manifest(tmp_path, "v0.16.1")
-    assert run_cli("install", "--manifest", path, "--no-wait", cluster=fake).code == 0
+    assert run_cli("install", "--manifest", path, "--no-wait", "--yes", cluster=fake).code == 0
     again = run_cli("install", "--manifest", path, "--no-wait", "-o", "json", cluster=fake)
     assert again.code == 0, again.stderr
     doc = json.loads(again.stdout)
@@ -279,7 +317,7 @@ def test_install_wait_times_out_saying_what_is_stuck(tmp_path):
     fake = FakeCluster()
     clock = Clock()
     result = run_cli(
-        "install", "--manifest", manifest(tmp_path, "v0.16.1"), "--timeout", "30s", cluster=fake, clock=clock
+        "install", "--manifest", manifest(tmp_path, "v0.16.1"), "--timeout", "30s", "-y", cluster=fake, clock=clock
     )
     assert result.code == 4
     assert "MetalLB is not ready after 30s: DaemonSet speaker: ready on 0/0 nodes" in result.stderr
@@ -289,7 +327,7 @@ def test_install_wait_times_out_saying_what_is_stuck(tmp_path):
 
 def test_uninstall_backs_up_then_deletes_last_installed_first(tmp_path):
     fake = FakeCluster()
-    assert run_cli("install", "--manifest", manifest(tmp_path, "v0.16.1"), "--no-wait", cluster=fake).code == 0
+    assert run_cli("install", "--manifest", manifest(tmp_path, "v0.16.1"), "--no-wait", "-y", cluster=fake).code == 0
     fake.calls.clear()
     backup = tmp_path / "backup.yaml"
     result = run_cli("uninstall", "--yes", "--backup", str(backup), cluster=fake)

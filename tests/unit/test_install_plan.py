@@ -42,16 +42,6 @@ def test_kubernetes_floor_uses_git_version_when_major_minor_are_empty():
     assert plan.kubernetes_too_old(None, old) is None
 
 
-def test_outcome():
-    before = {"metadata": {"name": "a", "resourceVersion": "1", "managedFields": []}, "data": {"k": "v"}}
-    assert plan.outcome(None, before, dry_run=False) == "created"
-    assert plan.outcome(before, {**before, "metadata": {"name": "a", "resourceVersion": "1"}}, False) == "unchanged"
-    assert plan.outcome(before, {**before, "metadata": {"name": "a", "resourceVersion": "2"}}, False) == "changed"
-    dry = {"metadata": {"name": "a", "resourceVersion": "9"}, "data": {"k": "v"}}
-    assert plan.outcome(before, dry, dry_run=True) == "unchanged"  # a dry run is compared field by field
-    assert plan.outcome(before, {**dry, "data": {"k": "w"}}, dry_run=True) == "changed"
-
-
 def ref(kind, name, namespace=None, api_version="v1"):
     return {"apiVersion": api_version, "kind": kind, "name": name, **({"namespace": namespace} if namespace else {})}
 

@@ -3,10 +3,11 @@ legacy ConfigMap configuration (MetalLB <= v0.12) into custom resources.
 
   kubectl metallb pools [list]
   kubectl metallb pools create NAME --addresses 192.168.10.0/24[,192.168.9.1-192.168.9.5] [--l2 | --bgp]
-  kubectl metallb pools delete NAME [--yes] [--force]
-  kubectl metallb pools migrate [--from-configmap NS/NAME | --file FILE] [--apply]
+  kubectl metallb pools delete NAME [--yes] [--force] [--overwrite]
+  kubectl metallb pools migrate [--from-configmap NS/NAME | --file FILE] [--apply [--overwrite]]
 
-Pools live in MetalLB's namespace (-n, default metallb-system).
+Pools live in MetalLB's namespace (-n, default metallb-system). create, delete and migrate --apply show what they
+will write and ask first (--yes answers; --dry-run shows the plan, checked by the API server, and writes nothing).
 """
 
 import argparse
@@ -17,7 +18,7 @@ from metallb_plugin import defaults
 def add_arguments(parser):
     # kubectl's flags keep working after the nested subcommand; durations parse as for --request-timeout
     from metallb_plugin.cli import global_flags
-    from metallb_plugin.commands import add_timeout
+    from metallb_plugin.commands import add_timeout, add_write_flags
 
     flags = global_flags()
     sub = parser.add_subparsers(dest="pools_command", metavar="COMMAND")
@@ -80,26 +81,28 @@ def add_arguments(parser):
     create.add_argument("--avoid-buggy-ips", action="store_true", help="never hand out IPv4 .0 and .255 addresses")
     create.add_argument("--priority", type=int, metavar="N", help="serviceAllocation priority (lower is preferred)")
     create.add_argument("--namespaces", metavar="NS[,NS...]", help="only Services in these namespaces use the pool")
-    create.add_argument("--dry-run", action="store_true", help="validate with the API server, write nothing")
+    add_write_flags(create, overwrite=False)
     add_timeout(create, defaults.POOLS_TIMEOUT, "how long to retry while MetalLB's webhook is not serving yet")
 
     delete = command(
         "delete",
         "delete a pool (refused while Services use it)",
-        "Delete an IPAddressPool and the advertisements that announced only this pool. Refused while "
-        "Services hold addresses from it, unless --force.",
+        "Delete an IPAddressPool and the advertisement `pools create` made for it; advertisements of your own "
+        "that name the pool are only changed with --overwrite. Refused while Services hold addresses from it, "
+        "unless --force.",
     )
     delete.add_argument("name", metavar="NAME")
-    delete.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     delete.add_argument("--force", action="store_true", help="delete even though Services use the pool")
-    delete.add_argument("--dry-run", action="store_true", help="show what would be deleted, delete nothing")
+    add_write_flags(delete)
 
     migrate = command(
         "migrate",
         "convert a legacy ConfigMap configuration into custom resources",
         "Convert MetalLB's legacy configuration (ConfigMap `config`, MetalLB <= v0.12) into "
         "IPAddressPool, L2Advertisement, BGPAdvertisement, BGPPeer, Community and BFDProfile objects "
-        "as MetalLB's own converter does. Prints YAML; --apply applies it with server-side apply.",
+        "as MetalLB's own converter does. Prints YAML; --apply applies it with server-side apply: nothing is "
+        "applied if any object would be refused (an object of the same name that this migration did not create "
+        "needs --overwrite).",
     )
     source = migrate.add_mutually_exclusive_group()
     source.add_argument(
@@ -111,6 +114,7 @@ def add_arguments(parser):
         "--file", "-f", metavar="FILE", help="read a ConfigMap (or its config data) from FILE, - for stdin"
     )
     migrate.add_argument("--apply", action="store_true", help="apply the result to the cluster (server-side apply)")
+    add_write_flags(migrate)
     add_timeout(migrate, defaults.POOLS_TIMEOUT, "how long to retry while MetalLB's webhook is not serving yet")
 
 

@@ -1,16 +1,8 @@
 """pools create: validate, then create the pool and its advertisement in one step (undone together)."""
 
-from metallb_plugin import cluster, errors
-from metallb_plugin.commands.pools.common import (
-    documents,
-    list_metallb,
-    list_optional,
-    path,
-    pool_ranges,
-    ref,
-    without_managed_fields,
-    write,
-)
+from metallb_plugin import cluster, errors, writes
+from metallb_plugin.commands.pools.common import list_metallb, list_optional, path, pool_ranges
+from metallb_plugin.core.plan import Plan, Step, Write
 from metallb_plugin.errors import ExitCode
 
 
@@ -108,33 +100,13 @@ def run(args, ctx):
                 "pass --l2 or --bgp, or add an advertisement"
             )
 
-    progress = ctx.progress()
-    written = []
-    for obj in objects:
-        what = f'{obj["kind"]} "{args.name}"'
-        try:
-            written.append(
-                write(
-                    ctx,
-                    lambda o=obj: client.create(path(o["kind"], ns), o, dry_run=args.dry_run),
-                    what,
-                    args.timeout,
-                    progress,
-                )
-            )
-        except errors.PluginError as exc:
-            if written and not args.dry_run:  # one step: do not leave a pool without its advertisement
-                try:
-                    client.delete(path("IPAddressPool", ns, args.name))
-                    undone = f'pool "{args.name}" was removed again'
-                except errors.PluginError as undo:
-                    undone = f'pool "{args.name}" was created and could not be removed: {undo}'
-                raise errors.PluginError(f"{exc}; {undone}", exit_code=exc.exit_code) from None
-            raise
-    suffix = " (server dry run)" if args.dry_run else ""
-    if args.output == "table":
-        for obj in written:
-            ctx.out(f"{ref(obj)} created{suffix}")
-    else:
-        ctx.out(documents([without_managed_fields(o) for o in written], args.output))
+    what = " and its ".join(f"{o['kind']} {args.name}" for o in objects)
+    plan = Plan(
+        "pools create",
+        f"Create {what} in namespace {ns}?",
+        [Step.of(o, Write("create", path(o["kind"], ns), o)) for o in objects],
+        atomic=True,  # one step: never a pool without the advertisement asked for
+    )
+    applied = writes.carry_out(ctx, client, args, plan, timeout=args.timeout)
+    writes.show(ctx, args, plan, applied=applied)
     return ExitCode.OK

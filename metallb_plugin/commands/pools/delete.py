@@ -1,8 +1,16 @@
-"""pools delete: refuse while Services use the pool; remove the advertisements that announced only it."""
+"""pools delete: refuse while Services use the pool; remove the advertisement `pools create` made for it."""
 
-from metallb_plugin import cluster, errors
-from metallb_plugin.commands.pools.common import list_metallb, path, pool_ranges, ref
+from metallb_plugin import cluster, errors, writes
+from metallb_plugin.commands.pools.common import list_metallb, path, pool_ranges
+from metallb_plugin.core.plan import Plan, Step, Write
+from metallb_plugin.defaults import MANAGED_BY
 from metallb_plugin.errors import ExitCode
+
+
+def _made_for(advertisement, pool_name):
+    """Whether `pools create POOL --l2/--bgp` made this advertisement (it names it after the pool, with our label)."""
+    labels = advertisement["metadata"].get("labels") or {}
+    return advertisement["metadata"]["name"] == pool_name and all(labels.get(k) == v for k, v in MANAGED_BY.items())
 
 
 def run(args, ctx):
@@ -31,24 +39,25 @@ def run(args, ctx):
         )
     advertisements = list_metallb(client, "L2Advertisement", ns) + list_metallb(client, "BGPAdvertisement", ns)
     remove, edit = model.cleanup_plan(args.name, advertisements)
-    plan = [f"ipaddresspool.metallb.io/{args.name}"] + [ref(a) for a in remove]
-    question = f"Delete {', '.join(plan)} in namespace {ns}?"
-    if not args.dry_run and not ctx.confirm(
-        question, f"{question}: pass --yes to confirm (no terminal to ask on)", assume_yes=args.yes
-    ):
-        ctx.say("nothing deleted")
-        return ExitCode.FAILED
-    suffix = " (server dry run)" if args.dry_run else ""
-    client.delete(path("IPAddressPool", ns, args.name), dry_run=args.dry_run)
-    ctx.out(f"ipaddresspool.metallb.io/{args.name} deleted{suffix}")
+    not_ours = f"it names pool {args.name} but was not made for it by kubectl metallb pools create"
+    steps = [Step.of(pool, Write("delete", path("IPAddressPool", ns, args.name)), before=pool)]
     for item in remove:
-        client.delete(path(item["kind"], ns, item["metadata"]["name"]), dry_run=args.dry_run)
-        ctx.out(f"{ref(item)} deleted{suffix}")
+        where = path(item["kind"], ns, item["metadata"]["name"])
+        foreign = "" if _made_for(item, args.name) else not_ours + " (deleting the pool leaves it naming no pool)"
+        steps.append(Step.of(item, Write("delete", where), before=item, foreign=foreign))
     for item, remaining in edit:
         patch = [
             {"op": "test", "path": "/metadata/resourceVersion", "value": item["metadata"]["resourceVersion"]},
             {"op": "replace", "path": "/spec/ipAddressPools", "value": remaining},
         ]
-        client.patch(path(item["kind"], ns, item["metadata"]["name"]), patch, patch_type="json", dry_run=args.dry_run)
-        ctx.out(f"{ref(item)} edited: no longer names {args.name}{suffix}")
+        where = path(item["kind"], ns, item["metadata"]["name"])
+        steps.append(Step.of(item, Write("patch", where, patch, patch_type="json"), before=item, foreign=not_ours))
+    plan = Plan(
+        "pools delete",
+        f"Delete {', '.join(s.describe() for s in steps if s.write and s.write.method == 'delete')} in namespace {ns}?",
+        steps,
+        resume="Run the same command again to finish",
+    )
+    applied = writes.carry_out(ctx, client, args, plan, overwrite=args.overwrite)
+    writes.show(ctx, args, plan, applied=applied)
     return ExitCode.OK

@@ -1,16 +1,17 @@
-"""pools migrate: convert the legacy ConfigMap configuration; print it, or apply it."""
+"""pools migrate: convert the legacy ConfigMap configuration; print it, or apply it.
 
-from metallb_plugin import cluster, errors
-from metallb_plugin.commands.pools.common import (
-    APPLY_ORDER,
-    documents,
-    list_metallb,
-    path,
-    pool_ranges,
-    ref,
-    without_managed_fields,
-    write,
-)
+Applied objects carry the managed-by label and a purpose annotation naming the migration's source: running the same
+migration again updates them, while an object of the same name that another migration (or anyone else) made is
+refused, and nothing is applied, unless --overwrite.
+"""
+
+import os
+
+from metallb_plugin import cluster, errors, writes
+from metallb_plugin.commands.pools.common import APPLY_ORDER, documents, list_metallb, path, pool_ranges
+from metallb_plugin.core import plan
+from metallb_plugin.core.plan import Step, Write
+from metallb_plugin.defaults import MANAGED_BY, PURPOSE
 from metallb_plugin.errors import ExitCode
 
 
@@ -59,7 +60,9 @@ def run(args, ctx):
         ctx.warn(message)
     for kind, old, new in result.renamed:
         ctx.say(f'note: {kind} "{old}" is named "{new}" (Kubernetes names are lower-case DNS labels)')
-    if not args.apply:
+    if not (args.apply or args.dry_run):
+        if args.yes or args.overwrite:
+            raise errors.UsageError("--yes and --overwrite only apply with --apply (or --dry-run)")
         if args.output == "json":
             ctx.out(documents(result.objects, "json"))
         else:
@@ -69,7 +72,9 @@ def run(args, ctx):
 
     client = client or ctx.connect(args)
     new_pools = {o["metadata"]["name"]: o for o in result.objects if o["kind"] == "IPAddressPool"}
-    others = [p for p in list_metallb(client, "IPAddressPool", target) if p["metadata"]["name"] not in new_pools]
+    live = {kind: list_metallb(client, kind, target) for kind in dict.fromkeys(o["kind"] for o in result.objects)}
+    live.setdefault("IPAddressPool", list_metallb(client, "IPAddressPool", target))
+    others = [p for p in live["IPAddressPool"] if p["metadata"]["name"] not in new_pools]
     overlaps = [
         o
         for o in ipam.pool_overlaps({**pool_ranges(others), **pool_ranges(new_pools.values())})
@@ -79,24 +84,25 @@ def run(args, ctx):
         raise errors.PluginError(
             f"{overlaps[0]}: the converted pools overlap pools already in namespace {target}; nothing was applied"
         )
-    progress = ctx.progress()
-    applied = []
+    purpose = f"pools migrate from {described if not args.file else 'file ' + os.path.basename(args.file)}"
+    steps = []
     for obj in sorted(result.objects, key=lambda o: APPLY_ORDER.index(o["kind"])):
-        where = path(obj["kind"], target, obj["metadata"]["name"])
-        applied.append(
-            write(
-                ctx,
-                lambda p=where, o=obj: client.apply(p, o),
-                f'{obj["kind"]} "{obj["metadata"]["name"]}"',
-                args.timeout,
-                progress,
-            )
-        )
-    if args.output == "table":
-        for obj in applied:
-            ctx.out(f"{ref(obj)} serverside-applied")
-    else:
-        ctx.out(documents([without_managed_fields(o) for o in applied], args.output))
+        meta = obj["metadata"]
+        meta["labels"] = {**(meta.get("labels") or {}), **MANAGED_BY}
+        meta["annotations"] = {**(meta.get("annotations") or {}), PURPOSE: purpose}
+        before = next((o for o in live[obj["kind"]] if o["metadata"]["name"] == meta["name"]), None)
+        write = Write("apply", path(obj["kind"], target, meta["name"]), obj, force=args.overwrite)
+        steps.append(Step.of(obj, write, before=before, foreign=plan.foreign(before, purpose)))
+    migration = plan.Plan(
+        "pools migrate",
+        f"Apply {len(steps)} object(s) converted from {described} to namespace {target}?",
+        steps,
+        atomic=True,
+    )
+    applied = writes.carry_out(ctx, client, args, migration, overwrite=args.overwrite, timeout=args.timeout)
+    writes.show(ctx, args, migration, applied=applied)
+    if args.dry_run:
+        return ExitCode.OK
     where = f"-n {configmap[0]} {configmap[1]}" if configmap else f"-n {found_ns or target} config"
     ctx.say(
         f"MetalLB v0.13 and later no longer read the legacy ConfigMap. Once `kubectl metallb pools -n {target}` "

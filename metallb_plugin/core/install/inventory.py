@@ -37,13 +37,27 @@ def step(found: Ref) -> int:
 
 
 def merge(old: Optional[Iterable[Ref]], new: Iterable[Ref]) -> List[Ref]:
-    """new, then what only old has: recorded before applying, so an interrupted upgrade can still be undone."""
+    """new, then what only old has: recorded before applying, so an interrupted upgrade can still be undone. A new
+    ref keeps the uid old recorded for the same object."""
+    old = list(old or [])
+    uids = {ref_key(r): r["uid"] for r in old if r.get("uid")}
     seen, merged = set(), []
-    for found in list(new) + list(old or []):
+    for found in list(new) + old:
         if ref_key(found) not in seen:
             seen.add(ref_key(found))
-            merged.append(found)
+            uid = found.get("uid") or uids.get(ref_key(found))
+            merged.append({**found, "uid": uid} if uid else found)
     return merged
+
+
+def with_uids(refs: Iterable[Ref], uids: Dict[Tuple[str, str, str, str], str]) -> List[Ref]:
+    """The refs with the uid of the object each names (uninstall deletes only that object, not one made again)."""
+    return [{**r, "uid": uids[ref_key(r)]} if uids.get(ref_key(r)) else dict(r) for r in refs]
+
+
+def same_object(ref: Ref, live: Obj) -> bool:
+    """Whether the live object is the one install recorded (same uid; a ref without uid cannot tell: True)."""
+    return not ref.get("uid") or ref["uid"] == (live.get("metadata") or {}).get("uid")
 
 
 def stale(old: Optional[Iterable[Ref]], new: Iterable[Ref]) -> List[Ref]:

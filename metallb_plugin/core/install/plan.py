@@ -3,16 +3,13 @@
 refusal(found, operator, namespace)         -> why install must not touch this cluster, or None
 kubernetes_too_old(version, server)         -> the message when the cluster is older than the release needs
 action(found, version, mode)                -> ("install" | "reinstall" | "upgrade" | "downgrade", previous)
-outcome(before, after, dry_run)             -> "created" | "changed" | "unchanged" for one applied object
 headline(...)                               -> the one-line summary
 """
 
-import copy
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from metallb_plugin.core import installation, releases
 from metallb_plugin.core.objects import kubernetes_version
-from metallb_plugin.defaults import FIELD_MANAGER
 
 Obj = Dict[str, Any]
 
@@ -83,34 +80,6 @@ def change_text(found: Any, version: Optional[str], mode: str) -> str:
     return f"from {found.version or 'an unknown version'} ({found.backend}) to {version} ({mode})"
 
 
-def comparable(obj: Optional[Obj]) -> Obj:
-    """An object without what changes on every write, to compare a dry-run result with the live object."""
-    found: Obj = copy.deepcopy(obj or {})
-    meta = found.get("metadata") or {}
-    for field in ("managedFields", "resourceVersion", "generation"):
-        meta.pop(field, None)
-    return found
-
-
-def outcome(before: Optional[Obj], after: Obj, dry_run: bool) -> str:
-    """created / changed / unchanged for one applied object (a real apply keeps resourceVersion when nothing
-    changed; a dry run is compared field by field)."""
-    if before is None:
-        return "created"
-    if dry_run:
-        return "unchanged" if comparable(before) == comparable(after) else "changed"
-    same = (before.get("metadata") or {}).get("resourceVersion") == (after.get("metadata") or {}).get("resourceVersion")
-    return "unchanged" if same else "changed"
-
-
-def ours(obj: Obj) -> bool:
-    """Whether kubectl-metallb applied this object (a server-side apply field manager entry)."""
-    return any(
-        m.get("manager") == FIELD_MANAGER and m.get("operation") == "Apply"
-        for m in (obj.get("metadata") or {}).get("managedFields") or []
-    )
-
-
 def established(crd: Obj) -> bool:
     return any(
         c.get("type") == "Established" and c.get("status") == "True"
@@ -139,25 +108,17 @@ def webhook_services(objects: Iterable[Obj], namespace: str) -> List[str]:
     return names
 
 
-def counts(results: Iterable[Dict[str, str]]) -> Dict[str, int]:
-    results = list(results)
-    return {
-        k: sum(1 for r in results if r["result"] == k)
-        for k in ("created", "changed", "unchanged", "deleted", "conflict")
-    }
-
-
 def headline(
     what: str,
     namespace: str,
     chosen: str,
     previous: Optional[str],
     found: Dict[str, int],
+    summary: str,
     dry_run: bool,
     unchecked: int,
 ) -> str:
-    """The summary line: what: "MetalLB v0.16.1 (native)"; found: counts()."""
-    summary = ", ".join(f"{n} {k}" for k, n in found.items() if n or k not in ("deleted", "conflict"))
+    """The summary line: what: "MetalLB v0.16.1 (native)"; found: the plan's counts, summary: their text."""
     if dry_run:
         text = f"dry run: {what}: {summary}; nothing was changed"
         if unchecked:

@@ -118,6 +118,14 @@ class Driven:
         return "\n".join(line for line in self.lines if line is not None)
 
 
+def applying(lines):
+    """The -v request lines once a write command applies: after its access reviews (dry runs come before them)."""
+    for index, line in enumerate(lines):
+        if line and line.startswith("POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews "):
+            return lines[index:]
+    return []
+
+
 def requests_seen(lines, method=None):
     return sum(1 for line in lines if line and REQUEST_LINE.match(line) and (method is None or
                                                                               line.startswith(method + " ")))

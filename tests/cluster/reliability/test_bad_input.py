@@ -373,12 +373,12 @@ ROWS = [
     Row("403-pools-migrate", ["pools", "migrate"], 3, 'User "nobody" cannot get resource "configmaps"',
         prepare=shared_as("nobody")),
     Row("403-reader-install", ["install", "--no-wait", "--manifest", "{m}", "--sha256", V0161_NATIVE], 3,
-        'User "reader" cannot patch resource "namespaces"', prepare=lambda ctx: (upstream_copy(ctx),
+        "permission(s) this needs are missing (listed above)", prepare=lambda ctx: (upstream_copy(ctx),
                                                                                   shared_as("reader")(ctx))),
     Row("403-reader-pools-create", ["pools", "create", "p", "-n", "{ns}", "--addresses", "10.21.0.0/30"], 3,
-        'User "reader" cannot create resource "ipaddresspools"', prepare=reader_in_a_namespace),
+        "permission denied: 1 permission(s) this needs are missing", prepare=reader_in_a_namespace),
     Row("403-reader-strict-arp", ["strict-arp", "--enable", "--yes"], 3,
-        'User "reader" cannot update resource "configmaps"', prepare=private_as("reader")),
+        "permission denied: 2 permission(s) this needs are missing", prepare=private_as("reader")),
 
     # -- addresses (checked before the cluster is contacted)
     Row("addr-reversed-v4", ["pools", "create", "p", "--addresses", "10.0.0.9-10.0.0.1"], 2,

@@ -104,7 +104,7 @@ def test_strict_arp_races_another_writer(admin, api, tally):
 
 def test_two_installs_at_once_converge(admin, api, controlplane, upstream_manifest, tally):
     manifest = upstream_manifest("v0.16.1")
-    argv = ["install", "--manifest", manifest, "--sha256", V0161_NATIVE, "--no-wait"]
+    argv = ["install", "--manifest", manifest, "--sha256", V0161_NATIVE, "--no-wait", "--yes"]
     runs = [Driven(argv, admin, tally) for _ in range(2)]
     for run in runs:
         run.finish()

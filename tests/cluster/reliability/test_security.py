@@ -81,7 +81,7 @@ def installed(controlplane, upstream_manifest):
 
     admin = {"KUBECONFIG": controlplane.kubeconfig("admin")}
     done = run_plugin("install", "--manifest", upstream_manifest("v0.16.1"), "--sha256", V0161_NATIVE, "--no-wait",
-                      env=admin)
+                      "--yes", env=admin)
     assert done.returncode == 0, done.stderr
     client = admin_client(controlplane)
     # no MetalLB controller serves the webhook here: without its configuration metallb.io writes go through
@@ -103,10 +103,12 @@ def commands(manifest, backup):
     return [
         ["version"], ["preflight", "--addresses", "192.168.20.0/28"], ["strict-arp"], ["status"],
         ["status", "-o", "json"], ["status", "--service", "default/web"], ["pools"], ["pools", "-o", "yaml"],
-        ["pools", "create", "sec", "--addresses", "192.168.30.0/28", "--l2", "--timeout", "1s"], ["pools", "delete", "sec", "--yes"],
+        ["pools", "create", "sec", "--addresses", "192.168.30.0/28", "--l2", "--timeout", "1s", "--yes"],
+        ["pools", "delete", "sec", "--yes"],
         ["pools", "migrate"], ["install", "--dry-run", "--manifest", manifest, "--sha256", V0161_NATIVE],
-        ["install", "--no-wait", "--manifest", manifest, "--sha256", V0161_NATIVE], ["completion", "bash"],
-        ["uninstall", "--yes", "--force", "--backup", backup],
+        ["install", "--no-wait", "--yes", "--manifest", manifest, "--sha256", V0161_NATIVE], ["completion", "bash"],
+        # the planted Secret is not MetalLB's: --delete-namespace; no namespace controller runs here (exit 4)
+        ["uninstall", "--yes", "--force", "--delete-namespace", "--timeout", "2s", "--backup", backup],
     ]
 
 
