@@ -21,6 +21,7 @@ COMMANDS = {
     "strict-arp": "show or change kube-proxy's ipvs.strictARP",
     "install": "install or upgrade MetalLB (verified, idempotent, waits until it serves)",
     "uninstall": "remove MetalLB (backs up its configuration first)",
+    "restore": "restore a backup made by uninstall or strict-arp",
     "status": "show whether MetalLB is healthy and doing its job; explain one Service",
     "analyze": "check MetalLB's configuration as a whole, live or from files (stable codes)",
     "pools": "list, create and delete address pools; migrate a legacy ConfigMap",
