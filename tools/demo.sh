@@ -28,7 +28,7 @@ source_args=()
 [ -f "$manifest" ] && source_args=(--manifest "$manifest" --sha256 bf25feebb7582ca7df845efd52ffbc2960d6cbf4cfc972f47fded9f788b67f0b)
 run kubectl metallb install "${source_args[@]}" --yes
 run kubectl get pods -n metallb-system -o wide
-run kubectl metallb pools create demo --addresses 198.51.100.240-198.51.100.250 --l2
+run kubectl metallb pools create demo --addresses 198.51.100.240-198.51.100.250 --l2 --yes
 
 note "MetalLB's controller assigns demo/web an address; a speaker answers ARP for it on the LAN"
 kubectl wait service/web -n demo --for=jsonpath='{.status.loadBalancer.ingress[0].ip}' --timeout=60s >/dev/null
