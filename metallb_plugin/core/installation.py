@@ -258,13 +258,17 @@ def find_installation(
 
 
 def deployment_ready(obj: Obj) -> Tuple[bool, str]:
-    """A Deployment is ready when its controller saw the current spec and every wanted replica is available."""
+    """A Deployment is ready as `kubectl rollout status` sees it: its controller saw the current spec, every wanted
+    replica is updated and available, and no replica of an older template is left (still terminating)."""
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     want = spec.get("replicas", 1)
     available = status.get("availableReplicas", 0) or 0
     updated = status.get("updatedReplicas", 0) or 0
     if not status or status.get("observedGeneration", 0) < k8s.meta(obj).get("generation", 0):
         return False, f"{available}/{want} available (its controller has not seen the current spec yet)"
+    old = (status.get("replicas", 0) or 0) - updated
+    if updated >= want and old > 0:
+        return False, f"{available}/{want} available ({old} old replica(s) pending termination)"
     ready = bool(available >= want and updated >= want)
     return ready, f"{available}/{want} available"
 

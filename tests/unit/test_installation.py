@@ -257,6 +257,19 @@ def _with_status(kind, status, generation=1, replicas=None):
         ),
         ({"observedGeneration": 3, "availableReplicas": 1, "updatedReplicas": 2}, 3, 2, (False, "1/2 available")),
         ({"observedGeneration": 3, "availableReplicas": 2, "updatedReplicas": 1}, 3, 2, (False, "2/2 available")),
+        # an upgrade: the new Pod is available, the old one still terminating (kubectl rollout status waits too)
+        (
+            {"observedGeneration": 2, "replicas": 2, "availableReplicas": 1, "updatedReplicas": 1},
+            2,
+            1,
+            (False, "1/1 available (1 old replica(s) pending termination)"),
+        ),
+        (
+            {"observedGeneration": 2, "replicas": 1, "availableReplicas": 1, "updatedReplicas": 1},
+            2,
+            1,
+            (True, "1/1 available"),
+        ),
     ],
 )
 def test_deployment_ready(status, generation, replicas, expected):
