@@ -37,6 +37,19 @@ def add_write_flags(parser, overwrite=True, dry_run="show the plan, checked by t
         )
 
 
+def read_text(path, ctx):
+    """A text file named on the command line ('-': standard input); one that cannot be read is a UsageError."""
+    try:
+        if path == "-":
+            return ctx.stdin.read()
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise errors.UsageError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise errors.UsageError(f"{path} is not a text file") from None
+
+
 def read_manifest(path, ctx, flag="--manifest"):
     """The bytes of a file given with flag ('-': standard input); a bad path is a UsageError."""
     from metallb_plugin.core import manifests

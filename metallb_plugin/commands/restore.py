@@ -14,7 +14,7 @@ examples:
 """
 
 from metallb_plugin import defaults, errors, writes
-from metallb_plugin.commands import add_timeout, add_write_flags
+from metallb_plugin.commands import add_timeout, add_write_flags, read_text
 from metallb_plugin.core import backups
 from metallb_plugin.core import plan as model
 from metallb_plugin.core.plan import Plan, Step, Write
@@ -29,17 +29,7 @@ def add_arguments(parser):
 
 def _read(args, ctx):
     try:
-        if args.file == "-":
-            text = ctx.stdin.read()
-        else:
-            with open(args.file, encoding="utf-8") as handle:
-                text = handle.read()
-    except OSError as exc:
-        raise errors.UsageError(f"cannot read {args.file}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise errors.UsageError(f"{args.file} is not a text file") from None
-    try:
-        return backups.load(text)
+        return backups.load(read_text(args.file, ctx))
     except ValueError as exc:
         raise errors.UsageError(f"{args.file}: {exc}") from None
 

@@ -8,6 +8,7 @@ refused, and nothing is applied, unless --overwrite.
 import os
 
 from metallb_plugin import cluster, errors, writes
+from metallb_plugin.commands import read_text
 from metallb_plugin.commands.pools.common import APPLY_ORDER, documents, list_metallb, path, pool_ranges
 from metallb_plugin.core import plan
 from metallb_plugin.core.plan import Step, Write
@@ -20,17 +21,7 @@ def _read_source(args, ctx):
     from metallb_plugin.core import legacy
 
     if args.file:
-        try:
-            if args.file == "-":
-                text = ctx.stdin.read()
-            else:
-                with open(args.file, encoding="utf-8") as handle:
-                    text = handle.read()
-        except OSError as exc:
-            raise errors.UsageError(f"cannot read {args.file}: {exc.strerror}") from None
-        except UnicodeDecodeError:
-            raise errors.UsageError(f"{args.file} is not a text file") from None
-        config, found_ns = legacy.load(text)
+        config, found_ns = legacy.load(read_text(args.file, ctx))
         return config, found_ns, args.file, None, None
     ref = args.from_configmap or f"{args.namespace}/config"
     cm_ns, _, cm_name = ref.rpartition("/")
