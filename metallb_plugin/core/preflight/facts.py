@@ -6,6 +6,7 @@ from typing import List, Optional, Tuple, Union
 from metallb_plugin.core import ipam, projections, releases
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core.objects import Obj
+from metallb_plugin.core.plan import Access as Access  # one permission as an access review asks it (re-exported)
 from metallb_plugin.core.prometheus import Plan
 from metallb_plugin.core.snapshot import ALL, CLUSTER, METALLB, SYSTEM, Snapshot, Source, Unreadable
 
@@ -53,21 +54,6 @@ SOURCES = (
         crd="ciliumloadbalancerippools.cilium.io",
     ),
 )
-
-
-@dataclass(frozen=True)
-class Access:
-    """One permission install needs, as a SelfSubjectAccessReview asks it."""
-
-    verb: str
-    group: str
-    resource: str
-    namespace: Optional[str] = None
-
-    def __str__(self) -> str:
-        resource = f"{self.resource}.{self.group}" if self.group else self.resource
-        where = f"in namespace {self.namespace}" if self.namespace else "(cluster-wide)"
-        return f"{self.verb} {resource} {where}"
 
 
 @dataclass
