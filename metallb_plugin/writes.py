@@ -153,6 +153,13 @@ def _rejected(exc: errors.APIError) -> str:
     return f"rejected by the API server: {message}"
 
 
+def _expected(step: Step) -> str:
+    """What a step would do, when its dry run could not say (the server refused it)."""
+    if step.write is not None and step.write.method == "delete":
+        return model.DELETED
+    return model.CREATED if step.before is None else model.CHANGED
+
+
 def dry_run(ctx: Context, client: Cluster, plan: Plan, overwrite: bool, timeout: float) -> None:
     """Fill in every step's result and diff from a server-side dry run; refusals and 403s are recorded."""
     progress = ctx.progress()
@@ -173,19 +180,17 @@ def dry_run(ctx: Context, client: Cluster, plan: Plan, overwrite: bool, timeout:
                 step.result, step.note = model.LEFT_ALONE, "already gone"
                 continue
             progress.done()
-            step.result, step.refused = model.CREATED, f"the server cannot take it: {exc.message}"
+            step.result, step.refused = _expected(step), f"the server cannot take it: {exc.message}"
             continue
         except errors.Forbidden as exc:
             progress.done()
             problem = terminating(exc, step.namespace)
             if problem:
                 raise problem from None
-            step.result = model.DELETED if step.write.method == "delete" else model.CHANGED
-            step.result = model.CREATED if step.before is None and step.result != model.DELETED else step.result
-            step.denied = " ".join(exc.message.split())
+            step.result, step.denied = _expected(step), " ".join(exc.message.split())
             continue
         except (errors.Conflict, errors.Invalid, errors.Denied) as exc:
-            step.result = model.CREATED if step.before is None else model.CHANGED
+            step.result = _expected(step)
             conflict = isinstance(exc, errors.Conflict) and step.write.method == "apply"
             # an object that is not ours conflicts because it is not ours: say that
             step.refused = step.foreign if conflict and step.foreign and not overwrite else _rejected(exc)
@@ -233,11 +238,11 @@ def check_access(ctx: Context, client: Cluster, plan: Plan) -> None:
             missing = [str(a) for a, allowed in zip(needs, answers) if not allowed]
         except errors.Forbidden:
             ctx.warn("cannot ask the API server which permissions you have (SelfSubjectAccessReview refused)")
-    explained = {str(a) for s in plan.pending() if s.denied for a in model.access_of(s)} & set(missing)
+    # a dry run the server forbade although the reviews allow it (e.g. granting RBAC the user does not hold)
     missing += [
         f"{s.where()}: {s.denied}"
         for s in plan.pending()
-        if s.denied and not explained & {str(a) for a in model.access_of(s)}
+        if s.denied and not {str(a) for a in model.access_of(s)} & set(missing)
     ]
     if not missing:
         return
