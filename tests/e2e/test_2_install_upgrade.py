@@ -94,7 +94,7 @@ def test_install_waits_until_the_real_metallb_serves(full_cluster, admin, kubect
 
 
 def test_pools_create_right_after_install_goes_through_the_real_webhook(admin, kubectl):
-    result = run_plugin("pools", "create", POOL, "--addresses", RANGE, "--l2", env=admin)
+    result = run_plugin("pools", "create", "--yes", POOL, "--addresses", RANGE, "--l2", env=admin)
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"ipaddresspool.metallb.io/{POOL} created\nl2advertisement.metallb.io/{POOL} created\n"
 

@@ -16,7 +16,7 @@ POOL, RANGE = "services", "198.51.100.224/29"
 @pytest.fixture(scope="module")
 def pool(metallb, admin):
     metallb("v0.16.1")
-    result = run_plugin("pools", "create", POOL, "--addresses", RANGE, "--l2", env=admin)
+    result = run_plugin("pools", "create", "--yes", POOL, "--addresses", RANGE, "--l2", env=admin)
     assert result.returncode == 0, result.stderr
     yield POOL
     run_plugin("pools", "delete", POOL, "--yes", "--force", env=admin)
@@ -33,19 +33,20 @@ def explain(admin, namespace, name, *extra):
 
 
 def test_the_real_webhook_denies_what_metallb_rejects_and_the_plugin_says_so(pool, admin, kubectl):
-    duplicate = run_plugin("pools", "create", "twice", "--addresses", "198.51.100.208/30", "--namespaces", "a,a",
+    duplicate = run_plugin("pools", "create", "--yes", "twice", "--addresses", "198.51.100.208/30", "--namespaces", "a,a",
                            env=admin)
     assert duplicate.returncode == 1
     assert duplicate.stderr.strip().splitlines()[-1] == (
-        'error: MetalLB rejected IPAddressPool "twice": parsing address pool twice: duplicate definition in '
-        "namespaces field")
+        f"error: ipaddresspool.metallb.io/twice in {NS}: MetalLB rejected it: parsing address pool twice: duplicate "
+        "definition in namespaces field. Nothing was changed")
     kubectl("create", "namespace", "e2e-elsewhere")
     try:
-        elsewhere = run_plugin("pools", "create", "elsewhere", "-n", "e2e-elsewhere", "--addresses",
+        elsewhere = run_plugin("pools", "create", "--yes", "elsewhere", "-n", "e2e-elsewhere", "--addresses",
                                "198.51.100.212/30", "--l2", env=admin)
         assert elsewhere.returncode == 1
         assert elsewhere.stderr.strip().splitlines()[-1] == (
-            'error: MetalLB rejected IPAddressPool "elsewhere": resource must be created in metallb-system namespace')
+            "error: ipaddresspool.metallb.io/elsewhere in e2e-elsewhere: MetalLB rejected it: resource must be created "
+            "in metallb-system namespace. Nothing was changed")
     finally:
         kubectl("delete", "namespace", "e2e-elsewhere", "--wait=false")
     # nothing was left behind by the refused creations
@@ -113,7 +114,7 @@ def test_a_service_without_endpoints_gets_an_address_but_no_announcement(pool, a
 
 
 def test_a_pool_nothing_announces(pool, admin, kubectl, web, namespace, lan):
-    created = run_plugin("pools", "create", "dark", "--addresses", "198.51.100.232/30", "--no-auto-assign",
+    created = run_plugin("pools", "create", "--yes", "dark", "--addresses", "198.51.100.232/30", "--no-auto-assign",
                          env=admin)
     assert created.returncode == 0, created.stderr
     try:
@@ -136,7 +137,7 @@ def test_pools_create_warns_about_node_addresses_and_pod_cidrs(pool, admin, kube
     pod_cidr = node["spec"]["podCIDR"]  # allocated by the controller-manager
     first = ipaddress.ip_network(pod_cidr)[2]
     inside = f"{first}-{first + 3}"
-    result = run_plugin("pools", "create", "risky", "--addresses", f"198.51.100.8/29,{inside}", "--l2", "--dry-run",
+    result = run_plugin("pools", "create", "--yes", "risky", "--addresses", f"198.51.100.8/29,{inside}", "--l2", "--dry-run",
                         env=admin)
     assert result.returncode == 0, result.stderr
     assert ('warning: 198.51.100.8/29 overlaps the InternalIP of node "node-a" (198.51.100.11): MetalLB would hand '

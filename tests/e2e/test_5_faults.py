@@ -18,7 +18,7 @@ POOL, RANGE = "faults", "198.51.100.216/29"
 def served(metallb, admin, kubectl, web, lan):
     """A Service with an address, announced by one node: (namespace, name, ip, {mac: node})."""
     metallb("v0.16.1")
-    result = run_plugin("pools", "create", POOL, "--addresses", RANGE, "--l2", env=admin)
+    result = run_plugin("pools", "create", "--yes", POOL, "--addresses", RANGE, "--l2", env=admin)
     assert result.returncode == 0, result.stderr
     kubectl("create", "namespace", "e2e-faults")
     web("e2e-faults", "web", replicas=2)
@@ -82,7 +82,7 @@ def test_a_dead_controller_degrades_status_and_holds_writes_until_it_is_back(ser
         result = run_plugin("status", env=admin)
         explained = run_plugin("status", "--service", f"{namespace}/api", env=admin)
         timed_out = run_plugin("status", "--wait", "--timeout", "3s", "-o", "json", env=admin)
-        early = run_plugin("pools", "create", "early", "--addresses", "198.51.100.236/30", "--l2", "--timeout", "3s",
+        early = run_plugin("pools", "create", "--yes", "early", "--addresses", "198.51.100.236/30", "--l2", "--timeout", "3s",
                            env=admin)
     assert result.returncode == 1
     assert "× controller ready\n    controller Deployment controller: 0/1 available\n" in result.stdout
@@ -93,10 +93,11 @@ def test_a_dead_controller_degrades_status_and_holds_writes_until_it_is_back(ser
         "error: timed out after 3s waiting for MetalLB to become healthy (the last report is above)")
     assert early.returncode == 4
     assert early.stderr.strip().splitlines()[-1] == (
-        'error: MetalLB\'s admission webhook did not accept IPAddressPool "early" within 3s (no endpoints available '
-        'for service "metallb-webhook-service"). Is the controller running? Check with: kubectl metallb status')
+        "error: MetalLB's admission webhook did not accept ipaddresspool.metallb.io/early within 3s (no endpoints "
+        'available for service "metallb-webhook-service"). Is the controller running? Check with: kubectl metallb '
+        "status")
     # a patient write is retried until the restarted controller's webhook serves it
-    patient = run_plugin("pools", "create", "patient", "--addresses", "198.51.100.236/30", "--l2", "--timeout",
+    patient = run_plugin("pools", "create", "--yes", "patient", "--addresses", "198.51.100.236/30", "--l2", "--timeout",
                          "180s", env=admin, timeout=240)
     assert patient.returncode == 0, patient.stderr
     assert "waiting for MetalLB's admission webhook to serve" in patient.stderr

@@ -33,7 +33,7 @@ def cleanup(kubectl, admin):
 
 def test_uninstall_is_refused_while_a_service_holds_an_address(metallb, admin, kubectl, web, lan):
     metallb("v0.16.1")
-    created = run_plugin("pools", "create", "again", "--addresses", "198.51.100.248/30", "--l2", env=admin)
+    created = run_plugin("pools", "create", "--yes", "again", "--addresses", "198.51.100.248/30", "--l2", env=admin)
     assert created.returncode == 0, created.stderr
     kubectl("apply", "-f", "-", input=json.dumps({  # a BGP peer with a password: the backup must be private
         "apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer", "metadata": {"name": "tor", "namespace": NS},
