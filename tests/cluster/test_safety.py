@@ -87,6 +87,12 @@ def test_strict_arp_backup_restores_with_the_command_it_prints(kube, admin, tmp_
     after = json.loads(kube("get", "configmap", "kube-proxy", "-n", "kube-system", "-o", "json"))
     assert after["data"] == before["data"]  # every byte of the configuration is back
 
+    code, out, err, asked = interrupt_at_prompt("strict-arp", "--enable", env=admin)
+    assert asked and code == 130, err
+    assert "    +  strictARP: true" in err  # the plan, with the diff, before the question
+    unchanged = json.loads(kube("get", "configmap", "kube-proxy", "-n", "kube-system", "-o", "json"))
+    assert unchanged["metadata"]["resourceVersion"] == after["metadata"]["resourceVersion"]
+
 
 # ------------------------------------------------------------------------------------------- install asks first
 
