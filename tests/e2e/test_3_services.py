@@ -44,9 +44,11 @@ def test_the_real_webhook_denies_what_metallb_rejects_and_the_plugin_says_so(poo
         elsewhere = run_plugin("pools", "create", "--yes", "elsewhere", "-n", "e2e-elsewhere", "--addresses",
                                "198.51.100.212/30", "--l2", env=admin)
         assert elsewhere.returncode == 1
-        assert elsewhere.stderr.strip().splitlines()[-1] == (
-            "error: ipaddresspool.metallb.io/elsewhere in e2e-elsewhere: MetalLB rejected it: resource must be created "
-            "in metallb-system namespace. Nothing was changed")
+        assert elsewhere.stderr.strip().splitlines()[-1] == (  # both were dry-run: both are named
+            "error: 2 objects cannot be written: ipaddresspool.metallb.io/elsewhere in e2e-elsewhere: MetalLB "
+            "rejected it: resource must be created in metallb-system namespace; l2advertisement.metallb.io/elsewhere "
+            "in e2e-elsewhere: MetalLB rejected it: resource must be created in metallb-system namespace. Nothing "
+            "was changed")
     finally:
         kubectl("delete", "namespace", "e2e-elsewhere", "--wait=false")
     # nothing was left behind by the refused creations

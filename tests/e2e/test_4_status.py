@@ -59,7 +59,7 @@ def test_no_pools_at_all(apps, admin, kubectl, web):
 
 
 def test_healthy_install_with_an_assigned_service(apps, admin, kubectl):
-    created = run_plugin("pools", "create", "status", "--addresses", "198.51.100.192/29", "--l2", env=admin)
+    created = run_plugin("pools", "create", "--yes", "status", "--addresses", "198.51.100.192/29", "--l2", env=admin)
     assert created.returncode == 0, created.stderr
     ip = service_ip(kubectl, APPS, "lonely")  # MetalLB serves the waiting Service as soon as a pool exists
     owner = until(lambda: row(status_json(admin)[1], "lonely")["announcedBy"], what="an announcement")[0]["node"]
@@ -88,7 +88,7 @@ def test_healthy_install_with_an_assigned_service(apps, admin, kubectl):
 
 
 def test_pending_services_each_with_the_reason_metallb_gave(apps, admin, kubectl, web):
-    created = run_plugin("pools", "create", "tiny", "--addresses", "198.51.100.200/32", "--l2", "--no-auto-assign",
+    created = run_plugin("pools", "create", "--yes", "tiny", "--addresses", "198.51.100.200/32", "--l2", "--no-auto-assign",
                          env=admin)
     assert created.returncode == 0, created.stderr
     web(APPS, "first", annotations={"metallb.io/address-pool": "tiny"})
@@ -145,7 +145,7 @@ def test_wait_for_one_service_to_be_served(apps, admin, web):
     web(APPS, "late", annotations={"metallb.io/address-pool": "late"})
 
     def pool_arrives():
-        run_plugin("pools", "create", "late", "--addresses", "198.51.100.204/30", "--l2", env=admin)
+        run_plugin("pools", "create", "--yes", "late", "--addresses", "198.51.100.204/30", "--l2", env=admin)
 
     timer = threading.Timer(3, pool_arrives)
     timer.start()
