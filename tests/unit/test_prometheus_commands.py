@@ -229,7 +229,7 @@ def test_install_proposes_the_flags_and_applies_the_fitted_variant(tmp_path):
         "observability/kps-prometheus --servicemonitor-label release=kps"
     ) in dry.stderr
     assert "dry run: nothing would scrape MetalLB's metrics" in dry.stderr
-    fitted = run_cli("install", "--manifest", path, "--no-wait", "--prometheus-service-account",
+    fitted = run_cli("install", "--manifest", path, "--no-wait", "--yes", "--prometheus-service-account",
                      "observability/kps-prometheus", "--servicemonitor-label", "release=kps", cluster=fake)  # fmt: skip
     assert fitted.code == 0, fitted.stderr
     assert "√ Prometheus: a Prometheus selects MetalLB's ServiceMonitors" in fitted.stderr
