@@ -139,7 +139,7 @@ def test_the_install_fitted_with_the_proposed_flags_is_selected_and_bound(env, k
     hint = preflight(env)["prometheus-selection"]["hint"]
     flags = shlex.split(hint)[len(shlex.split("kubectl metallb install --prometheus")) :]
     assert preflight(env, *flags)["prometheus-selection"]["result"] == "ok"  # preflight agrees before installing
-    result = run_plugin("install", "--manifest", variant_manifest, "--no-wait", *flags, env=env)
+    result = run_plugin("install", "--manifest", variant_manifest, "--no-wait", "--yes", *flags, env=env)
     assert result.returncode == 0, result.stderr
     assert "√ Prometheus: a Prometheus selects MetalLB's ServiceMonitors" in result.stderr
     binding = server_object(kubectl, "rolebinding", "prometheus-k8s")
@@ -192,7 +192,7 @@ def test_kube_prometheus_defaults_need_no_flags(env, kubectl, variant_manifest):
         "prometheus-selection": "ok",
         "prometheus-service-account": "ok",
     }
-    result = run_plugin("install", "--manifest", variant_manifest, "--no-wait", "--servicemonitor-label",
+    result = run_plugin("install", "--manifest", variant_manifest, "--no-wait", "--yes", "--servicemonitor-label",
                         "release=kps", env=env)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "rolebinding.rbac.authorization.k8s.io/prometheus-k8s changed" in result.stdout
