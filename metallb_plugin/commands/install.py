@@ -75,7 +75,10 @@ def add_arguments(parser):
     how.add_argument("--no-wait", dest="wait", action="store_false", help="return once everything is applied")
     add_timeout(how, defaults.INSTALL_TIMEOUT, "how long to wait")
     how.add_argument(
-        "-y", "--yes", action="store_true", help="do not ask (an upgrade, a Prometheus variant nothing will scrape)"
+        "-y",
+        "--yes",
+        action="store_true",
+        help="do not ask for confirmation (the plan; a Prometheus variant nothing will scrape)",
     )
     how.add_argument(
         "--force", action="store_true", help="allow a downgrade, or a cluster older than the release supports"
