@@ -104,12 +104,20 @@ class Installer:
         """A server-side apply per manifest object, then a delete per object the previous release had and this one
         has not."""
         foreign = "it exists and was not installed by kubectl metallb"
+        recorded = {inventory.ref_key(r): r for r in old_refs or [] if r.get("uid")}
+
+        def ours(live):
+            """Recorded by the previous install (same uid), or written by kubectl-metallb: a hand edit that took
+            every field install set leaves no managedFields entry of ours, yet the object is still ours."""
+            ref = recorded.get(inventory.ref_key(inventory.ref(live)))
+            return (ref is not None and inventory.same_object(ref, live)) or model.managed_by_us(live)
+
         steps = [
             Step.of(
                 obj,
                 Write("apply", paths[id(obj)], obj, force=self.args.force_conflicts),
                 before=before[id(obj)],
-                foreign=foreign if before[id(obj)] is not None and not model.managed_by_us(before[id(obj)]) else "",
+                foreign=foreign if before[id(obj)] is not None and not ours(before[id(obj)]) else "",
             )
             for obj in objects
         ]
