@@ -106,7 +106,8 @@ def test_wheel_is_pure_python_with_the_entry_point_and_dependencies(packages):
     assert "[console_scripts]\nkubectl-metallb = metallb_plugin.cli:main" in entry_points
     assert any(n.startswith(info_dir) and n.endswith("LICENSE") for n in names)
     packaged = {n for n in names if not n.startswith(info_dir)}
-    assert packaged == {n for n in tracked_files() if n.startswith("metallb_plugin/") and n.endswith(".py")}
+    # the modules and their data files (setup.cfg's package_data: the pinned releases' digests)
+    assert packaged == {n for n in tracked_files() if n.startswith("metallb_plugin/") and n.endswith((".py", ".json"))}
     requires = sorted(r for r in info.get_all("Requires-Dist") if "extra ==" not in r)
     assert [r.split(">")[0].split("<")[0] for r in requires] == build.declared_requirements()
 
