@@ -112,7 +112,7 @@ def test_migrate_has_dry_run_and_asks(ns, kubectl, admin):
 
 
 def test_pools_create_asks_and_ctrl_c_at_its_question_writes_nothing(ns, kubectl, admin):
-    create = ("pools", "create", "web", "-n", ns, "--addresses", "198.51.100.16/28", "--l2")
+    create = ("pools", "create", "asked", "-n", ns, "--addresses", "198.51.100.16/28", "--l2")
     unasked = run_plugin(*create, env=admin)
     assert unasked.returncode == 2 and "Pass --yes to go ahead" in unasked.stderr
     code, out, err, asked = interrupt_at_prompt(*create, env=admin)
@@ -120,14 +120,15 @@ def test_pools_create_asks_and_ctrl_c_at_its_question_writes_nothing(ns, kubectl
     assert objects(kubectl, ns) == {}
     code, out, err = run_plugin_on_terminal(*create, answer="y\n", env=admin)
     assert code == 0, err
-    assert out == "ipaddresspool.metallb.io/web created\nl2advertisement.metallb.io/web created\n"
+    assert out == "ipaddresspool.metallb.io/asked created\nl2advertisement.metallb.io/asked created\n"
 
 
 def test_ctrl_c_at_the_pools_delete_question_deletes_nothing(ns, kubectl, admin):
-    made = run_plugin("pools", "create", "web", "-n", ns, "--addresses", "198.51.100.32/28", "--l2", "--yes",
+    # a pool name no other module annotates its Services with: pools delete counts them wherever they are
+    made = run_plugin("pools", "create", "kept", "-n", ns, "--addresses", "198.51.100.32/28", "--l2", "--yes",
                       env=admin)
     assert made.returncode == 0, made.stderr
     before = objects(kubectl, ns)
-    code, out, err, asked = interrupt_at_prompt("pools", "delete", "web", "-n", ns, env=admin)
+    code, out, err, asked = interrupt_at_prompt("pools", "delete", "kept", "-n", ns, env=admin)
     assert asked and code == 130, err
     assert objects(kubectl, ns) == before
