@@ -18,7 +18,7 @@ def busy(metallb, admin, kubectl):
     """Pool busy (L2, and BGP through an advertisement shared with pool other) and four Services from it, two of
     them sharing an address."""
     metallb("v0.16.1")
-    created = run_plugin("pools", "create", "busy", "--addresses", BUSY, "--l2", env=admin)
+    created = run_plugin("pools", "create", "--yes", "busy", "--addresses", BUSY, "--l2", env=admin)
     assert created.returncode == 0, created.stderr
     kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [
         {"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool", "metadata": {"name": "other", "namespace": NS},
@@ -39,7 +39,7 @@ def busy(metallb, admin, kubectl):
     yield ips
     kubectl("delete", "namespace", APPS, "--wait=true", timeout=180)
     for pool in ("busy", "other"):
-        run_plugin("pools", "delete", pool, "--yes", "--force", env=admin)
+        run_plugin("pools", "delete", pool, "--yes", "--force", "--overwrite", env=admin)
 
 
 def pool_status(kubectl, name):
@@ -66,10 +66,16 @@ def test_delete_guarded_then_forced(busy, admin, kubectl):
     assert guarded.returncode == 1
     assert guarded.stderr == (f'error: pool "busy" still has addresses in use by 4 Service(s): {APPS}/cache, '
                               f"{APPS}/db, {APPS}/shop, {APPS}/shop-udp. Move or delete them first, or pass --force\n")
-    forced = run_plugin("pools", "delete", "busy", "--force", "--yes", env=admin)
+    # "shared" is an advertisement of the user's own: deleting the pool changes it only with --overwrite
+    refused = run_plugin("pools", "delete", "busy", "--force", "--yes", env=admin)
+    assert refused.returncode == 1
+    assert (f"error: bgpadvertisement.metallb.io/shared in {NS}: it names pool busy but was not made for it by kubectl "
+            "metallb pools create. Nothing was changed; --overwrite changes objects") in refused.stderr
+    assert pool_status(kubectl, "busy").get("assignedIPv4") == 3  # still there, still serving
+    forced = run_plugin("pools", "delete", "busy", "--force", "--overwrite", "--yes", env=admin)
     assert forced.returncode == 0, forced.stderr
     assert forced.stdout == ("ipaddresspool.metallb.io/busy deleted\nl2advertisement.metallb.io/busy deleted\n"
-                             "bgpadvertisement.metallb.io/shared edited: no longer names busy\n")
+                             "bgpadvertisement.metallb.io/shared changed\n")
     assert "--force: 4 Service(s) lose their address" in forced.stderr
     assert json.loads(kubectl("get", "bgpadvertisement", "shared", "-n", NS, "-o", "json"))["spec"][
         "ipAddressPools"] == ["other"]

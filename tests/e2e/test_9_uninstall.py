@@ -93,17 +93,22 @@ def test_uninstall_waits_for_the_namespace_and_an_install_meanwhile_fails(admin,
     kubectl("patch", "configmap", "held", "-n", NS, "--type=merge", "-p",
             json.dumps({"metadata": {"finalizers": ["e2e.example.com/hold"]}}))
     try:
-        result = run_plugin("uninstall", "--yes", "--force", "--backup", str(tmp_path / "b.yaml"), "--timeout", "10s",
-                            env=admin, timeout=200)
+        # "held" is not MetalLB's: deleting the namespace (and it) is the user's choice, made with --delete-namespace
+        result = run_plugin("uninstall", "--yes", "--force", "--delete-namespace", "--backup", str(tmp_path / "b.yaml"),
+                            "--timeout", "10s", env=admin, timeout=200)
         assert result.returncode == 4
-        assert result.stderr.strip().splitlines()[-1] == (
-            f"error: 1 object(s) are still being deleted after 10s (Namespace {NS}); see `kubectl get namespace {NS} "
-            "-o yaml`")
+        stuck = result.stderr.strip().splitlines()[-1]
+        assert stuck.startswith(f"error: still being deleted after 10s: namespace {NS} is still Terminating since ")
+        assert "finalizers: kubernetes" in stuck and "e2e.example.com/hold" in stuck  # what holds it, named
+        assert stuck.endswith(f"Everything else was removed; see `kubectl get namespace {NS} -o yaml`")
         again = run_plugin("install", *manifest_args("v0.16.1"), "--yes", env=admin, timeout=200)
-        assert again.returncode != 0
-        if again.returncode == 3 and "permission denied" in again.stderr:  # see NOTES
-            pytest.xfail("install reports a namespace that is being deleted as 'permission denied'")
-        assert again.returncode == 1 and "being deleted" in again.stderr
+        # NamespaceLifecycle refuses creations in a namespace being deleted: not a permission problem
+        assert again.returncode == 1, again.stderr
+        refused = again.stderr.strip().splitlines()[-1]
+        assert refused.startswith(f"error: namespace {NS} is being deleted (Terminating since ")
+        assert refused.endswith(f"MetalLB cannot be installed into it until it is gone. Wait until `kubectl get "
+                                f"namespace {NS}` says NotFound, then run install again. Nothing was changed")
+        assert "permission" not in again.stderr
     finally:
         kubectl("patch", "configmap", "held", "-n", NS, "--type=json", "-p",
                 json.dumps([{"op": "remove", "path": "/metadata/finalizers"}]), check=False)
