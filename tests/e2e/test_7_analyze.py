@@ -44,7 +44,7 @@ def service(name, annotations=None, ports=(80,), **spec):
 def cluster(metallb, full_cluster, kubectl, admin):
     metallb("v0.16.1")
     kubectl("create", "namespace", APPS)
-    result = run_plugin("pools", "create", LAN, "--addresses", LAN_RANGE, "--l2", env=admin)
+    result = run_plugin("pools", "create", "--yes", LAN, "--addresses", LAN_RANGE, "--l2", env=admin)
     assert result.returncode == 0, result.stderr
     yield full_cluster
     kubectl("delete", "namespace", APPS, "--wait=true", timeout=180)

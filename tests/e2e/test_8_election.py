@@ -60,7 +60,7 @@ def install(version, env):
 def services(three, env, kubectl):
     """v0.14.9 with a pool, its L2Advertisement and SERVICES Services of one Deployment: their names."""
     install("v0.14.9", env)
-    result = run_plugin("pools", "create", POOL, "--addresses", RANGE, "--l2", env=env)
+    result = run_plugin("pools", "create", "--yes", POOL, "--addresses", RANGE, "--l2", env=env)
     assert result.returncode == 0, result.stderr
     kubectl("create", "namespace", APPS)
     names = [f"svc-{i:02d}" for i in range(SERVICES)]

@@ -16,7 +16,7 @@ from helpers import run_plugin
 
 from .support import NS, manifest_args, service_ip, until
 
-APPS, POOL, RANGE = "e2e-roundtrip", "roundtrip", "198.51.100.172/30"
+APPS, POOL, RANGE = "e2e-roundtrip", "roundtrip", "198.51.100.96/30"
 seen = {}
 
 
