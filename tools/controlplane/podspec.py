@@ -134,12 +134,12 @@ def volume_files(pod, volume, secrets, configmaps, token):
 
 def _object_files(ref, is_secret, secrets, configmaps, volume, mode):
     kind = "secret" if is_secret else "configmap"
-    key = "secretName" if is_secret else "name"
-    obj = (secrets if is_secret else configmaps).get(ref[key])
+    name = ref["secretName"] if "secretName" in ref else ref["name"]  # a secret volume's or a projection's
+    obj = (secrets if is_secret else configmaps).get(name)
     if obj is None:
         if ref.get("optional"):
             return {}
-        raise MountError(f'MountVolume.SetUp failed for volume "{volume}" : {kind} "{ref[key]}" not found')
+        raise MountError(f'MountVolume.SetUp failed for volume "{volume}" : {kind} "{name}" not found')
     data = _data(obj)
     if "items" not in ref:
         return {k: (v, mode) for k, v in data.items()}
