@@ -9,7 +9,7 @@ PACKAGE_VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"$$/\1/p' metallb_plu
 VERSION ?= v$(PACKAGE_VERSION)
 
 .PHONY: test unit lint demo demo-down controlplane bench bench-full clean dist krew release-tools dist-deps \
-	krew-manifest release-check pypi-dist prometheus-crds
+	krew-manifest release-check pypi-dist prometheus-crds prometheus-addon
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,12 +20,17 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 controlplane:
 	tools/controlplane/build.sh
 
-test: lint $(VENV)/.installed controlplane krew release-tools dist-deps prometheus-crds
+test: lint $(VENV)/.installed controlplane krew release-tools dist-deps prometheus-crds prometheus-addon
 	$(PY) -m pytest tests
 
 # the Prometheus operator's CRDs, from its Go module into Go's module cache (the tests read them there, offline)
 prometheus-crds:
 	tools/controlplane/prometheus/crds.sh >/dev/null
+
+# a real Prometheus, the Prometheus operator and its config reloader into bin/prometheus/ (the full cluster's
+# Prometheus add-on, tools/controlplane/prometheus/addon.py)
+prometheus-addon:
+	tools/controlplane/prometheus/build.sh
 
 # ruff (lint and format check) over the plugin and its unit tests; mypy over the plugin (pyproject.toml)
 lint: $(VENV)/.installed
