@@ -180,8 +180,10 @@ def evaluate_pools(
     pools: Optional[Sequence[Obj]],
     namespace_labels: Optional[Mapping[str, str]] = None,
     services: Sequence[Obj] = (),
+    use: Optional[ipam.Usage] = None,
 ) -> List[PoolFit]:
-    """A PoolFit per pool (sorted by name) for this Service, as MetalLB's allocator would judge them."""
+    """A PoolFit per pool (sorted by name) for this Service, as MetalLB's allocator would judge them; use: the
+    pools' usage by `services` when the caller has it already."""
     meta = k8s.meta(service)
     namespace = meta.get("namespace", "")
     own_key = f"{namespace}/{meta.get('name', '')}"
@@ -189,7 +191,8 @@ def evaluate_pools(
     parsed: Dict[str, Tuple[List[ipam.AddressRange], Optional[str]]] = {}
     for pool in pools or []:
         parsed[k8s.meta(pool).get("name", "")] = k8s.pool_ranges(pool, lenient=True)
-    use = ipam.usage(services or [], {name: ranges for name, (ranges, _) in parsed.items()})
+    if use is None:
+        use = ipam.usage(services or [], {name: ranges for name, (ranges, _) in parsed.items()})
     fits: List[PoolFit] = []
     for pool in sorted(pools or [], key=lambda p: k8s.meta(p).get("name", "")):
         name = k8s.meta(pool).get("name", "")

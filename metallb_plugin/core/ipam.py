@@ -138,7 +138,7 @@ class PoolUsage:
         return len(self.ips)
 
     def by_family(self) -> Capacity:
-        v4 = sum(1 for ip in self.ips if ipaddress.ip_address(ip).version == 4)
+        v4 = sum(1 for ip in self.ips if ":" not in ip)  # written by str(ip_address()): IPv6 always has a colon
         return Capacity(v4, len(self.ips) - v4)
 
 

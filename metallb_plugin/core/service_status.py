@@ -210,7 +210,7 @@ def pending_reason(view: View, service: Obj) -> Tuple[str, str]:
             f"kubectl -n {view.ns} get configurationstates -o yaml",
         )
     fits = allocation.evaluate_pools(
-        service, view.pools, view.namespace_labels.get(k8s.namespace(service)), view.services
+        service, view.pools, view.namespace_labels.get(k8s.namespace(service)), view.services, view.pool_usage()
     )
     if not any(f.eligible for f in fits):
         return "no IPAddressPool can serve it: " + "; ".join(f"{f.name}: {f.reasons[0]}" for f in fits), explain

@@ -15,7 +15,7 @@ bgppeers, bfdprofiles, communities, configurationstates, servicel2statuses, serv
 from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple
 
-from metallb_plugin.core import advertisements, projections, releases
+from metallb_plugin.core import advertisements, ipam, projections, releases
 from metallb_plugin.core import events as ev
 from metallb_plugin.core import installation as inst
 from metallb_plugin.core import objects as k8s
@@ -188,6 +188,14 @@ class View:
         )
         self.ignore_exclude_lb = self._switch(self.speaker, "speaker", "--ignore-exclude-lb")
         self._analysis: Any = None
+        self._usage: Optional[ipam.Usage] = None
+
+    def pool_usage(self) -> "ipam.Usage":
+        """Addresses and Services per pool, computed once: every pending Service's explanation needs it (over all
+        Services, which made status quadratic in them)."""
+        if self._usage is None:
+            self._usage = ipam.usage(self.services, self.pool_ranges)
+        return self._usage
 
     def _find(self, items: List[Obj], wanted: Optional[str]) -> Optional[Obj]:
         if not wanted or not self.install:
