@@ -24,12 +24,13 @@ Fixtures (reuse them for new e2e tests):
 Helpers in e2e/support.py: service_ip (waits for the assigned address), speakers ({node: speaker Pod}),
 metallb_pid (the pid of a MetalLB Pod's real process), until (poll a check), installed_version.
 
-Tests keep their own objects in their own namespaces and pools and delete them. Pool addresses: 198.51.100.176
-to .255 are taken by the modules here; take yours from 198.51.100.128-175 (the nodes are .11 and up, the API server
-.1, the LAN client .2). MetalLB's installation is shared: modules run in file order (test_1_*, test_2_*, ...):
-test_2 installs v0.14.9 and upgrades it to v0.16.1, test_3 to test_6 use that, test_9 uninstalls and reinstalls it
-and leaves it uninstalled. A module that needs MetalLB asks for it with the `metallb` fixture (name it test_7_* or
-test_8_* to run on the installed v0.16.1). Container logs of MetalLB's Pods are in
+Tests keep their own objects in their own namespaces and pools and delete them. Pool addresses: the modules
+here take 198.51.100.96/30 and .128 to .255 (and .8/29 as addresses that hold nodes); take yours from
+198.51.100.32-95 or .100-127 (the API server is .1, the LAN client .2, the nodes .11 and up). MetalLB's
+installation is shared: modules run in file order (test_1_*, test_2_*, ...): test_2 installs v0.14.9 and upgrades
+it to v0.16.1, test_3 to test_8 use that, test_9 uninstalls and reinstalls it and leaves it uninstalled; modules
+named otherwise (test_safety_*) run after test_9. A module that needs MetalLB asks for it with the `metallb`
+fixture (which installs it if needed). Container logs of MetalLB's Pods are in
 `full_cluster.dir/pods/<namespace>_<pod>_<uid>/<container>.log`. In CI (CI=true) a missing cluster (no root, no
 `ip netns`, a failed build) fails the tests; elsewhere it skips them with the reason.
 """
