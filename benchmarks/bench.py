@@ -238,15 +238,17 @@ def render(results):
                 b = row["baseline"]
                 before.append([scale["label"], row["command"], _ms(b["median_s"]), _ms(p["median_s"]),
                                f"{row['baseline_ratio']:.2f}", f"{b['peak_rss_mb']:.0f}", f"{p['peak_rss_mb']:.0f}"])
-            sizes = sorted(int(name[4:]) for name in row if name.startswith("raw-"))
-            if sizes:
-                pages.append([scale["label"], row["command"], _ms(r["median_s"]),
-                              *(_ms(row[f"raw-{n}"]["median_s"]) for n in sizes)])
+            if any(name.startswith("raw-") for name in row):
+                pages.append((scale["label"], row))
     text = tabulate(table, tablefmt="github", headers=[
         "scale", "command", "plugin ms", "range ms", "peak MB", "requests", "raw ms", "plugin/raw", "kubectl ms",
         "kubectl req", "plugin/kubectl", ""])
     if pages:
-        text += "\n\nraw ms by page size\n" + tabulate(pages, tablefmt="github", headers=[
+        sizes = sorted({int(name[4:]) for _, row in pages for name in row if name.startswith("raw-")})
+        cells = [[label, row["command"], _ms(row["raw"]["median_s"]),
+                  *(_ms(row[f"raw-{n}"]["median_s"]) if f"raw-{n}" in row else "" for n in sizes)]
+                 for label, row in pages]
+        text += "\n\nraw ms by page size\n" + tabulate(cells, tablefmt="github", headers=[
             "scale", "command", f"{LIST_PAGE_SIZE} (plugin's)", *(str(n) for n in sizes)])
     if before:
         text += "\n\nbaseline (--baseline) and plugin\n" + tabulate(before, tablefmt="github", headers=[
