@@ -5,12 +5,14 @@ which MetalLB uses), `eventTime` / `series.lastObservedTime` (events.k8s.io writ
 `metadata.creationTimestamp`. `when()` picks the most recent one that is set.
 """
 
+import re
 from datetime import datetime, timezone
 from typing import Any, Collection, Dict, Iterable, List, Mapping, Optional, Tuple
 
 Event = Mapping[str, Any]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_FRACTION = re.compile(r"\.(\d+)")  # the fractional seconds
 
 
 def parse_time(text: Any) -> Optional[datetime]:
@@ -18,10 +20,10 @@ def parse_time(text: Any) -> Optional[datetime]:
     if not text or not isinstance(text, str):
         return None
     value = text.strip().replace("Z", "+00:00")
-    if "." in value:  # fromisoformat on Python < 3.11 wants at most 6 fractional digits
-        head, _, rest = value.partition(".")
-        digits = "".join(c for c in rest if c.isdigit())
-        value = f"{head}.{digits[:6].ljust(6, '0')}{rest[len(digits) :]}"
+    # Python < 3.11's fromisoformat takes exactly 3 or 6 fractional digits; the API server writes up to 9
+    fraction = _FRACTION.search(value)
+    if fraction:
+        value = f"{value[: fraction.start()]}.{fraction.group(1)[:6].ljust(6, '0')}{value[fraction.end() :]}"
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
