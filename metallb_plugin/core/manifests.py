@@ -19,9 +19,10 @@ key(obj) / describe(obj)           identity tuple / "kind.group/name" as kubectl
 import copy
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from metallb_plugin.core import objects as k8s
+from metallb_plugin.core import yamlsafe
 
 if TYPE_CHECKING:
     from metallb_plugin.core.installation import Installation
@@ -32,7 +33,6 @@ MAX_BYTES = 8 * 1024 * 1024  # the biggest upstream manifest is ~150 KB
 MAX_DOCUMENTS = 1000
 MAX_ALIASES = 100  # upstream manifests use none
 MAX_NODES = 2_000_000  # values after expanding aliases: stops "billion laughs" documents
-USE_LIBYAML = True  # the C parser when PyYAML was built with it (tests switch it off to cover the fallback)
 
 # kind -> (API groups allowed, plural, namespaced, apply step). Only what MetalLB's manifests contain.
 KINDS = {
@@ -141,40 +141,17 @@ def verify_sha256(data: bytes, expected: str, source: str = "the manifest") -> s
 # ------------------------------------------------------------------------------------------- parsing
 
 
-def _documents(text: str) -> Iterator[Any]:
-    """yaml.load_all with MAX_ALIASES enforced: libyaml when PyYAML has it (about 20x faster), else pure Python."""
-    import yaml
-
-    fast = getattr(yaml, "CSafeLoader", None) if USE_LIBYAML else None
-    if fast is None:
-        return yaml.load_all(text, Loader=_loader())
-    aliases = sum(1 for event in yaml.parse(text, Loader=fast) if isinstance(event, yaml.AliasEvent))
-    if aliases > MAX_ALIASES:
+def _documents(text: str, source: str) -> List[Any]:
+    """The documents, once their depth and aliases are known to be bounded (core/yamlsafe)."""
+    try:
+        yamlsafe.check(text, max_aliases=MAX_ALIASES)
+    except yamlsafe.TooManyAliases:
         raise ManifestError(
-            f"the manifest uses more than {MAX_ALIASES} YAML aliases; refusing it (MetalLB's manifests use none)"
-        )
-    return yaml.load_all(text, Loader=fast)
-
-
-def _loader() -> Any:
-    import yaml
-
-    class GuardedLoader(yaml.SafeLoader):
-        """SafeLoader that refuses documents with too many aliases."""
-
-        aliases = 0
-
-        def compose_node(self, parent: Any, index: Any) -> Any:
-            if self.check_event(yaml.events.AliasEvent):
-                self.aliases += 1
-                if self.aliases > MAX_ALIASES:
-                    raise ManifestError(
-                        f"the manifest uses more than {MAX_ALIASES} YAML aliases; refusing it "
-                        "(MetalLB's manifests use none)"
-                    )
-            return super().compose_node(parent, index)
-
-    return GuardedLoader
+            f"{source} uses more than {MAX_ALIASES} YAML aliases; refusing it (MetalLB's manifests use none)"
+        ) from None
+    except yamlsafe.TooDeep as exc:
+        raise ManifestError(f"{source} is {exc}") from None
+    return yamlsafe.load_all(text)
 
 
 def _count_nodes(value: Any, budget: int) -> int:
@@ -210,7 +187,7 @@ def parse(data: Union[bytes, str], source: str = "the manifest", lists: bool = F
     objects: List[Obj] = []
     budget = MAX_NODES
     try:
-        for number, doc in enumerate(_documents(data), start=1):
+        for number, doc in enumerate(_documents(data, source), start=1):
             if number > MAX_DOCUMENTS:
                 raise ManifestError(f"{source} has more than {MAX_DOCUMENTS} documents")
             if doc is None:
@@ -234,8 +211,6 @@ def parse(data: Union[bytes, str], source: str = "the manifest", lists: bool = F
         where = f" at line {mark.line + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "parse error"
         raise ManifestError(f"{source} is not valid YAML: {problem}{where}") from None
-    except RecursionError:
-        raise ManifestError(f"{source} is nested too deeply") from None
     if not objects and not lists:
         raise ManifestError(f"{source} contains no objects")
     return objects
@@ -444,7 +419,7 @@ def prepare(data: Union[bytes, str], registry: Optional[str] = None, source: str
 def render(objects: List[Obj]) -> str:
     import yaml
 
-    dumper = getattr(yaml, "CSafeDumper", None) if USE_LIBYAML else None
+    dumper = getattr(yaml, "CSafeDumper", None) if yamlsafe.USE_LIBYAML else None
     return str(
         yaml.dump_all(
             objects, Dumper=dumper or yaml.SafeDumper, sort_keys=False, default_flow_style=False, explicit_start=True
