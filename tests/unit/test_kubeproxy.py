@@ -250,6 +250,7 @@ READ_REFUSED = [
     ("kind: KubeProxyConfiguration\nipvs:\n  strictARP: maybe\n", "ipvs.strictARP is 'maybe'"),
     ("kind: KubeProxyConfiguration\n---\nkind: KubeProxyConfiguration\n", "more than one"),
     ("kind: KubeletConfiguration\n---\nkind: Other\n", "no KubeProxyConfiguration"),
+    ("kind: KubeProxyConfiguration\nipvs: " + "[" * 500 + "]" * 500, "nested more than 200 levels deep"),
 ]
 
 

@@ -532,6 +532,7 @@ def test_invalid_config_names_the_field(config, message):
         ("", "the legacy configuration is empty"),
         ("[1, 2]", "the legacy configuration: expected a mapping, got a list"),
         ("a: [", "the legacy configuration is not valid YAML"),
+        ("a: " + "[" * 500 + "]" * 500, "the legacy configuration is nested more than 200 levels deep"),
     ],
 )
 def test_input_documents(text, message):

@@ -75,14 +75,10 @@ def _shown(value: Any) -> str:
 
 def _load_target(text: str) -> Tuple[Dict[str, Any], int]:
     """(the KubeProxyConfiguration document as data, its index among the YAML documents)."""
-    import yaml
 
     if not isinstance(text, str) or not text.strip():
         raise ConfigError("the configuration is empty")
-    try:
-        documents = list(yaml.safe_load_all(text))
-    except yaml.YAMLError as exc:
-        raise ConfigError(_yaml_problem(exc)) from None
+    documents = _safe_load_all(text)
     index = _target_index(documents)
     return documents[index], index
 
@@ -145,8 +141,13 @@ def set_strict_arp(text: str, value: bool) -> str:
 def _safe_load_all(text: str) -> List[Any]:
     import yaml
 
+    from metallb_plugin.core import yamlsafe
+
     try:
+        yamlsafe.check(text)  # bounded depth before the recursive composer runs
         return list(yaml.safe_load_all(text))
+    except yamlsafe.TooDeep as exc:
+        raise ConfigError(f"the configuration is {exc}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(_yaml_problem(exc)) from None
 

@@ -105,8 +105,13 @@ def _loader() -> Any:
 def parse_yaml(text: str, what: str = "the legacy configuration") -> Any:
     import yaml
 
+    from metallb_plugin.core import yamlsafe
+
     try:
+        yamlsafe.check(text)  # bounded depth before the recursive composer runs
         return yaml.load(text, Loader=_loader())
+    except yamlsafe.TooDeep as exc:
+        raise LegacyConfigError(f"{what} is {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
