@@ -44,11 +44,17 @@ def kubeconfig_files(explicit: Optional[str], environ: Mapping[str, str]) -> Lis
 
 
 def read_kubeconfig(path: str) -> Any:
+    """The parsed kubeconfig (YAML or JSON, as kubectl reads it)."""
     import yaml
+
+    from metallb_plugin.core import yamlsafe
 
     try:
         with open(path, encoding="utf-8") as handle:
-            return yaml.safe_load(handle)
+            text = handle.read()
+        return yamlsafe.load(text)
+    except yamlsafe.TooDeep as exc:
+        raise errors.ClusterError(f"kubeconfig {path} is not a kubeconfig: {exc}") from None
     except IsADirectoryError:
         raise errors.ClusterError(f"kubeconfig {path} is a directory, not a file") from None
     except PermissionError:
