@@ -85,6 +85,7 @@ def load(text: str) -> Any:
 def _documents(text: str) -> Iterator[Any]:
     import yaml
     from yaml.constructor import SafeConstructor
+    from yaml.nodes import ScalarNode
     from yaml.resolver import Resolver
 
     resolvers = Resolver.yaml_implicit_resolvers
@@ -101,7 +102,7 @@ def _documents(text: str) -> Iterator[Any]:
                 build = SafeConstructor.yaml_constructors.get(tag)
                 if build is None or tag.endswith(":merge"):
                     raise _Unusual()  # merge keys, "=" values: PyYAML's own rules
-                return build(constructor, yaml.ScalarNode(tag, value))
+                return build(constructor, ScalarNode(tag, value))
         return value
 
     # each open collection: [the dict or list, the pending key of a dict (a 1-tuple) or None]
