@@ -7,10 +7,12 @@ command talks to the cluster.
 
 import argparse
 import importlib
+import re
 import sys
 
 from metallb_plugin import __version__, defaults, errors
 from metallb_plugin.commands import duration
+from metallb_plugin.core.text import echo, printable, shorten
 from metallb_plugin.errors import ExitCode
 from metallb_plugin.output import FORMATS
 
@@ -30,25 +32,76 @@ COMMANDS = {
 }
 
 EPILOG = """exit codes:
-  0  success (warnings allowed)
-  1  checks failed or the operation failed
-  2  usage error or bad input
-  3  cannot reach or authenticate to the cluster
-  4  timed out waiting
+  0    success (warnings allowed)
+  1    checks failed or the operation failed
+  2    usage error or bad input
+  3    cannot reach or authenticate to the cluster
+  4    timed out waiting
+  130  interrupted (Ctrl-C)
 """
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
+def namespace(text):
+    """-n: a namespace name is a DNS-1123 label (it goes into request paths)."""
+    if len(text) > 63 or not DNS_LABEL.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"'{echo(text)}' is not a namespace name: at most 63 lower-case letters, digits and '-', starting and "
+            "ending with a letter or digit"
+        )
+    return text
+
+
+def header_value(text):
+    """--as and friends travel as HTTP headers: no control characters (kubectl's HTTP library refuses them too)."""
+    bad = next((c for c in text if (ord(c) < 32 and c != "\t") or ord(c) == 127), None)
+    if bad is not None:
+        raise argparse.ArgumentTypeError(
+            f"'{echo(text)}' contains a control character ({echo(bad)}), which an HTTP header cannot carry"
+        )
+    return text
+
+
+def user_extra(text):
+    """--as-user-extra KEY=VALUE."""
+    key, equals, _ = header_value(text).partition("=")
+    if not key or not equals:
+        raise argparse.ArgumentTypeError(f"'{echo(text)}': use KEY=VALUE, like scopes=view")
+    return text
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, quoting the user's input back as one short printable line (long values cut with "…")."""
+
+    def error(self, message):
+        words = []
+        for word in printable(message).split(" "):
+            quoted = len(word) > 2 and word[0] in "'\"" and word[-1] == word[0]
+            words.append(word[0] + shorten(word[1:-1]) + word[-1] if quoted else shorten(word))
+        super().error(" ".join(words))
 
 
 def global_flags():
     """kubectl's global flags, accepted before or after the subcommand (kubectl passes plugins only argv)."""
-    flags = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    flags = Parser(add_help=False, argument_default=argparse.SUPPRESS)
     group = flags.add_argument_group("kubectl flags")
     group.add_argument("--kubeconfig", metavar="FILE", help="path to the kubeconfig file (no merging with KUBECONFIG)")
     group.add_argument("--context", help="the kubeconfig context to use")
     group.add_argument("--cluster", help="the kubeconfig cluster to use")
     group.add_argument("--user", help="the kubeconfig user to use")
-    group.add_argument("-n", "--namespace", help=f"MetalLB's namespace (default {defaults.NAMESPACE})")
-    group.add_argument("--as", dest="as_user", metavar="USER", help="user to impersonate")
-    group.add_argument("--as-group", action="append", metavar="GROUP", help="group to impersonate (repeatable)")
+    group.add_argument("-n", "--namespace", type=namespace, help=f"MetalLB's namespace (default {defaults.NAMESPACE})")
+    group.add_argument("--as", dest="as_user", type=header_value, metavar="USER", help="user to impersonate")
+    group.add_argument("--as-uid", type=header_value, metavar="UID", help="UID to impersonate (with --as)")
+    group.add_argument(
+        "--as-group", action="append", type=header_value, metavar="GROUP", help="group to impersonate (repeatable)"
+    )
+    group.add_argument(
+        "--as-user-extra",
+        action="append",
+        type=user_extra,
+        metavar="KEY=VALUE",
+        help="user extra to impersonate (repeatable)",
+    )
     group.add_argument(
         "--request-timeout",
         type=duration,
@@ -72,7 +125,9 @@ GLOBAL_DEFAULTS: dict[str, object] = {
     "user": None,
     "namespace": None,
     "as_user": None,
+    "as_uid": None,
     "as_group": [],
+    "as_user_extra": [],
     "request_timeout": 0.0,
     "insecure_skip_tls_verify": False,
     "output": "table",
@@ -89,7 +144,7 @@ def _module(name):
 def build_parser(only=None):
     """The argparse tree. only: the one subcommand whose arguments are needed ("" for none, None for all)."""
     flags = global_flags()
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="kubectl metallb",
         parents=[flags],
         allow_abbrev=False,
@@ -97,7 +152,7 @@ def build_parser(only=None):
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Install MetalLB on a bare-metal cluster, check it, and keep it handing out addresses.",
     )
-    parser.add_argument("--version", action="version", version=f"kubectl-metallb {__version__}")
+    parser.add_argument("--version", action="version", version=f"kubectl-metallb v{__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
         command = sub.add_parser(
@@ -117,7 +172,7 @@ def build_parser(only=None):
 
 def _subcommand(argv):
     """The subcommand named in argv, telling flag values apart from it ("" when there is none)."""
-    probe = argparse.ArgumentParser(add_help=False, parents=[global_flags()], allow_abbrev=False)
+    probe = Parser(add_help=False, parents=[global_flags()], allow_abbrev=False)
     probe.add_argument("command", nargs="?")
     probe.add_argument("rest", nargs=argparse.REMAINDER)
     try:
@@ -133,6 +188,8 @@ def parse(argv):
     for key, value in GLOBAL_DEFAULTS.items():
         if not hasattr(args, key):
             setattr(args, key, value)
+    if not args.as_user and (args.as_uid or args.as_group or args.as_user_extra):
+        parser.error("--as-uid, --as-group and --as-user-extra impersonate a user: give --as USER too")
     args.namespace_given = args.namespace is not None
     args.namespace = args.namespace or defaults.NAMESPACE
     return parser, args

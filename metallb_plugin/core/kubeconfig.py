@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, Iterator, Optional, Tuple
 
+from metallb_plugin.core.text import echo
+
 # Fields holding file paths, which kubectl resolves against the kubeconfig file they appear in.
 _CLUSTER_PATHS = ("certificate-authority",)
 _USER_PATHS = ("client-certificate", "client-key", "tokenFile")
@@ -74,7 +76,7 @@ def _named_entries(doc: Dict[str, Any], section: str, inner: str, path: str) -> 
             raise KubeconfigError(f"kubeconfig {path}: every entry of '{section}' needs a name")
         body = item.get(inner) or {}
         if not isinstance(body, dict):
-            raise KubeconfigError(f"kubeconfig {path}: {section} entry '{item['name']}' is not a mapping")
+            raise KubeconfigError(f"kubeconfig {path}: {section} entry '{echo(item['name'])}' is not a mapping")
         yield item["name"], body
 
 
@@ -121,29 +123,28 @@ def select(
     users = _by_name(merged, "users", "user")
     name = context or merged.get("current-context") or ""
     if context and context not in contexts:
-        known = ", ".join(sorted(contexts)) or "none"
-        raise KubeconfigError(f'context "{context}" not found in the kubeconfig (available: {known})')
+        raise KubeconfigError(f'context "{echo(context)}" not found in the kubeconfig (available: {_some(contexts)})')
     if not name and not cluster:
         raise KubeconfigError(
             "the kubeconfig has no current context: pass --context, or run 'kubectl config use-context NAME'"
         )
     if name and name not in contexts and not cluster:
         raise KubeconfigError(
-            f'the current context "{name}" is not defined in the kubeconfig; '
+            f'the current context "{echo(name)}" is not defined in the kubeconfig; '
             "run 'kubectl config use-context NAME' or pass --context"
         )
     ctx = contexts.get(name, {})
     _check_fields("context", name, ctx)
     cluster_name = cluster or ctx.get("cluster") or ""
     if cluster_name not in clusters:
-        source = "--cluster" if cluster else f'context "{name}"'
-        raise KubeconfigError(f'cluster "{cluster_name}" (from {source}) not found in the kubeconfig')
+        source = "--cluster" if cluster else f'context "{echo(name)}"'
+        raise KubeconfigError(f'cluster "{echo(cluster_name)}" (from {source}) not found in the kubeconfig')
     if not clusters[cluster_name].get("server"):
-        raise KubeconfigError(f'cluster "{cluster_name}" in the kubeconfig has no server address')
+        raise KubeconfigError(f'cluster "{echo(cluster_name)}" in the kubeconfig has no server address')
     _check_fields("cluster", cluster_name, clusters[cluster_name])
     user_name = user or ctx.get("user") or ""
     if user and user not in users:
-        raise KubeconfigError(f'user "{user}" (from --user) not found in the kubeconfig')
+        raise KubeconfigError(f'user "{echo(user)}" (from --user) not found in the kubeconfig')
     _check_fields("user", user_name, users.get(user_name, {}))
     return Selection(
         context=name,
@@ -155,11 +156,18 @@ def select(
     )
 
 
+def _some(names: Iterable[str], shown: int = 10) -> str:
+    """At most `shown` names (a kubeconfig may hold thousands), and how many more there are."""
+    ordered = sorted(names)
+    listed = ", ".join(echo(n) for n in ordered[:shown]) or "none"
+    return listed + (f" and {len(ordered) - shown} more" if len(ordered) > shown else "")
+
+
 def _check_fields(kind: str, name: str, body: Dict[str, Any]) -> None:
     """KubeconfigError naming the entry and field when a field has the wrong type (a list where a path belongs,
     base64 that is not, a quoted "yes" for a boolean): the client would fail obscurely or, for
     insecure-skip-tls-verify, silently treat any text as true."""
-    where = f'{kind} "{name}" in the kubeconfig'
+    where = f'{kind} "{echo(name)}" in the kubeconfig'
     for key in _TEXT_FIELDS[kind]:
         value = body.get(key)
         if value is not None and not isinstance(value, str):

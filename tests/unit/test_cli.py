@@ -30,7 +30,7 @@ def test_help_and_version_do_not_import_the_kubernetes_client(argv):
 def test_top_level_help_loads_no_subcommand():
     assert (
         _loaded_modules_after(["--help"], ["metallb_plugin.commands.", "metallb_plugin.core."])
-        == "metallb_plugin.core.duration"
+        == "metallb_plugin.core.duration,metallb_plugin.core.text"
     )
 
 
@@ -47,10 +47,12 @@ def test_usage_says_kubectl_metallb():
         assert name in result.stdout
 
 
-def test_version_flag():
+def test_version_flag_agrees_with_the_version_command():
     result = run_plugin("--version")
     assert result.returncode == 0
-    assert result.stdout.strip() == f"kubectl-metallb {__version__}"
+    assert result.stdout.strip() == f"kubectl-metallb v{__version__}"
+    client = run_plugin("version", "--client")
+    assert client.stdout.strip() == f"Client Version: v{__version__}"
 
 
 def test_version_client_json():
@@ -96,7 +98,7 @@ def test_defaults():
     _, args = parse(["version"])
     assert args.namespace == "metallb-system" and not args.namespace_given
     assert (args.output, args.request_timeout, args.as_group, args.verbose) == ("table", 0.0, [], 0)
-    _, args = parse(["version", "--as-group", "a", "--as-group", "b", "--request-timeout", "1m", "-vv"])
+    _, args = parse(["version", "--as", "u", "--as-group", "a", "--as-group", "b", "--request-timeout", "1m", "-vv"])
     assert (args.as_group, args.request_timeout, args.verbose) == (["a", "b"], 60.0, 2)
 
 
@@ -162,3 +164,47 @@ def test_credentials_that_cannot_be_loaded(tmp_path, user, message):
     assert result.returncode == 3
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["status", "-n", "Metal_LB"], "argument -n/--namespace: 'Metal_LB' is not a namespace name"),
+        (["status", "-n", "../../api/v1/secrets"], "'../../api/v1/secrets' is not a namespace name"),
+        (["status", "-n", "a" * 64], "is not a namespace name"),
+        (
+            ["version", "--as", "jo\r\nX-Evil: 1"],
+            "argument --as: 'jo\\r\\nX-Evil: 1' contains a control character (\\r)",
+        ),
+        (["version", "--as", "u", "--as-group", "g\x7f"], "argument --as-group: 'g\\x7f' contains a control character"),
+        (["version", "--as", "u", "--as-user-extra", "scopes"], "'scopes': use KEY=VALUE"),
+        (["version", "--as-group", "admins"], "--as-uid, --as-group and --as-user-extra impersonate a user"),
+    ],
+)
+def test_flags_that_reach_urls_and_headers_are_checked(argv, message, capsys):
+    with pytest.raises(SystemExit) as caught:
+        parse(argv)
+    assert caught.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_valid_namespaces_and_unicode_impersonation_pass():
+    _, args = parse(["status", "-n", "metallb-system", "--as", "jürgen", "--as-group", "開発", "--as-uid", "1\t2"])
+    assert (args.namespace, args.as_user, args.as_group, args.as_uid) == ("metallb-system", "jürgen", ["開発"], "1\t2")
+
+
+def test_echoed_input_is_cut_and_made_printable(capsys):
+    with pytest.raises(SystemExit):
+        parse(["status", "-o", "x" * 100_000])
+    line = capsys.readouterr().err.splitlines()[-1]
+    assert line.endswith("invalid choice: '" + "x" * 79 + "…' (choose from 'table', 'json', 'yaml')")
+    with pytest.raises(SystemExit):
+        parse(["status", "\x1b[2J" + "y" * 200])
+    line = capsys.readouterr().err.splitlines()[-1]
+    assert "\x1b" not in line and line.endswith("unrecognized arguments: \\x1b[2J" + "y" * 72 + "…")
+
+
+def test_help_lists_every_exit_code():
+    result = run_plugin("--help")
+    for code in ("0", "1", "2", "3", "4", "130"):
+        assert f"\n  {code} " in result.stdout
