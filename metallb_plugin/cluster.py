@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from metallb_plugin import errors
-from metallb_plugin.connection import Target, client_configuration, env_proxy, load_selection
+from metallb_plugin.connection import Proxy, Target, client_configuration, load_selection, pool_manager, proxy_for
 from metallb_plugin.core.snapshot import Obj, Read, Snapshot, Source
 from metallb_plugin.defaults import (
     CONNECT_TIMEOUT,
@@ -37,17 +37,20 @@ PATCH_TYPES = {
 
 
 def connect(
-    opts: Any, environ: Optional[Mapping[str, str]] = None, log: Optional[Callable[[str], None]] = None
+    opts: Any,
+    environ: Optional[Mapping[str, str]] = None,
+    log: Optional[Callable[[str], None]] = None,
+    terminal: bool = False,
 ) -> "Client":
     """A Client for the cluster that kubectl would talk to with the same flags.
 
-    opts carries the kubectl global flags: kubeconfig, context, cluster, user, as_user, as_group,
-    request_timeout (seconds, 0 = none), insecure_skip_tls_verify, verbose. log(line) receives the -v request
-    lines (default: stderr).
+    opts carries the kubectl global flags: kubeconfig, context, cluster, user, as_user, as_uid, as_group,
+    as_user_extra, request_timeout (seconds, 0 = none), insecure_skip_tls_verify, verbose. log(line) receives the
+    -v request lines (default: stderr). terminal: an exec credential plugin may prompt on standard input.
     """
     environ = os.environ if environ is None else environ
     selection = load_selection(opts.kubeconfig, opts.context, opts.cluster, opts.user, environ)
-    cfg = client_configuration(selection)
+    cfg = client_configuration(selection, terminal, environ)
     if opts.insecure_skip_tls_verify:
         cfg.verify_ssl = False
     target = Target(
@@ -56,17 +59,29 @@ def connect(
         user=selection.user_name if selection else "(service account)",
         namespace=selection.namespace if selection else "",
     )
-    proxy = (selection.cluster.get("proxy-url") if selection else None) or env_proxy(cfg.host, environ)
+    proxy = proxy_for(cfg.host, selection.cluster.get("proxy-url") if selection else None, environ)
     return Client(
         cfg,
         target,
         proxy=proxy,
-        as_user=opts.as_user,
-        as_groups=opts.as_group or [],
+        impersonation=impersonation_headers(opts),
         timeout=opts.request_timeout,
         verbose=opts.verbose,
         log=log,
     )
+
+
+def impersonation_headers(opts: Any) -> List[Tuple[str, str]]:
+    """The Impersonate-* headers kubectl sends for --as, --as-uid, --as-group and --as-user-extra (values as
+    given, sent as UTF-8; extra keys percent-encoded as client-go does)."""
+    headers = [("Impersonate-User", opts.as_user)] if opts.as_user else []
+    if getattr(opts, "as_uid", None):
+        headers.append(("Impersonate-Uid", opts.as_uid))
+    headers += [("Impersonate-Group", group) for group in opts.as_group or []]
+    for extra in getattr(opts, "as_user_extra", None) or []:
+        key, _, value = extra.partition("=")
+        headers.append(("Impersonate-Extra-" + urllib.parse.quote(key, safe="!#$&'*+-.^_`|~"), value))
+    return headers
 
 
 # --------------------------------------------------------------------------------------------- paths
@@ -94,14 +109,75 @@ def api_path(
 # --------------------------------------------------------------------------------------------- client
 
 
+MAX_RETRIES = 10  # client-go's default
+RETRY_WAIT = 1.0  # seconds before a retry the server named no time for (client-go's)
+MAX_RETRY_AFTER = 30.0  # a longer Retry-After is cut to this: a command should not hang for an hour
+GATEWAY_ERRORS = frozenset({429, 502, 503, 504})  # a GET is retried on these even without Retry-After
+
+
+def _retry_policy(on_retry: Callable[[str, str, Any, Optional[Exception], float], None]) -> Any:
+    """client-go's retry rules as a urllib3 Retry: any request the server answers with 429 or 5xx and a Retry-After
+    (it did not apply it), and a GET also on 429/502/503/504 without one and when the connection was reset; up to
+    MAX_RETRIES times, waiting Retry-After seconds (else RETRY_WAIT). Refused connections, TLS failures and read
+    timeouts are not retried. on_retry(method, url, response, error, wait) is called before each wait."""
+    import urllib3
+    from urllib3.exceptions import ReadTimeoutError
+
+    class Policy(urllib3.Retry):
+        def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+            if has_retry_after and (status_code == 429 or status_code >= 500):
+                return True
+            return method == "GET" and status_code in GATEWAY_ERRORS
+
+        def get_retry_after(self, response: Any) -> Optional[float]:
+            try:
+                seconds = super().get_retry_after(response)
+            except urllib3.exceptions.InvalidHeader:
+                return None
+            return None if seconds is None else min(seconds, MAX_RETRY_AFTER)
+
+        def wait(self, response: Any) -> float:
+            return (self.get_retry_after(response) if response is not None else None) or RETRY_WAIT
+
+        def sleep(self, response: Any = None) -> None:
+            time.sleep(self.wait(response))
+
+        def increment(
+            self,
+            method: Optional[str] = None,
+            url: Optional[str] = None,
+            response: Any = None,
+            error: Optional[Exception] = None,
+            _pool: Any = None,
+            _stacktrace: Any = None,
+        ) -> Any:
+            if isinstance(error, ReadTimeoutError):  # the user's --request-timeout: not a reason to try again
+                raise error
+            retry = super().increment(method, url, response, error, _pool, _stacktrace)
+            on_retry(method or "", url or "", response, error, retry.wait(response))
+            return retry
+
+    return Policy(
+        total=MAX_RETRIES,
+        connect=0,
+        read=MAX_RETRIES,
+        status=MAX_RETRIES,
+        other=0,
+        redirect=0,
+        raise_on_redirect=False,
+        raise_on_status=False,
+        allowed_methods=frozenset({"GET"}),  # for read errors (a reset connection): GET only
+        respect_retry_after_header=True,
+    )
+
+
 class Client:
     def __init__(
         self,
         cfg: Any,
         target: Target,
-        proxy: Optional[str] = None,
-        as_user: Optional[str] = None,
-        as_groups: Sequence[str] = (),
+        proxy: Optional[Proxy] = None,
+        impersonation: Sequence[Tuple[str, str]] = (),
         timeout: float = 0,
         verbose: int = 0,
         log: Optional[Callable[[str], None]] = None,
@@ -109,14 +185,17 @@ class Client:
         import urllib3  # deferred with the rest of the client stack
 
         self.target = target
-        self.requests = 0  # every HTTP request sent; benchmarks and tests read it
+        self.requests = 0  # every HTTP request sent, retries included; benchmarks and tests read it
         self._count_lock = threading.Lock()  # commands may send requests from several threads
         self._cfg = cfg
+        self._proxy = proxy
         self._verbose = verbose
         self._log = log or (lambda line: print(line, file=sys.stderr))
-        self._impersonation = [("Impersonate-User", as_user)] if as_user else []
-        self._impersonation += [("Impersonate-Group", group) for group in as_groups]
+        # kubectl sends header values as UTF-8; http.client encodes str as latin-1, so hand it the UTF-8 bytes
+        # spelled as latin-1 characters
+        self._impersonation = [(name, value.encode().decode("latin-1")) for name, value in impersonation]
         self._timeout = urllib3.Timeout(connect=min(timeout or CONNECT_TIMEOUT, CONNECT_TIMEOUT), read=timeout or None)
+        self._retries = _retry_policy(self._retried)
         self._discovery: Dict[str, Dict[str, Tuple[str, bool]]] = {}
         tls: Dict[str, Any] = {
             "cert_reqs": "CERT_REQUIRED" if cfg.verify_ssl else "CERT_NONE",
@@ -128,12 +207,7 @@ class Client:
             tls["server_hostname"] = cfg.tls_server_name
         if not cfg.verify_ssl:
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-        if proxy:
-            if not proxy.startswith(("http://", "https://")):
-                raise errors.ClusterError(f"proxy {proxy}: only http:// and https:// proxies are supported")
-            self._http: urllib3.PoolManager = urllib3.ProxyManager(proxy, num_pools=2, maxsize=8, **tls)
-        else:
-            self._http = urllib3.PoolManager(num_pools=2, maxsize=8, **tls)
+        self._http = pool_manager(proxy, num_pools=2, maxsize=8, **tls)
 
     # -- transport
 
@@ -152,6 +226,14 @@ class Client:
             headers.add(name, value)
         return headers
 
+    def _retried(self, method: str, url: str, response: Any, error: Optional[Exception], wait: float) -> None:
+        """Count a retry and show it with -v (never the query: it may carry selectors, not secrets, but is long)."""
+        with self._count_lock:
+            self.requests += 1
+        if self._verbose:
+            what = f"{response.status}" if response is not None else f"failed ({_short_error(error)})"
+            self._log(f"{method} {urllib.parse.urlsplit(url).path} {what}: retrying in {wait:g}s")
+
     def request(
         self,
         method: str,
@@ -160,7 +242,8 @@ class Client:
         body: Any = None,
         content_type: str = "application/json",
     ) -> Any:
-        """Send one request; the decoded JSON answer (None for an empty one), or a PluginError."""
+        """Send one request (retried as client-go retries); the decoded JSON answer (None for an empty one), or a
+        PluginError."""
         import urllib3
 
         url = self._cfg.host + path
@@ -177,9 +260,11 @@ class Client:
                 body=payload,
                 headers=self._headers(content_type if payload is not None else None),
                 timeout=self._timeout,
-                retries=False,
+                retries=self._retries,
                 redirect=False,
             )
+        except urllib3.exceptions.MaxRetryError as exc:
+            raise self._transport_error(exc.reason or exc, retried=True) from None
         except urllib3.exceptions.HTTPError as exc:
             raise self._transport_error(exc) from None
         if self._verbose:
@@ -198,27 +283,26 @@ class Client:
                 "something that is not JSON: is this a Kubernetes API server?"
             ) from None
 
-    def _transport_error(self, exc: Exception) -> errors.ClusterError:
+    def _where(self) -> str:
+        through = f" through the proxy {self._proxy}" if self._proxy else ""
+        return f'the API server at {self.target.server} (context "{self.target.context}"){through}'
+
+    def _transport_error(self, exc: Exception, retried: bool = False) -> errors.ClusterError:
         import urllib3.exceptions as ue
 
-        where = f'the API server at {self.target.server} (context "{self.target.context}")'
+        where = self._where()
+        if isinstance(exc, ue.ProxyError):
+            return self._proxy_error(exc)
         if isinstance(exc, ue.SSLError):
-            reason = str(exc.args[0] if exc.args else exc)
-            if "EOF occurred in violation of protocol" in reason or "UNEXPECTED_EOF" in reason:
-                return errors.ClusterError(f"the connection to {where} was dropped during the TLS handshake")
-            if "CERTIFICATE_VERIFY_FAILED" in reason or "certificate verify failed" in reason:
-                detail = reason.split("certificate verify failed:")[-1].split("(_ssl")[0].strip(" :")
-                return errors.ClusterError(
-                    f"TLS verification of {where} failed: {detail or 'untrusted certificate'}. Check the "
-                    "cluster's certificate-authority in your kubeconfig"
-                )
-            return errors.ClusterError(f"TLS handshake with {where} failed: {reason}")
+            return self._tls_error(exc, where)
         if isinstance(exc, ue.ReadTimeoutError):
             seconds = self._timeout.read_timeout
             return errors.ClusterError(f"{where} did not answer within {seconds:g}s (--request-timeout)")
         if isinstance(exc, ue.NameResolutionError):
             return errors.ClusterError(f"cannot resolve the host of {where}: check the server address")
         if isinstance(exc, ue.NewConnectionError):
+            if self._proxy and self._proxy.scheme == "socks5":
+                return errors.ClusterError(f"cannot reach {where}: {_short_error(exc)}")
             reason = re.sub(r"^\[Errno -?\d+\] ", "", str(exc).split("new connection: ")[-1]).lower()
             return errors.ClusterError(
                 f"cannot reach {where}: {reason}. Is the cluster running, and is this the right context?"
@@ -226,12 +310,48 @@ class Client:
         if isinstance(exc, ue.ConnectTimeoutError):  # after NewConnectionError, which subclasses it
             return errors.ClusterError(f"timed out connecting to {where}")
         if isinstance(exc, ue.ProtocolError):
-            return errors.ClusterError(f"the connection to {where} was dropped: {exc.args[0] if exc.args else exc}")
-        if isinstance(exc, ue.ProxyError):
-            return errors.ClusterError(f"the proxy refused the connection to {where}: {exc}")
-        return errors.ClusterError(f"cannot talk to {where}: {exc}")
+            after = f" ({MAX_RETRIES} retries)" if retried else ""
+            return errors.ClusterError(f"the connection to {where} was dropped{after}: {_short_error(exc)}")
+        return errors.ClusterError(f"cannot talk to {where}: {_short_error(exc)}")
 
-    def _status_error(self, method: str, path: str, status: int, data: bytes) -> errors.APIError:
+    def _tls_error(self, exc: Exception, where: str) -> errors.ClusterError:
+        reason = str(exc.args[0] if exc.args else exc)
+        if "EOF occurred in violation of protocol" in reason or "UNEXPECTED_EOF" in reason:
+            return errors.ClusterError(f"the connection to {where} was dropped during the TLS handshake")
+        if "WRONG_VERSION_NUMBER" in reason or "wrong version number" in reason:
+            return errors.ClusterError(
+                f"{where} does not speak TLS: if it is served over plain HTTP, write the server as http:// in "
+                "your kubeconfig"
+            )
+        if "Hostname mismatch" in reason or "IP address mismatch" in reason:
+            name = getattr(self._cfg, "tls_server_name", None)
+            host = name or urllib.parse.urlsplit(self.target.server).hostname
+            how = (
+                "tls-server-name in your kubeconfig does not match it"
+                if name
+                else "connect by a name the certificate holds, or set tls-server-name in your kubeconfig"
+            )
+            return errors.ClusterError(f"the certificate of {where} is not valid for {host!r}: {how}")
+        if "CERTIFICATE_VERIFY_FAILED" in reason or "certificate verify failed" in reason:
+            detail = reason.split("certificate verify failed:")[-1].split("(_ssl")[0].strip(" :")
+            return errors.ClusterError(
+                f"TLS verification of {where} failed: {detail or 'untrusted certificate'}. Check the "
+                "cluster's certificate-authority in your kubeconfig"
+            )
+        return errors.ClusterError(f"TLS handshake with {where} failed: {reason}")
+
+    def _proxy_error(self, exc: Exception) -> errors.ClusterError:
+        """The proxy's own failure; the proxy is named without its user and password."""
+        cause = getattr(exc, "original_error", None) or exc
+        text = _short_error(cause)
+        if "407" in text:
+            return errors.ClusterError(
+                f"the proxy {self._proxy} refused to connect to {self.target.server}: 407 Proxy Authentication "
+                "Required. Check the user and password in the proxy URL (kubeconfig proxy-url or HTTPS_PROXY)"
+            )
+        return errors.ClusterError(f"the proxy {self._proxy} could not connect to {self.target.server}: {text}")
+
+    def _status_error(self, method: str, path: str, status: int, data: bytes) -> errors.PluginError:
         try:
             body = json.loads(data)
         except ValueError:
@@ -239,6 +359,16 @@ class Client:
         message = body.get("message") if isinstance(body, dict) else None
         reason = body.get("reason", "") if isinstance(body, dict) else ""
         message = message or (data.decode("utf-8", "replace").strip()[:200] or f"HTTP {status}")
+        if status == 400 and "Client sent an HTTP request to an HTTPS server" in message:
+            https = "https://" + self.target.server.split("://", 1)[-1]
+            return errors.ClusterError(
+                f"the server at {self.target.server} speaks HTTPS: write it as {https} in your kubeconfig"
+            )
+        if status == 407:
+            return errors.ClusterError(
+                f"the proxy {self._proxy} refused to forward the request: 407 Proxy Authentication Required. Check "
+                "the user and password in the proxy URL (kubeconfig proxy-url or HTTP_PROXY)"
+            )
         if status == 401:
             return errors.Unauthorized(
                 status,
@@ -498,3 +628,10 @@ def read_snapshot(
                 for source, future in futures:
                     snapshot.objects[source.key] = future.result()
     return snapshot
+
+
+def _short_error(exc: Any) -> str:
+    """An exception's own words without urllib3's object reprs: "Connection aborted", "Remote end closed ..."."""
+    text = str(exc.args[-1] if getattr(exc, "args", None) else exc)
+    text = re.sub(r"<[^>]*>: ", "", text)
+    return re.sub(r"^\[Errno -?\d+\] ", "", text).strip() or type(exc).__name__

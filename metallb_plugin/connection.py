@@ -4,12 +4,12 @@
 Nothing here sends a request; cluster.connect() builds its Client from what this module resolves.
 """
 
+import base64
 import ipaddress
 import os
 import urllib.parse
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator, List, Mapping, Optional, Union
+from typing import Any, List, Mapping, Optional, Union
 
 from metallb_plugin import errors
 from metallb_plugin.core import kubeconfig as kc
@@ -87,27 +87,11 @@ def load_selection(
         raise errors.ClusterError(str(exc)) from None
 
 
-@contextmanager
-def _captured_log() -> Iterator[List[str]]:
-    """The client logs (instead of raising) when an exec plugin fails; keep those lines to report them."""
-    import logging
-
-    lines: List[str] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            lines.append(record.getMessage())
-
-    root = logging.getLogger()
-    handler = Keep(logging.ERROR)
-    root.addHandler(handler)
-    try:
-        yield lines
-    finally:
-        root.removeHandler(handler)
-
-
-def client_configuration(selection: Optional[kc.Selection]) -> Any:
+def client_configuration(
+    selection: Optional[kc.Selection], terminal: bool = False, environ: Optional[Mapping[str, str]] = None
+) -> Any:
+    """The client's Configuration for the selected user and cluster. An exec credential plugin runs here
+    (credentials.py; terminal: it may prompt on standard input)."""
     from kubernetes.client import Configuration  # deferred: importing the client costs ~0.5 s
     from kubernetes.config import config_exception, incluster_config, kube_config
 
@@ -122,43 +106,125 @@ def client_configuration(selection: Optional[kc.Selection]) -> Any:
         except config_exception.ConfigException as exc:
             raise errors.ClusterError(f"in-cluster configuration failed: {exc}") from None
         return cfg
-    with _captured_log() as logged:
-        try:
-            kube_config.load_kube_config_from_dict(
-                kc.single_context(selection), context="selected", client_configuration=cfg, persist_config=False
-            )
-        except config_exception.ConfigException as exc:
-            raise errors.ClusterError(f'kubeconfig user "{selection.user_name}": {exc}') from None
-        except OSError as exc:  # a tokenFile or certificate file that cannot be read
-            raise errors.ClusterError(
-                f'kubeconfig user "{selection.user_name}": cannot read '
-                f"{exc.filename or 'a referenced file'}: {exc.strerror or exc}"
-            ) from None
-        except Exception as exc:  # the client's auth-provider code fails in many ways (gcp, oidc, azure ...)
-            if "auth-provider" not in selection.user:
-                raise
-            provider = (selection.user.get("auth-provider") or {}).get("name", "?")
-            raise errors.ClusterError(
-                f'kubeconfig user "{selection.user_name}": the {provider} auth-provider failed ({exc}); these '
-                "providers are deprecated in kubectl too: switch the user to its exec credential plugin"
-            ) from None
+    config = kc.single_context(selection)
     exec_cfg = selection.user.get("exec")
-    if exec_cfg and not cfg.api_key.get("authorization") and not cfg.cert_file:
-        why = "; ".join(logged) or "it returned no credentials"
-        raise errors.ClusterError(
-            f"the credential plugin '{exec_cfg.get('command')}' of user \"{selection.user_name}\" failed: {why}"
+    if exec_cfg:
+        from metallb_plugin import credentials
+
+        found = credentials.run(
+            exec_cfg, selection.user_name, selection.cluster, terminal, os.environ if environ is None else environ
         )
+        config["users"][0]["user"] = credentials.user_fields(selection.user, found)
+    try:
+        kube_config.load_kube_config_from_dict(
+            config, context="selected", client_configuration=cfg, persist_config=False
+        )
+    except config_exception.ConfigException as exc:
+        raise errors.ClusterError(f'kubeconfig user "{selection.user_name}": {exc}') from None
+    except OSError as exc:  # a tokenFile or certificate file that cannot be read
+        raise errors.ClusterError(
+            f'kubeconfig user "{selection.user_name}": cannot read '
+            f"{exc.filename or 'a referenced file'}: {exc.strerror or exc}"
+        ) from None
+    except Exception as exc:  # the client's auth-provider code fails in many ways (gcp, oidc, azure ...)
+        if "auth-provider" not in selection.user:
+            raise
+        provider = (selection.user.get("auth-provider") or {}).get("name", "?")
+        raise errors.ClusterError(
+            f'kubeconfig user "{selection.user_name}": the {provider} auth-provider failed ({exc}); these '
+            "providers are deprecated in kubectl too: switch the user to its exec credential plugin"
+        ) from None
     return cfg
 
 
-def env_proxy(server: str, environ: Mapping[str, str]) -> Optional[str]:
-    """HTTPS_PROXY unless NO_PROXY exempts the server's host."""
+# --------------------------------------------------------------------------------------------- proxies
+
+
+@dataclass
+class Proxy:
+    """A proxy URL taken apart; str() is safe to print (no user or password)."""
+
+    scheme: str  # http, https or socks5 (socks5h is the same: the proxy resolves names, as in kubectl)
+    host: str
+    port: int
+    username: Optional[str] = None
+    password: Optional[str] = None
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}"
+
+
+def parse_proxy(url: str, origin: str) -> Proxy:
+    """A Proxy from a proxy URL (origin: where it came from, for messages); ClusterError, never echoing the
+    credentials, when it is not one kubectl would use."""
+    if "://" not in url:
+        url = "http://" + url  # Go's rule: a proxy without a scheme is an HTTP proxy
+    parts = urllib.parse.urlsplit(url)
+    scheme = {"socks5h": "socks5"}.get(parts.scheme.lower(), parts.scheme.lower())
+    shown = f"{parts.scheme}://{parts.hostname or ''}"
+    if scheme not in ("http", "https", "socks5"):
+        raise errors.ClusterError(
+            f"{origin}: the proxy {shown} uses {parts.scheme}://; kubectl and this plugin support http://, https:// "
+            "and socks5:// proxies"
+        )
+    try:
+        port = parts.port or {"http": 80, "https": 443, "socks5": 1080}[scheme]
+    except ValueError:
+        raise errors.ClusterError(f"{origin}: the proxy {shown} has an invalid port") from None
+    if not parts.hostname:
+        raise errors.ClusterError(f"{origin}: the proxy URL has no host")
+    unquote = urllib.parse.unquote
+    return Proxy(
+        scheme,
+        parts.hostname,
+        port,
+        unquote(parts.username) if parts.username is not None else None,
+        unquote(parts.password) if parts.password is not None else None,
+    )
+
+
+def proxy_for(server: str, proxy_url: Optional[str], environ: Mapping[str, str]) -> Optional[Proxy]:
+    """The proxy kubectl would use for server: the cluster's proxy-url, else HTTPS_PROXY (HTTP_PROXY for an
+    http:// server) unless the host is loopback or NO_PROXY exempts it."""
+    if proxy_url:
+        return parse_proxy(proxy_url, "proxy-url in the kubeconfig")
     env = {k.lower(): v for k, v in environ.items()}
-    proxy = env.get("https_proxy")
-    host = urllib.parse.urlsplit(server).hostname or ""
-    if not proxy or bypass_proxy(host, env.get("no_proxy", "")):
+    parts = urllib.parse.urlsplit(server)
+    name = "https_proxy" if parts.scheme == "https" else "http_proxy"
+    url = env.get(name)
+    host = parts.hostname or ""
+    if not url or _loopback(host) or bypass_proxy(host, env.get("no_proxy", "")):
         return None
-    return proxy
+    return parse_proxy(url, name.upper())
+
+
+def _loopback(host: str) -> bool:
+    """Go's proxy rules never send requests for localhost or a loopback address through a proxy."""
+    try:
+        return host.lower() == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def pool_manager(proxy: Optional[Proxy], **pool: Any) -> Any:
+    """A urllib3 PoolManager, through the proxy when there is one: http(s) proxies get the URL's user and password
+    as Proxy-Authorization (for the CONNECT tunnel), socks5 proxies get them in their handshake."""
+    import urllib3
+
+    if proxy is None:
+        return urllib3.PoolManager(**pool)
+    if proxy.scheme == "socks5":
+        from urllib3.contrib.socks import SOCKSProxyManager
+
+        return SOCKSProxyManager(
+            f"socks5h://{str(proxy).split('://', 1)[1]}", username=proxy.username, password=proxy.password, **pool
+        )
+    headers = None
+    if proxy.username is not None:  # as Go sends it: base64 of the UTF-8 bytes
+        credentials = f"{proxy.username}:{proxy.password or ''}".encode()
+        headers = {"Proxy-Authorization": "Basic " + base64.b64encode(credentials).decode()}
+    return urllib3.ProxyManager(str(proxy), proxy_headers=headers, **pool)
 
 
 def bypass_proxy(host: str, no_proxy: str) -> bool:

@@ -64,7 +64,7 @@ class Cluster(Protocol):
 def _connect(args: Any, ctx: "Context") -> Cluster:
     from metallb_plugin import cluster  # deferred: the client stack is only needed to talk to a cluster
 
-    client: Cluster = cluster.connect(args, environ=ctx.environ, log=ctx.say)
+    client: Cluster = cluster.connect(args, environ=ctx.environ, log=ctx.say, terminal=ctx.interactive)
     return client
 
 

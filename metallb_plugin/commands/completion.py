@@ -57,12 +57,16 @@ def complete(words, ctx):
     finished = True
     if answer.source:
         _silence_stderr()  # client warnings and credential plugins must not scribble over the prompt
+        ctx.interactive = False  # nor may a credential plugin ask for a login at the prompt
         names, finished = _fetch(ctx, answer.source, answer.global_argv)
         candidates = completion.matching(sorted(names), answer.prefix)
     ctx.stdout.write(completion.render(candidates, answer.directive))
     ctx.stdout.flush()
-    if not finished:
-        os._exit(0)  # a lookup thread is still waiting on the network: do not wait for it
+    if not finished:  # a lookup is still waiting on the network or on a credential plugin: do not wait for it
+        from metallb_plugin import credentials
+
+        credentials.stop_all()
+        os._exit(0)
     return 0
 
 

@@ -126,19 +126,64 @@ def test_failing_exec_credential_plugin(controlplane, tmp_path):
     result = run_plugin("version", "--kubeconfig", config)
     assert result.returncode == 3
     line = result.stderr.strip()
-    assert line.startswith(f"error: the credential plugin '{command}' of user \"u\" failed:")
-    assert "session expired: run corp-login first" in line
-    assert len(line.splitlines()) == 1
+    assert line == (f"error: the credential plugin '{command}' of user \"u\" failed (exit code 1): session expired: "
+                    "run corp-login first")
 
 
-def test_missing_exec_credential_plugin(controlplane, tmp_path):
+def test_missing_exec_credential_plugin_shows_its_install_hint(controlplane, tmp_path):
     config = write_kubeconfig(tmp_path / "c", controlplane.server, os.path.join(controlplane.pki, "ca.crt"), {
         "exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": "no-such-login-tool",
-                 "interactiveMode": "Never"}})
+                 "interactiveMode": "Never",
+                 "installHint": "no-such-login-tool is needed for this cluster:\n  brew install corp/tap/login\n"}})
     result = run_plugin("version", "--kubeconfig", config)
     assert result.returncode == 3
-    assert "the credential plugin 'no-such-login-tool'" in result.stderr
-    assert "No such file or directory" in result.stderr
+    assert result.stderr.strip() == (
+        "error: the credential plugin 'no-such-login-tool' of user \"u\" is not installed (no executable "
+        "'no-such-login-tool'). no-such-login-tool is needed for this cluster: brew install corp/tap/login (see "
+        "https://kubernetes.io/docs/reference/access-authn-authz/authentication/#client-go-credential-plugins)")
+
+
+def test_exec_plugin_gets_kubectls_exec_info_and_may_return_a_client_certificate(controlplane, tmp_path):
+    seen = tmp_path / "exec-info.json"
+    cert = open(os.path.join(controlplane.pki, "admin.crt")).read()
+    key = open(os.path.join(controlplane.pki, "admin.key")).read()
+    answer = {"apiVersion": "client.authentication.k8s.io/v1beta1", "kind": "ExecCredential",
+              "status": {"clientCertificateData": cert, "clientKeyData": key}}
+    (tmp_path / "answer.json").write_text(json.dumps(answer))
+    command = _exec_plugin(tmp_path, f'printf %s "$KUBERNETES_EXEC_INFO" > {seen}\necho "$TEAM" >> {seen}.env\n'
+                                     f'cat {tmp_path / "answer.json"}\n')
+    config = write_kubeconfig(tmp_path / "c", controlplane.server, os.path.join(controlplane.pki, "ca.crt"), {
+        "exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": command,
+                 "env": [{"name": "TEAM", "value": "blue"}], "provideClusterInfo": True}})
+    result = run_plugin("version", "--kubeconfig", config)
+    assert result.returncode == 0, result.stderr
+    info = json.loads(seen.read_text())
+    assert info["kind"] == "ExecCredential" and info["apiVersion"] == "client.authentication.k8s.io/v1beta1"
+    assert info["spec"]["interactive"] is False  # no terminal here
+    assert info["spec"]["cluster"]["server"] == controlplane.server
+    assert info["spec"]["cluster"]["certificate-authority-data"]
+    assert (tmp_path / "exec-info.json.env").read_text().strip() == "blue"
+
+
+def test_exec_plugin_that_must_prompt_without_a_terminal(controlplane, tmp_path):
+    command = _exec_plugin(tmp_path, "echo never reached >&2; exit 1\n")
+    config = write_kubeconfig(tmp_path / "c", controlplane.server, os.path.join(controlplane.pki, "ca.crt"), {
+        "exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": command, "interactiveMode": "Always"}})
+    result = run_plugin("version", "--kubeconfig", config, input="")
+    assert result.returncode == 3
+    assert "needs a terminal to ask for your login (interactiveMode: Always)" in result.stderr
+
+
+def test_completion_ends_a_slow_exec_plugin_and_what_it_started(controlplane, tmp_path):
+    pids = tmp_path / "pids"
+    command = _exec_plugin(tmp_path, f"sleep 300 &\necho $$ $! > {pids}\nwait\n")
+    config = write_kubeconfig(tmp_path / "c", controlplane.server, os.path.join(controlplane.pki, "ca.crt"), {
+        "exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": command, "interactiveMode": "Never"}})
+    result = run_plugin("__complete", "--kubeconfig", config, "pools", "delete", "")
+    assert result.returncode == 0
+    assert result.stdout.strip().splitlines()[-1].startswith(":")  # no candidates, just the directive
+    for pid in pids.read_text().split():
+        assert not os.path.exists(f"/proc/{pid}") or "zombie" in open(f"/proc/{pid}/status").read().lower(), pid
 
 
 def test_limited_user_gets_a_clear_403(controlplane):
