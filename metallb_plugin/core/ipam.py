@@ -33,18 +33,15 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
+from metallb_plugin.core.text import echo, printable
+
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 _MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")  # IPv4-mapped IPv6: ::ffff:a.b.c.d is a.b.c.d
 _MAPPED_FIRST, _MAPPED_LAST = int(_MAPPED.network_address), int(_MAPPED.broadcast_address)
 
 ALLOCATED_FROM_POOL = ("metallb.io/ip-allocated-from-pool", "metallb.universe.tf/ip-allocated-from-pool")
 EXAMPLES = "use a CIDR like 192.168.10.0/24 or a range like 192.168.10.1-192.168.10.50"
-
-
-def printable(text: str) -> str:
-    """text with line breaks, terminal escapes and other unprintable characters written as \\n, \\x1b, ...: input
-    quoted in a one-line message stays one harmless line. Printable non-ASCII characters stay as they are."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+MAX_ENTRY = 100  # characters: the longest range of full IPv6 addresses is 91
 
 
 class AddressError(ValueError):
@@ -193,6 +190,10 @@ def parse_entry(text: Any, strict: bool = True) -> AddressRange:
         raise AddressError(f"invalid address {text!r}: expected text; {EXAMPLES}")
     if not text.strip():
         raise AddressError(f"empty address entry; {EXAMPLES}")
+    if len(text) > MAX_ENTRY:
+        raise AddressError(
+            f'invalid address entry "{echo(text)}": {len(text)} characters, too long for one; {EXAMPLES}'
+        )
     if "-" in text:
         return _parse_range(text)
     return _parse_cidr(text, strict)

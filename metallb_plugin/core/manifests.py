@@ -76,7 +76,7 @@ class ManifestError(ValueError):
     """The manifest cannot be used; the message says why in one line."""
 
     def __init__(self, message: str) -> None:
-        from metallb_plugin.core.ipam import printable
+        from metallb_plugin.core.text import printable
 
         super().__init__(printable(message))  # names and values from the file are quoted: keep it one line
 

@@ -363,3 +363,13 @@ def test_v6_sizes(value, prefix):
     assert ipam.capacity(ranges, avoid_buggy_ips=True) == ipam.Capacity(0, 2 ** (128 - prefix))
     text = ipam.readable_count(2 ** (128 - prefix))
     assert text == (str(2 ** (128 - prefix)) if 128 - prefix < 24 else f"2^{128 - prefix}")
+
+
+def test_a_huge_entry_is_quoted_back_cut():
+    with pytest.raises(ipam.AddressError) as caught:
+        ipam.parse_entry("1" * 100_000)
+    message = str(caught.value)
+    assert message.startswith('invalid address entry "' + "1" * 79 + '…": 100000 characters, too long for one')
+    assert len(message) < 300
+    longest = "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.0-ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"
+    assert ipam.parse_entry(longest).text == longest

@@ -5,8 +5,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
-from metallb_plugin.core import ipam
 from metallb_plugin.core.duration import parse_duration
+from metallb_plugin.core.text import printable
 
 T = TypeVar("T")
 
@@ -57,7 +57,7 @@ class LegacyConfigError(ValueError):
     """Invalid legacy configuration; the message starts with the path of the bad field."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(ipam.printable(message))  # values are quoted as written: keep the message one line
+        super().__init__(printable(message))  # values are quoted as written: keep the message one line
 
 
 @dataclass
