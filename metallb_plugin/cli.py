@@ -201,7 +201,9 @@ def main(argv=None, ctx=None):
     from metallb_plugin.context import Context
 
     argv = sys.argv[1:] if argv is None else argv
-    ctx = ctx or Context.system()
+    if ctx is None:
+        ctx = Context.system()
+        sys.stdout, sys.stderr = ctx.stdout, ctx.stderr  # argparse writes help and usage errors there
     if argv[:1] == ["__complete"]:  # hidden: shell completion (cobra's protocol; see commands/completion.py)
         return _module("completion").complete(argv[1:], ctx)
     parser, args = parse(argv)

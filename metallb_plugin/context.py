@@ -10,7 +10,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, TextIO, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, TextIO, Tuple, cast
 
 from metallb_plugin import errors, output
 
@@ -88,11 +88,12 @@ class Context:
 
     @classmethod
     def system(cls) -> "Context":
-        """The process's own streams, environment and clocks."""
+        """The process's own streams, environment and clocks. A closed stream (`1>&-`) reads as empty and swallows
+        what is written, as kubectl's does; one whose encoding lacks a character we print gets a stand-in."""
         return cls(
-            stdout=sys.stdout,
-            stderr=sys.stderr,
-            stdin=sys.stdin,
+            stdout=_writable(sys.stdout),
+            stderr=_writable(sys.stderr),
+            stdin=sys.stdin if sys.stdin is not None else open(os.devnull, encoding="utf-8"),
             interactive=_isatty(sys.stdin),
             stdout_tty=_isatty(sys.stdout),
             stderr_tty=_isatty(sys.stderr),
@@ -126,7 +127,7 @@ class Context:
         return output.Style(self.stdout_tty and not no_color and "NO_COLOR" not in self.environ)
 
     def progress(self) -> output.Progress:
-        return output.Progress(self.stderr, enabled=self.stderr_tty)
+        return output.Progress(self.stderr, enabled=self.stderr_tty, width=_columns(self.stderr))
 
     def confirm(self, question: str, refusal: str, assume_yes: bool = False) -> bool:
         """Ask a yes/no question on stderr (--yes answers it); without a terminal refuse: UsageError(refusal)."""
@@ -138,6 +139,44 @@ class Context:
         self.stderr.flush()
         answer = self.stdin.readline()
         return answer.strip().lower() in ("y", "yes")
+
+
+# stand-ins for what a stream's encoding cannot hold (PYTHONIOENCODING=ascii, a latin-1 terminal)
+ASCII = str.maketrans({"√": "ok", "‼": "!!", "×": "x", "…": "...", "—": "-", "–": "-"})
+
+
+class _Encodable:
+    """A text stream that writes the check symbols as ok / !! / x, and anything else its encoding lacks as a
+    backslash escape, instead of failing."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+
+    def write(self, text: str) -> int:
+        return self._stream.write(text.translate(ASCII))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _writable(stream: Optional[TextIO]) -> TextIO:
+    if stream is None:  # closed when the process started
+        return open(os.devnull, "w", encoding="utf-8")
+    try:
+        "√‼×…".encode(stream.encoding or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return cast(TextIO, _Encodable(stream))
+    return stream
+
+
+def _columns(stream: TextIO) -> int:
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        return 80
 
 
 def _isatty(stream: Optional[TextIO]) -> bool:

@@ -7,6 +7,8 @@ on a terminal, and never when NO_COLOR is set or --no-color is given.
 import json
 from typing import Any, Callable, ClassVar, Dict, Iterable, Optional, Sequence, TextIO
 
+from metallb_plugin.core.text import shorten
+
 FORMATS = ("table", "json", "yaml")
 
 
@@ -25,13 +27,29 @@ class Style:
         return lambda text: f"\033[{code}m{text}\033[0m" if self.enabled else text
 
 
+EXACT_LIMIT = 2**53  # the integers a JSON reader holding numbers as doubles (jq, JavaScript) keeps exactly
+
+
+def exact(data: Any) -> Any:
+    """data with every integer beyond EXACT_LIMIT as a decimal string (IPv6 pool sizes reach 2^128)."""
+    if isinstance(data, bool):
+        return data
+    if isinstance(data, int):
+        return str(data) if abs(data) >= EXACT_LIMIT else data
+    if isinstance(data, dict):
+        return {key: exact(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [exact(value) for value in data]
+    return data
+
+
 def dump(data: Any, fmt: str) -> str:
-    """A data document as JSON or YAML text."""
+    """A data document as JSON or YAML text; integers too big for a double as decimal strings (exact())."""
     if fmt == "json":
-        return json.dumps(data, indent=2) + "\n"
+        return json.dumps(exact(data), indent=2) + "\n"
     import yaml
 
-    return str(yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True))
+    return str(yaml.safe_dump(exact(data), sort_keys=False, default_flow_style=False, allow_unicode=True))
 
 
 def emit(data: Any, fmt: str, table: Callable[[Any], str], stream: TextIO) -> None:
@@ -48,11 +66,13 @@ def table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> str:
 
 
 class Progress:
-    """One status line: redrawn in place on a terminal, printed only when it changes elsewhere."""
+    """One status line: redrawn in place on a terminal (cut to its width, so it never wraps and leaves debris),
+    printed only when it changes elsewhere."""
 
-    def __init__(self, stream: TextIO, enabled: bool) -> None:
+    def __init__(self, stream: TextIO, enabled: bool, width: int = 80) -> None:
         self.stream = stream
         self.live = enabled
+        self.width = width
         self._last: Optional[str] = None
 
     def update(self, message: str) -> None:
@@ -60,7 +80,7 @@ class Progress:
             return
         self._last = message
         if self.live:
-            self.stream.write("\r\033[2K" + message)
+            self.stream.write("\r\033[2K" + shorten(message, max(self.width - 1, 10)))
         else:
             self.stream.write(message + "\n")
         self.stream.flush()
