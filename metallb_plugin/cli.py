@@ -166,7 +166,7 @@ def build_parser(only=None):
             module = _module(name)
             command.description = module.__doc__
             module.add_arguments(command)
-            command.set_defaults(run=module.run)
+            command.set_defaults(run=module.run, outputs=getattr(module, "OUTPUTS", FORMATS))
     return parser
 
 
@@ -188,6 +188,8 @@ def parse(argv):
     for key, value in GLOBAL_DEFAULTS.items():
         if not hasattr(args, key):
             setattr(args, key, value)
+    if args.output not in getattr(args, "outputs", FORMATS):
+        parser.error(f"{args.command} does not print data: -o {args.output} does not apply to it")
     if not args.as_user and (args.as_uid or args.as_group or args.as_user_extra):
         parser.error("--as-uid, --as-group and --as-user-extra impersonate a user: give --as USER too")
     args.namespace_given = args.namespace is not None

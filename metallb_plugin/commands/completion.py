@@ -22,6 +22,7 @@ from metallb_plugin import defaults
 from metallb_plugin.core.completion_scripts import KUBECTL_HOOK, SCRIPTS  # noqa: F401  (KUBECTL_HOOK: krew's tests)
 
 SHELLS = ("bash", "zsh", "fish", "kubectl")
+OUTPUTS = ("table",)  # a script: -o json or yaml does not apply
 TIME_BOX = 2.0  # seconds for a cluster lookup while the user waits at the prompt
 
 
