@@ -129,7 +129,10 @@ def run(args, ctx):
         _verbose(ctx, args, line)
 
     if args.print_yaml:
-        ctx.out(manifests.render(manifest.objects))
+        if args.output == "json":  # as kubectl prints several objects: one List
+            ctx.emit({"apiVersion": "v1", "kind": "List", "items": manifest.objects}, "json", str)
+        else:
+            ctx.out(manifests.render(manifest.objects))
         ctx.say(
             f"printed {len(manifest.objects)} objects of MetalLB {manifest.version} ({manifest.mode}); "
             "nothing was applied"
