@@ -550,7 +550,7 @@ def read_source(client: "Client", source: Source, snapshot: Snapshot, params: Ma
 
     Failures to reach or authenticate to the cluster are raised, as is any failure of a `required` source.
     """
-    from metallb_plugin.core.snapshot import Unreadable, project, unreadable_reason
+    from metallb_plugin.core.snapshot import ALL, METALLB, Unreadable, project, unreadable_reason
 
     path = _source_path(source, snapshot)
     if not isinstance(path, str):
@@ -572,10 +572,15 @@ def read_source(client: "Client", source: Source, snapshot: Snapshot, params: Ma
     except (errors.Unauthorized, errors.ClusterError):
         raise
     except errors.APIError as exc:
-        if source.required:
-            raise
         forbidden = isinstance(exc, errors.Forbidden)
         reason = unreadable_reason(source, snapshot.namespace, forbidden)
+        if forbidden and source.narrow and source.scope == ALL:  # a user limited to MetalLB's namespace
+            narrowed = read_source(client, replace(source, scope=METALLB, narrow=False), snapshot, params)
+            if isinstance(narrowed, list):
+                snapshot.narrowed.append(source.what)
+            return narrowed
+        if source.required:
+            raise
         return Unreadable(reason if forbidden else f"{reason}: {exc}")
     return source.keep(items) if source.keep else items
 

@@ -13,6 +13,8 @@ _INFO = "-"
 
 def _headline(doc):
     install = doc["installation"]
+    if not install and doc["verdict"] == "unknown":
+        return f"MetalLB: cannot tell whether it is installed (namespace {doc['namespace']})"
     if not install:
         return f"MetalLB: not found (namespace {doc['namespace']})"
     how = {"helm": f"Helm release {install.get('helm_release') or '?'}", "operator": "metallb-operator"}.get(

@@ -112,17 +112,29 @@ def _check_drained(args, facts):
         )
 
 
-def _overview(ctx, client, args):
+def _warn_once(ctx, facts, shown):
+    """What could be read in MetalLB's namespace only (a user limited to it), once even when --wait repeats."""
+    if facts.narrowed and not shown:
+        shown.add(True)
+        ctx.warn(
+            f"no permission to list {', '.join(sorted(facts.narrowed))} in all namespaces: read namespace "
+            f"{facts.namespace} only"
+        )
+
+
+def _overview(ctx, client, args, shown):
     facts = gather(client, args)
     facts.now = ctx.now()
+    _warn_once(ctx, facts, shown)
     _check_drained(args, facts)
     report = status.evaluate(facts, drained=args.simulate_drain)
     return report, report.healthy, report.to_document()
 
 
-def _service(ctx, client, args, target):
+def _service(ctx, client, args, target, shown):
     facts = gather(client, args, target)
     facts.now = ctx.now()
+    _warn_once(ctx, facts, shown)
     service = next(
         (
             s
@@ -144,13 +156,14 @@ def _service(ctx, client, args, target):
 def run(args, ctx):
     client = ctx.connect(args)
     style = ctx.style(args.no_color)
+    shown = set()
     if args.service:
         target = _target(args, client)
-        evaluate = lambda: _service(ctx, client, args, target)
+        evaluate = lambda: _service(ctx, client, args, target, shown)
         text = lambda result: status_text.explain_text(result, style)
         what = f"Service {target[0]}/{target[1]} to be served"
     else:
-        evaluate = lambda: _overview(ctx, client, args)
+        evaluate = lambda: _overview(ctx, client, args, shown)
         text = lambda result: status_text.overview_text(result, style)
         what = "MetalLB to become healthy"
     result, good, doc = evaluate()

@@ -39,6 +39,7 @@ class Source:
     required: bool = False  # any failure to read it is the command's failure
     fallback: Optional[str] = None  # api_version to try when api_version is not served
     fields: Optional[Fields] = None  # keep only these fields of each item, as each page is decoded
+    narrow: bool = False  # when listing all namespaces is forbidden, list MetalLB's namespace instead
     keep: Optional[Callable[[List[Obj]], List[Obj]]] = None  # reduce the items once all are read
 
 
@@ -89,6 +90,7 @@ class Snapshot:
     namespace: str = "metallb-system"  # MetalLB's namespace
     objects: Dict[str, Read] = field(default_factory=dict)
     server: Optional[Obj] = None  # the /version document
+    narrowed: List[str] = field(default_factory=list)  # `what` of the narrow sources read in `namespace` only
     now: datetime = field(default_factory=_utcnow)
 
     def items(self, key: str) -> List[Obj]:

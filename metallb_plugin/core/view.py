@@ -54,8 +54,8 @@ def secret_keys(items: List[Obj]) -> List[Obj]:
 
 # What status reads: first the whole cluster (to find the installation), then MetalLB's namespace.
 CLUSTER_SOURCES = (
-    Source("deployments", "apps/v1", "deployments", ALL, "Deployments", required=True),
-    Source("daemonsets", "apps/v1", "daemonsets", ALL, "DaemonSets", required=True),
+    Source("deployments", "apps/v1", "deployments", ALL, "Deployments", narrow=True),
+    Source("daemonsets", "apps/v1", "daemonsets", ALL, "DaemonSets", narrow=True),
     Source("services", "v1", "services", ALL, "Services", fields=projections.SERVICE),
     Source("nodes", "v1", "nodes", CLUSTER, "nodes", fields=projections.NODE),
     Source("namespaces", "v1", "namespaces", CLUSTER, "namespaces"),
@@ -76,8 +76,9 @@ CLUSTER_SOURCES = (
         ALL,
         f"{kind}.metallb.io",
         optional=True,
-        fallback=V1BETA1 if kind == "bgppeers" else None,
-    )  # older CRDs serve BGPPeer in v1beta1 only
+        fallback=V1BETA1 if kind == "bgppeers" else None,  # older CRDs serve BGPPeer in v1beta1 only
+        narrow=True,
+    )
     for kind in METALLB_KINDS
 )
 NAMESPACE_SOURCES = (

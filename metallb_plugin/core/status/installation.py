@@ -3,7 +3,7 @@
 from typing import List
 
 from metallb_plugin.core import releases
-from metallb_plugin.core.checks import FAIL, OK, WARN, Check, Result, register
+from metallb_plugin.core.checks import FAIL, OK, WARN, Check, Result, Skip, register
 from metallb_plugin.core.objects import meta, name
 from metallb_plugin.core.status.common import (
     LEGACY_CONFIGMAP,
@@ -27,6 +27,9 @@ def check_found(view: View) -> Result:
         return Result(
             OK, f"MetalLB {install.version or '(untagged image)'} in {install.namespace}, installed with the {how}"
         )
+    for kind in ("deployments", "daemonsets"):
+        if not facts.readable(kind):
+            raise Skip(facts.reason(kind))  # MetalLB may be there: the workloads could not be read
     elsewhere = [i.namespace for i in facts.installations]
     if facts.namespace_given and elsewhere:
         return Result(

@@ -1,7 +1,7 @@
 """The status report: the outcomes of the checks over one snapshot, the verdict and the stable JSON document.
 
 Document:
-    {"namespace", "installation": {...} | null, "verdict": "healthy" | "degraded", "summary": str,
+    {"namespace", "installation": {...} | null, "verdict": "healthy" | "degraded" | "unknown", "summary": str,
      "components": {"controller": {...} | null, "speaker": {...} | null, "frrK8s": {...} | null},
      "configuration": {"ipAddressPools", "l2Advertisements", "bgpAdvertisements", "bgpPeers",
                        "unannouncedPools": [...], "ignoredObjects": [...], "configurationStates": [...]},
@@ -16,7 +16,7 @@ from typing import Any, Dict, Iterable, List, Optional
 from metallb_plugin.core import advertisements as adv
 from metallb_plugin.core import announcing, checks, workloads
 from metallb_plugin.core import service_status as svc
-from metallb_plugin.core.checks import FAIL, WARN, Outcome, to_document
+from metallb_plugin.core.checks import FAIL, SKIP, WARN, Outcome, to_document
 from metallb_plugin.core.objects import Obj, key, meta, name
 from metallb_plugin.core.status.common import _plural
 from metallb_plugin.core.status.configuration import ignored_objects
@@ -36,7 +36,13 @@ class Report:
 
     @property
     def healthy(self) -> bool:
-        return all(o.result.status != FAIL for o in self.outcomes)
+        return self.verdict == "healthy"
+
+    @property
+    def unknown(self) -> str:
+        """Why nothing can be said (the installation could not be looked for), or ""."""
+        found = next((o for o in self.outcomes if o.check.id == "install.found"), None)
+        return found.result.message if found is not None and found.result.status == SKIP else ""
 
     @property
     def problems(self) -> List[Outcome]:
@@ -44,7 +50,9 @@ class Report:
 
     @property
     def verdict(self) -> str:
-        return "healthy" if self.healthy else "degraded"
+        if any(o.result.status == FAIL for o in self.outcomes):
+            return "degraded"
+        return "unknown" if self.unknown else "healthy"
 
     def summary(self) -> str:
         failed = [o for o in self.outcomes if o.result.status == FAIL]
@@ -54,6 +62,8 @@ class Report:
             counts.append(_plural(len(failed), "problem"))
         if warned:
             counts.append(_plural(len(warned), "warning"))
+        if self.verdict == "unknown":
+            return f"MetalLB's health is unknown: {self.unknown}"
         text = f"MetalLB is {self.verdict}"
         return text + (f": {', '.join(counts)}" if counts else "")
 
