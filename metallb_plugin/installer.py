@@ -12,6 +12,7 @@ from metallb_plugin.core import plan as model
 from metallb_plugin.core.duration import format_duration
 from metallb_plugin.core.install import inventory, plan, removal
 from metallb_plugin.core.plan import Step, Write
+from metallb_plugin.core.text import plural
 from metallb_plugin.errors import ExitCode
 
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
@@ -185,7 +186,7 @@ class Installer:
         pending = {c["metadata"]["name"]: c for c in crds if not plan.established(c)}
         progress = self.ctx.progress()
         while pending:
-            progress.update(f"waiting for {len(pending)} CRDs to be Established")
+            progress.update(f"waiting for {plural(len(pending), 'CRD')} to be Established")
             for name in list(pending):
                 live = self.client.get_or_none(f"{CRDS}/{name}")
                 if live and plan.established(live):

@@ -57,7 +57,8 @@ def run(args, ctx):
             if on
         ]
         if misplaced:
-            raise errors.UsageError(f"{', '.join(misplaced)} only apply with --enable or --disable")
+            verb = "applies" if len(misplaced) == 1 else "apply"
+            raise errors.UsageError(f"{', '.join(misplaced)} only {verb} with --enable or --disable")
     if args.wait and args.no_restart:
         raise errors.UsageError("--wait waits for the restart: it cannot be combined with --no-restart")
     if args.backup and os.path.exists(args.backup):

@@ -189,6 +189,8 @@ def test_flags_need_enable_or_disable(admin):
     result = plugin(admin, "--dry-run", "--wait")
     assert result.returncode == 2
     assert result.stderr.strip() == "error: --dry-run, --wait only apply with --enable or --disable"
+    one = plugin(admin, "--backup", "x.yaml")
+    assert one.stderr.strip() == "error: --backup only applies with --enable or --disable"
     assert plugin(admin, "--enable", "--disable").returncode == 2
 
 

@@ -546,9 +546,9 @@ def test_cilium_replaces_kube_proxy():
 
 def test_linux_nodes():
     assert run(nodes.check_linux_nodes, facts())[0] == FAIL
-    assert (
-        "none of the 1 nodes runs Linux" in run(nodes.check_linux_nodes, facts(nodes=[node("w", os_name="windows")]))[1]
-    )
+    windows = [node("w", os_name="windows"), node("w2", os_name="windows")]
+    assert run(nodes.check_linux_nodes, facts(nodes=windows[:1]))[1].startswith("the only node does not run Linux")
+    assert run(nodes.check_linux_nodes, facts(nodes=windows))[1].startswith("none of the 2 nodes runs Linux")
     assert run(nodes.check_linux_nodes, facts(nodes=[node("a"), node("w", os_name="windows")]))[2] == (
         "1 Linux node(s); 1 non-Linux node(s) will not run a speaker",
     )
@@ -561,7 +561,7 @@ def test_excluded_nodes():
     assert status == WARN and message.startswith("the only node is labelled")
     assert "--ignore-exclude-lb" in message and details == ("solo",)
     status, message, _ = run(nodes.check_excluded_nodes, facts(nodes=[node("cp", labels=label), node("w1")]))
-    assert status == WARN and message.startswith("1 of 2 nodes are labelled")
+    assert status == WARN and message.startswith("1 of 2 nodes is labelled")
     assert run(nodes.check_excluded_nodes, facts(nodes=[node("w1")]))[0] == OK
 
 
@@ -684,6 +684,8 @@ def test_permissions_check():
         "create clusterroles.rbac.authorization.k8s.io (cluster-wide)",
         "patch clusterroles.rbac.authorization.k8s.io (cluster-wide)",
     )
+    one = facts(permissions=[(a, a != needs[0], "") for a in needs])
+    assert run(permissions.check_permissions, one)[1] == "1 of the 26 permissions that install needs is missing"
     assert run(permissions.check_permissions, facts(permissions=Unreadable("no SSAR")))[0] == SKIP
 
 
@@ -716,6 +718,7 @@ def test_address_size():
     )
     huge = planned("fc00::/64")
     assert run(addresses.check_address_size, huge)[2][0].startswith(f"{ipam.readable_count(2**64)} usable addresses")
+    assert run(addresses.check_address_size, planned("192.0.2.7/32"))[2][0].startswith("1 usable address (IPv4: 1)")
     with pytest.raises(ValueError, match="host bits are set"):
         addresses.parse_addresses(["10.0.0.5/24"])
 

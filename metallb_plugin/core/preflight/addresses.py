@@ -7,6 +7,7 @@ from metallb_plugin.core import ipam
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core.checks import FAIL, OK, WARN, Check, Result, Skip, register
 from metallb_plugin.core.preflight.facts import Facts
+from metallb_plugin.core.text import plural
 
 
 def parse_addresses(values: Iterable[str]) -> List[ipam.AddressRange]:
@@ -41,7 +42,8 @@ def check_address_size(facts: Facts) -> Result:
     return Result(
         OK,
         details=(
-            f"{ipam.readable_count(size.total)} usable addresses ({', '.join(families)}) in "
+            f"{ipam.readable_count(size.total)} usable {'address' if size.total == 1 else 'addresses'} "
+            f"({', '.join(families)}) in "
             f"{_ranges_text(_addresses(facts))}",
         ),
     )
@@ -152,7 +154,10 @@ def check_addresses_in_use(facts: Facts) -> Result:
     ]
     if used:
         return Result(
-            WARN, f"{len(used)} address(es) of the planned range are already used by LoadBalancer Services", tuple(used)
+            WARN,
+            f"{plural(len(used), 'address', 'addresses')} of the planned range "
+            f"{'is' if len(used) == 1 else 'are'} already used by LoadBalancer Services",
+            tuple(used),
         )
     return Result(OK)
 

@@ -15,7 +15,8 @@ def check_linux_nodes(facts: Facts) -> Result:
         return Result(FAIL, "the cluster has no nodes: MetalLB's controller and speaker cannot run anywhere")
     linux = [n for n in nodes if is_linux(n)]
     if not linux:
-        return Result(FAIL, f"none of the {len(nodes)} nodes runs Linux: MetalLB only runs on Linux nodes")
+        what = "the only node does not run" if len(nodes) == 1 else f"none of the {len(nodes)} nodes runs"
+        return Result(FAIL, f"{what} Linux: MetalLB only runs on Linux nodes")
     other = len(nodes) - len(linux)
     extra = f"; {other} non-Linux node(s) will not run a speaker" if other else ""
     return Result(OK, details=(f"{len(linux)} Linux node(s){extra}",))
@@ -36,7 +37,7 @@ def check_excluded_nodes(facts: Facts) -> Result:
         )
     return Result(
         WARN,
-        f"{len(excluded)} of {len(nodes)} nodes are labelled {EXCLUDE_LB_LABEL}: MetalLB will not "
+        f"{len(excluded)} of {len(nodes)} nodes {'is' if len(excluded) == 1 else 'are'} labelled {EXCLUDE_LB_LABEL}: MetalLB will not "
         "announce addresses from them",
         tuple(excluded),
     )

@@ -49,7 +49,7 @@ def check_permissions(facts: Facts) -> Result:
     if missing:
         return Result(
             FAIL,
-            f"{len(missing)} of the {len(reviews)} permissions that {what} are missing",
+            f"{len(missing)} of the {len(reviews)} permissions that {what} {'is' if len(missing) == 1 else 'are'} missing",
             tuple(str(m) for m in missing),
         )
     return Result(OK, details=(f"all {len(reviews)} permissions that {what} are granted",))

@@ -14,6 +14,7 @@ from metallb_plugin.core.status.common import (
     installed,
     named,
 )
+from metallb_plugin.core.text import plural
 from metallb_plugin.core.view import View
 
 
@@ -79,7 +80,7 @@ def check_webhook_configuration(view: View) -> Result:
         return Result(
             FAIL,
             f"ValidatingWebhookConfiguration {name(config)} has no CA bundle in "
-            f"{len(empty)} of {len(hooks)} webhooks (the controller injects it when it starts)",
+            f"{len(empty)} of {plural(len(hooks), 'webhook')} (the controller injects it when it starts)",
             tuple(details),
         )
     if elsewhere:

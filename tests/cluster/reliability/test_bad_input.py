@@ -278,7 +278,7 @@ ROWS = [
     Row("bad-wait-timeout", ["status", "--timeout", "5 minutes"], 2, "argument --timeout: invalid duration"),
     Row("enable-and-disable", ["strict-arp", "--enable", "--disable"], 2,
         "argument --disable: not allowed with argument --enable"),
-    Row("dry-run-without-change", ["strict-arp", "--dry-run"], 2, "--dry-run only apply with --enable or --disable"),
+    Row("dry-run-without-change", ["strict-arp", "--dry-run"], 2, "--dry-run only applies with --enable or --disable"),
     Row("wait-without-restart", ["strict-arp", "--enable", "--wait", "--no-restart"], 2,
         "--wait waits for the restart: it cannot be combined with --no-restart"),
     Row("unknown-mode", ["install", "--mode", "ospf"], 2, "argument --mode: invalid choice: 'ospf'"),
