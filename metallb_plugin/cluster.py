@@ -272,7 +272,11 @@ class Client:
             self._log(f"{method} {path} {response.status} ({took:.0f} ms)")
         data = response.data
         if response.status >= 400:
-            raise self._status_error(method, path, response.status, data)
+            error = self._status_error(method, path, response.status, data)
+            retries = len(response.retries.history) if response.retries else 0
+            if retries and isinstance(error, errors.APIError) and not isinstance(error, errors.Unauthorized):
+                error.note = f"after {retries} retries"
+            raise error
         if not data:
             return None
         try:

@@ -66,9 +66,11 @@ class APIError(PluginError):
         self.method = method
         self.path = path
         self._text = text
+        self.note = ""  # said after the line, e.g. "after 10 retries"
 
     def __str__(self) -> str:
-        return self._text or self.describe()
+        line = self._text or self.describe()
+        return f"{line} ({self.note})" if self.note else line
 
     def describe(self) -> str:
         request = f"{self.method} {self.path} " if self.method else ""

@@ -47,7 +47,7 @@ class _Server:
 class ScriptedServer(_Server):
     """Plain HTTP. Each request takes the next step of its (method, path) script, or answers 200 with `default`.
 
-    A step is (status, headers, body-dict), "reset" (close the connection without an answer) or "stall" (never
+    A step is (status, headers, body: a dict for JSON, or bytes), "reset" (close the connection without an answer) or "stall" (never
     answer). `prefix` is a path the server lives under: other paths get 404. Every request is recorded as
     (time, method, path, headers).
     """
@@ -102,7 +102,7 @@ class _ScriptedHandler(http.server.BaseHTTPRequestHandler):
         self._answer(status, headers, body)
 
     def _answer(self, status, headers, body):
-        data = json.dumps(body).encode()
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)

@@ -21,6 +21,8 @@ from typing import Callable, List, Optional
 import pytest
 import yaml
 
+from netservers import ConnectProxy, ScriptedServer, status
+
 from .common import KUBE_PROXY_IPVS, V0161_NATIVE, kube_proxy
 
 UNPRIVILEGED = 65534  # nobody
@@ -198,6 +200,53 @@ def exec_plugin(script):
     return prepare
 
 
+def proxied_admin(proxy_url):
+    """The shared server's admin kubeconfig through a proxy (proxy-url applies to loopback servers too)."""
+    return cluster_field("proxy-url", proxy_url)
+
+
+def behind_a_proxy_with_a_password(ctx):
+    """A CONNECT proxy that wants another password than the kubeconfig's proxy-url gives."""
+    plane = ctx.shared
+    proxy = ConnectProxy({"127.0.0.1": ("127.0.0.1", plane.port)}, user="jo", password="right-one")
+    ctx.request.addfinalizer(proxy.close)
+    proxied_admin(f"http://jo:wrong-one@127.0.0.1:{proxy.port}")(ctx)
+
+
+def scripted_server(script, scheme="http"):
+    """A loopback HTTP server answering per script (tests/netservers.py), as the kubeconfig's server."""
+    def prepare(ctx):
+        server = ScriptedServer(script)
+        ctx.request.addfinalizer(server.close)
+        ctx.kubeconfig(f"{scheme}://127.0.0.1:{server.port}", {"token": "x"})
+    return prepare
+
+
+def http_to_the_https_server(ctx):
+    ctx.kubeconfig(f"http://127.0.0.1:{ctx.shared.port}", {"token": "x"})
+
+
+def tls_server_name(name):
+    def prepare(ctx):
+        plane = ctx.shared
+        ctx.kubeconfig(plane.server, {"token": open(plane.path("admin.token")).read()},
+                       ca=os.path.join(plane.pki, "ca.crt"))
+        config = json.load(open(ctx.env["KUBECONFIG"]))
+        config["clusters"][0]["cluster"]["tls-server-name"] = name
+        ctx.use(ctx.file("k.kubeconfig", json.dumps(config)))
+    return prepare
+
+
+def exec_config(**fields):
+    """A user whose exec credential plugin is configured with fields (and the login.sh of exec_plugin)."""
+    def prepare(ctx):
+        exec_plugin("echo never reached >&2\nexit 1\n")(ctx)
+        config = json.load(open(ctx.env["KUBECONFIG"]))
+        config["users"][0]["user"]["exec"].update(fields)
+        ctx.use(ctx.file("k.kubeconfig", json.dumps(config)))
+    return prepare
+
+
 def with_existing_pool(ctx):
     """A namespace on the shared server holding pool "taken" (10.20.0.0/24); the row runs as admin there."""
     ctx.fixture("metallb_crds")
@@ -298,6 +347,19 @@ ROWS = [
     Row("completion-unknown-shell", ["completion", "powershell"], 2, "invalid choice: 'powershell'"),
     Row("status-bad-service", ["status", "--service", "a/b/c"], 2, "--service a/b/c: use NAMESPACE/NAME",
         prepare=shared_as("admin")),
+    Row("namespace-a-path", ["status", "-n", "../../../api/v1/secrets"], 2,
+        "argument -n/--namespace: '../../../api/v1/secrets' is not a namespace name"),
+    Row("namespace-too-long", ["pools", "-n", "a" * 64], 2, "is not a namespace name: at most 63"),
+    Row("impersonate-line-break", ["version", "--as", "jo\r\nImpersonate-Group: system:masters"], 2,
+        "argument --as: 'jo\\r\\nImpersonate-Group: system:masters' contains a control character (\\r)"),
+    Row("impersonate-group-alone", ["status", "--as-group", "admins"], 2, "give --as USER too"),
+    Row("impersonate-extra-no-value", ["version", "--as", "jo", "--as-user-extra", "scopes"], 2,
+        "'scopes': use KEY=VALUE"),
+    Row("output-huge", ["status", "-o", "x" * 100_000], 2, "invalid choice: '" + "x" * 79 + "…'"),
+    Row("output-on-completion", ["completion", "bash", "-o", "json"], 2,
+        "completion does not print data: -o json does not apply to it"),
+    Row("addr-huge", ["pools", "create", "p", "--addresses", "1" * 100_000], 2,
+        '"' + "1" * 79 + '…": 100000 characters, too long for one'),
 
     # -- kubeconfigs
     Row("kubeconfig-missing", ["version", "--kubeconfig", "{tmp}/nowhere"], 3, "does not exist"),
@@ -350,8 +412,46 @@ ROWS = [
         prepare=foreign_client_certificate),
     Row("exec-plugin-fails", ["status"], 3, "session expired: run corp-login",
         prepare=exec_plugin("echo 'session expired: run corp-login' >&2\nexit 1\n")),
-    Row("exec-plugin-garbage", ["status"], 3, "failed to decode process output",
+    Row("exec-plugin-garbage", ["status"], 3, "printed something that is not an ExecCredential (not JSON)",
         prepare=exec_plugin("echo 'this is not JSON'\n")),
+    Row("exec-plugin-wrong-version", ["status"], 3,
+        "answered with apiVersion client.authentication.k8s.io/v1beta1, not the client.authentication.k8s.io/v1",
+        prepare=exec_plugin('echo \'{"apiVersion": "client.authentication.k8s.io/v1beta1", "kind": '
+                            '"ExecCredential", "status": {"token": "t"}}\'\n')),
+    Row("exec-plugin-missing", ["status"], 3,
+        "is not installed (no executable 'corp-login'). Install corp-login: brew install corp/login",
+        prepare=exec_config(command="corp-login", installHint="Install corp-login:\n  brew install corp/login")),
+    Row("exec-plugin-needs-a-terminal", ["status"], 3, "needs a terminal to ask for your login",
+        prepare=exec_config(interactiveMode="Always")),
+    Row("exec-plugin-old-api", ["status"], 3, "apiVersion 'client.authentication.k8s.io/v1alpha1' is not one of",
+        prepare=exec_config(apiVersion="client.authentication.k8s.io/v1alpha1")),
+
+    # -- servers, proxies and TLS that do not fit
+    Row("server-http-for-https", ["status"], 3, "speaks HTTPS: write it as https://127.0.0.1:",
+        prepare=http_to_the_https_server),
+    Row("server-https-for-http", ["version"], 3, "does not speak TLS",
+        prepare=scripted_server({}, scheme="https")),
+    Row("server-not-kubernetes", ["version"], 3, "with something that is not JSON: is this a Kubernetes API server?",
+        prepare=scripted_server({("GET", "/version"): [(200, {}, b"<html><body>It works!</body></html>")]})),
+    Row("server-busy-for-good", ["version"], 1, "GET /version failed: Too many requests (after 10 retries)",
+        prepare=scripted_server({("GET", "/version"): [status(429, "Too many requests", retry_after=1)] * 20})),
+    Row("tls-server-name-mismatch", ["status"], 3,
+        "is not valid for 'api.example.com': tls-server-name in your kubeconfig does not match it",
+        prepare=tls_server_name("api.example.com")),
+    Row("proxy-wrong-password", ["status"], 3, "refused to connect to https://127.0.0.1:",
+        prepare=behind_a_proxy_with_a_password),
+    Row("proxy-unsupported-scheme", ["status"], 3, "uses ftp://; kubectl and this plugin support http://",
+        prepare=proxied_admin("ftp://jo:hunter2@proxy.example:21")),
+    Row("proxy-invalid-port", ["status"], 3, "the proxy http://proxy.example has an invalid port",
+        prepare=proxied_admin("http://jo:hunter2@proxy.example:99999")),
+    Row("socks-proxy-down", ["status"], 3, "through the proxy socks5://127.0.0.1:1",
+        prepare=proxied_admin("socks5://jo:hunter2@127.0.0.1:1")),
+    Row("kubeconfig-too-deep", ["status"], 3, "is not a kubeconfig: nested more than 200 levels deep",
+        prepare=kubeconfig_text("clusters: " + "[" * 300 + "]" * 300 + "\n")),
+    Row("kubeconfig-json-list", ["status"], 3, "is not a kubeconfig (expected a mapping at the top)",
+        prepare=kubeconfig_text('[{"clusters": []}]')),
+    Row("context-huge", ["status", "--context", "c" * 100_000], 3, 'context "' + "c" * 79 + '…" not found',
+        prepare=shared_as("admin")),
 
     # -- 403 for each command: nobody may read nothing, reader may read but not write
     Row("403-preflight", ["preflight"], 1, "26 of the 26 permissions that install needs are missing",
