@@ -38,12 +38,13 @@ def _loader() -> Any:
     return fast or yaml.SafeLoader
 
 
-def check(text: str, max_aliases: Optional[int] = None) -> None:
-    """TooDeep / TooManyAliases (or the parser's yaml.YAMLError) without building anything."""
+def check(text: str, max_aliases: Optional[int] = None, fast: bool = True) -> None:
+    """TooDeep / TooManyAliases (or the parser's yaml.YAMLError) without building anything. fast=False: with the
+    pure-Python parser, so a syntax error reads as it will when that parser loads the text."""
     import yaml
 
     depth = aliases = 0
-    for event in yaml.parse(text, Loader=_loader()):
+    for event in yaml.parse(text, Loader=_loader() if fast else yaml.SafeLoader):
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
             if depth > MAX_DEPTH:

@@ -144,7 +144,7 @@ def _safe_load_all(text: str) -> List[Any]:
     from metallb_plugin.core import yamlsafe
 
     try:
-        yamlsafe.check(text)  # bounded depth before the recursive composer runs
+        yamlsafe.check(text, fast=False)  # bounded depth before the recursive composer runs
         return list(yaml.safe_load_all(text))
     except yamlsafe.TooDeep as exc:
         raise ConfigError(f"the configuration is {exc}") from None

@@ -108,7 +108,7 @@ def parse_yaml(text: str, what: str = "the legacy configuration") -> Any:
     from metallb_plugin.core import yamlsafe
 
     try:
-        yamlsafe.check(text)  # bounded depth before the recursive composer runs
+        yamlsafe.check(text, fast=False)  # bounded depth before the recursive composer runs
         return yaml.load(text, Loader=_loader())
     except yamlsafe.TooDeep as exc:
         raise LegacyConfigError(f"{what} is {exc}") from None
