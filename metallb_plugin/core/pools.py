@@ -18,6 +18,7 @@ from metallb_plugin.core import advertisements as adv
 from metallb_plugin.core import ipam
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core.objects import Obj
+from metallb_plugin.core.text import echo
 from metallb_plugin.defaults import MANAGED_BY, V1BETA1
 
 GROUP = "metallb.io"
@@ -159,15 +160,15 @@ def parse_node_selector(text: str) -> Dict[str, Dict[str, str]]:
         key, value = key.strip(), value.strip()
         prefix, slash, label = key.rpartition("/")
         if not sep or not key:
-            raise ValueError(f'invalid node selector "{text}": write key=value[,key=value...]')
+            raise ValueError(f'invalid node selector "{echo(text)}": write key=value[,key=value...]')
         if (
             not LABEL_NAME.match(label if slash else key)
             or len(label if slash else key) > 63
             or (slash and not DNS1123_SUBDOMAIN.match(prefix))
         ):
-            raise ValueError(f'invalid node selector "{text}": "{key}" is not a valid label key')
+            raise ValueError(f'invalid node selector "{echo(text)}": "{echo(key)}" is not a valid label key')
         if len(value) > 63 or not LABEL_VALUE.match(value):
-            raise ValueError(f'invalid node selector "{text}": "{value}" is not a valid label value')
+            raise ValueError(f'invalid node selector "{echo(text)}": "{echo(value)}" is not a valid label value')
         labels[key] = value
     return {"matchLabels": labels}
 

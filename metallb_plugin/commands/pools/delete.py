@@ -3,6 +3,7 @@
 from metallb_plugin import cluster, errors, writes
 from metallb_plugin.commands.pools.common import list_metallb, path, pool_ranges
 from metallb_plugin.core.plan import Plan, Step, Write
+from metallb_plugin.core.text import echo
 from metallb_plugin.defaults import MANAGED_BY
 from metallb_plugin.errors import ExitCode
 
@@ -23,7 +24,7 @@ def run(args, ctx):
     pool = next((p for p in pools if p["metadata"]["name"] == args.name), None)
     if pool is None:
         names = ", ".join(sorted(p["metadata"]["name"] for p in pools)) or "none"
-        raise errors.PluginError(f'no pool "{args.name}" in namespace {ns} (pools there: {names})')
+        raise errors.PluginError(f'no pool "{echo(args.name)}" in namespace {ns} (pools there: {names})')
     services = client.list(cluster.api_path("v1", "services"))
     users = ipam.usage(services, pool_ranges(pools)).pools.get(args.name, ipam.PoolUsage()).services
     if users:
