@@ -21,6 +21,7 @@ from metallb_plugin.core import preflight as core
 from metallb_plugin.core.preflight import addresses as planned
 from metallb_plugin.core.preflight import permissions
 from metallb_plugin.core.snapshot import Unreadable
+from metallb_plugin.core.text import echo
 from metallb_plugin.errors import ExitCode
 
 
@@ -61,7 +62,8 @@ def _options(args, ctx):
     unknown = sorted(set(args.skip_check) - set(core.CHECK_IDS))
     if unknown:
         raise errors.UsageError(
-            f"--skip-check {', '.join(unknown)}: no such check; the checks are {', '.join(core.CHECK_IDS)}"
+            f"--skip-check {', '.join(echo(u) for u in unknown)}: no such check; the checks are "
+            f"{', '.join(core.CHECK_IDS)}"
         )
     facts = core.Facts(namespace=args.namespace, mode=args.mode)
     if args.addresses:

@@ -28,6 +28,7 @@ from metallb_plugin.core import explain as explainer
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core import releases, status
 from metallb_plugin.core.objects import name
+from metallb_plugin.core.text import echo
 from metallb_plugin.core.view import (
     CLUSTER_SOURCES,
     METALLB_KINDS,
@@ -99,7 +100,7 @@ def _target(args, client):
     else:
         namespace, name = client.target.namespace or "default", text
     if not namespace or not name or "/" in name:
-        raise errors.UsageError(f"--service {args.service}: use NAMESPACE/NAME, like --service default/web")
+        raise errors.UsageError(f"--service {echo(args.service)}: use NAMESPACE/NAME, like --service default/web")
     return namespace, name
 
 

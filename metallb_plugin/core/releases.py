@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
+from metallb_plugin.core.text import echo
+
 URL_PATTERN = "https://raw.githubusercontent.com/metallb/metallb/{tag}/config/manifests/{file}"
 MODES = ("native", "frr", "frr-k8s")
 
@@ -259,7 +261,7 @@ def parse_version(text: str) -> Tuple[int, int, int]:
     """(major, minor, patch) of "v0.14.9" or "0.14.9"; ValueError for anything else (e.g. "main", "latest")."""
     match = _VERSION.fullmatch((text or "").strip())
     if not match:
-        raise ValueError(f"'{text}' is not a MetalLB version like v0.16.1")
+        raise ValueError(f"'{echo(str(text))}' is not a MetalLB version like v0.16.1")
     major, minor, patch = (int(part) for part in match.groups())
     return major, minor, patch
 
