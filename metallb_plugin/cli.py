@@ -12,7 +12,7 @@ import sys
 
 from metallb_plugin import __version__, defaults, errors
 from metallb_plugin.commands import duration
-from metallb_plugin.core.text import echo, printable, shorten
+from metallb_plugin.core.text import control_character, echo, printable, shorten
 from metallb_plugin.errors import ExitCode
 from metallb_plugin.output import FORMATS
 
@@ -54,7 +54,7 @@ def namespace(text):
 
 def header_value(text):
     """--as and friends travel as HTTP headers: no control characters (kubectl's HTTP library refuses them too)."""
-    bad = next((c for c in text if (ord(c) < 32 and c != "\t") or ord(c) == 127), None)
+    bad = control_character(text)
     if bad is not None:
         raise argparse.ArgumentTypeError(
             f"'{echo(text)}' contains a control character ({echo(bad)}), which an HTTP header cannot carry"

@@ -64,22 +64,28 @@ def connect(
         cfg,
         target,
         proxy=proxy,
-        impersonation=impersonation_headers(opts),
+        impersonation=impersonation_headers(opts, selection.user if selection else {}),
         timeout=opts.request_timeout,
         verbose=opts.verbose,
         log=log,
     )
 
 
-def impersonation_headers(opts: Any) -> List[Tuple[str, str]]:
-    """The Impersonate-* headers kubectl sends for --as, --as-uid, --as-group and --as-user-extra (values as
-    given, sent as UTF-8; extra keys percent-encoded as client-go does)."""
-    headers = [("Impersonate-User", opts.as_user)] if opts.as_user else []
-    if getattr(opts, "as_uid", None):
-        headers.append(("Impersonate-Uid", opts.as_uid))
-    headers += [("Impersonate-Group", group) for group in opts.as_group or []]
-    for extra in getattr(opts, "as_user_extra", None) or []:
-        key, _, value = extra.partition("=")
+def impersonation_headers(opts: Any, user: Mapping[str, Any]) -> List[Tuple[str, str]]:
+    """The Impersonate-* headers kubectl sends for --as, --as-uid, --as-group and --as-user-extra, each flag
+    replacing the kubeconfig user's as, as-uid, as-groups or as-user-extra (values as given, sent as UTF-8; extra
+    keys percent-encoded as client-go does)."""
+    name = opts.as_user or user.get("as")
+    uid = getattr(opts, "as_uid", None) or user.get("as-uid")
+    groups = opts.as_group or user.get("as-groups") or []
+    extra = [(k, v) for k, _, v in (e.partition("=") for e in getattr(opts, "as_user_extra", None) or [])] or [
+        (k, v) for k, values in (user.get("as-user-extra") or {}).items() for v in values
+    ]
+    headers = [("Impersonate-User", name)] if name else []
+    if uid:
+        headers.append(("Impersonate-Uid", uid))
+    headers += [("Impersonate-Group", group) for group in groups]
+    for key, value in extra:
         headers.append(("Impersonate-Extra-" + urllib.parse.quote(key, safe="!#$&'*+-.^_`|~"), value))
     return headers
 

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, Iterator, Optional, Tuple
 
-from metallb_plugin.core.text import echo
+from metallb_plugin.core.text import control_character, echo
 
 # Fields holding file paths, which kubectl resolves against the kubeconfig file they appear in.
 _CLUSTER_PATHS = ("certificate-authority",)
@@ -28,6 +28,8 @@ _TEXT_FIELDS = {
         "tokenFile",
         "username",
         "password",
+        "as",
+        "as-uid",
     ),
 }
 _BASE64_FIELDS = ("certificate-authority-data", "client-certificate-data", "client-key-data")
@@ -179,6 +181,8 @@ def _check_fields(kind: str, name: str, body: Dict[str, Any]) -> None:
                 raise KubeconfigError(f"{where}: {key} is not valid base64") from None
     if kind == "cluster" and not isinstance(body.get("insecure-skip-tls-verify", False), bool):
         raise KubeconfigError(f"{where}: insecure-skip-tls-verify must be true or false")
+    if kind == "user":
+        _check_impersonation(where, body)
     if kind == "user" and body.get("exec") is not None:
         exec_cfg = body["exec"]
         if not isinstance(exec_cfg, dict) or not isinstance(exec_cfg.get("command"), str):
@@ -186,6 +190,23 @@ def _check_fields(kind: str, name: str, body: Dict[str, Any]) -> None:
         args = exec_cfg.get("args") or []
         if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
             raise KubeconfigError(f"{where}: exec args must be a list of text")
+
+
+def _check_impersonation(where: str, user: Dict[str, Any]) -> None:
+    """as, as-uid, as-groups and as-user-extra: text, as kubectl requires, that an HTTP header can carry."""
+    groups = user.get("as-groups") or []
+    extra = user.get("as-user-extra") or {}
+    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+        raise KubeconfigError(f"{where}: as-groups must be a list of text")
+    if not isinstance(extra, dict) or not all(
+        isinstance(v, list) and all(isinstance(x, str) for x in v) for v in extra.values()
+    ):
+        raise KubeconfigError(f"{where}: as-user-extra must map names to lists of text")
+    values = [user.get("as") or "", user.get("as-uid") or "", *groups, *map(str, extra)]
+    values += [value for listed in extra.values() for value in listed]
+    bad = next((c for c in map(control_character, values) if c), None)
+    if bad:
+        raise KubeconfigError(f"{where}: an impersonation value contains a control character ({echo(bad)})")
 
 
 def single_context(selection: Selection) -> Dict[str, Any]:

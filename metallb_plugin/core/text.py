@@ -4,6 +4,7 @@ and counts read as English.
 printable(text)      line breaks, terminal escapes and other unprintable characters written as \\n, \\x1b, ...
 shorten(text, n)     at most n characters, the cut marked with "…"
 echo(text)           both: how any user input is quoted in a message
+control_character(t) what an HTTP header value cannot carry
 plural(n, one, many) "1 address", "3 addresses"
 """
 
@@ -25,6 +26,11 @@ def shorten(text: str, limit: int = ECHO_LIMIT) -> str:
 def echo(text: str, limit: int = ECHO_LIMIT) -> str:
     """User input as a message quotes it: printable, and cut after limit characters."""
     return shorten(printable(text), limit)
+
+
+def control_character(text: str) -> Optional[str]:
+    """The first character an HTTP header value cannot carry (Go's rule: control characters but tab), or None."""
+    return next((c for c in text if (ord(c) < 32 and c != "\t") or ord(c) == 127), None)
 
 
 def plural(count: int, one: str, many: Optional[str] = None) -> str:

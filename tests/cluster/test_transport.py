@@ -208,3 +208,17 @@ def test_impersonation_as_kubectl_sends_it(controlplane, tmp_path):
     assert (ours["username"], ours["uid"]) == ("jürgen", "42")
     assert {"開発", "ops"} <= set(ours["groups"])
     assert ours["extra"] == {"scopes": ["view", "edit"], "dept/ü": ["x"]}
+
+
+def test_impersonation_from_the_kubeconfig_as_kubectl_reads_it(controlplane, tmp_path):
+    config = json.load(open(controlplane.kubeconfig("admin")))
+    config["users"][0]["user"].update({"as": "jürgen", "as-groups": ["開発"], "as-user-extra": {"scopes": ["view"]}})
+    path = tmp_path / "impersonating.kubeconfig"
+    path.write_text(json.dumps(config))
+    review = client(str(path)).create("/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                                      {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})
+    kubectl = os.path.join(os.path.dirname(sys.executable), "kubectl")
+    theirs = json.loads(subprocess.run([kubectl, "--kubeconfig", str(path), "auth", "whoami", "-o", "json"],
+                                       capture_output=True, text=True, check=True).stdout)
+    assert review["status"]["userInfo"] == theirs["status"]["userInfo"]
+    assert review["status"]["userInfo"]["username"] == "jürgen"

@@ -1,7 +1,9 @@
 import os
+import re
 
 import pytest
 
+from metallb_plugin import cli, cluster
 from metallb_plugin.core.kubeconfig import KubeconfigError, merge, select, single_context
 
 
@@ -154,3 +156,40 @@ def test_paths_are_platform_absolute():
         [(os.path.join("rel", "config"), doc("a", clusters=[("c", {"server": "s", "certificate-authority": "ca"})]))]
     )
     assert os.path.isabs(merged["clusters"][0]["cluster"]["certificate-authority"])
+
+
+def with_user(**fields):
+    return merge(
+        [("/x/i", doc("i", [("c", {"server": "https://s"})], [("u", fields)], [("i", {"cluster": "c", "user": "u"})]))]
+    )
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"as": ["jo"]}, 'user "u" in the kubeconfig: as must be text, not list'),
+        ({"as": "jo", "as-groups": "admins"}, "as-groups must be a list of text"),
+        ({"as": "jo", "as-user-extra": {"scopes": "view"}}, "as-user-extra must map names to lists of text"),
+        ({"as": "jo\r\nX: y"}, "an impersonation value contains a control character (\\r)"),
+    ],
+)
+def test_impersonation_in_the_kubeconfig_is_checked(fields, message):
+    with pytest.raises(KubeconfigError, match=re.escape(message)):
+        select(with_user(**fields))
+
+
+def test_impersonation_flags_replace_the_kubeconfigs_field_by_field():
+    user = {"as": "jürgen", "as-groups": ["ops"], "as-user-extra": {"scopes": ["view", "edit"]}}
+    _, args = cli.parse(["version"])
+    assert cluster.impersonation_headers(args, user) == [
+        ("Impersonate-User", "jürgen"),
+        ("Impersonate-Group", "ops"),
+        ("Impersonate-Extra-scopes", "view"),
+        ("Impersonate-Extra-scopes", "edit"),
+    ]
+    _, args = cli.parse(["version", "--as", "jo", "--as-user-extra", "dept/ü=x"])
+    assert cluster.impersonation_headers(args, user) == [
+        ("Impersonate-User", "jo"),
+        ("Impersonate-Group", "ops"),
+        ("Impersonate-Extra-dept%2F%C3%BC", "x"),
+    ]
