@@ -102,7 +102,7 @@ def test_archive_holds_the_zipapp_and_the_license(release):
         names = bundle.namelist()
     assert names == sorted(names)
     for needed in ("__main__.py", "metallb_plugin/cli.py", "kubernetes/__init__.py", "yaml/__init__.py",
-                   "tabulate/__init__.py", "urllib3/__init__.py", "certifi/cacert.pem",
+                   "tabulate/__init__.py", "urllib3/__init__.py", "certifi/cacert.pem", "socks.py",
                    "kubernetes-35.0.0.dist-info/licenses/LICENSE"):
         assert needed in names
     assert not [n for n in names if n.endswith((".so", ".pyd", ".pyc", ".dylib")) or "__pycache__" in n]
@@ -181,6 +181,21 @@ def test_runs_from_the_zip_when_it_cannot_unpack(installed, krew_env, controlpla
     assert "Server Version: v1." in kubectl("metallb", "version", env=env).stdout
     env = dict(krew_env, KUBECONFIG=controlplane.kubeconfig("admin"), KUBECTL_METALLB_NO_CACHE="1")
     assert "Server Version: v1." in kubectl("metallb", "version", env=env).stdout
+
+
+def test_the_archive_reaches_the_server_through_a_socks5_proxy(installed, krew_env, controlplane, tmp_path):
+    """socks5:// proxies need PySocks, which the archive carries (pure Python)."""
+    from netservers import Socks5Proxy
+
+    config = json.load(open(controlplane.kubeconfig("admin")))
+    with Socks5Proxy({"kubernetes": ("127.0.0.1", controlplane.port)}, user="jo", password="pw") as proxy:
+        config["clusters"][0]["cluster"].update(server=f"https://kubernetes:{controlplane.port}",
+                                                **{"proxy-url": f"socks5://jo:pw@127.0.0.1:{proxy.port}"})
+        path = tmp_path / "socks.kubeconfig"
+        path.write_text(json.dumps(config))
+        text = kubectl("metallb", "version", env=dict(krew_env, KUBECONFIG=str(path))).stdout
+        assert "Server Version: v1." in text
+        assert proxy.requests == [("domain", "kubernetes")]
 
 
 def test_completion_hook_next_to_krews_symlink(installed, krew_env, controlplane):
