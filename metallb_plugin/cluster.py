@@ -1,14 +1,13 @@
 """The only module that talks to the API server.
 
-The official client is used for what it does well (kubeconfig authentication: certificates, tokens, exec and
-auth-provider plugins; see connection.py); requests go out as raw JSON over its urllib3 settings, so big lists are
-never turned into model objects and every failure can be turned into one clear line. read_snapshot() reads a
-table of Sources in parallel into one Snapshot.
+The official client is used for what it does well (kubeconfig authentication: certificates, tokens and
+auth-provider plugins; see connection.py); requests go out as raw JSON over urllib3, retried as client-go retries
+(transport.py), so big lists are never turned into model objects and every failure can be turned into one clear
+line. read_snapshot() reads a table of Sources in parallel into one Snapshot.
 """
 
 import json
 import os
-import re
 import sys
 import threading
 import time
@@ -17,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
-from metallb_plugin import errors
+from metallb_plugin import errors, transport
 from metallb_plugin.connection import Proxy, Target, client_configuration, load_selection, pool_manager, proxy_for
 from metallb_plugin.core.snapshot import Obj, Read, Snapshot, Source
 from metallb_plugin.defaults import (
@@ -115,68 +114,6 @@ def api_path(
 # --------------------------------------------------------------------------------------------- client
 
 
-MAX_RETRIES = 10  # client-go's default
-RETRY_WAIT = 1.0  # seconds before a retry the server named no time for (client-go's)
-MAX_RETRY_AFTER = 30.0  # a longer Retry-After is cut to this: a command should not hang for an hour
-GATEWAY_ERRORS = frozenset({429, 502, 503, 504})  # a GET is retried on these even without Retry-After
-
-
-def _retry_policy(on_retry: Callable[[str, str, Any, Optional[Exception], float], None]) -> Any:
-    """client-go's retry rules as a urllib3 Retry: any request the server answers with 429 or 5xx and a Retry-After
-    (it did not apply it), and a GET also on 429/502/503/504 without one and when the connection was reset; up to
-    MAX_RETRIES times, waiting Retry-After seconds (else RETRY_WAIT). Refused connections, TLS failures and read
-    timeouts are not retried. on_retry(method, url, response, error, wait) is called before each wait."""
-    import urllib3
-    from urllib3.exceptions import ReadTimeoutError
-
-    class Policy(urllib3.Retry):
-        def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
-            if has_retry_after and (status_code == 429 or status_code >= 500):
-                return True
-            return method == "GET" and status_code in GATEWAY_ERRORS
-
-        def get_retry_after(self, response: Any) -> Optional[float]:
-            try:
-                seconds = super().get_retry_after(response)
-            except urllib3.exceptions.InvalidHeader:
-                return None
-            return None if seconds is None else min(seconds, MAX_RETRY_AFTER)
-
-        def wait(self, response: Any) -> float:
-            return (self.get_retry_after(response) if response is not None else None) or RETRY_WAIT
-
-        def sleep(self, response: Any = None) -> None:
-            time.sleep(self.wait(response))
-
-        def increment(
-            self,
-            method: Optional[str] = None,
-            url: Optional[str] = None,
-            response: Any = None,
-            error: Optional[Exception] = None,
-            _pool: Any = None,
-            _stacktrace: Any = None,
-        ) -> Any:
-            if isinstance(error, ReadTimeoutError):  # the user's --request-timeout: not a reason to try again
-                raise error
-            retry = super().increment(method, url, response, error, _pool, _stacktrace)
-            on_retry(method or "", url or "", response, error, retry.wait(response))
-            return retry
-
-    return Policy(
-        total=MAX_RETRIES,
-        connect=0,
-        read=MAX_RETRIES,
-        status=MAX_RETRIES,
-        other=0,
-        redirect=0,
-        raise_on_redirect=False,
-        raise_on_status=False,
-        allowed_methods=frozenset({"GET"}),  # for read errors (a reset connection): GET only
-        respect_retry_after_header=True,
-    )
-
-
 class Client:
     def __init__(
         self,
@@ -194,14 +131,14 @@ class Client:
         self.requests = 0  # every HTTP request sent, retries included; benchmarks and tests read it
         self._count_lock = threading.Lock()  # commands may send requests from several threads
         self._cfg = cfg
-        self._proxy = proxy
         self._verbose = verbose
         self._log = log or (lambda line: print(line, file=sys.stderr))
         # kubectl sends header values as UTF-8; http.client encodes str as latin-1, so hand it the UTF-8 bytes
         # spelled as latin-1 characters
         self._impersonation = [(name, value.encode().decode("latin-1")) for name, value in impersonation]
         self._timeout = urllib3.Timeout(connect=min(timeout or CONNECT_TIMEOUT, CONNECT_TIMEOUT), read=timeout or None)
-        self._retries = _retry_policy(self._retried)
+        self._retries = transport.retry_policy(self._retried)
+        self._failures = transport.Failures(target, proxy, self._timeout.read_timeout, cfg.tls_server_name or None)
         self._discovery: Dict[str, Dict[str, Tuple[str, bool]]] = {}
         tls: Dict[str, Any] = {
             "cert_reqs": "CERT_REQUIRED" if cfg.verify_ssl else "CERT_NONE",
@@ -209,7 +146,7 @@ class Client:
             "cert_file": cfg.cert_file,
             "key_file": cfg.key_file,
         }
-        if getattr(cfg, "tls_server_name", None):
+        if cfg.tls_server_name:
             tls["server_hostname"] = cfg.tls_server_name
         if not cfg.verify_ssl:
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
@@ -237,7 +174,7 @@ class Client:
         with self._count_lock:
             self.requests += 1
         if self._verbose:
-            what = f"{response.status}" if response is not None else f"failed ({_short_error(error)})"
+            what = f"{response.status}" if response is not None else f"failed ({transport.short_error(error)})"
             self._log(f"{method} {urllib.parse.urlsplit(url).path} {what}: retrying in {wait:g}s")
 
     def request(
@@ -270,15 +207,15 @@ class Client:
                 redirect=False,
             )
         except urllib3.exceptions.MaxRetryError as exc:
-            raise self._transport_error(exc.reason or exc, retried=True) from None
+            raise self._failures.connection(exc.reason or exc, retried=True) from None
         except urllib3.exceptions.HTTPError as exc:
-            raise self._transport_error(exc) from None
+            raise self._failures.connection(exc) from None
         if self._verbose:
             took = (time.monotonic() - started) * 1000
             self._log(f"{method} {path} {response.status} ({took:.0f} ms)")
         data = response.data
         if response.status >= 400:
-            error = self._status_error(method, path, response.status, data)
+            error = self._failures.status(method, path, response.status, data)
             retries = len(response.retries.history) if response.retries else 0
             if retries and isinstance(error, errors.APIError) and not isinstance(error, errors.Unauthorized):
                 error.note = f"after {retries} retries"
@@ -292,112 +229,6 @@ class Client:
                 f"the server at {self.target.server} answered {method} {path} with "
                 "something that is not JSON: is this a Kubernetes API server?"
             ) from None
-
-    def _where(self) -> str:
-        through = f" through the proxy {self._proxy}" if self._proxy else ""
-        return f'the API server at {self.target.server} (context "{self.target.context}"){through}'
-
-    def _transport_error(self, exc: Exception, retried: bool = False) -> errors.ClusterError:
-        import urllib3.exceptions as ue
-
-        where = self._where()
-        if isinstance(exc, ue.ProxyError):
-            return self._proxy_error(exc)
-        if isinstance(exc, ue.SSLError):
-            return self._tls_error(exc, where)
-        if isinstance(exc, ue.ReadTimeoutError):
-            seconds = self._timeout.read_timeout
-            return errors.ClusterError(f"{where} did not answer within {seconds:g}s (--request-timeout)")
-        if isinstance(exc, ue.NameResolutionError):
-            return errors.ClusterError(f"cannot resolve the host of {where}: check the server address")
-        if isinstance(exc, ue.NewConnectionError):
-            if self._proxy and self._proxy.scheme == "socks5":
-                return errors.ClusterError(f"cannot reach {where}: {_short_error(exc)}")
-            reason = re.sub(r"^\[Errno -?\d+\] ", "", str(exc).split("new connection: ")[-1]).lower()
-            return errors.ClusterError(
-                f"cannot reach {where}: {reason}. Is the cluster running, and is this the right context?"
-            )
-        if isinstance(exc, ue.ConnectTimeoutError):  # after NewConnectionError, which subclasses it
-            return errors.ClusterError(f"timed out connecting to {where}")
-        if isinstance(exc, ue.ProtocolError):
-            after = f" ({MAX_RETRIES} retries)" if retried else ""
-            return errors.ClusterError(f"the connection to {where} was dropped{after}: {_short_error(exc)}")
-        return errors.ClusterError(f"cannot talk to {where}: {_short_error(exc)}")
-
-    def _tls_error(self, exc: Exception, where: str) -> errors.ClusterError:
-        reason = str(exc.args[0] if exc.args else exc)
-        if "EOF occurred in violation of protocol" in reason or "UNEXPECTED_EOF" in reason:
-            return errors.ClusterError(f"the connection to {where} was dropped during the TLS handshake")
-        if "WRONG_VERSION_NUMBER" in reason or "wrong version number" in reason:
-            return errors.ClusterError(
-                f"{where} does not speak TLS: if it is served over plain HTTP, write the server as http:// in "
-                "your kubeconfig"
-            )
-        if "Hostname mismatch" in reason or "IP address mismatch" in reason:
-            name = getattr(self._cfg, "tls_server_name", None)
-            host = name or urllib.parse.urlsplit(self.target.server).hostname
-            how = (
-                "tls-server-name in your kubeconfig does not match it"
-                if name
-                else "connect by a name the certificate holds, or set tls-server-name in your kubeconfig"
-            )
-            return errors.ClusterError(f"the certificate of {where} is not valid for {host!r}: {how}")
-        if "CERTIFICATE_VERIFY_FAILED" in reason or "certificate verify failed" in reason:
-            detail = reason.split("certificate verify failed:")[-1].split("(_ssl")[0].strip(" :")
-            return errors.ClusterError(
-                f"TLS verification of {where} failed: {detail or 'untrusted certificate'}. Check the "
-                "cluster's certificate-authority in your kubeconfig"
-            )
-        return errors.ClusterError(f"TLS handshake with {where} failed: {reason}")
-
-    def _proxy_error(self, exc: Exception) -> errors.ClusterError:
-        """The proxy's own failure; the proxy is named without its user and password."""
-        cause = getattr(exc, "original_error", None) or exc
-        text = _short_error(cause)
-        if "407" in text:
-            return errors.ClusterError(
-                f"the proxy {self._proxy} refused to connect to {self.target.server}: 407 Proxy Authentication "
-                "Required. Check the user and password in the proxy URL (kubeconfig proxy-url or HTTPS_PROXY)"
-            )
-        return errors.ClusterError(f"the proxy {self._proxy} could not connect to {self.target.server}: {text}")
-
-    def _status_error(self, method: str, path: str, status: int, data: bytes) -> errors.PluginError:
-        try:
-            body = json.loads(data)
-        except ValueError:
-            body = {}
-        message = body.get("message") if isinstance(body, dict) else None
-        reason = body.get("reason", "") if isinstance(body, dict) else ""
-        message = message or (data.decode("utf-8", "replace").strip()[:200] or f"HTTP {status}")
-        if status == 400 and "Client sent an HTTP request to an HTTPS server" in message:
-            https = "https://" + self.target.server.split("://", 1)[-1]
-            return errors.ClusterError(
-                f"the server at {self.target.server} speaks HTTPS: write it as {https} in your kubeconfig"
-            )
-        if status == 407:
-            return errors.ClusterError(
-                f"the proxy {self._proxy} refused to forward the request: 407 Proxy Authentication Required. Check "
-                "the user and password in the proxy URL (kubeconfig proxy-url or HTTP_PROXY)"
-            )
-        if status == 401:
-            return errors.Unauthorized(
-                status,
-                reason,
-                message,
-                method,
-                path,
-                text=(
-                    f'the API server at {self.target.server} rejected the credentials of user "{self.target.user}" '
-                    f'(context "{self.target.context}"): 401 Unauthorized. Log in again or fix the user in your '
-                    "kubeconfig"
-                ),
-            )
-        if status == 403 and "denied the request" in message:  # admission refused it, RBAC allowed it
-            return errors.Denied(status, reason, message, method, path)
-        cls = {403: errors.Forbidden, 404: errors.NotFound, 409: errors.Conflict, 422: errors.Invalid}.get(
-            status, errors.APIError
-        )
-        return cls(status, reason, message, method, path)
 
     # -- verbs
 
@@ -643,10 +474,3 @@ def read_snapshot(
                 for source, future in futures:
                     snapshot.objects[source.key] = future.result()
     return snapshot
-
-
-def _short_error(exc: Any) -> str:
-    """An exception's own words without urllib3's object reprs: "Connection aborted", "Remote end closed ..."."""
-    text = str(exc.args[-1] if getattr(exc, "args", None) else exc)
-    text = re.sub(r"<[^>]*>: ", "", text)
-    return re.sub(r"^\[Errno -?\d+\] ", "", text).strip() or type(exc).__name__

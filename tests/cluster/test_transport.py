@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from helpers import run_plugin
-from metallb_plugin import cli, cluster, errors
+from metallb_plugin import cli, cluster, errors, transport
 from netservers import ConnectProxy, ScriptedServer, Socks5Proxy, status
 
 TOKEN = "t0ken-that-must-not-leak"
@@ -53,7 +53,7 @@ def test_429_with_retry_after_is_retried_after_the_wait(tmp_path):
 
 
 def test_retries_stop_after_ten(tmp_path, monkeypatch):
-    monkeypatch.setattr(cluster, "RETRY_WAIT", 0.01)
+    monkeypatch.setattr(transport, "RETRY_WAIT", 0.01)
     with ScriptedServer({("GET", "/version"): [status(503, "the server is busy")] * 50}) as server:
         api = client(kubeconfig(tmp_path, server.url))
         with pytest.raises(errors.APIError) as caught:
@@ -75,7 +75,7 @@ def test_retries_stop_after_ten(tmp_path, monkeypatch):
     ("POST", "reset", False),
 ])
 def test_what_is_retried(method, step, retried, tmp_path, monkeypatch):
-    monkeypatch.setattr(cluster, "RETRY_WAIT", 0.01)
+    monkeypatch.setattr(transport, "RETRY_WAIT", 0.01)
     path = "/api/v1/namespaces/default/configmaps"
     with ScriptedServer({(method, path): [step]}, default={"kind": "ConfigMapList", "items": []}) as server:
         api = client(kubeconfig(tmp_path, server.url))
