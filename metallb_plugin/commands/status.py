@@ -18,8 +18,8 @@ kubectl metallb status [--service NAMESPACE/NAME] --simulate-drain NODE [--simul
 
 MetalLB's namespace is the one it is found in (any namespace, manifest or Helm labels), or -n when given.
 
-exit codes: 0 healthy (warnings allowed), 1 degraded (or the Service has a problem), 3 cluster unreachable,
-4 --wait timed out (the last report is printed).
+exit codes: 0 healthy (warnings allowed), 1 degraded or unknown (or the Service has a problem), 3 cluster
+unreachable, 4 --wait timed out (the last report is printed).
 """
 
 from metallb_plugin import cluster, defaults, errors, status_text
