@@ -84,9 +84,12 @@ def test_status_overview_and_one_service(env, kubectl):
     assert explained["service"] == "default/web" and explained["steps"]
 
 
-def test_uninstall(env):
-    doc = parsed("uninstall", "--yes", env=env)
+def test_uninstall(env, tmp_path):
+    backup = tmp_path / "backup.yaml"  # not the default: the current directory is the repository
+    # --keep-crds keeps the namespace too: only the namespace controller (not running here) could finalize it
+    doc = parsed("uninstall", "--yes", "--keep-crds", "--backup", str(backup), env=env)
     assert doc["namespace"] == "metallb-system" and doc["objects"]
+    assert doc["backup"] == str(backup) and backup.exists()
 
 
 def test_completion_prints_no_data_and_refuses_o(env):
