@@ -131,8 +131,10 @@ def test_list_json_shape(populated, env):
     assert web == {
         "name": "web", "addresses": ["192.168.10.0/24", "fc00:10::/64"], "autoAssign": True, "avoidBuggyIPs": True,
         "priority": None, "namespaces": [],
-        "size": 254 + 2 ** 64, "used": 3, "free": 254 + 2 ** 64 - 3,
-        "ipv4": {"size": 254, "used": 2, "free": 252}, "ipv6": {"size": 2 ** 64, "used": 1, "free": 2 ** 64 - 1},
+        # 2^53 and above: decimal strings, which jq and JavaScript keep exactly
+        "size": str(254 + 2 ** 64), "used": 3, "free": str(254 + 2 ** 64 - 3),
+        "ipv4": {"size": 254, "used": 2, "free": 252},
+        "ipv6": {"size": str(2 ** 64), "used": 1, "free": str(2 ** 64 - 1)},
         "usedFrom": "services", "advertised": ["L2"], "advertisements": ["L2Advertisement/web-l2"],
         "services": [f"{apps}/blog", f"{apps}/shop", f"{apps}/shop-udp"]}
     edge = by_name["edge"]
