@@ -113,8 +113,8 @@ def _change(ctx, client, args, facts):
     plan = kube_proxy.plan(ctx, client, args, facts, new_text, diff, state)
     if args.dry_run:
         writes.carry_out(ctx, client, args, plan)  # the server checks both writes and the permissions they need
-        result = report.result(
-            info, value, changed=False, dry_run=True, diff=diff, message="dry run: nothing was changed"
+        result = report.result(  # changed: what applying it would do
+            info, value, changed=True, dry_run=True, diff=diff, message="dry run: nothing was changed"
         )
         ctx.emit({**result, "objects": [s.document() for s in plan.steps]}, args.output, report.result_text)
         return ExitCode.OK
