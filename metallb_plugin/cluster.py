@@ -154,10 +154,11 @@ class Client:
 
     # -- transport
 
-    def _headers(self, content_type: Optional[str]) -> Any:
+    def _headers(self, content_type: Optional[str], text: bool = False) -> Any:
         import urllib3
 
-        headers = urllib3.HTTPHeaderDict({"Accept": "application/json", "User-Agent": USER_AGENT})
+        accept = "text/plain, */*" if text else "application/json"
+        headers = urllib3.HTTPHeaderDict({"Accept": accept, "User-Agent": USER_AGENT})
         if content_type:
             headers["Content-Type"] = content_type
         token = self._cfg.get_api_key_with_prefix("authorization")
@@ -184,9 +185,13 @@ class Client:
         query: Optional[Mapping[str, Any]] = None,
         body: Any = None,
         content_type: str = "application/json",
+        text: bool = False,
     ) -> Any:
         """Send one request (retried as client-go retries); the decoded JSON answer (None for an empty one), or a
-        PluginError."""
+        PluginError.
+
+        text=True: the answer is plain text (a container log), returned as str (undecodable bytes replaced).
+        """
         import urllib3
 
         url = self._cfg.host + path
@@ -201,7 +206,7 @@ class Client:
                 method,
                 url,
                 body=payload,
-                headers=self._headers(content_type if payload is not None else None),
+                headers=self._headers(content_type if payload is not None else None, text),
                 timeout=self._timeout,
                 retries=self._retries,
                 redirect=False,
@@ -220,6 +225,8 @@ class Client:
             if retries and isinstance(error, errors.APIError) and not isinstance(error, errors.Unauthorized):
                 error.note = f"after {retries} retries"
             raise error
+        if text:
+            return data.decode("utf-8", "replace")
         if not data:
             return None
         try:
@@ -304,6 +311,30 @@ class Client:
 
     def server_version(self) -> Any:
         return self.get("/version")
+
+    def pod_log(
+        self,
+        namespace: str,
+        name: str,
+        container: str,
+        previous: bool = False,
+        tail_lines: Optional[int] = None,
+        limit_bytes: Optional[int] = None,
+    ) -> str:
+        """A container's log as `kubectl logs` prints it (the API server asks the Pod's kubelet for it).
+
+        previous: the log of the container's last terminated instance; tail_lines / limit_bytes: only the last
+        lines / at most that many bytes (the server applies the tail first). An APIError carries the server's
+        reason when the log cannot be read (no permission, no previous instance, kubelet unreachable).
+        """
+        query = {
+            "container": container,
+            "previous": "true" if previous else None,
+            "tailLines": tail_lines,
+            "limitBytes": limit_bytes,
+        }
+        text: str = self.request("GET", api_path("v1", "pods", namespace, name, "log"), query, text=True)
+        return text
 
     def can_i(
         self,

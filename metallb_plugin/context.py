@@ -47,6 +47,15 @@ class Cluster(Protocol):
     def apply(self, path: str, obj: Obj, force: bool = False, dry_run: bool = False) -> Any: ...
     def delete(self, path: str, dry_run: bool = False, propagation: str = "Background") -> Any: ...
     def server_version(self) -> Any: ...
+    def pod_log(
+        self,
+        namespace: str,
+        name: str,
+        container: str,
+        previous: bool = False,
+        tail_lines: Optional[int] = None,
+        limit_bytes: Optional[int] = None,
+    ) -> str: ...
     def can_i(
         self,
         verb: str,

@@ -10,6 +10,8 @@ by their REST path, with the API server's rules that the commands depend on: res
 404 and 409, dry runs, field and label selectors by name and equality, server-side apply as a merge. It is not
 an API server (the cluster tests use the real one); it lets every branch of a command run in a unit test.
 `fail(method, path_prefix, error)` makes the next matching request fail; a dry run's method is "PUT (dry run)" etc.
+Container logs are `logs[(namespace, pod, container, previous)]`: the text, or an exception to raise (a missing
+entry: the server's 400 for a container that is not there).
 """
 
 import copy
@@ -122,6 +124,7 @@ class FakeCluster:
         self.store = {}
         self.version = version or {"major": "1", "minor": "33", "gitVersion": "v1.33.1"}
         self.allowed = allowed  # access reviews: True, or a function (verb, resource, group, namespace) -> bool
+        self.logs = {}  # (namespace, pod, container, previous) -> log text, or an exception to raise
         self._failures = []
         self._rv = 0
         for obj in objects:
@@ -299,6 +302,20 @@ class FakeCluster:
     def server_version(self):
         self._call("GET", "/version")
         return dict(self.version)
+
+    def pod_log(self, namespace, name, container, previous=False, tail_lines=None, limit_bytes=None):
+        path = api_path("v1", "pods", namespace, name, "log")
+        self._call("GET", path)
+        found = self.logs.get((namespace, name, container, previous))
+        if isinstance(found, Exception):
+            raise found
+        if found is None:
+            what = "previous terminated container" if previous else "container"
+            message = f'{what} "{container}" in pod "{name}" not found'
+            raise errors.APIError(400, "BadRequest", message, "GET", path)
+        lines = found.splitlines(keepends=True)
+        text = "".join(lines[-tail_lines:] if tail_lines else lines)
+        return text[:limit_bytes] if limit_bytes else text
 
     def can_i(self, verb, resource, group="", namespace=None, name=None, subresource=None):
         self._call("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")
