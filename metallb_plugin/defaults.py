@@ -15,6 +15,7 @@ INVENTORY = "kubectl-metallb-install"  # ConfigMap in MetalLB's namespace: what 
 METALLB_GROUP = "metallb.io"
 V1BETA1 = "metallb.io/v1beta1"
 V1BETA2 = "metallb.io/v1beta2"  # BGPPeer since v0.13.0
+FRRK8S = "frrk8s.metallb.io/v1beta1"  # frr-k8s' BGPSessionState, FRRNodeState, FRRConfiguration
 DOCS = "https://metallb.io"
 
 # the plugin's own home (the GitHub repository .krew.yaml names; a test keeps the two equal)

@@ -9,7 +9,8 @@ Kinds (Facts.objects keys, read from CLUSTER_SOURCES, then NAMESPACE_SOURCES): d
 namespaces), pods, events, configmaps (MetalLB namespace), services, serviceEvents, endpointslices, nodes,
 namespaces, servicecidrs, validatingwebhookconfigurations, secrets ([{"name", "type", "keys"}], MetalLB namespace),
 and the metallb.io kinds by plural (all namespaces): ipaddresspools, l2advertisements, bgpadvertisements,
-bgppeers, bfdprofiles, communities, configurationstates, servicel2statuses, servicebgpstatuses.
+bgppeers, bfdprofiles, communities, configurationstates, servicel2statuses, servicebgpstatuses;
+frr-k8s' bgpsessionstates (all namespaces) and frrnodestates.
 """
 
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from metallb_plugin.core import installation as inst
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core.objects import key, meta, name
 from metallb_plugin.core.snapshot import ALL, CLUSTER, METALLB, Obj, Snapshot, Source
-from metallb_plugin.defaults import V1BETA1, V1BETA2
+from metallb_plugin.defaults import FRRK8S, V1BETA1, V1BETA2
 
 METALLB_KINDS = (
     "ipaddresspools",
@@ -54,32 +55,47 @@ def secret_keys(items: List[Obj]) -> List[Obj]:
 
 # What status reads: first the whole cluster (to find the installation), then MetalLB's namespace.
 CLUSTER_SOURCES = (
-    Source("deployments", "apps/v1", "deployments", ALL, "Deployments", narrow=True),
-    Source("daemonsets", "apps/v1", "daemonsets", ALL, "DaemonSets", narrow=True),
-    Source("services", "v1", "services", ALL, "Services", fields=projections.SERVICE),
-    Source("nodes", "v1", "nodes", CLUSTER, "nodes", fields=projections.NODE),
-    Source("namespaces", "v1", "namespaces", CLUSTER, "namespaces"),
-    Source("servicecidrs", "networking.k8s.io/v1", "servicecidrs", CLUSTER, "ServiceCIDRs", optional=True),
-    Source(
-        "validatingwebhookconfigurations",
-        "admissionregistration.k8s.io/v1",
-        "validatingwebhookconfigurations",
-        CLUSTER,
-        "ValidatingWebhookConfigurations",
-    ),
-    Source("serviceEvents", "v1", "events", ALL, "Service events", field_selector="{service_events}"),
-) + tuple(
-    Source(
-        kind,
-        V1BETA2 if kind == "bgppeers" else V1BETA1,
-        kind,
-        ALL,
-        f"{kind}.metallb.io",
-        optional=True,
-        fallback=V1BETA1 if kind == "bgppeers" else None,  # older CRDs serve BGPPeer in v1beta1 only
-        narrow=True,
+    (
+        Source("deployments", "apps/v1", "deployments", ALL, "Deployments", narrow=True),
+        Source("daemonsets", "apps/v1", "daemonsets", ALL, "DaemonSets", narrow=True),
+        Source("services", "v1", "services", ALL, "Services", fields=projections.SERVICE),
+        Source("nodes", "v1", "nodes", CLUSTER, "nodes", fields=projections.NODE),
+        Source("namespaces", "v1", "namespaces", CLUSTER, "namespaces"),
+        Source("servicecidrs", "networking.k8s.io/v1", "servicecidrs", CLUSTER, "ServiceCIDRs", optional=True),
+        Source(
+            "validatingwebhookconfigurations",
+            "admissionregistration.k8s.io/v1",
+            "validatingwebhookconfigurations",
+            CLUSTER,
+            "ValidatingWebhookConfigurations",
+        ),
+        Source("serviceEvents", "v1", "events", ALL, "Service events", field_selector="{service_events}"),
     )
-    for kind in METALLB_KINDS
+    + tuple(
+        Source(
+            kind,
+            V1BETA2 if kind == "bgppeers" else V1BETA1,
+            kind,
+            ALL,
+            f"{kind}.metallb.io",
+            optional=True,
+            fallback=V1BETA1 if kind == "bgppeers" else None,  # older CRDs serve BGPPeer in v1beta1 only
+            narrow=True,
+        )
+        for kind in METALLB_KINDS
+    )
+    + (
+        Source(
+            "bgpsessionstates",
+            FRRK8S,
+            "bgpsessionstates",
+            ALL,
+            "bgpsessionstates.frrk8s.metallb.io",
+            optional=True,
+            narrow=True,
+        ),
+        Source("frrnodestates", FRRK8S, "frrnodestates", CLUSTER, "frrnodestates.frrk8s.metallb.io", optional=True),
+    )
 )
 NAMESPACE_SOURCES = (
     Source("pods", "v1", "pods", METALLB, "Pods"),
@@ -145,6 +161,7 @@ class View:
     def __init__(self, facts: Facts) -> None:
         self.facts = facts
         self.states: List[Any] = []  # service_status.ServiceState of every LoadBalancer Service, set by evaluate
+        self.bgp: Any = None  # bgp.Summary, set by evaluate
         self.ns = facts.namespace
         self.install = facts.installation
         self.version = _version_tuple(self.install.version) if self.install else None

@@ -259,4 +259,4 @@ def test_one_list_per_kind_whatever_the_number_of_services(ready, apps):
     before = count()
     for i in range(25):
         ready.service(apps, f"many-{i}")
-    assert count() == before == 22  # 17 lists (9 of them metallb.io kinds), then 5 in MetalLB's namespace
+    assert count() == before == 24  # 19 lists (9 metallb.io kinds, 2 frr-k8s kinds), then 5 in MetalLB's namespace

@@ -40,6 +40,9 @@ CORE_KINDS = {
     "L2Advertisement": ("metallb.io/v1beta1", "l2advertisements", True),
     "BGPAdvertisement": ("metallb.io/v1beta1", "bgpadvertisements", True),
     "BGPPeer": ("metallb.io/v1beta2", "bgppeers", True),
+    "ServiceBGPStatus": ("metallb.io/v1beta1", "servicebgpstatuses", True),
+    "BGPSessionState": ("frrk8s.metallb.io/v1beta1", "bgpsessionstates", True),
+    "FRRNodeState": ("frrk8s.metallb.io/v1beta1", "frrnodestates", False),
 }
 
 

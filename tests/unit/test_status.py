@@ -345,6 +345,7 @@ def test_healthy_manifest_install():
         "components",
         "configuration",
         "services",
+        "bgp",
         "checks",
         "problems",
     }

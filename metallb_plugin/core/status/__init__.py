@@ -12,6 +12,7 @@ One module per category, each registering its checks (core/checks.py), in displa
     webhook        webhook.endpoints, webhook.configuration, webhook.certificate, secrets.memberlist
     configuration  config.pools, config.advertisements, config.announced-pools, config.bgp, config.state
     services       services.pending, services.announced, services.foreign, services.annotations
+    bgp            bgp.sessions, bgp.frr, bgp.services
     metrics        prometheus.monitors, prometheus.selected, prometheus.access, prometheus.targets (only for a
                    Prometheus variant)
 Checks that cannot apply (no installation, no metallb.io API, no frr-k8s) are left out rather than skipped.
@@ -19,6 +20,7 @@ Checks that cannot apply (no installation, no metallb.io API, no frr-k8s) are le
 
 # imported for their registrations, in display order
 from metallb_plugin.core.status import (  # noqa: F401
+    bgp,
     components,
     configuration,
     installation,

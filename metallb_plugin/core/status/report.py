@@ -5,7 +5,8 @@ Document:
      "components": {"controller": {...} | null, "speaker": {...} | null, "frrK8s": {...} | null},
      "configuration": {"ipAddressPools", "l2Advertisements", "bgpAdvertisements", "bgpPeers",
                        "unannouncedPools": [...], "ignoredObjects": [...], "configurationStates": [...]},
-     "services": [ServiceState.to_dict()], "checks": checks.to_document(outcomes),
+     "services": [ServiceState.to_dict()], "bgp": bgp.Summary.to_dict() | null (no BGP configured),
+     "checks": checks.to_document(outcomes),
      "drain": {"nodes": [...], "services": [announcing.Moved.to_dict()]}   (only with --simulate-drain)
      "problems": [{"id", "category", "categoryId", "severity", "message", "details", "hint"}]}
 """
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional
 
 from metallb_plugin.core import advertisements as adv
-from metallb_plugin.core import announcing, checks, workloads
+from metallb_plugin.core import announcing, bgp, checks, workloads
 from metallb_plugin.core import service_status as svc
 from metallb_plugin.core.checks import FAIL, SKIP, WARN, Outcome, to_document
 from metallb_plugin.core.objects import Obj, key, meta, name
@@ -22,7 +23,7 @@ from metallb_plugin.core.status.common import _plural
 from metallb_plugin.core.status.configuration import ignored_objects
 from metallb_plugin.core.view import Facts, View
 
-CATEGORY_IDS = ("installation", "components", "webhook", "configuration", "services", "metrics")
+CATEGORY_IDS = ("installation", "components", "webhook", "configuration", "services", "bgp", "metrics")
 
 
 @dataclass
@@ -47,6 +48,24 @@ class Report:
     @property
     def problems(self) -> List[Outcome]:
         return [o for o in self.outcomes if o.result.status in (FAIL, WARN)]
+
+    @property
+    def bgp_outcomes(self) -> List[Outcome]:
+        return [o for o in self.outcomes if o.check.category == "bgp"]
+
+    @property
+    def bgp_healthy(self) -> bool:
+        return all(o.result.status != FAIL for o in self.bgp_outcomes)
+
+    def bgp_document(self) -> Dict[str, Any]:
+        """status --bgp: the BGP summary and the BGP checks (shape of bgp.Summary.to_dict() plus these keys)."""
+        summary = self.view.bgp
+        return {
+            "namespace": self.view.ns,
+            "configured": bool(summary and summary.configured),
+            **(summary.to_dict() if summary else {}),
+            "checks": to_document(self.bgp_outcomes),
+        }
 
     @property
     def verdict(self) -> str:
@@ -102,6 +121,7 @@ class Report:
                 ],
             },
             "services": [s.to_dict() for s in self.services],
+            "bgp": view.bgp.to_dict() if view.bgp and view.bgp.configured else None,
             "checks": to_document(self.outcomes),
             "problems": [
                 {
@@ -143,6 +163,7 @@ def evaluate(facts: Facts, skip: Iterable[str] = (), drained: Iterable[str] = ()
     --simulate-drain takes away (the report then says who would announce each Service)."""
     view = View(facts)
     view.states = [svc.classify(view, s) for s in view.lb_services] if facts.readable("services") else []
+    view.bgp = bgp.summarize(view)
     outcomes = checks.evaluate(facts, CATEGORY_IDS, skip, subject=view)
     gone = sorted(set(drained))
     moves = announcing.drain(view, view.states, {key(s): s for s in view.lb_services}, gone) if gone else []
