@@ -35,3 +35,4 @@ CRD_TIMEOUT = 60.0  # install: CRDs Established, at least this long
 # reading
 LIST_PAGE_SIZE = 500  # objects per LIST page, as kubectl
 READ_WORKERS = 8  # parallel LISTs of a snapshot
+BGP_LOG_LINES = 5000  # status --bgp: the last lines of each speaker's log searched for session events

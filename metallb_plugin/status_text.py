@@ -1,11 +1,11 @@
-"""status as text: the overview (installation headline, check list, LoadBalancer Services table) and the step by
-step explanation of one Service."""
+"""status as text: the overview (installation headline, check list, LoadBalancer Services table, BGP sessions),
+the BGP view (--bgp) and the step by step explanation of one Service."""
 
 import dataclasses
 
-from metallb_plugin import output
+from metallb_plugin import defaults, output
 from metallb_plugin.core import explain as explainer
-from metallb_plugin.core import status
+from metallb_plugin.core import selectors, status
 from metallb_plugin.core.checks import FAIL
 
 _INFO = "-"
@@ -56,6 +56,9 @@ def overview_text(report, style):
     else:
         lines.append("none")
     lines.append("")
+    summary = report.view.bgp
+    if summary and summary.sessions:
+        lines += _block("BGP sessions", _session_rows(summary), SESSION_HEADERS)
     if report.drained:
         lines += _drain_lines(report, style)
     colour = style.green if report.healthy else style.red
@@ -87,6 +90,53 @@ def _drain_lines(report, style):
         verb = "Service would lose its" if len(lost) == 1 else "Services would lose their"
         lines.append(style.red(f"{len(lost)} {verb} announcement"))
     return lines + [""]
+
+
+SESSION_HEADERS = ["node", "peer", "bgppeer", "state", "bfd", "source", "detail"]
+
+
+def _session_rows(summary):
+    return [
+        [s.node, s.peer + (f" (vrf {s.vrf})" if s.vrf else ""), ",".join(s.peers) or "-", s.state, s.bfd or "-",
+         s.source or "-", s.detail or "-"]
+        for s in summary.sessions
+    ]  # fmt: skip
+
+
+def _block(title, rows, headers):
+    return [title, "-" * len(title), output.table(rows, headers) if rows else "none", ""]
+
+
+def bgp_text(report, style):
+    """status --bgp: peers, sessions per node, FRR per node, Services advertised over BGP, the BGP checks."""
+    summary, ns = report.view.bgp, report.view.ns
+    if not summary or not summary.configured:
+        return f"No BGP: no BGPPeer in {ns}, no BGP session reported, no Service advertised over BGP.\n"
+    if summary.backend == "frr-k8s":
+        source = "sessions from frr-k8s' BGPSessionState"
+    elif summary.logs_read:
+        source = f"sessions from the last {defaults.BGP_LOG_LINES} lines of each speaker's log"
+    else:
+        source = "MetalLB publishes no session state with this backend"
+    peers = [
+        [p.name, p.address, str(p.my_asn or "-"), str(p.peer_asn or "-"), p.vrf or "-", p.bfd_profile or "-",
+         " or ".join(selectors.describe(s) for s in p.node_selectors) or "all"]
+        for p in summary.peers
+    ]  # fmt: skip
+    lines = [f"BGP in {ns}: {summary.backend or 'unknown'} backend; {source}", ""]
+    lines += _block("BGP peers", peers, ["name", "address", "my asn", "peer asn", "vrf", "bfd profile", "nodes"])
+    lines += _block("Sessions", _session_rows(summary), SESSION_HEADERS)
+    if summary.node_states:
+        rows = [[n.node, n.conversion or "-", n.reload or "-"] for n in summary.node_states]
+        lines += _block("FRR on the nodes (FRRNodeState)", rows, ["node", "conversion", "reload"])
+    rows = [[a.service, a.node, ",".join(a.peers) or "-"] for a in summary.advertised]
+    lines += _block("Services advertised over BGP (ServiceBGPStatus)", rows, ["service", "node", "bgppeers"])
+    outcomes = [_shown(o) for o in report.bgp_outcomes]
+    lines += output.render_checks(outcomes, style).rstrip("\n").split("\n")[:-1]
+    failed = sum(1 for o in outcomes if o.result.status == FAIL)
+    verdict = f"MetalLB's BGP: {failed} problem{'' if failed == 1 else 's'}" if failed else "MetalLB's BGP is healthy"
+    lines.append((style.red if failed else style.green)(verdict))
+    return "\n".join(lines) + "\n"
 
 
 def explain_text(explanation, style):

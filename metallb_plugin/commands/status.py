@@ -6,6 +6,12 @@ kubectl metallb status [--wait [--timeout 5m]] [-o table|json|yaml]
     configuration (pools, advertisements, peers, ConfigurationState), and every LoadBalancer Service: its address
     and pool and the node announcing it, or why it is pending. Ends with a verdict.
 
+kubectl metallb status --bgp
+    BGP only: the BGPPeers, the session of each peer on each node (BGP and BFD state from frr-k8s'
+    BGPSessionState; with the native or FRR backend, which publish none, from the last lines of each speaker's
+    log), FRR's configuration results per node (FRRNodeState) and the Services advertised over BGP
+    (ServiceBGPStatus). Exit code 1 when a session of a BGPPeer is down.
+
 kubectl metallb status --service NAMESPACE/NAME
     One Service, step by step: type and class, what it requests, which pools could serve it, its events, its
     endpoints, externalTrafficPolicy, the advertisements covering its pool, the nodes that may announce it in
@@ -18,16 +24,17 @@ kubectl metallb status [--service NAMESPACE/NAME] --simulate-drain NODE [--simul
 
 MetalLB's namespace is the one it is found in (any namespace, manifest or Helm labels), or -n when given.
 
-exit codes: 0 healthy (warnings allowed), 1 degraded or unknown (or the Service has a problem), 3 cluster
-unreachable, 4 --wait timed out (the last report is printed).
+exit codes: 0 healthy (warnings allowed), 1 degraded or unknown (or the Service has a problem, or with --bgp: a BGP
+check failed), 3 cluster unreachable, 4 --wait timed out (the last report is printed).
 """
 
-from metallb_plugin import cluster, defaults, errors, status_text
+from metallb_plugin import cluster, defaults, errors, podlogs, status_text
 from metallb_plugin.commands import add_timeout
+from metallb_plugin.core import bgp, releases, status, workloads
 from metallb_plugin.core import explain as explainer
 from metallb_plugin.core import objects as k8s
-from metallb_plugin.core import releases, status
 from metallb_plugin.core.objects import name
+from metallb_plugin.core.snapshot import Unreadable
 from metallb_plugin.core.text import echo
 from metallb_plugin.core.view import (
     CLUSTER_SOURCES,
@@ -44,6 +51,9 @@ MAX_SELECTOR_NAMES = 100  # beyond this, EndpointSlices are listed whole instead
 
 
 def add_arguments(parser):
+    parser.add_argument(
+        "--bgp", action="store_true", help="BGP only: peers, sessions per node, FRR per node, Services over BGP"
+    )
     parser.add_argument(
         "--service",
         metavar="NAMESPACE/NAME",
@@ -90,6 +100,30 @@ def gather(client, args, target=None):
     return facts
 
 
+def read_speaker_logs(client, facts):
+    """The session lines of each speaker's log, for backends that publish no session state (status --bgp)."""
+    install = facts.installation
+    if not install or install.backend == "frr-k8s" or not facts.listed("bgppeers"):
+        return
+    if not facts.readable("pods"):
+        facts.objects[bgp.SPEAKER_LOGS] = Unreadable(facts.reason("pods"))
+        return
+    speaker = next(
+        (d for d in facts.listed("daemonsets") if k8s.key(d) == f"{install.namespace}/{install.speaker}"), None
+    )
+    pods = workloads.pods_of(speaker, facts.listed("pods")) if speaker else []
+    container = "speaker"
+    targets = [podlogs.Target(k8s.namespace(p), name(p), container) for p in pods if k8s.spec(p).get("nodeName")]
+    logs = podlogs.read(client, targets, tail_lines=defaults.BGP_LOG_LINES)
+    nodes = {name(p): k8s.spec(p)["nodeName"] for p in pods}
+    facts.objects[bgp.SPEAKER_LOGS] = [
+        {"node": nodes[log.target.pod], "pod": log.target.pod, "events": bgp.parse_speaker_log(log.text)}
+        if log.text is not None
+        else {"node": nodes[log.target.pod], "pod": log.target.pod, "error": log.reason}
+        for log in logs
+    ]
+
+
 # --------------------------------------------------------------------------------------------- run
 
 
@@ -128,7 +162,11 @@ def _overview(ctx, client, args, shown):
     facts.now = ctx.now()
     _warn_once(ctx, facts, shown)
     _check_drained(args, facts)
+    if args.bgp:
+        read_speaker_logs(client, facts)
     report = status.evaluate(facts, drained=args.simulate_drain)
+    if args.bgp:
+        return report, report.bgp_healthy, report.bgp_document()
     return report, report.healthy, report.to_document()
 
 
@@ -155,6 +193,8 @@ def _service(ctx, client, args, target, shown):
 
 
 def run(args, ctx):
+    if args.bgp and args.service:
+        raise errors.UsageError("--bgp and --service show different views: use one of them")
     client = ctx.connect(args)
     style = ctx.style(args.no_color)
     shown = set()
@@ -165,8 +205,9 @@ def run(args, ctx):
         what = f"Service {target[0]}/{target[1]} to be served"
     else:
         evaluate = lambda: _overview(ctx, client, args, shown)
-        text = lambda result: status_text.overview_text(result, style)
-        what = "MetalLB to become healthy"
+        render = status_text.bgp_text if args.bgp else status_text.overview_text
+        text = lambda result: render(result, style)
+        what = "MetalLB's BGP sessions to be established" if args.bgp else "MetalLB to become healthy"
     result, good, doc = evaluate()
     if args.wait and not good:
         result, good, doc = _wait(ctx, evaluate, args, result, good, doc, what)

@@ -3,11 +3,13 @@ frr-k8s (BGPSessionState, FRRNodeState) and MetalLB (BGPPeer, ServiceBGPStatus) 
 
 import json
 
+from metallb_plugin import errors
 from metallb_plugin.core import bgp, status
 from metallb_plugin.core.checks import FAIL, OK, SKIP, WARN
 from metallb_plugin.core.snapshot import Unreadable
 from metallb_plugin.core.view import locate
-from unit.test_status import NS, bgp_adv, daemonset, healthy, l2_status, result
+from unit.inprocess import FakeCluster, run_cli
+from unit.test_status import NS, bgp_adv, daemonset, deployment, healthy, l2_status, node, pod, result
 
 ROUTER = "198.51.100.2"
 
@@ -292,3 +294,83 @@ def test_l2_only_status_is_unchanged_by_service_bgp_statuses_of_other_services()
     facts.objects["servicel2statuses"] = [l2_status("web", "n1")]
     assert result(report_of(facts), "services.announced").status == OK
 
+
+# --------------------------------------------------------------------------------------------- status --bgp
+
+
+def bgp_objects(backend="native"):
+    env = {"METALLB_BGP_TYPE": "frr-k8s"} if backend == "frr-k8s" else None
+    return [
+        deployment(),
+        daemonset(env=env),
+        pod("speaker-a", "n1"),
+        pod("speaker-b", "n2"),
+        node("n1"),
+        node("n2"),
+        peer(),
+        {**bgp_adv(), "apiVersion": "metallb.io/v1beta1"},
+    ]
+
+
+def test_status_bgp_native_reads_each_speakers_log():
+    fake = FakeCluster(bgp_objects())
+    fake.logs[(NS, "speaker-a", "speaker", False)] = speaker_log(
+        ("2026-11-30T12:00:01Z", "BGP session established", {})
+    )
+    fake.logs[(NS, "speaker-b", "speaker", False)] = speaker_log(
+        ("2026-11-30T12:00:02Z", "failed to connect to peer", {"error": "dial tcp 198.51.100.2:179: i/o timeout"})
+    )
+    result = run_cli("status", "--bgp", cluster=fake)
+    assert result.code == 1, result.stderr
+    out = result.stdout
+    assert out.startswith("BGP in metallb-system: native backend; sessions from the last 5000 lines of each speaker's")
+    assert "tor     198.51.100.2  64512     64500       -      -              all" in out
+    assert "n1      198.51.100.2  tor        Established  -      speaker log  2026-11-30T12:00:01Z: BGP session" in out
+    assert "n2      198.51.100.2  tor        Connect      -      speaker log  2026-11-30T12:00:02Z: dial tcp" in out
+    assert "× BGP sessions are established\n    1 of 2 BGP sessions down (from speaker log)" in out
+    assert out.endswith("MetalLB's BGP: 1 problem\n")
+    logs = [p for m, p in fake.calls if p.endswith("/log")]
+    assert logs == [f"/api/v1/namespaces/{NS}/pods/speaker-a/log", f"/api/v1/namespaces/{NS}/pods/speaker-b/log"]
+    doc = json.loads(run_cli("status", "--bgp", "-o", "json", cluster=fake).stdout)
+    assert doc["configured"] and doc["sessionSource"] == "speaker log"
+    assert [(s["node"], s["state"]) for s in doc["sessions"]] == [("n1", "Established"), ("n2", "Connect")]
+    assert doc["checks"]["success"] is False
+
+
+def test_status_bgp_without_log_permission_lists_what_it_could_not_read():
+    fake = FakeCluster(bgp_objects())
+    for name in ("speaker-a", "speaker-b"):
+        path = f"/api/v1/namespaces/{NS}/pods/{name}/log"
+        fake.logs[(NS, name, "speaker", False)] = errors.Forbidden(
+            403, "Forbidden", f'pods "{name}" is forbidden: User "reader" cannot get resource "pods/log"', "GET", path
+        )
+    result = run_cli("status", "--bgp", cluster=fake)
+    assert result.code == 0, result.stdout
+    assert "- BGP sessions are established\n    session state unknown: the speaker's log on this node could not" in (
+        result.stdout
+    )
+    assert (
+        "could not read: speaker-a on n1: no permission to read Pod logs in metallb-system (pods/log)" in result.stdout
+    )
+
+
+def test_status_bgp_frr_k8s_reads_no_log_and_overview_shows_the_sessions():
+    fake = FakeCluster(bgp_objects("frr-k8s") + [session_state("n1"), session_state("n2", bgp_status="OpenSent")])
+    result = run_cli("status", "--bgp", cluster=fake)
+    assert result.code == 1
+    assert "sessions from frr-k8s' BGPSessionState" in result.stdout
+    assert "n2      198.51.100.2  tor        OpenSent     N/A    BGPSessionState  -" in result.stdout
+    assert not [p for _, p in fake.calls if p.endswith("/log")]
+    overview = run_cli("status", cluster=fake)
+    assert "BGP sessions\n------------\nNODE" in overview.stdout and overview.code == 1
+
+
+def test_status_bgp_without_bgp_and_with_service():
+    fake = FakeCluster([deployment(), daemonset(), node("n1")])
+    result = run_cli("status", "--bgp", cluster=fake)
+    assert (result.code, result.stdout) == (
+        0,
+        "No BGP: no BGPPeer in metallb-system, no BGP session reported, no Service advertised over BGP.\n",
+    )
+    both = run_cli("status", "--bgp", "--service", "a/b", cluster=fake)
+    assert both.code == 2 and "--bgp and --service show different views" in both.stderr

@@ -1,0 +1,64 @@
+"""Container logs, read in parallel through the API server (which asks each Pod's kubelet), with the reason when
+one cannot be read: status --bgp (the speakers' session lines) and report (every MetalLB container) use it."""
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Sequence
+
+from metallb_plugin import errors
+from metallb_plugin.context import Cluster
+from metallb_plugin.defaults import READ_WORKERS
+
+
+@dataclass(frozen=True)
+class Target:
+    namespace: str
+    pod: str
+    container: str
+    previous: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.pod} {self.container}{' (previous)' if self.previous else ''}"
+
+
+@dataclass(frozen=True)
+class Log:
+    target: Target
+    text: Optional[str]  # None: could not be read
+    reason: str = ""  # why it could not be read
+
+
+def why(exc: errors.APIError, target: Target) -> str:
+    """The reason a log could not be read, in the server's words where it has them."""
+    if isinstance(exc, errors.Forbidden):
+        return f"no permission to read Pod logs in {target.namespace} (pods/log): {exc.message}"
+    return exc.message
+
+
+def read(
+    client: Cluster,
+    targets: Sequence[Target],
+    tail_lines: Optional[int] = None,
+    limit_bytes: Optional[int] = None,
+    progress: Optional[Callable[[int, Target], None]] = None,
+) -> List[Log]:
+    """The logs of these containers, in order. Failing to reach or authenticate to the cluster is raised."""
+
+    def one(target: Target) -> Log:
+        try:
+            text = client.pod_log(target.namespace, target.pod, target.container, target.previous,
+                                  tail_lines, limit_bytes)  # fmt: skip
+        except (errors.Unauthorized, errors.ClusterError):
+            raise
+        except errors.APIError as exc:
+            return Log(target, None, why(exc, target))
+        return Log(target, text)
+
+    found: Dict[int, Log] = {}
+    with ThreadPoolExecutor(max_workers=max(1, min(READ_WORKERS, len(targets)))) as pool:
+        futures = [pool.submit(one, t) for t in targets]
+        for index, future in enumerate(futures):
+            found[index] = future.result()
+            if progress:
+                progress(index + 1, targets[index])
+    return [found[i] for i in range(len(targets))]
