@@ -27,6 +27,7 @@ COMMANDS = {
     "status": "show whether MetalLB is healthy and doing its job; explain one Service",
     "analyze": "check MetalLB's configuration as a whole, live or from files (stable codes)",
     "pools": "list, create and delete address pools; migrate a legacy ConfigMap",
+    "report": "write a support bundle (.tar.gz) for a bug report, credentials redacted",
     "version": "show the plugin's and the cluster's versions",
     "completion": "print a shell completion script (bash, zsh, fish, or kubectl's plugin hook)",
 }
