@@ -38,6 +38,7 @@ LOG_EVENTS = {  # native speaker: msg -> the session state it means
     "BGP session down": "Down",
     "failed to connect to peer": "Connect",
     "peer sent notification, closing session": "Down",
+    "peer deconfigured, closing BGP session": "Idle",  # the BGPPeer was removed or no longer selects the node
 }
 
 
@@ -244,7 +245,9 @@ def summarize(view: Any) -> Summary:
             if not match.peers:
                 sessions.append(match)
             match.peers.append(peer.name)
-    sessions += [s for s in reported if not s.peers]
+    # a session frr-k8s reports that no BGPPeer asks for belongs to another FRRConfiguration; one only a speaker's
+    # log mentions is a peer MetalLB had before its configuration changed
+    sessions += [s for s in reported if not s.peers and s.source == FROM_STATE]
     sessions.sort(key=lambda s: (s.node, s.vrf, s.peer))
     node_states = sorted(
         (

@@ -253,6 +253,7 @@ def test_native_speaker_log_parsing_keeps_the_latest_event_per_peer():
 def test_native_mode_with_speaker_logs():
     up = bgp.parse_speaker_log(speaker_log(("2026-11-30T12:00:01Z", "BGP session established", {})))
     down = bgp.parse_speaker_log(speaker_log(("2026-11-30T12:00:02Z", "failed to connect to peer", {"error": "EOF"})))
+    up["198.51.100.99"] = bgp.LogEvent("Idle", "2026-11-30T11:00:00Z", "peer deconfigured, closing BGP session")
     facts = bgp_cluster(backend="native")
     facts.objects[bgp.SPEAKER_LOGS] = [
         {"node": "n1", "pod": "speaker-a", "events": up},
@@ -262,6 +263,7 @@ def test_native_mode_with_speaker_logs():
     sessions = result(report, "bgp.sessions")
     assert sessions.status == FAIL and sessions.message == "1 of 2 BGP sessions down (from speaker log)"
     assert sessions.details == (f"n2 -> {ROUTER} (tor): Connect (2026-11-30T12:00:02Z: EOF)",)
+    assert [s.peer for s in report.view.bgp.sessions] == [ROUTER, ROUTER]  # not the peer configured before
     facts.objects[bgp.SPEAKER_LOGS] = [
         {"node": "n1", "pod": "speaker-a", "events": up},
         {"node": "n2", "pod": "speaker-b", "error": "no permission to read logs"},
