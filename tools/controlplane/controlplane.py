@@ -99,8 +99,8 @@ class ControlPlane:
     def start_store(self, timeout):
         """PKI (once), ports, etcd: everything the API server needs before it starts."""
         os.makedirs(self.pki, exist_ok=True)
-        if not os.path.exists(os.path.join(self.pki, "ca.crt")):
-            self._make_pki()
+        if not all(os.path.exists(os.path.join(self.pki, f"{name}.crt")) for name in ("ca", *self._certs())):
+            self._make_pki()  # once, or again for a directory made before a certificate was added
         self.etcd_port, peer_port, self.port = _free_ports(3)
         self._save_state()
         self.start_etcd(peer_port)

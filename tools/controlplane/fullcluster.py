@@ -16,7 +16,9 @@ different directories run side by side; interface names are local to each namesp
 No namespace has a default route, so no packet can leave them. A forwarder makes the API server, which listens
 only inside PREFIX-cp, reachable at 127.0.0.1:PORT here: kubectl, the plugin and tests run unchanged.
 DIR receives, besides what tier A writes: controller-manager.kubeconfig, scheduler.kubeconfig, kwok.yaml, a log
-per component, pods/ (per MetalLB Pod: its projected volumes, kubeconfig and container logs).
+per component, pods/ (per MetalLB Pod: its projected volumes, kubeconfig and container logs). kubeletserver.py
+serves those logs to the API server at each node's address, port 10250, as a kubelet does (`kubectl logs`,
+`--previous`); the API server reaches kubelets at their InternalIP, never by host name.
 """
 
 import json
@@ -26,6 +28,7 @@ import subprocess
 import sys
 import time
 
+import kubeletserver
 import netns
 from controlplane import BIN, HERE, ControlPlane, _pid, _stop
 from kubeapi import Api, ApiError
@@ -40,7 +43,8 @@ NOT_METALLB = "    - key: '.metadata.labels.app'\n      operator: 'NotIn'\n     
 
 
 class FullCluster(ControlPlane):
-    components = ("forwarder", "etcd", "apiserver", "controller-manager", "scheduler", "kwok", "kubelet")
+    components = ("forwarder", "etcd", "apiserver", "controller-manager", "scheduler", "kwok", "kubelet",
+                  "kubelet-server")
 
     def __init__(self, workdir, nodes=2, owner_pid=None):
         super().__init__(workdir)
@@ -81,6 +85,7 @@ class FullCluster(ControlPlane):
         self._until(lambda: api.get("/api/v1/namespaces/default/serviceaccounts/default", missing_ok=True),
                     timeout, "the default ServiceAccount (controller-manager.log)")
         ControlPlane._spawn(self, "kubelet", [sys.executable, os.path.join(HERE, "kubelet.py"), self.dir])
+        ControlPlane._spawn(self, "kubelet-server", [sys.executable, os.path.join(HERE, "kubeletserver.py"), self.dir])
         return self
 
     def down(self):
@@ -162,7 +167,7 @@ class FullCluster(ControlPlane):
                    "--endpoint-reconciler-type=none": "--endpoint-reconciler-type=lease"}
         # the ServiceAccount admission plugin stays on: the controller-manager creates the accounts here
         return [changed.get(flag, flag) for flag in super()._apiserver_flags()
-                if flag != "--disable-admission-plugins=ServiceAccount"]
+                if flag != "--disable-admission-plugins=ServiceAccount"] + kubeletserver.apiserver_flags(self.pki)
 
     def _certs(self):
         certs = super()._certs()
@@ -170,6 +175,7 @@ class FullCluster(ControlPlane):
         certs["apiserver"] = (subject, usage, f"{san},IP:{APISERVER_IP}")
         certs["controller-manager"] = ("/CN=system:kube-controller-manager", "clientAuth", None)
         certs["scheduler"] = ("/CN=system:kube-scheduler", "clientAuth", None)
+        certs.update(kubeletserver.certs(node["ip"] for node in self.nodes.values()))
         return certs
 
     def _start_controllers(self):

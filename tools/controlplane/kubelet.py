@@ -19,7 +19,9 @@ speaker) to this program, which does for them what a kubelet does:
   when it fails; a failing liveness probe restarts the container; an exit means restartCount+1 and
   CrashLoopBackOff until the kubelet's back-off (10 s, doubling up to 5 min) restarts it; events Started,
   Killing, Unhealthy, BackOff, Failed and FailedMount, as a kubelet writes them;
-- stops the process when its Pod is deleted (SIGTERM, the grace period, SIGKILL), then removes the Pod.
+- stops the process when its Pod is deleted (SIGTERM, the grace period, SIGKILL), then removes the Pod;
+- writes each container's output to pods/NS_POD_UID/CONTAINER.log, the last terminated instance's to
+  CONTAINER.previous.log (what kubeletserver.py serves for `kubectl logs` and `--previous`).
 Every process leads its own process group; SIGTERM or SIGINT stop them all. When the process that owns the
 cluster (a test session) is gone, the whole cluster is stopped.
 """
@@ -226,6 +228,9 @@ class PodRuntime:
         self.kubelet.event(self, "Normal", "Started", f"Started container {c.name}", c)
 
     def _exited(self, c, code):
+        log = os.path.join(self.dir, f"{c.name}.log")  # the terminated instance's log is now the previous one
+        if os.path.exists(log):
+            os.replace(log, os.path.join(self.dir, f"{c.name}.previous.log"))
         exit_code = code if code >= 0 else 128 - code
         c.last_terminated = {"exitCode": exit_code, "reason": "Completed" if exit_code == 0 else "Error",
                              "startedAt": c.started_at[1], "finishedAt": now_rfc3339()}
