@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 
+import frr
 import kubeletserver
 import netns
 from controlplane import BIN, HERE, ControlPlane, _pid, _stop
@@ -93,6 +94,7 @@ class FullCluster(ControlPlane):
         for name in reversed(self.components):
             if _pid(self.path(f"{name}.pid")) != os.getpid():  # the kubelet stand-in may be the one stopping it all
                 _stop(self.path(f"{name}.pid"))
+        frr.stop(self.dir)  # the BGP router, when a test started one (frr.py)
         self._delete_network()
 
     def api(self):
