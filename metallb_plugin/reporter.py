@@ -97,7 +97,7 @@ def _yaml(doc: Any) -> str:
     import yaml
 
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    return str(yaml.dump(doc, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=True))
+    return str(yaml.dump_all([doc], Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=True))
 
 
 def collect(ctx: Context, client: Any, args: Any, archive: Archive, progress: Any) -> Manifest:

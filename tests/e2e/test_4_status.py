@@ -82,7 +82,8 @@ def test_healthy_install_with_an_assigned_service(apps, admin, kubectl):
     assert doc["components"]["controller"] == {"name": "controller", "desired": 1, "ready": 1, "updated": 1,
                                                "available": 1}
     assert set(doc) == {"namespace", "installation", "verdict", "summary", "components", "configuration",
-                        "services", "checks", "problems"}
+                        "services", "bgp", "checks", "problems"}
+    assert doc["bgp"] is None  # no BGPPeer: no BGP section
     result = status(admin, "-o", "yaml")
     assert result.returncode == 0 and yaml.safe_load(result.stdout)["verdict"] == "healthy"
 
