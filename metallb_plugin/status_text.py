@@ -57,7 +57,7 @@ def overview_text(report, style):
         lines.append("none")
     lines.append("")
     summary = report.view.bgp
-    if summary and summary.sessions:
+    if summary and any(s.source for s in summary.sessions):  # native mode: only status --bgp knows them
         lines += _block("BGP sessions", _session_rows(summary), SESSION_HEADERS)
     if report.drained:
         lines += _drain_lines(report, style)
