@@ -33,14 +33,16 @@ import kubeletserver
 import netns
 from controlplane import BIN, HERE, ControlPlane, _pid, _stop
 from kubeapi import Api, ApiError
+from kubelet import APPS
 
 APISERVER_IP = "198.51.100.1"
 CLIENT_IP = "198.51.100.2"
 KWOK_POD_CIDR = "203.0.113.0/25"  # the kubelet stand-in hands out the upper half
 KWOK_STAGES = ("node/fast/node-initialize.yaml", "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
                "pod/fast/pod-ready.yaml", "pod/fast/pod-complete.yaml", "pod/fast/pod-delete.yaml")
-# kwok's pod stages skip MetalLB's Pods: the kubelet stand-in runs them and owns their status
-NOT_METALLB = "    - key: '.metadata.labels.app'\n      operator: 'NotIn'\n      values:\n      - 'metallb'\n"
+# kwok's pod stages skip MetalLB's and frr-k8s' Pods: the kubelet stand-in runs them and owns their status
+NOT_METALLB = ("    - key: '.metadata.labels.app'\n      operator: 'NotIn'\n      values:\n"
+               + "".join(f"      - '{app}'\n" for app in APPS))
 
 
 class FullCluster(ControlPlane):

@@ -2,13 +2,15 @@
 
     kubelet.py DIR
 
-kwok plays the kubelet for every other Pod; it leaves Pods labelled app=metallb (MetalLB's controller and
-speaker) to this program, which does for them what a kubelet does:
-- runs the real binary of the Pod's image (quay.io/metallb/speaker:v0.16.1 -> bin/metallb/v0.16.1/speaker) with
-  the Pod's args and env ($(VAR), fieldRef, secretKeyRef, configMapKeyRef, envFrom), inside its node's network
-  namespace (hostNetwork) or a network namespace of the Pod's own, as a CNI plugin makes it (an address from
-  203.0.113.128/25, reachable from the control plane's namespace, where the API server calls webhooks); an
-  image without a binary is an image that cannot be pulled (ErrImagePull);
+kwok plays the kubelet for every other Pod; it leaves MetalLB's Pods (label app=metallb: controller and speaker)
+and frr-k8s' (app=frr-k8s, app=frr-k8s-webhook-server) to this program, which does for them what a kubelet does:
+- runs the real programs of the Pod's image (images.py) with the Pod's args and env ($(VAR), fieldRef,
+  secretKeyRef, configMapKeyRef, envFrom), inside its node's network namespace (hostNetwork) or a network
+  namespace of the Pod's own, as a CNI plugin makes it (an address from 203.0.113.128/25, reachable from the
+  control plane's namespace, where the API server calls webhooks): MetalLB's binary for its image tag
+  (quay.io/metallb/speaker:v0.16.1 -> bin/metallb/v0.16.1/speaker), or, for frr-k8s' and FRR's images, the
+  container's command in a root of its own (rootfs.py); init containers first, one at a time, each to success;
+  an image this machine has nothing for cannot be pulled (ErrImagePull);
 - projects the volumes the Pod mounts (Secrets, ConfigMaps, service account tokens) into the Pod's directory and
   keeps them in sync, switching each atomically as a kubelet does. The process gets its own /tmp and /run (so
   /var/run/secrets/kubernetes.io/serviceaccount is its service account's, and MetalLB talks to the API server as
@@ -19,7 +21,8 @@ speaker) to this program, which does for them what a kubelet does:
   when it fails; a failing liveness probe restarts the container; an exit means restartCount+1 and
   CrashLoopBackOff until the kubelet's back-off (10 s, doubling up to 5 min) restarts it; events Started,
   Killing, Unhealthy, BackOff, Failed and FailedMount, as a kubelet writes them;
-- stops the process when its Pod is deleted (SIGTERM, the grace period, SIGKILL), then removes the Pod;
+- stops the process when its Pod is deleted (SIGTERM, the grace period, SIGKILL), and whatever it started that
+  left its process group (FRR's daemons) with it, then removes the Pod;
 - writes each container's output to pods/NS_POD_UID/CONTAINER.log, the last terminated instance's to
   CONTAINER.previous.log (what kubeletserver.py serves for `kubectl logs` and `--previous`).
 Every process leads its own process group; SIGTERM or SIGINT stop them all. When the process that owns the
@@ -34,58 +37,23 @@ import subprocess
 import sys
 import time
 
+import images
 import netns
 import podspec
+from containers import BACKOFF_FIRST, BACKOFF_MAX, BACKOFF_RESET, Container, Probe, signal_group, stop_group
 from kubeapi import Api, ApiError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SELECTOR = "app=metallb"
+APPS = ("metallb", "frr-k8s", "frr-k8s-webhook-server")  # MetalLB's Pods and frr-k8s' (label app)
+SELECTOR = f"app in ({','.join(APPS)})"
 POD_ADDRESSES = ipaddress.ip_network("203.0.113.128/25")  # kwok hands out 203.0.113.0/25
 LAN = "198.51.100.0/24"  # what a Pod's own namespace reaches (the API server is there)
-BACKOFF_FIRST, BACKOFF_MAX, BACKOFF_RESET = 10, 300, 600
 SYNC_VOLUMES_EVERY = 2.0
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def now_rfc3339():
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-class Probe:
-    """Counters of one readiness or liveness probe."""
-
-    def __init__(self, spec):
-        self.spec = spec
-        self.successes = self.failures = 0
-        self.next_at = 0.0
-
-
-class Container:
-    def __init__(self, spec):
-        self.spec = spec
-        self.name = spec["name"]
-        self.process = None
-        self.restarts = 0
-        self.ready = False
-        self.started_at = None  # (monotonic, RFC 3339) of the running process
-        self.waiting = ("ContainerCreating", "")
-        self.last_terminated = None
-        self.backoff = BACKOFF_FIRST
-        self.restart_at = 0.0
-        self.readiness = Probe(spec.get("readinessProbe"))
-        self.liveness = Probe(spec.get("livenessProbe"))
-
-    def status(self, image):
-        out = {"name": self.name, "image": image, "imageID": "", "ready": self.ready,
-               "restartCount": self.restarts, "started": self.process is not None}
-        if self.process is not None:
-            out["state"] = {"running": {"startedAt": self.started_at[1]}}
-            out["containerID"] = f"standin://{self.process.pid}"
-        else:
-            reason, message = self.waiting
-            out["state"] = {"waiting": {"reason": reason, **({"message": message} if message else {})}}
-        out["lastState"] = {"terminated": self.last_terminated} if self.last_terminated else {}
-        return out
 
 
 class PodRuntime:
@@ -111,6 +79,7 @@ class PodRuntime:
             os.makedirs(self.rootfs + private, exist_ok=True)
         self.pod = pod
         self.containers = [Container(c) for c in pod["spec"]["containers"]]
+        self.init_containers = [Container(c) for c in pod["spec"].get("initContainers", [])]
         self.started = now_rfc3339()
         self.transitions = {}
         self.last_status = None
@@ -157,8 +126,8 @@ class PodRuntime:
         return True
 
     def _mounts(self, volume):
-        return sorted({m["mountPath"] for c in self.pod["spec"]["containers"] for m in c.get("volumeMounts", [])
-                       if m["name"] == volume})
+        return sorted({m["mountPath"] for c in self.containers + self.init_containers
+                       for m in c.spec.get("volumeMounts", []) if m["name"] == volume})
 
     # -- containers
 
@@ -170,8 +139,13 @@ class PodRuntime:
             self.mounted = self.sync_volumes()
             if not self.mounted:
                 return
-        for container in self.containers:
+        pending = [c for c in self.init_containers if not c.completed]
+        for container in pending[:1] or self.containers:  # init containers one at a time, to success, first
             self._step_container(container)
+
+    @property
+    def initialized(self):
+        return all(c.completed for c in self.init_containers)
 
     def _step_container(self, c):
         now = time.monotonic()
@@ -189,10 +163,9 @@ class PodRuntime:
 
     def _start(self, c):
         image = c.spec["image"]
-        binary = self.kubelet.binary(image)
-        if binary is None:
-            c.waiting = ("ErrImagePull", f"no binary for image {image} in {self.kubelet.bin}/metallb/ "
-                                         f"(build it with tools/controlplane/metallb/build.sh)")
+        found = images.resolve(self.kubelet.bin, image)
+        if found is None:
+            c.waiting = ("ErrImagePull", f"nothing on this machine for image {image} ({images.BUILD_HINT})")
             self.kubelet.event(self, "Warning", "Failed", f"Failed to pull image \"{image}\": {c.waiting[1]}", c)
             c.restart_at = time.monotonic() + BACKOFF_FIRST
             return
@@ -203,31 +176,48 @@ class PodRuntime:
             c.waiting = ("CreateContainerConfigError", str(exc))
             self.kubelet.event(self, "Warning", "Failed", f"Error: {exc}", c)
             return
-        mounts = [m["mountPath"] for m in c.spec.get("volumeMounts", [])]
-        env = {k: podspec.rewrite_paths(v, mounts) for k, v in env.items()}
-        args = [podspec.rewrite_paths(podspec.expand(a, env), mounts)
-                for a in c.spec.get("command", [])[1:] + c.spec.get("args", [])]
+        if found.kind == images.ROOTFS:  # programs at fixed paths: a root of their own, volumes at their paths
+            command = [podspec.expand(a, env) for a in c.spec.get("command", []) + c.spec.get("args", [])]
+            argv, cwd = images.rootfs_argv(self.dir, c.name, found, self._volumes(c), command), "/"
+        else:
+            mounts = [m["mountPath"] for m in c.spec.get("volumeMounts", [])]
+            env = {k: podspec.rewrite_paths(v, mounts) for k, v in env.items()}
+            args = [podspec.rewrite_paths(podspec.expand(a, env), mounts)
+                    for a in c.spec.get("command", [])[1:] + c.spec.get("args", [])]
+            # `ip netns exec` gives the process a mount namespace of its own, where the Pod's /run and /tmp are
+            # bound over the machine's (in this order: the Pod's directory may itself be under /tmp). It starts in
+            # the binary's directory, which it keeps even when /tmp hides that directory's path.
+            mounts_script = " && ".join(f'mount --bind "$0{p}" {p}' for p in podspec.PRIVATE)
+            argv = ["sh", "-c", mounts_script + ' && exec "$@"', self.rootfs, "./" + os.path.basename(found.path),
+                    *args]
+            cwd = os.path.dirname(found.path)
         hostname = self.node if self.pod["spec"].get("hostNetwork") else self.name
         # the `kubernetes` Service's ClusterIP leads nowhere without kube-proxy: name the API server's own address
         full_env = {"PATH": PATH, "HOSTNAME": hostname, "KUBERNETES_SERVICE_HOST": self.kubelet.apiserver[0],
                     "KUBERNETES_SERVICE_PORT": str(self.kubelet.apiserver[1]),
-                    "KUBERNETES_SERVICE_PORT_HTTPS": str(self.kubelet.apiserver[1]), **env}
-        # `ip netns exec` gives the process a mount namespace of its own, where the Pod's /run and /tmp are bound
-        # over the machine's (in this order: the Pod's directory may itself be under /tmp). It starts in the
-        # binary's directory, which it keeps even when /tmp hides that directory's path.
-        mounts_script = " && ".join(f'mount --bind "$0{p}" {p}' for p in podspec.PRIVATE)
-        argv = netns.exec_argv(self.netns, ["sh", "-c", mounts_script + ' && exec "$@"', self.rootfs,
-                                            "./" + os.path.basename(binary), *args])
+                    "KUBERNETES_SERVICE_PORT_HTTPS": str(self.kubelet.apiserver[1]), **env,
+                    **c.new_instance(self.uid)}
         with open(os.path.join(self.dir, f"{c.name}.log"), "ab") as log:
-            c.process = subprocess.Popen(argv, env=full_env, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True,
-                                         cwd=os.path.dirname(binary))
+            c.process = subprocess.Popen(netns.exec_argv(self.netns, argv), env=full_env, stdout=log,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                                         cwd=cwd)
         c.started_at = (time.monotonic(), now_rfc3339())
         c.ready = "readinessProbe" not in c.spec  # without a probe, running is ready
         c.readiness, c.liveness = Probe(c.spec.get("readinessProbe")), Probe(c.spec.get("livenessProbe"))
         self.kubelet.event(self, "Normal", "Started", f"Started container {c.name}", c)
 
+    def _volumes(self, c):
+        """(where it is here, mount path, read-only) of the Pod's /run and /tmp and of each volume c mounts."""
+        return [(self.rootfs + p, p, False) for p in podspec.PRIVATE] + [
+            (self.rootfs + podspec.in_pod(m["mountPath"]), m["mountPath"], m.get("readOnly", False))
+            for m in c.spec.get("volumeMounts", [])]
+
     def _exited(self, c, code):
+        c.reap()
+        if code == 0 and c in self.init_containers:
+            c.process, c.completed = None, {"exitCode": 0, "reason": "Completed", "startedAt": c.started_at[1],
+                                            "finishedAt": now_rfc3339()}
+            return
         log = os.path.join(self.dir, f"{c.name}.log")  # the terminated instance's log is now the previous one
         if os.path.exists(log):
             os.replace(log, os.path.join(self.dir, f"{c.name}.previous.log"))
@@ -291,29 +281,32 @@ class PodRuntime:
                                 {"gracePeriodSeconds": 0, "preconditions": {"uid": self.uid}})
 
     def kill(self):
-        for c in self.containers:
+        for c in self.containers + self.init_containers:
             if c.process is not None:
                 stop_group(c.process, grace=0)
                 c.process = None
+            c.reap()
         if self.own_netns:
             netns.delete(self.netns)
 
     # -- status
 
     def status(self):
-        started_any = any(c.process is not None or c.restarts for c in self.containers)
+        started_any = self.initialized and any(c.process is not None or c.restarts for c in self.containers)
         ready = all(c.ready for c in self.containers)
         unready = [c.name for c in self.containers if not c.ready]
         conditions = [
             self._condition("PodReadyToStartContainers", self.mounted),
-            self._condition("Initialized", True),
+            self._condition("Initialized", self.initialized),
             self._condition("ContainersReady", ready, "ContainersNotReady", unready),
             self._condition("Ready", ready, "ContainersNotReady", unready),
         ]
         return {"phase": "Running" if started_any else "Pending", "conditions": conditions,
                 "hostIP": self.host_ip, "hostIPs": [{"ip": self.host_ip}],
                 "podIP": self.pod_ip, "podIPs": [{"ip": self.pod_ip}], "startTime": self.started,
-                "containerStatuses": [c.status(c.spec["image"]) for c in self.containers]}
+                "containerStatuses": [c.status(c.spec["image"]) for c in self.containers],
+                **({"initContainerStatuses": [c.status(c.spec["image"]) for c in self.init_containers]}
+                   if self.init_containers else {})}
 
     def _condition(self, kind, value, reason=None, unready=()):
         status = "True" if value else "False"
@@ -331,23 +324,6 @@ class PodRuntime:
             self.kubelet.api.patch(f"/api/v1/namespaces/{self.namespace}/pods/{self.name}/status",
                                    {"metadata": {"uid": self.uid}, "status": status}, kind="strategic")
             self.last_status = status
-
-
-def signal_group(pid, sig):
-    try:
-        os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def stop_group(process, grace):
-    """SIGTERM the process group, wait up to grace seconds, then SIGKILL; reap the process."""
-    signal_group(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=max(grace, 0.1))
-    except subprocess.TimeoutExpired:
-        signal_group(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 class Kubelet:
@@ -369,12 +345,6 @@ class Kubelet:
         self.events = {}
         self.tick_objects = {}
         self.stopping = False
-
-    def binary(self, image):
-        """bin/metallb/<tag>/<controller|speaker> for a MetalLB image reference, or None."""
-        name, _, tag = image.split("@")[0].rpartition(":")
-        path = os.path.join(self.bin, "metallb", tag, name.rsplit("/", 1)[-1])
-        return path if "/" not in tag and os.access(path, os.X_OK) else None
 
     def allocate_ip(self):
         used = {p.pod_ip for p in self.pods.values()}
