@@ -24,6 +24,7 @@ APPS = "e2e-bgp"
 ROUTER, ROUTER_ASN, METALLB_ASN = "198.51.100.2", 64500, 64512
 POOL = "192.0.2.16/28"  # routed, never on the LAN: only BGP makes it reachable
 NODES = {"node-a": "198.51.100.11", "node-b": "198.51.100.12"}
+FROM_POOL = {"metallb.io/address-pool": "bgp"}  # not from another module's pool that happens to exist
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +87,7 @@ def healthy(admin):
 
 def test_sessions_established_and_the_address_routed_to_the_nodes(router, bgp, web, kubectl, admin):
     bgp(advertisement={"communities": ["64512:100", "65535:65281"]})
-    web(APPS, "web", replicas=2)
+    web(APPS, "web", replicas=2, annotations=FROM_POOL)
     ip = service_ip(kubectl, APPS, "web")
     until(lambda: established(router) == sorted(NODES.values()), timeout=60, what="both sessions Established")
     paths = until(lambda: len(router.route(f"{ip}/32")) == 2 and router.route(f"{ip}/32"), timeout=30,
@@ -109,7 +110,7 @@ def test_sessions_established_and_the_address_routed_to_the_nodes(router, bgp, w
 def test_local_preference_arrives_over_ibgp(router, bgp, web, kubectl):
     router.start(ROUTER_ASN, {ip: {"remote-as": "internal"} for ip in NODES.values()})
     bgp(peer={"myASN": ROUTER_ASN}, advertisement={"localPref": 250, "communities": ["64500:7"]})
-    web(APPS, "ibgp")
+    web(APPS, "ibgp", annotations=FROM_POOL)
     ip = service_ip(kubectl, APPS, "ibgp")
     paths = until(lambda: router.route(f"{ip}/32"), timeout=60, what=f"a path to {ip}/32 over iBGP")
     assert {p["peer"]["type"] for p in paths} == {"internal"}

@@ -98,7 +98,7 @@ def test_frr_k8s_runs_for_real(router, kubectl):
 
 
 def test_sessions_established_are_bgp_session_states(router, kubectl, admin, web):
-    web(APPS, "web", replicas=2)
+    web(APPS, "web", replicas=2, annotations={"metallb.io/address-pool": "frrk8s"})
     ip = service_ip(kubectl, APPS, "web")
     until(lambda: sorted(p for p, s in router.peers().items() if s["state"] == "Established") == sorted(NODES.values()),
           timeout=90, what="both nodes' FRR Established with the router")  # fmt: skip
