@@ -125,8 +125,11 @@ def test_a_session_down_fails_status():
 def test_bfd_down_fails_even_with_bgp_established():
     states = [session_state("n1", bfd="up"), session_state("n2", bfd="down")]
     sessions = result(report_of(bgp_cluster(peers=[peer(bfdProfile="fast")], states=states)), "bgp.sessions")
-    assert sessions.status == FAIL
+    assert sessions.status == FAIL and sessions.message == "BFD down on 1 of 2 BGP sessions (from BGPSessionState)"
     assert sessions.details == (f"n2 -> {ROUTER} (tor): Established, BFD down",)
+    states = [session_state("n1", bgp_status="Active", bfd="down"), session_state("n2", bfd="down")]
+    sessions = result(report_of(bgp_cluster(peers=[peer(bfdProfile="fast")], states=states)), "bgp.sessions")
+    assert sessions.message == "1 of 2 BGP sessions down, BFD down on 1 (from BGPSessionState)"
 
 
 def test_no_state_for_a_session_is_a_warning():

@@ -60,7 +60,14 @@ def check_sessions(view: View) -> Result:
     lines += tuple(f"could not read the speaker log: {p}" for p in summary.log_problems)
     source = f"from {known[0].source}" if known else ""
     if down:
-        return Result(FAIL, f"{len(down)} of {_plural(len(mine), 'BGP session')} down ({source})", lines)
+        bfd_only = [s for s in down if s.up]  # BGP established, BFD down: no fast failover for that path
+        parts = []
+        if len(down) > len(bfd_only):
+            parts.append(f"{len(down) - len(bfd_only)} of {_plural(len(mine), 'BGP session')} down")
+        if bfd_only:
+            total = "" if parts else f" of {_plural(len(mine), 'BGP session')}"
+            parts.append(f"BFD down on {len(bfd_only)}{total}")
+        return Result(FAIL, f"{', '.join(parts)} ({source})", lines)
     if unknown or foreign_down:
         parts = []
         if unknown:
