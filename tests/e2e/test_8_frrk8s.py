@@ -9,6 +9,7 @@ The module switches the cluster to FRR-K8s mode with the plugin and back to nati
 
 import json
 import os
+import re
 import sys
 import tarfile
 
@@ -125,6 +126,42 @@ def test_a_password_only_the_router_has_shows_as_sessions_down(router, kubectl, 
     kubectl("patch", "-n", NS, "bgppeer/tor", "--type=merge", "-p", json.dumps({"spec": {"password": PASSWORD}}))
     until(lambda: sessions(kubectl) == {(node, ROUTER): "Established" for node in NODES}, timeout=POLL,
           what="the sessions with the shared password")  # fmt: skip
+
+
+def bfd_states(kubectl):
+    """{(node, peer): bfdStatus} of the BGPSessionStates frr-k8s wrote."""
+    items = json.loads(kubectl("get", "bgpsessionstates", "-n", NS, "-o", "json"))["items"]
+    return {(s["status"]["node"], s["status"]["peer"]): s["status"].get("bfdStatus") for s in items}
+
+
+def test_bfd_state_is_the_one_frr_k8s_publishes(router, kubectl, admin):
+    profile = {"apiVersion": "metallb.io/v1beta1", "kind": "BFDProfile", "metadata": {"name": "tor", "namespace": NS},
+               "spec": {"receiveInterval": 300, "transmitInterval": 300, "detectMultiplier": 3}}  # fmt: skip
+    kubectl("apply", "-f", "-", input=json.dumps(profile))
+    try:
+        router.configure(f"router bgp {ROUTER_ASN}", *(f"neighbor {ip} bfd" for ip in NODES.values()))
+        kubectl("patch", "-n", NS, "bgppeer/tor", "--type=merge", "-p", json.dumps({"spec": {"bfdProfile": "tor"}}))
+        until(lambda: sorted(p["peer"] for p in router.show("show bfd peers json") if p["status"] == "up")
+              == sorted(NODES.values()), timeout=90, what="BFD up between the router and both nodes")  # fmt: skip
+        until(lambda: bfd_states(kubectl) == {(node, ROUTER): "Up" for node in NODES}, timeout=POLL,
+              what="frr-k8s to publish BFD up")  # fmt: skip
+        code, view, doc = bgp_view(admin)
+        assert code == 0 and sorted((s["node"], s["bfd"]) for s in doc["sessions"]) == [(n, "Up") for n in NODES]
+        assert [p["bfdProfile"] for p in doc["peers"]] == ["tor"]
+
+        # the router shuts its side of BFD down: the nodes see BFD down (their bgpd may also drop the session)
+        router.configure("bfd", *(line for ip in NODES.values() for line in (f"peer {ip}", "shutdown", "exit")))
+        until(lambda: set(bfd_states(kubectl).values()) == {"Down"}, timeout=POLL, what="frr-k8s to publish BFD down")
+        code, view, doc = bgp_view(admin)
+        assert code == 1 and sorted((s["node"], s["bfd"]) for s in doc["sessions"]) == [(n, "Down") for n in NODES]
+        text = run_plugin("status", "--bgp", env=admin).stdout
+        assert "× BGP sessions are established\n" in text
+        for node in NODES:
+            assert re.search(rf"{node} -> {re.escape(ROUTER)} \(tor\): \w+, BFD Down", text), text
+    finally:
+        kubectl("patch", "-n", NS, "bgppeer/tor", "--type=merge", "-p", json.dumps({"spec": {"bfdProfile": None}}))
+        kubectl("delete", "-n", NS, "bfdprofile/tor", "--ignore-not-found")
+        router.start(ROUTER_ASN, {ip: {"remote-as": METALLB_ASN, "password": PASSWORD} for ip in NODES.values()})
 
 
 def test_report_in_frr_k8s_mode(router, admin, kubectl, tmp_path):

@@ -1,8 +1,8 @@
-"""A real BGP router for the full cluster: FRR (Debian's `frr` package: zebra and bgpd) in the LAN namespace, the
-top-of-rack router MetalLB's speakers peer with.
+"""A real BGP router for the full cluster: FRR (Debian's `frr` package: zebra, bfdd and bgpd) in the LAN namespace,
+the top-of-rack router MetalLB's speakers peer with.
 
     router = Router(cluster_dir, lan_netns, "198.51.100.2")
-    router.start(asn=64500, neighbors={"198.51.100.11": {"remote-as": 64512}})
+    router.start(asn=64500, neighbors={"198.51.100.11": {"remote-as": 64512, "bfd": True}})
     router.configure("router bgp 64500", "neighbor 198.51.100.11 password s3cret")   # vtysh, configure mode
     router.show("show bgp summary json")        -> the parsed answer
     router.peers() / router.route("192.0.2.1/32")
@@ -24,7 +24,7 @@ import time
 
 import netns
 
-DAEMONS = ("zebra", "bgpd")
+DAEMONS = ("zebra", "bfdd", "bgpd")  # started in this order (bgpd asks zebra for bfdd's sessions), stopped reversed
 LIB = "/usr/lib/frr"
 VTY_GROUP = "frrvty"  # the group Debian built FRR with for vty sockets: root runs the daemons with it as its group
 
@@ -42,8 +42,8 @@ class Router:
         return os.path.join(self.dir, name)
 
     def start(self, asn, neighbors=(), timeout=20):
-        """(Re)start zebra and bgpd with a configuration of AS asn and these neighbors ({address: {"remote-as":
-        ASN or "internal"/"external", "password": ...}})."""
+        """(Re)start zebra, bfdd and bgpd with a configuration of AS asn and these neighbors ({address: {"remote-as":
+        ASN or "internal"/"external", "password": ..., "bfd": True})."""
         for daemon in DAEMONS:
             if not os.access(os.path.join(LIB, daemon), os.X_OK) or shutil.which("vtysh") is None:
                 raise Unavailable(f"FRR's {daemon} or vtysh is missing: apt-get install -y frr")
@@ -57,8 +57,11 @@ class Router:
             lines.append(f" neighbor {address} remote-as {options.get('remote-as', 'external')}")
             if options.get("password"):
                 lines.append(f" neighbor {address} password {options['password']}")
-        with open(self.path("zebra.conf"), "w") as handle:
-            handle.write("hostname tor\n")
+            if options.get("bfd"):
+                lines.append(f" neighbor {address} bfd")
+        for daemon in ("zebra", "bfdd"):
+            with open(self.path(f"{daemon}.conf"), "w") as handle:
+                handle.write("hostname tor\n")
         with open(self.path("bgpd.conf"), "w") as handle:
             handle.write("\n".join(lines + ["!", ""]))
         os.makedirs(self.path("tmp"), exist_ok=True)
@@ -67,6 +70,8 @@ class Router:
                     "-f", self.path(f"{daemon}.conf"), "-i", self.path(f"{daemon}.pid"),
                     "-z", self.path("zserv.api"), "--vty_socket", self.dir, "-A", "127.0.0.1", "-P", "0",
                     "--log", f"file:{self.path(daemon + '.log')}"]
+            if daemon == "bfdd":
+                argv += ["--bfdctl", self.path("bfdd.sock")]  # not the machine's /var/run/frr/bfdd.sock
             # FRR keeps per-daemon state under /var/tmp/frr: in their mount namespace, /var/tmp is DIR/frr/tmp
             private = ["sh", "-c", 'mount --bind "$0" /var/tmp && exec "$@"', self.path("tmp"), *argv]
             done = subprocess.run(netns.exec_argv(self.netns, private), capture_output=True, text=True)
