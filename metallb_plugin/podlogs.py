@@ -5,8 +5,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence
 
-from metallb_plugin import errors
+from metallb_plugin import defaults, errors
 from metallb_plugin.context import Cluster
+from metallb_plugin.core import bgp, workloads
+from metallb_plugin.core import objects as k8s
+from metallb_plugin.core.snapshot import Unreadable
+from metallb_plugin.core.view import Facts
 from metallb_plugin.defaults import READ_WORKERS
 
 
@@ -62,3 +66,27 @@ def read(
             if progress:
                 progress(index + 1, targets[index])
     return [found[i] for i in range(len(targets))]
+
+
+def read_speaker_sessions(client: Cluster, facts: Facts) -> None:
+    """The session lines of each speaker's log into facts, for backends that publish no session state (status
+    --bgp)."""
+    install = facts.installation
+    if not install or install.backend == "frr-k8s" or not facts.listed("bgppeers"):
+        return
+    if not facts.readable("pods"):
+        facts.objects[bgp.SPEAKER_LOGS] = Unreadable(facts.reason("pods"))
+        return
+    speaker = next(
+        (d for d in facts.listed("daemonsets") if k8s.key(d) == f"{install.namespace}/{install.speaker}"), None
+    )
+    pods = workloads.pods_of(speaker, facts.listed("pods")) if speaker else []
+    targets = [Target(k8s.namespace(p), k8s.name(p), "speaker") for p in pods if k8s.spec(p).get("nodeName")]
+    logs = read(client, targets, tail_lines=defaults.BGP_LOG_LINES)
+    nodes = {k8s.name(p): k8s.spec(p)["nodeName"] for p in pods}
+    facts.objects[bgp.SPEAKER_LOGS] = [
+        {"node": nodes[log.target.pod], "pod": log.target.pod, "events": bgp.parse_speaker_log(log.text)}
+        if log.text is not None
+        else {"node": nodes[log.target.pod], "pod": log.target.pod, "error": log.reason}
+        for log in logs
+    ]

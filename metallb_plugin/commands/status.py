@@ -30,11 +30,10 @@ check failed), 3 cluster unreachable, 4 --wait timed out (the last report is pri
 
 from metallb_plugin import cluster, defaults, errors, podlogs, status_text
 from metallb_plugin.commands import add_timeout
-from metallb_plugin.core import bgp, releases, status, workloads
 from metallb_plugin.core import explain as explainer
 from metallb_plugin.core import objects as k8s
+from metallb_plugin.core import releases, status
 from metallb_plugin.core.objects import name
-from metallb_plugin.core.snapshot import Unreadable
 from metallb_plugin.core.text import echo
 from metallb_plugin.core.view import (
     CLUSTER_SOURCES,
@@ -100,30 +99,6 @@ def gather(client, args, target=None):
     return facts
 
 
-def read_speaker_logs(client, facts):
-    """The session lines of each speaker's log, for backends that publish no session state (status --bgp)."""
-    install = facts.installation
-    if not install or install.backend == "frr-k8s" or not facts.listed("bgppeers"):
-        return
-    if not facts.readable("pods"):
-        facts.objects[bgp.SPEAKER_LOGS] = Unreadable(facts.reason("pods"))
-        return
-    speaker = next(
-        (d for d in facts.listed("daemonsets") if k8s.key(d) == f"{install.namespace}/{install.speaker}"), None
-    )
-    pods = workloads.pods_of(speaker, facts.listed("pods")) if speaker else []
-    container = "speaker"
-    targets = [podlogs.Target(k8s.namespace(p), name(p), container) for p in pods if k8s.spec(p).get("nodeName")]
-    logs = podlogs.read(client, targets, tail_lines=defaults.BGP_LOG_LINES)
-    nodes = {name(p): k8s.spec(p)["nodeName"] for p in pods}
-    facts.objects[bgp.SPEAKER_LOGS] = [
-        {"node": nodes[log.target.pod], "pod": log.target.pod, "events": bgp.parse_speaker_log(log.text)}
-        if log.text is not None
-        else {"node": nodes[log.target.pod], "pod": log.target.pod, "error": log.reason}
-        for log in logs
-    ]
-
-
 # --------------------------------------------------------------------------------------------- run
 
 
@@ -163,7 +138,7 @@ def _overview(ctx, client, args, shown):
     _warn_once(ctx, facts, shown)
     _check_drained(args, facts)
     if args.bgp:
-        read_speaker_logs(client, facts)
+        podlogs.read_speaker_sessions(client, facts)
     report = status.evaluate(facts, drained=args.simulate_drain)
     if args.bgp:
         return report, report.bgp_healthy, report.bgp_document()
