@@ -80,11 +80,17 @@ CLUSTER_SOURCES = (
     Source("clusterrolebindings", "rbac.authorization.k8s.io/v1", "clusterrolebindings", CLUSTER,
            "ClusterRoleBindings", keep=_ours),
     Source("serviceEvents", "v1", "events", ALL, "Service events", field_selector="involvedObject.kind=Service"),
-    Source("kubeproxy", "v1", "configmaps", SYSTEM, "ConfigMaps in kube-system", keep=_kube_proxy),
+    Source("kubeproxy", "v1", "configmaps", SYSTEM, "ConfigMaps", keep=_kube_proxy),
 )  # fmt: skip
 
+
+def _plural(kind: str) -> str:
+    """The plural a message uses for a kind (NetworkPolicy -> NetworkPolicies)."""
+    return kind[:-1] + "ies" if kind.endswith("y") else kind + "s"
+
+
 NAMESPACE_SOURCES = tuple(
-    Source(plural, api_version, plural, METALLB, KINDS[plural] + "s")
+    Source(plural, api_version, plural, METALLB, _plural(KINDS[plural]))
     for api_version, plural in (
         ("v1", "pods"), ("v1", "events"), ("v1", "secrets"), ("v1", "configmaps"), ("v1", "serviceaccounts"),
         ("v1", "services"), ("discovery.k8s.io/v1", "endpointslices"), ("rbac.authorization.k8s.io/v1", "roles"),
