@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from metallb_plugin import errors, transport
-from metallb_plugin.connection import Proxy, Target, client_configuration, load_selection, pool_manager, proxy_for
+from metallb_plugin.connection import Proxy, Settings, Target, client_settings, load_selection, pool_manager, proxy_for
 from metallb_plugin.core.snapshot import Obj, Read, Snapshot, Source
 from metallb_plugin.defaults import (
     CONNECT_TIMEOUT,
@@ -49,7 +49,7 @@ def connect(
     """
     environ = os.environ if environ is None else environ
     selection = load_selection(opts.kubeconfig, opts.context, opts.cluster, opts.user, environ)
-    cfg = client_configuration(selection, terminal, environ)
+    cfg = client_settings(selection, terminal, environ)
     if opts.insecure_skip_tls_verify:
         cfg.verify_ssl = False
     target = Target(
@@ -117,7 +117,7 @@ def api_path(
 class Client:
     def __init__(
         self,
-        cfg: Any,
+        cfg: Settings,
         target: Target,
         proxy: Optional[Proxy] = None,
         impersonation: Sequence[Tuple[str, str]] = (),
@@ -161,11 +161,8 @@ class Client:
         headers = urllib3.HTTPHeaderDict({"Accept": accept, "User-Agent": USER_AGENT})
         if content_type:
             headers["Content-Type"] = content_type
-        token = self._cfg.get_api_key_with_prefix("authorization")
-        if token:
-            headers["Authorization"] = token
-        elif self._cfg.username and self._cfg.password:
-            headers["Authorization"] = self._cfg.get_basic_auth_token()
+        if self._cfg.authorization:
+            headers["Authorization"] = self._cfg.authorization
         for name, value in self._impersonation:  # several groups means several headers of the same name
             headers.add(name, value)
         return headers

@@ -1,4 +1,4 @@
-"""Which cluster, and as whom: kubeconfig files merged as kubectl merges them, the client's Configuration
+"""Which cluster, and as whom: kubeconfig files merged as kubectl merges them, the client's Settings
 (certificates, tokens, exec and auth-provider plugins, in-cluster service account) and the proxy to use.
 
 Nothing here sends a request; cluster.connect() builds its Client from what this module resolves.
@@ -9,7 +9,7 @@ import ipaddress
 import os
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any, List, Mapping, Optional, Union
+from typing import Any, Dict, List, Mapping, Optional, Union
 
 from metallb_plugin import errors
 from metallb_plugin.core import kubeconfig as kc
@@ -87,54 +87,146 @@ def load_selection(
         raise errors.ClusterError(str(exc)) from None
 
 
-def client_configuration(
-    selection: Optional[kc.Selection], terminal: bool = False, environ: Optional[Mapping[str, str]] = None
-) -> Any:
-    """The client's Configuration for the selected user and cluster. An exec credential plugin runs here
-    (credentials.py; terminal: it may prompt on standard input)."""
-    from kubernetes.client import Configuration  # deferred: importing the client costs ~0.5 s
-    from kubernetes.config import config_exception, incluster_config, kube_config
+@dataclass
+class Settings:
+    """How to reach the API server and as whom: what a Client takes from the kubeconfig (files, not their data)."""
 
-    cfg = Configuration()
+    host: str
+    verify_ssl: bool = True
+    ssl_ca_cert: Optional[str] = None
+    cert_file: Optional[str] = None
+    key_file: Optional[str] = None
+    tls_server_name: Optional[str] = None
+    authorization: Optional[str] = None  # the Authorization header
+
+
+def client_settings(
+    selection: Optional[kc.Selection], terminal: bool = False, environ: Optional[Mapping[str, str]] = None
+) -> Settings:
+    """The Settings for the selected user and cluster. An exec credential plugin runs here (credentials.py;
+    terminal: it may prompt on standard input). Tokens, client certificates and basic auth are read here; the
+    deprecated auth-provider users and the in-cluster service account go through the official client's loaders,
+    which are imported only then (importing the client costs 40 MB and a third of a second)."""
     if selection is None:
-        if not os.path.exists(IN_CLUSTER_TOKEN):
-            raise errors.ClusterError(
-                "no kubeconfig found: set KUBECONFIG, pass --kubeconfig FILE, or create ~/.kube/config"
-            )
-        try:
-            incluster_config.load_incluster_config(client_configuration=cfg)
-        except config_exception.ConfigException as exc:
-            raise errors.ClusterError(f"in-cluster configuration failed: {exc}") from None
-        return cfg
-    config = kc.single_context(selection)
-    exec_cfg = selection.user.get("exec")
+        return _in_cluster()
+    user = selection.user
+    exec_cfg = user.get("exec")
     if exec_cfg:
         from metallb_plugin import credentials
 
         found = credentials.run(
             exec_cfg, selection.user_name, selection.cluster, terminal, os.environ if environ is None else environ
         )
-        config["users"][0]["user"] = credentials.user_fields(selection.user, found)
+        user = credentials.user_fields(user, found)
+    if "auth-provider" in user:
+        return _auth_provider(selection, user)
+    cluster = selection.cluster
+    settings = Settings(host=str(cluster["server"]).rstrip("/"))
+    owner = f'kubeconfig user "{selection.user_name}"'
+    if settings.host.startswith("https"):  # as client-go: certificates only for an https:// server
+        settings.ssl_ca_cert = _file_or_data(cluster, "certificate-authority", owner)
+        settings.cert_file = _file_or_data(user, "client-certificate", owner)
+        settings.key_file = _file_or_data(user, "client-key", owner)
+    if "insecure-skip-tls-verify" in cluster:
+        settings.verify_ssl = not cluster["insecure-skip-tls-verify"]
+    settings.tls_server_name = cluster.get("tls-server-name") or None
+    token = user.get("token") or _read_token_file(user.get("tokenFile"), owner)
+    if token:
+        settings.authorization = f"Bearer {token}"
+    elif user.get("username") and user.get("password"):  # sent as UTF-8, as Go sends it
+        basic = base64.b64encode(f"{user['username']}:{user['password']}".encode()).decode()
+        settings.authorization = f"Basic {basic}"
+    return settings
+
+
+def _read_token_file(path: Optional[str], owner: str) -> str:
+    if not path:
+        return ""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read().strip()  # client-go trims the file's whitespace (a trailing newline)
+    except OSError as exc:
+        raise errors.ClusterError(f"{owner}: cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _file_or_data(entry: Mapping[str, Any], key: str, owner: str) -> Optional[str]:
+    """The file holding entry's KEY: KEY-data (base64, checked when the kubeconfig was read) written to a private
+    temporary file, else the KEY file, which must exist."""
+    if f"{key}-data" in entry:
+        data = entry[f"{key}-data"]
+        return _temporary_file(base64.b64decode(data)) if data else None
+    path = entry.get(key)
+    if path and not os.path.isfile(path):
+        raise errors.ClusterError(f"{owner}: cannot read {path} ({key}): no such file")
+    return str(path) if path else None
+
+
+_TEMPORARY: List[str] = []
+
+
+def _temporary_file(content: bytes) -> str:
+    """A file only this user can read, removed when the process exits (ssl loads certificates from files)."""
+    import atexit
+    import tempfile
+
+    if not _TEMPORARY:
+        atexit.register(_remove_temporary)
+    handle, path = tempfile.mkstemp(prefix="kubectl-metallb-")  # mode 0600
+    with os.fdopen(handle, "wb") as out:
+        out.write(content)
+    _TEMPORARY.append(path)
+    return path
+
+
+def _remove_temporary() -> None:
+    for path in _TEMPORARY:
+        if os.path.exists(path):
+            os.unlink(path)
+
+
+def _from_client(cfg: Any) -> Settings:
+    token = cfg.get_api_key_with_prefix("authorization") or (
+        cfg.get_basic_auth_token() if cfg.username and cfg.password else None
+    )
+    return Settings(
+        cfg.host, cfg.verify_ssl, cfg.ssl_ca_cert, cfg.cert_file, cfg.key_file, cfg.tls_server_name or None, token
+    )
+
+
+def _in_cluster() -> Settings:
+    if not os.path.exists(IN_CLUSTER_TOKEN):
+        raise errors.ClusterError(
+            "no kubeconfig found: set KUBECONFIG, pass --kubeconfig FILE, or create ~/.kube/config"
+        )
+    from kubernetes.client import Configuration
+    from kubernetes.config import config_exception, incluster_config
+
+    cfg = Configuration()
+    try:
+        incluster_config.load_incluster_config(client_configuration=cfg)
+    except config_exception.ConfigException as exc:
+        raise errors.ClusterError(f"in-cluster configuration failed: {exc}") from None
+    return _from_client(cfg)
+
+
+def _auth_provider(selection: kc.Selection, user: Dict[str, Any]) -> Settings:
+    from kubernetes.client import Configuration
+    from kubernetes.config import kube_config
+
+    config = kc.single_context(selection)
+    config["users"][0]["user"] = user
+    cfg = Configuration()
+    provider = (user.get("auth-provider") or {}).get("name", "?")
     try:
         kube_config.load_kube_config_from_dict(
             config, context="selected", client_configuration=cfg, persist_config=False
         )
-    except config_exception.ConfigException as exc:
-        raise errors.ClusterError(f'kubeconfig user "{selection.user_name}": {exc}') from None
-    except OSError as exc:  # a tokenFile or certificate file that cannot be read
-        raise errors.ClusterError(
-            f'kubeconfig user "{selection.user_name}": cannot read '
-            f"{exc.filename or 'a referenced file'}: {exc.strerror or exc}"
-        ) from None
-    except Exception as exc:  # the client's auth-provider code fails in many ways (gcp, oidc, azure ...)
-        if "auth-provider" not in selection.user:
-            raise
-        provider = (selection.user.get("auth-provider") or {}).get("name", "?")
+    except Exception as exc:  # the client's provider code fails in many ways (gcp, oidc, azure ...)
         raise errors.ClusterError(
             f'kubeconfig user "{selection.user_name}": the {provider} auth-provider failed ({exc}); these '
             "providers are deprecated in kubectl too: switch the user to its exec credential plugin"
         ) from None
-    return cfg
+    return _from_client(cfg)
 
 
 # --------------------------------------------------------------------------------------------- proxies

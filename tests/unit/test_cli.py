@@ -131,24 +131,7 @@ def test_broken_kubeconfig(tmp_path, content, message):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_the_import_probe_can_see_the_client(tmp_path):
-    # a command that connects does import the client: the probe above is able to fail
-    config = tmp_path / "config"
-    config.write_text(
-        '{"current-context": "c", "contexts": [{"name": "c", "context": {"cluster": "c"}}],'
-        ' "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}]}'
-    )
-    assert "kubernetes" in _loaded_modules_after(["version", "--kubeconfig", str(config)]).split(",")
-
-
-@pytest.mark.parametrize(
-    "user, message",
-    [
-        ({"tokenFile": "/nonexistent/token"}, 'kubeconfig user "u": cannot read /nonexistent/token: No such file'),
-        ({"auth-provider": {"name": "gcp", "config": {}}}, 'kubeconfig user "u": the gcp auth-provider failed'),
-    ],
-)
-def test_credentials_that_cannot_be_loaded(tmp_path, user, message):
+def _kubeconfig(tmp_path, user):
     path = tmp_path / "config"
     path.write_text(
         json.dumps(
@@ -160,7 +143,32 @@ def test_credentials_that_cannot_be_loaded(tmp_path, user, message):
             }
         )
     )
-    result = run_plugin("version", "--kubeconfig", str(path))
+    return str(path)
+
+
+@pytest.mark.parametrize("user", [{"token": "t"}, {"username": "u", "password": "p"}, {}])
+def test_a_command_that_connects_does_not_import_the_kubernetes_client(tmp_path, user):
+    loaded = _loaded_modules_after(["version", "--kubeconfig", _kubeconfig(tmp_path, user)]).split(",")
+    assert "urllib3" in loaded  # it did connect (and failed: nothing listens there)
+    assert not [m for m in loaded if m.startswith("kubernetes")]
+
+
+def test_the_import_probe_can_see_the_client(tmp_path):
+    # the deprecated auth-provider users are loaded by the client: the probe above is able to fail
+    config = _kubeconfig(tmp_path, {"auth-provider": {"name": "oidc", "config": {"id-token": "x"}}})
+    assert "kubernetes" in _loaded_modules_after(["version", "--kubeconfig", config]).split(",")
+
+
+@pytest.mark.parametrize(
+    "user, message",
+    [
+        ({"tokenFile": "/nonexistent/token"}, 'kubeconfig user "u": cannot read /nonexistent/token: No such file'),
+        ({"auth-provider": {"name": "gcp", "config": {}}}, 'kubeconfig user "u": the gcp auth-provider failed'),
+        ({"client-certificate": "/nonexistent/cert"}, 'kubeconfig user "u": cannot read /nonexistent/cert'),
+    ],
+)
+def test_credentials_that_cannot_be_loaded(tmp_path, user, message):
+    result = run_plugin("version", "--kubeconfig", _kubeconfig(tmp_path, user))
     assert result.returncode == 3
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
