@@ -15,7 +15,8 @@ API:
     deprecated_annotations(service) -> [key]     `metallb.universe.tf/*` keys on the Service
     deprecated_fields(service) -> [path]         spec.loadBalancerIP (deprecated since Kubernetes 1.24)
     request(service) -> Request                  what the Service asks for
-    evaluate_pools(service, pools, namespace_labels, services) -> [PoolFit]  one per pool, by name
+    PoolTable.of(pools, services) -> PoolTable    the pools parsed and counted once
+    evaluate_pools(service, table, namespace_labels) -> [PoolFit]  one per pool, by name
 """
 
 import ipaddress
@@ -165,47 +166,67 @@ def _free(pool: Obj, ranges: List[ipam.AddressRange], used: Optional[ipam.PoolUs
     return free
 
 
-def _users_of(ip: str, services: Optional[Iterable[Obj]], own_key: str) -> List[Tuple[str, Optional[str]]]:
-    users = []
-    for other in services or []:
-        meta = k8s.meta(other)
-        key = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
-        if key != own_key and ip in ipam.ingress_ips(other):
-            users.append((key, annotation(other, ALLOW_SHARED_IP)))
-    return users
+@dataclass
+class Pool:
+    """One IPAddressPool as the allocator sees it, whatever the Service."""
+
+    obj: Obj
+    name: str
+    ranges: List[ipam.AddressRange]
+    error: Optional[str]  # an entry that cannot be read
+    free: Dict[int, int]
+
+
+@dataclass
+class PoolTable:
+    """The pools (by name) and who holds which address: parsed and counted once, since every pending Service is
+    judged against all of them."""
+
+    pools: List[Pool]
+    holders: Dict[str, List[Tuple[str, Optional[str]]]]  # ingress IP -> [(namespace/name, allow-shared-ip key)]
+
+    @classmethod
+    def of(
+        cls, pools: Optional[Sequence[Obj]], services: Sequence[Obj] = (), use: Optional[ipam.Usage] = None
+    ) -> "PoolTable":
+        """use: the pools' usage by `services` when the caller has it already."""
+        parsed = {k8s.meta(p).get("name", ""): k8s.pool_ranges(p, lenient=True) for p in pools or []}
+        if use is None:
+            use = ipam.usage(services, {name: ranges for name, (ranges, _) in parsed.items()})
+        table = []
+        for pool in sorted(pools or [], key=lambda p: k8s.meta(p).get("name", "")):
+            name = k8s.meta(pool).get("name", "")
+            ranges, error = parsed[name]
+            table.append(Pool(pool, name, ranges, error, _free(pool, ranges, use.pools.get(name))))
+        holders: Dict[str, List[Tuple[str, Optional[str]]]] = {}
+        for service in services:
+            meta = k8s.meta(service)
+            user = (f"{meta.get('namespace', '')}/{meta.get('name', '')}", annotation(service, ALLOW_SHARED_IP))
+            for ip in ipam.ingress_ips(service):
+                holders.setdefault(ip, []).append(user)
+        return cls(table, holders)
 
 
 def evaluate_pools(
-    service: Obj,
-    pools: Optional[Sequence[Obj]],
-    namespace_labels: Optional[Mapping[str, str]] = None,
-    services: Sequence[Obj] = (),
-    use: Optional[ipam.Usage] = None,
+    service: Obj, table: PoolTable, namespace_labels: Optional[Mapping[str, str]] = None
 ) -> List[PoolFit]:
-    """A PoolFit per pool (sorted by name) for this Service, as MetalLB's allocator would judge them; use: the
-    pools' usage by `services` when the caller has it already."""
+    """A PoolFit per pool (sorted by name) for this Service, as MetalLB's allocator would judge them."""
     meta = k8s.meta(service)
     namespace = meta.get("namespace", "")
     own_key = f"{namespace}/{meta.get('name', '')}"
     wanted = request(service)
-    parsed: Dict[str, Tuple[List[ipam.AddressRange], Optional[str]]] = {}
-    for pool in pools or []:
-        parsed[k8s.meta(pool).get("name", "")] = k8s.pool_ranges(pool, lenient=True)
-    if use is None:
-        use = ipam.usage(services or [], {name: ranges for name, (ranges, _) in parsed.items()})
     fits: List[PoolFit] = []
-    for pool in sorted(pools or [], key=lambda p: k8s.meta(p).get("name", "")):
-        name = k8s.meta(pool).get("name", "")
-        spec = pool.get("spec") or {}
-        ranges, error = parsed[name]
+    for pool in table.pools:
+        spec = pool.obj.get("spec") or {}
+        ranges, error = pool.ranges, pool.error
         allocation = spec.get("serviceAllocation")
         fit = PoolFit(
-            name=name,
+            name=pool.name,
             auto_assign=spec.get("autoAssign", True) is not False,
             priority=(allocation or {}).get("priority") or 0,
             families=tuple(sorted({r.version for r in ranges})),
         )
-        fit.free = _free(pool, ranges, use.pools.get(name))
+        fit.free = dict(pool.free)
         if error:
             fit.reasons.append(f"its addresses cannot be read: {error}")
         if allocation is not None:
@@ -216,7 +237,7 @@ def evaluate_pools(
                 if not allowed:
                     fit.reasons.append(why)
             fit.pinned = not fit.reasons
-        if wanted.pool and wanted.pool != name:
+        if wanted.pool and wanted.pool != pool.name:
             fit.reasons.append(f'the Service asks for pool "{wanted.pool}"')
         avoid_buggy = bool(spec.get("avoidBuggyIPs"))
         if wanted.ips:
@@ -224,8 +245,8 @@ def evaluate_pools(
             if outside:
                 fit.reasons.append(f"requested address {', '.join(outside)} is not in this pool")
             for ip in wanted.ips:
-                for user, key in _users_of(ip, services, own_key):
-                    if not wanted.sharing_key or key != wanted.sharing_key:
+                for user, key in table.holders.get(ip, ()):
+                    if user != own_key and (not wanted.sharing_key or key != wanted.sharing_key):
                         fit.reasons.append(
                             f"requested address {ip} is already used by {user} and the two do not "
                             "share the same metallb.io/allow-shared-ip key"

@@ -226,7 +226,7 @@ def _pools(b: _Builder, wanted: allocation.Request) -> List[allocation.PoolFit]:
             "kubectl metallb pools create NAME --addresses RANGE --l2",
         )
         return []
-    fits = allocation.evaluate_pools(b.service, view.pools, view.namespace_labels.get(b.ns), view.services)
+    fits = allocation.evaluate_pools(b.service, view.pool_table(), view.namespace_labels.get(b.ns))
     lines = []
     for fit in fits:
         free = ", ".join(f"IPv{k}: {v} free" for k, v in sorted(fit.free.items())) or "no addresses"

@@ -16,7 +16,7 @@ frr-k8s' bgpsessionstates (all namespaces) and frrnodestates.
 from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple
 
-from metallb_plugin.core import advertisements, ipam, projections, releases
+from metallb_plugin.core import advertisements, allocation, projections, releases
 from metallb_plugin.core import events as ev
 from metallb_plugin.core import installation as inst
 from metallb_plugin.core import objects as k8s
@@ -206,14 +206,14 @@ class View:
         )
         self.ignore_exclude_lb = self._switch(self.speaker, "speaker", "--ignore-exclude-lb")
         self._analysis: Any = None
-        self._usage: Optional[ipam.Usage] = None
+        self._pool_table: Optional[allocation.PoolTable] = None
 
-    def pool_usage(self) -> "ipam.Usage":
-        """Addresses and Services per pool, computed once: every pending Service's explanation needs it (over all
-        Services, which made status quadratic in them)."""
-        if self._usage is None:
-            self._usage = ipam.usage(self.services, self.pool_ranges)
-        return self._usage
+    def pool_table(self) -> "allocation.PoolTable":
+        """The pools as the allocator judges them, made once: every pending Service's explanation needs them (and
+        their usage over all Services, which made status quadratic in them)."""
+        if self._pool_table is None:
+            self._pool_table = allocation.PoolTable.of(self.pools, self.services)
+        return self._pool_table
 
     def _find(self, items: List[Obj], wanted: Optional[str]) -> Optional[Obj]:
         if not wanted or not self.install:

@@ -877,7 +877,7 @@ def test_request_reading():
 
 
 def _fits(svc, pools, services=(), ns_labels=None):
-    return {f.name: f for f in allocation.evaluate_pools(svc, pools, ns_labels, services)}
+    return {f.name: f for f in allocation.evaluate_pools(svc, allocation.PoolTable.of(pools, services), ns_labels)}
 
 
 def test_pool_fit_rules():
