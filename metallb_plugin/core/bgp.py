@@ -228,20 +228,24 @@ def summarize(view: Any) -> Summary:
     if read is not None and not isinstance(read, list):  # Unreadable: the speaker Pods could not be listed
         problems.append(str(getattr(read, "reason", read)))
     reported = _reported(view, logs)
+    first: Dict[Tuple[str, str, str], Session] = {}  # (node, vrf, peer) -> the first session reported for it
+    for s in reported:
+        first.setdefault((s.node, s.vrf, s.peer), s)
     sessions: List[Session] = []
     for node in _speaker_nodes(view):
+        node_name = name(node)
         for peer in peers:
             if not peer.runs_on(node):
                 continue
-            match = next(
-                (s for s in reported if s.node == name(node) and s.peer in (peer.address, peer_label(peer.address))
-                 and s.vrf == peer.vrf),
-                None,
-            )  # fmt: skip
+            found = [first.get((node_name, peer.vrf, p)) for p in (peer.address, peer_label(peer.address))]
+            candidates = [s for s in found if s is not None]
+            # reported lists sessions in the order they were read: the earlier of the two spellings wins
+            match = min(candidates, key=reported.index) if len(candidates) > 1 else next(iter(candidates), None)
             if match is None:
-                detail = _missing(backend, logs if read is not None else None, name(node))
-                match = Session(name(node), peer.address, peer.vrf, detail=detail)
+                detail = _missing(backend, logs if read is not None else None, node_name)
+                match = Session(node_name, peer.address, peer.vrf, detail=detail)
                 reported.append(match)
+                first[(node_name, peer.vrf, peer.address)] = match
             if not match.peers:
                 sessions.append(match)
             match.peers.append(peer.name)
