@@ -28,6 +28,7 @@ API (stable; preflight and status import it):
 - `readable_count(n)`: `256`, `2^64`, `2^64+254`, `~2^64.6`: sizes a person can read, IPv6 included.
 """
 
+import functools
 import ipaddress
 import math
 from dataclasses import dataclass, field
@@ -72,7 +73,7 @@ class AddressRange:
         """The smallest list of CIDRs covering exactly this range (what MetalLB summarises a range into)."""
         return list(ipaddress.summarize_address_range(self.first, self.last))
 
-    @property
+    @functools.cached_property  # compared in loops over pools x nodes
     def span(self) -> Tuple[int, int, int]:
         """(family, first, last) as integers, an IPv4-mapped IPv6 range as the IPv4 addresses it maps."""
         return _span(self.version, int(self.first), int(self.last))
@@ -350,13 +351,18 @@ def pool_overlaps(pools: Mapping[str, Sequence[AddressRange]]) -> List[Overlap]:
     return found
 
 
-def network_overlaps(ranges: Iterable[AddressRange], network: Any) -> List[AddressRange]:
-    """Entries sharing addresses with a network (CIDR text, ip_network, or an address = one-address network)."""
+def network_range(network: Any) -> AddressRange:
+    """A network (CIDR text, ip_network, or an address = one-address network) as an AddressRange."""
     if isinstance(network, str):
         network = ipaddress.ip_network(network, strict=False)
     elif isinstance(network, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
         network = ipaddress.ip_network(network)
-    other = AddressRange(network.network_address, network.broadcast_address, str(network))
+    return AddressRange(network.network_address, network.broadcast_address, str(network))
+
+
+def network_overlaps(ranges: Iterable[AddressRange], network: Any) -> List[AddressRange]:
+    """Entries sharing addresses with a network (as network_range takes it)."""
+    other = network_range(network)
     return [r for r in ranges if r.overlaps(other)]
 
 

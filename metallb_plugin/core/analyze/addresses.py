@@ -104,9 +104,10 @@ def special(model: Model) -> List[Finding]:
 
 def _network_findings(model: Model, code: str, networks: List[Tuple[str, Any]], why: str) -> List[Finding]:
     found = []
+    spans = [(what, network, ipam.network_range(network)) for what, network in networks]  # once, not per entry
     for entry, address_range in _entries(model):
-        for what, network in networks:
-            if ipam.network_overlaps([address_range], network):
+        for what, network, other in spans:
+            if address_range.overlaps(other):
                 shown = network.network_address if network.num_addresses == 1 else network
                 found.append(
                     finding(
