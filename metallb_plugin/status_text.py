@@ -11,12 +11,12 @@ from metallb_plugin.core.checks import FAIL
 _INFO = "-"
 
 
-def _headline(doc):
-    install = doc["installation"]
-    if not install and doc["verdict"] == "unknown":
-        return f"MetalLB: cannot tell whether it is installed (namespace {doc['namespace']})"
+def _headline(report):
+    install = report.view.install.to_dict() if report.view.install else None
+    if not install and report.verdict == "unknown":
+        return f"MetalLB: cannot tell whether it is installed (namespace {report.view.ns})"
     if not install:
-        return f"MetalLB: not found (namespace {doc['namespace']})"
+        return f"MetalLB: not found (namespace {report.view.ns})"
     how = {"helm": f"Helm release {install.get('helm_release') or '?'}", "operator": "metallb-operator"}.get(
         install["managed_by"], "manifest"
     )
@@ -36,9 +36,8 @@ def _shown(outcome):
 
 
 def overview_text(report, style):
-    doc = report.to_document()
     checks = output.render_checks([_shown(o) for o in report.outcomes], style).rstrip("\n").split("\n")
-    lines = [_headline(doc), ""] + checks[:-1]  # render_checks' own verdict line: ours below says more
+    lines = [_headline(report), ""] + checks[:-1]  # render_checks' own verdict line: ours below says more
     rows = []
     for state in report.services:
         announced = ", ".join(f"{a.node} ({a.protocol})" for a in state.announced_by)

@@ -141,8 +141,8 @@ def _overview(ctx, client, args, shown):
         podlogs.read_speaker_sessions(client, facts)
     report = status.evaluate(facts, drained=args.simulate_drain)
     if args.bgp:
-        return report, report.bgp_healthy, report.bgp_document()
-    return report, report.healthy, report.to_document()
+        return report, report.bgp_healthy, report.bgp_document
+    return report, report.healthy, report.to_document
 
 
 def _service(ctx, client, args, target, shown):
@@ -164,7 +164,7 @@ def _service(ctx, client, args, target, shown):
         raise errors.PluginError(f"Service {target[0]}/{target[1]} not found")
     _check_drained(args, facts)
     explanation = explainer.explain(View(facts), service, drained=args.simulate_drain)
-    return explanation, explanation.ok, explanation.to_document()
+    return explanation, explanation.ok, explanation.to_document
 
 
 def run(args, ctx):
@@ -183,16 +183,16 @@ def run(args, ctx):
         render = status_text.bgp_text if args.bgp else status_text.overview_text
         text = lambda result: render(result, style)
         what = "MetalLB's BGP sessions to be established" if args.bgp else "MetalLB to become healthy"
-    result, good, doc = evaluate()
+    result, good, document = evaluate()  # document: made only for -o json|yaml (20,000 Services weigh 15 MB)
     if args.wait and not good:
-        result, good, doc = _wait(ctx, evaluate, args, result, good, doc, what)
-    ctx.emit(doc, args.output, lambda _: text(result))
+        result, good, document = _wait(ctx, evaluate, args, result, good, document, what)
+    ctx.emit(None if args.output == "table" else document(), args.output, lambda _: text(result))
     if args.wait and not good:
         raise errors.WaitTimeout(f"timed out after {args.timeout:g}s waiting for {what} (the last report is above)")
     return ExitCode.OK if good else ExitCode.FAILED
 
 
-def _wait(ctx, evaluate, args, result, good, doc, what):
+def _wait(ctx, evaluate, args, result, good, document, what):
     started = ctx.monotonic()
     deadline = started + args.timeout
     progress = ctx.progress()
@@ -203,8 +203,8 @@ def _wait(ctx, evaluate, args, result, good, doc, what):
             break
         ctx.sleep(min(defaults.POLL_SECONDS, remaining))
         try:
-            result, good, doc = evaluate()
+            result, good, document = evaluate()
         except errors.ClusterError as exc:  # a blip while waiting: keep the last report, try again
             progress.update(f"waiting for {what}: {exc}")
     progress.done()
-    return result, good, doc
+    return result, good, document
