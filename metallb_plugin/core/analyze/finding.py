@@ -108,7 +108,7 @@ def rule(
         code,
         "",
         title,
-        lambda model: _result(spec, [f for f in fn(model) if f.code == code]),
+        lambda model: _result(spec, [f for f in model.findings_of(fn) if f.code == code]),
         needs=needs,
         hint=doc_url(code),
         severity="warning" if level != ERROR else "error",

@@ -8,7 +8,7 @@ never announces on, and the BGP backend (the installation's, else --backend).
 
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from metallb_plugin.core import allocation, election, ipam
 from metallb_plugin.core import objects as k8s
@@ -92,6 +92,10 @@ class Model:
             item.setdefault("kind", "Service")
         self.secrets = {s["name"]: s for s in facts.listed("secrets") if s.get("namespace") in ("", self.ns)}
         self._entries: Dict[str, List[Entry]] = {}
+        # made once per model: several rules (and codes sharing one function) walk every Service
+        self._metallb_services: Optional[List[Obj]] = None
+        self._requests: Dict[int, allocation.Request] = {}
+        self._findings: Dict[Callable[[Model], Any], Any] = {}
 
     # ------------------------------------------------------------------------------------------ reading
 
@@ -110,7 +114,22 @@ class Model:
         return svc.handles(self.view, service)[0]
 
     def metallb_services(self) -> List[Obj]:
-        return [s for s in self.services if self.handled(s)]
+        if self._metallb_services is None:
+            self._metallb_services = [s for s in self.services if self.handled(s)]
+        return self._metallb_services
+
+    def request(self, service: Obj) -> allocation.Request:
+        """What the Service asks MetalLB for (allocation.request), worked out once per Service."""
+        found = self._requests.get(id(service))
+        if found is None:
+            found = self._requests[id(service)] = allocation.request(service)
+        return found
+
+    def findings_of(self, fn: Callable[["Model"], Any]) -> Any:
+        """fn(self), made once: a function shared by several codes makes the findings of all of them."""
+        if fn not in self._findings:
+            self._findings[fn] = fn(self)
+        return self._findings[fn]
 
     def pool_of(self, service: Obj) -> Optional[str]:
         """The pool a Service's address came from: its ip-allocated-from-pool annotation, else the pool holding it."""

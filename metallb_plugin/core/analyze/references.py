@@ -198,7 +198,7 @@ def _annotation_key(service: Obj, keys: Tuple[str, ...]) -> str:
 def service_pools(model: Model) -> List[Finding]:
     found = []
     for service in model.metallb_services():
-        wanted = allocation.request(service).pool
+        wanted = model.request(service).pool
         if wanted and wanted not in model.pool_names:
             key = _annotation_key(service, allocation.ADDRESS_POOL)
             found.append(
@@ -218,7 +218,7 @@ def service_addresses(model: Model) -> List[Finding]:
     by_name = {name(p): model.ranges(p) for p in model.pools}
     found = []
     for service in model.metallb_services():
-        wanted = allocation.request(service)
+        wanted = model.request(service)
         pool = wanted.pool if wanted.pool in by_name else None
         ranges = by_name[pool] if pool else everywhere
         outside = [ip for ip in wanted.ips if ipam.is_address(ip) and not ipam.contains(ranges, ip)]

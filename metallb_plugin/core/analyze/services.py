@@ -38,7 +38,7 @@ def sharing(model: Model) -> List[Finding]:
     none, which MetalLB would put on one address if it could (MLB0603). One finding per address or group."""
     groups: Dict[str, List[Tuple[Obj, allocation.Request]]] = {}
     for service in model.metallb_services():
-        wanted = allocation.request(service)
+        wanted = model.request(service)
         if wanted.sharing_key:
             groups.setdefault(wanted.sharing_key, []).append((service, wanted))
     found = []
