@@ -1,9 +1,10 @@
 """The only module that talks to the API server.
 
-The official client is used for what it does well (kubeconfig authentication: certificates, tokens and
-auth-provider plugins; see connection.py); requests go out as raw JSON over urllib3, retried as client-go retries
+connection.py resolves the kubeconfig (the official client only for auth-provider users and in-cluster service
+accounts); requests go out as raw JSON over urllib3, retried as client-go retries
 (transport.py), so big lists are never turned into model objects and every failure can be turned into one clear
-line. read_snapshot() reads a table of Sources in parallel into one Snapshot.
+line. Lists are read page by page, the next page requested while the last is decoded; reading.py reads tables of
+them into Snapshots.
 """
 
 import json
@@ -12,19 +13,15 @@ import sys
 import threading
 import time
 import urllib.parse
-from contextlib import contextmanager
-from dataclasses import replace
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from metallb_plugin import errors, transport
 from metallb_plugin.connection import Proxy, Settings, Target, client_settings, load_selection, pool_manager, proxy_for
-from metallb_plugin.core.snapshot import Obj, Read, Snapshot, Source
+from metallb_plugin.core.snapshot import Obj
 from metallb_plugin.defaults import (
     CONNECT_TIMEOUT,
     FIELD_MANAGER,
-    KUBE_SYSTEM,
     LIST_PAGE_SIZE,
-    READ_WORKERS,
     USER_AGENT,
 )
 
@@ -111,6 +108,24 @@ def api_path(
     return "/".join(parts)
 
 
+_METADATA, _ITEMS = b'"metadata":', b'"items":'
+
+
+def _list_continue(data: bytes) -> Optional[str]:
+    """A LIST answer's continue token, read without decoding its items: the API server writes a built-in kind's
+    list metadata before them (a custom resource's list comes with keys sorted, items first: None)."""
+    start = data.find(_METADATA, 0, 4096)
+    end = data.find(_ITEMS, start)
+    if start < 0 or end < 0:
+        return None
+    try:
+        meta = json.loads(data[start + len(_METADATA) : end].rstrip().rstrip(b","))
+    except ValueError:
+        return None
+    token = meta.get("continue") if isinstance(meta, dict) else None
+    return token if isinstance(token, str) and token else None
+
+
 # --------------------------------------------------------------------------------------------- client
 
 
@@ -183,11 +198,13 @@ class Client:
         body: Any = None,
         content_type: str = "application/json",
         text: bool = False,
+        decode: bool = True,
     ) -> Any:
         """Send one request (retried as client-go retries); the decoded JSON answer (None for an empty one), or a
         PluginError.
 
-        text=True: the answer is plain text (a container log), returned as str (undecodable bytes replaced).
+        text=True: the answer is plain text (a container log), returned as str (undecodable bytes replaced);
+        decode=False: the answer's bytes.
         """
         import urllib3
 
@@ -224,6 +241,9 @@ class Client:
             raise error
         if text:
             return data.decode("utf-8", "replace")
+        return self._decode(data, method, path) if decode else data
+
+    def _decode(self, data: bytes, method: str, path: str) -> Any:
         if not data:
             return None
         try:
@@ -257,23 +277,26 @@ class Client:
 
         Their managedFields are dropped: nothing reads them from a list, and they are often half an object's size.
         """
-        items, token = [], None
-        while True:
-            page = self.get(
-                path,
-                {
-                    "limit": LIST_PAGE_SIZE,
-                    "continue": token,
-                    "labelSelector": label_selector,
-                    "fieldSelector": field_selector,
-                },
-            )
-            for item in page.get("items") or []:
-                (item.get("metadata") or {}).pop("managedFields", None)
-                items.append(each(item) if each else item)
-            token = (page.get("metadata") or {}).get("continue")
-            if not token:
-                return items
+        from concurrent.futures import ThreadPoolExecutor
+
+        def fetch(token: Optional[str]) -> bytes:
+            query = {"limit": LIST_PAGE_SIZE, "continue": token, "labelSelector": label_selector}
+            return self.request("GET", path, {**query, "fieldSelector": field_selector}, decode=False)  # type: ignore[no-any-return]
+
+        items: List[Obj] = []
+        with ThreadPoolExecutor(1) as ahead:  # the next page is on its way while this one is decoded
+            data = fetch(None)
+            while True:
+                early = _list_continue(data)
+                following = ahead.submit(fetch, early) if early else None
+                page = self._decode(data, "GET", path) or {}
+                for item in page.get("items") or []:
+                    (item.get("metadata") or {}).pop("managedFields", None)
+                    items.append(each(item) if each else item)
+                token = (page.get("metadata") or {}).get("continue")
+                if not token:
+                    return items
+                data = following.result() if following and token == early else fetch(token)
 
     def create(self, path: str, body: Obj, dry_run: bool = False) -> Any:
         return self.request("POST", path, {"dryRun": "All" if dry_run else None, "fieldManager": FIELD_MANAGER}, body)
@@ -387,118 +410,3 @@ class Client:
         meta = obj.get("metadata") or {}
         namespace = meta.get("namespace") if namespaced else None
         return api_path(obj["apiVersion"], plural, namespace, meta.get("name"))
-
-
-# --------------------------------------------------------------------------------------------- snapshots
-
-
-def _source_path(source: Source, snapshot: Snapshot) -> Union[str, Read]:
-    """The collection path of a source, or what to store instead: [] (nothing can be there), None (the kind is not
-    served), Unreadable (the CRD list could not be read)."""
-    from metallb_plugin.core import objects as k8s
-    from metallb_plugin.core.snapshot import METALLB, SYSTEM, Unreadable
-
-    api_version = source.api_version
-    if source.crd:
-        crds = snapshot.objects.get("crds")
-        if isinstance(crds, Unreadable):
-            return Unreadable(f"{crds.reason}, so {source.what} cannot be looked for")
-        crd = next((c for c in crds or [] if k8s.name(c) == source.crd), None)
-        version = k8s.crd_version(crd) if crd else None
-        if crd is None or not version:
-            return None  # the kind does not exist on this cluster
-        api_version = f"{crd['spec']['group']}/{version}"
-    if source.after and snapshot.objects.get(source.after) == []:
-        return []  # what it lives in (its namespace) does not exist: nothing there
-    namespace = {SYSTEM: KUBE_SYSTEM, METALLB: snapshot.namespace}.get(source.scope)
-    return api_path(api_version, source.plural, namespace)
-
-
-def read_source(client: "Client", source: Source, snapshot: Snapshot, params: Mapping[str, Any]) -> Read:
-    """The objects of one source: a list, None (the server does not serve the kind) or Unreadable.
-
-    Failures to reach or authenticate to the cluster are raised, as is any failure of a `required` source.
-    """
-    from metallb_plugin.core.snapshot import ALL, METALLB, Unreadable, project, unreadable_reason
-
-    path = _source_path(source, snapshot)
-    if not isinstance(path, str):
-        return path
-    fields = source.field_selector.format(**params) if source.field_selector else None
-    labels = source.label_selector.format(**params) if source.label_selector else None
-    try:
-        fields_kept = source.fields
-        each = (lambda item: project(item, fields_kept)) if fields_kept else None
-        items = client.list(path, label_selector=labels or None, field_selector=fields or None, each=each)
-    except errors.NotFound:
-        if source.fallback:
-            return read_source(client, replace(source, api_version=source.fallback, fallback=None), snapshot, params)
-        if source.required:
-            raise
-        if source.optional or source.crd:
-            return None
-        return Unreadable(f"{unreadable_reason(source, snapshot.namespace, False)}: the server does not serve them")
-    except (errors.Unauthorized, errors.ClusterError):
-        raise
-    except errors.APIError as exc:
-        forbidden = isinstance(exc, errors.Forbidden)
-        reason = unreadable_reason(source, snapshot.namespace, forbidden)
-        if forbidden and source.narrow and source.scope == ALL:  # a user limited to MetalLB's namespace
-            narrowed = read_source(client, replace(source, scope=METALLB, narrow=False), snapshot, params)
-            if isinstance(narrowed, list):
-                snapshot.narrowed.append(source.what)
-            return narrowed
-        if source.required:
-            raise
-        return Unreadable(reason if forbidden else f"{reason}: {exc}")
-    return source.keep(items) if source.keep else items
-
-
-@contextmanager
-def bulk_read() -> Iterator[None]:
-    """Around reading large lists: Python's cycle collector is off meanwhile, and what was read is frozen after.
-
-    Decoded JSON has no cycles, yet every few hundred new objects a collection walks all those decoded so far:
-    that took most of the time of reading 20,000 Services. Frozen objects are left out of later collections (they
-    live as long as the command); reference counting still frees them.
-    """
-    import gc
-
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if collecting:
-            gc.enable()
-
-
-def read_snapshot(
-    client: "Client",
-    sources: Sequence[Source],
-    snapshot: Snapshot,
-    params: Optional[Mapping[str, Any]] = None,
-    progress: Any = None,
-) -> Snapshot:
-    """Read every source into snapshot.objects, in parallel; CRD-backed sources after the CRDs.
-
-    params fill the sources' selector templates ({namespace} is always there).
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    params = {"namespace": snapshot.namespace, **(params or {})}
-    keys = {s.key for s in sources}
-    then = [s for s in sources if (s.crd and "crds" in keys) or s.after in keys]  # read what they depend on first
-    first = [s for s in sources if s not in then]
-    with bulk_read():
-        for batch in (first, then):
-            if not batch:
-                continue
-            if progress:
-                progress.update(f"reading {', '.join(s.what for s in batch[:3])}{' ...' if len(batch) > 3 else ''}")
-            with ThreadPoolExecutor(max_workers=min(READ_WORKERS, len(batch))) as pool:
-                futures = [(s, pool.submit(read_source, client, s, snapshot, params)) for s in batch]
-                for source, future in futures:
-                    snapshot.objects[source.key] = future.result()
-    return snapshot

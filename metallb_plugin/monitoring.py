@@ -13,7 +13,7 @@ what status reads of an installed Prometheus variant (the shell of core/promethe
 
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
 
-from metallb_plugin import cluster, errors, output
+from metallb_plugin import errors, output, reading
 from metallb_plugin.core import checks
 from metallb_plugin.core import prometheus as prom
 from metallb_plugin.core.snapshot import Obj, Snapshot, Unreadable
@@ -75,7 +75,7 @@ def discover(client: Any, facts: Any, progress: Any = None) -> Any:
     planned variant in facts.prometheus; without one, nothing)."""
     if facts.prometheus is None:
         return facts
-    cluster.read_snapshot(client, prom.SOURCES, facts, progress=progress)
+    reading.read_snapshot(client, prom.SOURCES, facts, progress=progress)
     if progress:
         progress.update("reviewing what Prometheus's ServiceAccounts may do...")
     facts.objects["prometheus_access"] = review_access(client, facts)
@@ -118,7 +118,7 @@ def review_install(ctx: "Context", client: Any, args: Any, manifest: "Manifest",
     labelled = next(s for s in SOURCES if s.key == "metallb_namespace")  # its labels: namespace selectors
     facts = Facts(namespace=manifest.namespace)
     facts.prometheus = prom.plan(manifest.namespace, manifest.objects, labels=labels, command=command)
-    cluster.read_snapshot(client, (labelled,), facts)
+    reading.read_snapshot(client, (labelled,), facts)
     discover(client, facts)
     if facts.objects.get("prometheuses") is None and facts.readable("prometheuses"):
         raise errors.PluginError(
@@ -159,7 +159,7 @@ def gather_status(client: Any, facts: Any) -> Any:
 
     if not status.is_variant(facts.listed("services"), facts.namespace):
         return facts
-    cluster.read_snapshot(client, prom.NAMESPACE_SOURCES + prom.SOURCES, facts)
+    reading.read_snapshot(client, prom.NAMESPACE_SOURCES + prom.SOURCES, facts)
     facts.objects["prometheus_access"] = review_access(client, facts)
     from metallb_plugin.core.view import View
 

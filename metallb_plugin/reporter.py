@@ -15,7 +15,7 @@ import tarfile
 import time
 from typing import Any, List, Optional, Sequence
 
-from metallb_plugin import __version__, cli, cluster, errors, podlogs
+from metallb_plugin import __version__, cli, errors, podlogs, reading
 from metallb_plugin.context import Cluster, Context
 from metallb_plugin.core import installation as inst
 from metallb_plugin.core import objects as k8s
@@ -110,7 +110,7 @@ def collect(ctx: Context, client: Any, args: Any, archive: Archive, progress: An
     )  # fmt: skip
     say("reading the cluster's objects")
     top = Snapshot(namespace=args.namespace)
-    cluster.read_snapshot(client, contents.CLUSTER_SOURCES, top)
+    reading.read_snapshot(client, contents.CLUSTER_SOURCES, top)
     install = inst.find_installation(contents.listed(top, "deployments"), contents.listed(top, "daemonsets"),
                                      namespace=args.namespace)  # fmt: skip
     if install and not args.namespace_given:
@@ -120,17 +120,17 @@ def collect(ctx: Context, client: Any, args: Any, archive: Archive, progress: An
     manifest.namespaces = sorted(set(names))
     crds = contents.listed(top, "crds") if top.readable("crds") else contents.known_crds()
     kinds = Snapshot(namespace=manifest.namespace)
-    cluster.read_snapshot(client, contents.crd_sources(crds), kinds)
+    reading.read_snapshot(client, contents.crd_sources(crds), kinds)
     spaces = [Snapshot(namespace=ns) for ns in manifest.namespaces]
     for space in spaces:
         say(f"reading namespace {space.namespace}")
-        cluster.read_snapshot(client, contents.NAMESPACE_SOURCES, space)
+        reading.read_snapshot(client, contents.NAMESPACE_SOURCES, space)
     lbs = contents.load_balancers(contents.listed(top, "services"))
     keys = contents.service_keys(lbs)
     slices = Snapshot(namespace=manifest.namespace)
     selector = f"kubernetes.io/service-name in ({','.join(sorted({n for _, n in keys}))})" if keys else ""
     if keys:
-        cluster.read_snapshot(client, (contents.LB_SLICES,), slices, {"slice_selector": selector})
+        reading.read_snapshot(client, (contents.LB_SLICES,), slices, {"slice_selector": selector})
 
     peers = kinds.objects.get("metallb.io/bgppeers")
     known = (

@@ -19,7 +19,7 @@ exit codes: 0 no finding at or above --failure-threshold, 1 some finding reaches
 
 import os
 
-from metallb_plugin import cluster, errors
+from metallb_plugin import errors, reading
 from metallb_plugin.commands import read_manifest
 from metallb_plugin.core import analyze as core
 from metallb_plugin.core import manifests
@@ -122,13 +122,13 @@ def _sources(table, keys):
 def gather(client, args):
     """The cluster's snapshot of what the rules read: one LIST per kind, in parallel."""
     facts = Facts(namespace=args.namespace, namespace_given=args.namespace_given)
-    cluster.read_snapshot(
+    reading.read_snapshot(
         client, _sources(CLUSTER_SOURCES, CLUSTER_KEYS), facts, {"service_events": ANNOUNCE_FAILED_EVENTS}
     )
     served = frozenset(k for k in METALLB_KINDS if facts.objects.get(k) is not None)
     facts.metallb_served = served or None
     locate(facts)
-    cluster.read_snapshot(client, _sources(NAMESPACE_SOURCES, NAMESPACE_KEYS), facts, {})
+    reading.read_snapshot(client, _sources(NAMESPACE_SOURCES, NAMESPACE_KEYS), facts, {})
     return facts
 
 

@@ -13,7 +13,7 @@ examples:
 exit codes: 0 nothing failed (warnings allowed), 1 a check failed, 2 bad flags or input, 3 cluster unreachable.
 """
 
-from metallb_plugin import cluster, errors, monitoring, output
+from metallb_plugin import cluster, errors, monitoring, output, reading
 from metallb_plugin.commands import add_prometheus_fit, read_manifest
 from metallb_plugin.core import checks as checklib
 from metallb_plugin.core import ipam, manifests, releases
@@ -121,7 +121,7 @@ def run(args, ctx):
         facts.server_error = str(exc)  # the API check fails with it; being fatal, nothing after it runs
         _emit(args, ctx, client, facts, core.evaluate(facts, args.skip_check))
         return ExitCode.CLUSTER
-    cluster.read_snapshot(client, core.SOURCES, facts, progress=progress)
+    reading.read_snapshot(client, core.SOURCES, facts, progress=progress)
     facts.permissions = review_permissions(client, facts, manifest[0] if manifest else None, progress)
     if manifest:
         facts.manifest = dry_run(client, *manifest, progress=progress)

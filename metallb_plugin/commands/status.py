@@ -28,7 +28,7 @@ exit codes: 0 healthy (warnings allowed), 1 degraded or unknown (or the Service 
 check failed), 3 cluster unreachable, 4 --wait timed out (the last report is printed).
 """
 
-from metallb_plugin import cluster, defaults, errors, podlogs, status_text
+from metallb_plugin import defaults, errors, podlogs, reading, status_text
 from metallb_plugin.commands import add_timeout
 from metallb_plugin.core import explain as explainer
 from metallb_plugin.core import objects as k8s
@@ -81,7 +81,7 @@ def gather(client, args, target=None):
     events = "involvedObject.kind=Service"
     if target:
         events += f",involvedObject.namespace={target[0]},involvedObject.name={target[1]}"
-    cluster.read_snapshot(client, CLUSTER_SOURCES, facts, {"service_events": events})
+    reading.read_snapshot(client, CLUSTER_SOURCES, facts, {"service_events": events})
     served = frozenset(k for k in METALLB_KINDS if facts.objects.get(k) is not None)
     facts.metallb_served = served or None
     locate(facts)
@@ -91,7 +91,7 @@ def gather(client, args, target=None):
     else:
         names = {webhook} | {name(s) for s in facts.listed("services") if k8s.is_load_balancer(s)}
     slices = f"{SERVICE_NAME_LABEL} in ({','.join(sorted(names))})" if len(names) <= MAX_SELECTOR_NAMES else ""
-    cluster.read_snapshot(client, NAMESPACE_SOURCES, facts, {"slice_selector": slices})
+    reading.read_snapshot(client, NAMESPACE_SOURCES, facts, {"slice_selector": slices})
     if not target:
         from metallb_plugin.monitoring import gather_status  # only reads for a Prometheus variant
 

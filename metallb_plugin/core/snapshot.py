@@ -1,6 +1,6 @@
 """What a command read from the cluster, as one data type: `Snapshot`, filled from a table of `Source`s.
 
-A command describes its LISTs as `Source`s; `cluster.read_snapshot` reads them in parallel into a Snapshot, where
+A command describes its LISTs as `Source`s; `reading.read_snapshot` reads them in parallel into a Snapshot, where
 each key holds a list of raw objects, None (the server does not serve that kind) or `Unreadable(reason)` (no
 permission, or an error): the checks that need it are then skipped with that reason, never passed.
 A Source's `fields` (core/projections.py) keep only what the commands read of each object, page by page as the

@@ -1,6 +1,6 @@
 """pools list: every pool with its size, use and what announces it."""
 
-from metallb_plugin import cluster, errors, output
+from metallb_plugin import cluster, errors, output, reading
 from metallb_plugin.commands.pools.common import list_metallb
 from metallb_plugin.errors import ExitCode
 
@@ -15,7 +15,7 @@ def run(args, ctx):
     pools = list_metallb(client, "IPAddressPool", ns)
     advertisements = list_metallb(client, "L2Advertisement", ns) + list_metallb(client, "BGPAdvertisement", ns)
     try:
-        with cluster.bulk_read():
+        with reading.bulk_read():
             services = client.list(cluster.api_path("v1", "services"), each=lambda s: project(s, SERVICE))
     except errors.Forbidden:
         services = None
