@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Benchmark the plugin against kubectl on a large synthetic cluster served by the real API server.
 
-For `--help`, `version`, `preflight`, `status`, `pools` and `analyze` it measures wall time (median and range over
---runs), peak RSS and the number of API requests, counted on the server from its audit log. Next to each, in the same
-run, it times
+For `--help`, `version`, `preflight`, `status`, `pools`, `analyze` and `report` it measures wall time (median and
+range over --runs), peak RSS and the number of API requests, counted on the server from its audit log. Next to
+each, in the same run, it times
   - raw: the same GET and LIST requests (same pages, same page size, the plugin's number of connections) sent by
     benchmarks/raw.py, a client that only reads the bytes: how long the API server takes to serve them, the floor;
   - kubectl: the kubectl calls that fetch the same data (derived from what the plugin itself requested: the minimum
@@ -47,8 +47,9 @@ KUBECTL = os.path.join(BINDIR, "kubectl")
 RAW = os.path.join(HERE, "raw.py")
 GNU_TIME = "/usr/bin/time"  # Debian package "time"
 # version: one GET, so its time is what every command pays to start and connect
+REPORT = os.path.join(tempfile.gettempdir(), f"bench-report-{os.getpid()}.tar.gz")  # report writes a new file
 COMMANDS = {"--help": ["--help"], "version": ["version"], "preflight": ["preflight"], "status": ["status"],
-            "pools": ["pools"], "analyze": ["analyze"]}
+            "pools": ["pools"], "analyze": ["analyze"], "report": ["report", "-f", REPORT]}
 # plugin / kubectl wall-time ratio, at most (analyze: the budget of status, which reads more)
 TARGETS = {"--help": 2.0, "status": 1.5, "pools": 1.5, "analyze": 1.5}
 RAW_TARGET = 1.3  # plugin / raw wall-time ratio, at most, at 4x and beyond
@@ -61,12 +62,14 @@ def run_measured(argv, env):
     GNU time starts it: a child forked straight from this (large) process would report this process's
     high-water mark as its own peak RSS, since Linux keeps the pre-exec peak.
     """
-    with tempfile.NamedTemporaryFile("r") as report:
+    if os.path.exists(REPORT):
+        os.unlink(REPORT)
+    with tempfile.NamedTemporaryFile("r") as peak:
         started = time.perf_counter()
-        done = subprocess.run([GNU_TIME, "-f", "%M", "-o", report.name, *argv], env=env,
+        done = subprocess.run([GNU_TIME, "-f", "%M", "-o", peak.name, *argv], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         seconds = time.perf_counter() - started
-        return seconds, int(report.read().split()[-1]) / 1024, done.returncode
+        return seconds, int(peak.read().split()[-1]) / 1024, done.returncode
 
 
 class Audit:
@@ -209,6 +212,8 @@ def bench_scale(workdir, size, runs, page_sizes=(), baseline=None):
         return rows
     finally:
         plane.down()
+        if os.path.exists(REPORT):
+            os.unlink(REPORT)
 
 
 def _ms(seconds):
