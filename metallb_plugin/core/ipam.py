@@ -383,10 +383,14 @@ def contains(ranges: Iterable[AddressRange], ip: Any) -> bool:
     return any(address in r for r in ranges)
 
 
-def pool_of(ip: str, pools: Mapping[str, Sequence[AddressRange]]) -> Optional[str]:
+def pool_of(ip: Union[str, IPAddress], pools: Mapping[str, Sequence[AddressRange]]) -> Optional[str]:
     """The name of the first pool ({name: [AddressRange]}) holding ip, or None."""
+    try:
+        address = _as_address(ip)  # once, not once per pool
+    except ValueError:
+        return None
     for name, ranges in pools.items():
-        if contains(ranges, ip):
+        if contains(ranges, address):
             return name
     return None
 
@@ -486,14 +490,19 @@ def usage(services: Sequence[Mapping[str, Any]], pools: Mapping[str, Sequence["A
         if annotated is not None and annotated in users:
             users[annotated].add(key)
         for ip in ingress_ips(service):
+            try:
+                address = ipaddress.ip_address(ip)  # parsed once for every pool it is compared with
+            except ValueError:
+                outside.append((key, ip))
+                continue
             owner: Optional[str]
-            if annotated is not None and annotated in pools and contains(pools[annotated], ip):
+            if annotated is not None and annotated in pools and contains(pools[annotated], address):
                 owner = annotated
             else:
-                owner = pool_of(ip, pools)
+                owner = pool_of(address, pools)
             if owner is None:
                 outside.append((key, ip))
                 continue
-            ips[owner].add(str(ipaddress.ip_address(ip)))
+            ips[owner].add(str(address))
             users[owner].add(key)
     return Usage({name: PoolUsage(frozenset(ips[name]), tuple(sorted(users[name]))) for name in pools}, tuple(outside))
