@@ -77,7 +77,7 @@ def test_pool_names_from_the_namespace_given(admin_config, metallb_crds, namespa
     for name in ("web", "web-internal", "db"):
         kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps({
             "apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool", "metadata": {"name": name},
-            "spec": {"addresses": [f"192.168.{len(name)}.0/28"]}}))
+            "spec": {"addresses": [f"198.51.100.{16 * len(name)}/28"]}}))
     assert complete("pools", "delete", "-n", namespace, "", kubeconfig=admin_config) == \
         (["db", "web", "web-internal"], 4)
     assert complete("-n", namespace, "pools", "delete", "we", kubeconfig=admin_config) == \

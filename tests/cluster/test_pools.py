@@ -86,17 +86,17 @@ def populated(metallb_crds, client, make_ns):
         apiVersion: metallb.io/v1beta1
         kind: IPAddressPool
         metadata: {{name: web, namespace: {ns}}}
-        spec: {{addresses: [192.168.10.0/24, "fc00:10::/64"], avoidBuggyIPs: true}}
+        spec: {{addresses: [192.0.2.0/24, "2001:db8:10::/64"], avoidBuggyIPs: true}}
         ---
         apiVersion: metallb.io/v1beta1
         kind: IPAddressPool
         metadata: {{name: edge, namespace: {ns}, labels: {{tier: edge}}}}
-        spec: {{addresses: [192.168.20.1-192.168.20.10], autoAssign: false}}
+        spec: {{addresses: [203.0.113.1-203.0.113.10], autoAssign: false}}
         ---
         apiVersion: metallb.io/v1beta1
         kind: IPAddressPool
         metadata: {{name: spare, namespace: {ns}}}
-        spec: {{addresses: [192.168.30.0/28]}}
+        spec: {{addresses: [203.0.113.16/28]}}
         ---
         apiVersion: metallb.io/v1beta1
         kind: L2Advertisement
@@ -111,10 +111,10 @@ def populated(metallb_crds, client, make_ns):
     # MetalLB v0.15+ writes counters into the pool's status; the edge pool has them, the others do not
     client.patch(cluster.api_path("metallb.io/v1beta1", "ipaddresspools", ns, "edge", "status"),
                  {"status": {"assignedIPv4": 3, "assignedIPv6": 0, "availableIPv4": 7, "availableIPv6": 0}})
-    lb_service(client, apps, "shop", "192.168.10.5,fc00:10::5", pool="web")
-    lb_service(client, apps, "shop-udp", "192.168.10.5", pool="web")  # shares the IP: counted once
-    lb_service(client, apps, "blog", "192.168.10.6")  # no annotation: found by its address
-    lb_service(client, apps, "api", "192.168.20.2", pool="edge")
+    lb_service(client, apps, "shop", "192.0.2.5,2001:db8:10::5", pool="web")
+    lb_service(client, apps, "shop-udp", "192.0.2.5", pool="web")  # shares the IP: counted once
+    lb_service(client, apps, "blog", "192.0.2.6")  # no annotation: found by its address
+    lb_service(client, apps, "api", "203.0.113.2", pool="edge")
     lb_service(client, apps, "pending")  # no address yet
     return ns, apps
 
@@ -129,7 +129,7 @@ def test_list_json_shape(populated, env):
     assert [p["name"] for p in doc["pools"]] == ["edge", "spare", "web"]
     web = by_name["web"]
     assert web == {
-        "name": "web", "addresses": ["192.168.10.0/24", "fc00:10::/64"], "autoAssign": True, "avoidBuggyIPs": True,
+        "name": "web", "addresses": ["192.0.2.0/24", "2001:db8:10::/64"], "autoAssign": True, "avoidBuggyIPs": True,
         "priority": None, "namespaces": [],
         # 2^53 and above: decimal strings, which jq and JavaScript keep exactly
         "size": str(254 + 2 ** 64), "used": 3, "free": str(254 + 2 ** 64 - 3),
@@ -152,9 +152,9 @@ def test_list_table(populated, env):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["NAME", "ADDRESSES", "SIZE", "USED", "FREE", "AUTO-ASSIGN", "ADVERTISED", "SERVICES"]
-    assert lines[1].split() == ["edge", "192.168.20.1-192.168.20.10", "10", "3", "7", "false", "BGP", "1"]
-    assert lines[2].split() == ["spare", "192.168.30.0/28", "16", "0", "16", "true", "none", "0"]
-    assert lines[3].split() == ["web", "192.168.10.0/24,fc00:10::/64", "2^64+254", "3", "2^64+251", "true", "L2", "3"]
+    assert lines[1].split() == ["edge", "203.0.113.1-203.0.113.10", "10", "3", "7", "false", "BGP", "1"]
+    assert lines[2].split() == ["spare", "203.0.113.16/28", "16", "0", "16", "true", "none", "0"]
+    assert lines[3].split() == ["web", "192.0.2.0/24,2001:db8:10::/64", "2^64+254", "3", "2^64+251", "true", "L2", "3"]
     assert 'warning: pool "spare" is not advertised' in result.stderr
 
 
@@ -190,13 +190,13 @@ def test_nobody_gets_a_clear_403(populated, controlplane):
 
 def test_create_l2(metallb_crds, env, client, make_ns):
     ns = make_ns()
-    result = run_plugin("pools", "create", "--yes", "lan", "-n", ns, "--addresses", "192.168.40.0/28, 192.168.40.100-192.168.40.110",
+    result = run_plugin("pools", "create", "--yes", "lan", "-n", ns, "--addresses", "203.0.113.0/28, 203.0.113.100-203.0.113.110",
                         "--l2", "--interfaces", "eth0,eth1", "--node-selector", "kubernetes.io/os=linux,zone=a",
                         "--avoid-buggy-ips", "--priority", "10", "--namespaces", "web,shop", env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout == ("ipaddresspool.metallb.io/lan created\nl2advertisement.metallb.io/lan created\n")
     pool = get(client, "ipaddresspools", ns, "lan")
-    assert pool["spec"] == {"addresses": ["192.168.40.0/28", "192.168.40.100-192.168.40.110"], "autoAssign": True,
+    assert pool["spec"] == {"addresses": ["203.0.113.0/28", "203.0.113.100-203.0.113.110"], "autoAssign": True,
                             "avoidBuggyIPs": True, "serviceAllocation": {"priority": 10, "namespaces": ["web", "shop"]}}
     assert pool["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "kubectl-metallb"}
     l2 = get(client, "l2advertisements", ns, "lan")
@@ -210,7 +210,7 @@ def test_create_bgp_yaml_output(metallb_crds, env, client, make_ns):
     import yaml
 
     ns = make_ns()
-    result = run_plugin("pools", "create", "--yes", "wan", "-n", ns, "--addresses", "fc00:20::/120", "--addresses",
+    result = run_plugin("pools", "create", "--yes", "wan", "-n", ns, "--addresses", "2001:db8:20::/120", "--addresses",
                         "198.51.100.0/24", "--bgp", "--peer", "spine-1", "--no-auto-assign", "-o", "yaml", env=env)
     assert result.returncode == 0, result.stderr
     doc = yaml.safe_load(result.stdout)  # the plan, carried out
@@ -219,7 +219,7 @@ def test_create_bgp_yaml_output(metallb_crds, env, client, make_ns):
         ("IPAddressPool", "wan", "created"), ("BGPAdvertisement", "wan", "created")]
     assert f"warning: no BGPPeer named spine-1 in namespace {ns}" in result.stderr
     assert get(client, "ipaddresspools", ns, "wan")["spec"] == {
-        "addresses": ["fc00:20::/120", "198.51.100.0/24"], "autoAssign": False, "avoidBuggyIPs": False}
+        "addresses": ["2001:db8:20::/120", "198.51.100.0/24"], "autoAssign": False, "avoidBuggyIPs": False}
     assert get(client, "bgpadvertisements", ns, "wan")["spec"] == {
         "ipAddressPools": ["wan"], "peers": ["spine-1"], "aggregationLength": 32,
         "aggregationLengthV6": 128}  # the CRD's defaults, as the server returns them
@@ -227,7 +227,7 @@ def test_create_bgp_yaml_output(metallb_crds, env, client, make_ns):
 
 def test_create_without_advertisement_warns(metallb_crds, env, client, make_ns):
     ns = make_ns()
-    result = run_plugin("pools", "create", "--yes", "quiet", "-n", ns, "--addresses", "192.168.60.0/29", env=env)
+    result = run_plugin("pools", "create", "--yes", "quiet", "-n", ns, "--addresses", "203.0.113.48/29", env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "ipaddresspool.metallb.io/quiet created\n"
     assert 'warning: no advertisement announces pool "quiet"' in result.stderr
@@ -237,13 +237,13 @@ def test_create_without_advertisement_warns(metallb_crds, env, client, make_ns):
         kind: L2Advertisement
         metadata: {{name: all, namespace: {ns}}}
         """)
-    result = run_plugin("pools", "create", "--yes", "covered", "-n", ns, "--addresses", "192.168.61.0/29", env=env)
+    result = run_plugin("pools", "create", "--yes", "covered", "-n", ns, "--addresses", "203.0.113.56/29", env=env)
     assert result.returncode == 0 and "warning" not in result.stderr, result.stderr
 
 
 def test_create_dry_run_writes_nothing(metallb_crds, env, client, make_ns):
     ns = make_ns()
-    result = run_plugin("pools", "create", "--yes", "try", "-n", ns, "--addresses", "192.168.70.0/29", "--l2", "--dry-run",
+    result = run_plugin("pools", "create", "--yes", "try", "-n", ns, "--addresses", "203.0.113.64/29", "--l2", "--dry-run",
                         env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout == ("ipaddresspool.metallb.io/try created (server dry run)\n"
@@ -344,7 +344,7 @@ address-pools:
     communities: [no-advertise, "64500:1"]
 - name: lan
   protocol: layer2
-  addresses: [192.168.90.10-192.168.90.20]
+  addresses: [203.0.113.200-203.0.113.210]
   avoid-buggy-ips: true
 bgp-communities:
   no-advertise: 65535:65282
@@ -423,7 +423,7 @@ def test_migrate_refuses_invalid_config_and_overlap(metallb_crds, env, client, m
     assert result.returncode == 2
     assert result.stderr == ('error: invalid legacy configuration: address-pools[0].addresses[0]: invalid CIDR '
                              '"198.51.100.0/33": prefix length 33 is out of range for IPv4 (0-32)\n')
-    assert run_plugin("pools", "create", "--yes", "taken", "-n", ns, "--addresses", "192.168.90.0/24",
+    assert run_plugin("pools", "create", "--yes", "taken", "-n", ns, "--addresses", "203.0.113.192/27",
                       env=env).returncode == 0
     good = tmp_path / "good.yaml"
     good.write_text(LEGACY)
