@@ -95,6 +95,8 @@ def kubectl_equivalent(events):
         ref = event.get("objectRef") or {}
         if event["verb"] not in ("get", "list") or not ref.get("resource") or ref.get("subresource"):
             continue
+        if (event.get("responseStatus") or {}).get("code", 200) >= 400:
+            continue  # a kind the cluster does not serve (frr-k8s'): kubectl would stop at it
         resource = ref["resource"] + (f".{ref['apiGroup']}" if ref.get("apiGroup") else "")
         scope = ref.get("namespace") or ""
         if event["verb"] == "list":
