@@ -106,6 +106,8 @@ def namespace(kubectl):
     name = f"e2e-{uuid.uuid4().hex[:8]}"
     kubectl("create", "namespace", name)
     yield name
+    # its Services go at once (the namespace's deletion takes a while): later modules judge every Service's state
+    kubectl("delete", "services", "--all", "-n", name, "--wait=true")
     kubectl("delete", "namespace", name, "--wait=false")
 
 
