@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import urllib.parse
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, cast
 
 from metallb_plugin import errors, transport
 from metallb_plugin.connection import Proxy, Settings, Target, client_settings, load_selection, pool_manager, proxy_for
@@ -280,8 +280,13 @@ class Client:
         from concurrent.futures import ThreadPoolExecutor
 
         def fetch(token: Optional[str]) -> bytes:
-            query = {"limit": LIST_PAGE_SIZE, "continue": token, "labelSelector": label_selector}
-            return self.request("GET", path, {**query, "fieldSelector": field_selector}, decode=False)  # type: ignore[no-any-return]
+            query = {
+                "limit": LIST_PAGE_SIZE,
+                "continue": token,
+                "labelSelector": label_selector,
+                "fieldSelector": field_selector,
+            }
+            return cast(bytes, self.request("GET", path, query, decode=False))
 
         items: List[Obj] = []
         with ThreadPoolExecutor(1) as ahead:  # the next page is on its way while this one is decoded
