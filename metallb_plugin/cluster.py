@@ -15,7 +15,7 @@ import time
 import urllib.parse
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, cast
 
-from metallb_plugin import errors, transport
+from metallb_plugin import errors, paging, transport
 from metallb_plugin.connection import Proxy, Settings, Target, client_settings, load_selection, pool_manager, proxy_for
 from metallb_plugin.core.snapshot import Obj
 from metallb_plugin.defaults import (
@@ -106,24 +106,6 @@ def api_path(
     if subresource:
         parts.append(subresource)
     return "/".join(parts)
-
-
-_METADATA, _ITEMS = b'"metadata":', b'"items":'
-
-
-def _list_continue(data: bytes) -> Optional[str]:
-    """A LIST answer's continue token, read without decoding its items: the API server writes a built-in kind's
-    list metadata before them (a custom resource's list comes with keys sorted, items first: None)."""
-    start = data.find(_METADATA, 0, 4096)
-    end = data.find(_ITEMS, start)
-    if start < 0 or end < 0:
-        return None
-    try:
-        meta = json.loads(data[start + len(_METADATA) : end].rstrip().rstrip(b","))
-    except ValueError:
-        return None
-    token = meta.get("continue") if isinstance(meta, dict) else None
-    return token if isinstance(token, str) and token else None
 
 
 # --------------------------------------------------------------------------------------------- client
@@ -273,11 +255,11 @@ class Client:
         each: Optional[Callable[[Obj], Obj]] = None,
     ) -> List[Obj]:
         """All items of a collection, read page by page (raw dicts, never client models); each(item) reduces every
-        item as its page is decoded, so that only one page is ever whole in memory.
+        item as its page is decoded, so that only a few pages are ever whole in memory (paging.pages requests the
+        next ones while this one is decoded).
 
         Their managedFields are dropped: nothing reads them from a list, and they are often half an object's size.
         """
-        from concurrent.futures import ThreadPoolExecutor
 
         def fetch(token: Optional[str]) -> bytes:
             query = {
@@ -289,19 +271,11 @@ class Client:
             return cast(bytes, self.request("GET", path, query, decode=False))
 
         items: List[Obj] = []
-        with ThreadPoolExecutor(1) as ahead:  # the next page is on its way while this one is decoded
-            data = fetch(None)
-            while True:
-                early = _list_continue(data)
-                following = ahead.submit(fetch, early) if early else None
-                page = self._decode(data, "GET", path) or {}
-                for item in page.get("items") or []:
-                    (item.get("metadata") or {}).pop("managedFields", None)
-                    items.append(each(item) if each else item)
-                token = (page.get("metadata") or {}).get("continue")
-                if not token:
-                    return items
-                data = following.result() if following and token == early else fetch(token)
+        for page in paging.pages(fetch, lambda data: self._decode(data, "GET", path) or {}):
+            for item in page.get("items") or []:
+                (item.get("metadata") or {}).pop("managedFields", None)
+                items.append(each(item) if each else item)
+        return items
 
     def create(self, path: str, body: Obj, dry_run: bool = False) -> Any:
         return self.request("POST", path, {"dryRun": "All" if dry_run else None, "fieldManager": FIELD_MANAGER}, body)
