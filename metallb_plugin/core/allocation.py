@@ -16,7 +16,7 @@ API:
     deprecated_fields(service) -> [path]         spec.loadBalancerIP (deprecated since Kubernetes 1.24)
     request(service) -> Request                  what the Service asks for
     PoolTable.of(pools, services) -> PoolTable    the pools parsed and counted once
-    evaluate_pools(service, table, namespace_labels) -> [PoolFit]  one per pool, by name
+    evaluate_pools(service, table, namespace_labels, wanted) -> [PoolFit]  one per pool, by name
 """
 
 import ipaddress
@@ -175,6 +175,28 @@ class Pool:
     ranges: List[ipam.AddressRange]
     error: Optional[str]  # an entry that cannot be read
     free: Dict[int, int]
+    allocation: Optional[Obj] = None  # spec.serviceAllocation
+    auto_assign: bool = True
+    avoid_buggy: bool = False
+    families: Tuple[int, ...] = ()
+
+    @classmethod
+    def of(
+        cls, obj: Obj, name: str, parsed: Tuple[List[ipam.AddressRange], Optional[str]], used: Optional[ipam.PoolUsage]
+    ) -> "Pool":
+        ranges, error = parsed
+        spec = obj.get("spec") or {}
+        return cls(
+            obj,
+            name,
+            ranges,
+            error,
+            _free(obj, ranges, used),
+            allocation=spec.get("serviceAllocation"),
+            auto_assign=spec.get("autoAssign", True) is not False,
+            avoid_buggy=bool(spec.get("avoidBuggyIPs")),
+            families=tuple(sorted({r.version for r in ranges})),
+        )
 
 
 @dataclass
@@ -196,8 +218,7 @@ class PoolTable:
         table = []
         for pool in sorted(pools or [], key=lambda p: k8s.meta(p).get("name", "")):
             name = k8s.meta(pool).get("name", "")
-            ranges, error = parsed[name]
-            table.append(Pool(pool, name, ranges, error, _free(pool, ranges, use.pools.get(name))))
+            table.append(Pool.of(pool, name, parsed[name], use.pools.get(name)))
         holders: Dict[str, List[Tuple[str, Optional[str]]]] = {}
         for service in services:
             meta = k8s.meta(service)
@@ -208,25 +229,28 @@ class PoolTable:
 
 
 def evaluate_pools(
-    service: Obj, table: PoolTable, namespace_labels: Optional[Mapping[str, str]] = None
+    service: Obj,
+    table: PoolTable,
+    namespace_labels: Optional[Mapping[str, str]] = None,
+    wanted: Optional[Request] = None,
 ) -> List[PoolFit]:
-    """A PoolFit per pool (sorted by name) for this Service, as MetalLB's allocator would judge them."""
+    """A PoolFit per pool (sorted by name) for this Service, as MetalLB's allocator would judge them; wanted: its
+    request(service) when the caller has it."""
     meta = k8s.meta(service)
     namespace = meta.get("namespace", "")
     own_key = f"{namespace}/{meta.get('name', '')}"
-    wanted = request(service)
+    wanted = wanted or request(service)
+    held = ipam.ingress_ips(service)
     fits: List[PoolFit] = []
     for pool in table.pools:
-        spec = pool.obj.get("spec") or {}
-        ranges, error = pool.ranges, pool.error
-        allocation = spec.get("serviceAllocation")
+        ranges, error, allocation = pool.ranges, pool.error, pool.allocation
         fit = PoolFit(
             name=pool.name,
-            auto_assign=spec.get("autoAssign", True) is not False,
+            auto_assign=pool.auto_assign,
             priority=(allocation or {}).get("priority") or 0,
-            families=tuple(sorted({r.version for r in ranges})),
+            families=pool.families,
+            free=dict(pool.free),
         )
-        fit.free = dict(pool.free)
         if error:
             fit.reasons.append(f"its addresses cannot be read: {error}")
         if allocation is not None:
@@ -239,9 +263,8 @@ def evaluate_pools(
             fit.pinned = not fit.reasons
         if wanted.pool and wanted.pool != pool.name:
             fit.reasons.append(f'the Service asks for pool "{wanted.pool}"')
-        avoid_buggy = bool(spec.get("avoidBuggyIPs"))
         if wanted.ips:
-            outside = [ip for ip in wanted.ips if not ipam.contains(ranges, ip) or (avoid_buggy and _is_buggy(ip))]
+            outside = [ip for ip in wanted.ips if not ipam.contains(ranges, ip) or (pool.avoid_buggy and _is_buggy(ip))]
             if outside:
                 fit.reasons.append(f"requested address {', '.join(outside)} is not in this pool")
             for ip in wanted.ips:
@@ -259,9 +282,9 @@ def evaluate_pools(
         if missing and not error:
             fit.reasons.append("it has no " + " or ".join(f"IPv{f}" for f in missing) + " addresses")
         exhausted = [f for f in wanted.families if f in fit.free and fit.free[f] <= 0]
-        holds = any(ipam.contains(ranges, ip) for ip in ipam.ingress_ips(service))  # its own address is no loss
-        if exhausted and not wanted.ips and not wanted.sharing_key and not holds:
-            fit.reasons.append("no free " + " or ".join(f"IPv{f}" for f in exhausted) + " address left")
+        if exhausted and not wanted.ips and not wanted.sharing_key:
+            if not any(ipam.contains(ranges, ip) for ip in held):  # its own address is no loss
+                fit.reasons.append("no free " + " or ".join(f"IPv{f}" for f in exhausted) + " address left")
         fit.eligible = not fit.reasons
         fits.append(fit)
     return fits

@@ -209,7 +209,8 @@ def pending_reason(view: View, service: Obj) -> Tuple[str, str]:
             f"MetalLB rejected its configuration: {(invalid[0].get('status') or {}).get('errorSummary', '')}",
             f"kubectl -n {view.ns} get configurationstates -o yaml",
         )
-    fits = allocation.evaluate_pools(service, view.pool_table(), view.namespace_labels.get(k8s.namespace(service)))
+    labels = view.namespace_labels.get(k8s.namespace(service))
+    fits = allocation.evaluate_pools(service, view.pool_table(), labels, wanted)
     if not any(f.eligible for f in fits):
         return "no IPAddressPool can serve it: " + "; ".join(f"{f.name}: {f.reasons[0]}" for f in fits), explain
     return "no MetalLB event yet: the controller has not processed it", explain
