@@ -61,8 +61,8 @@ def overview_text(report, style):
     if report.drained:
         lines += _drain_lines(report, style)
     colour = style.green if report.healthy else style.red
-    lines.append(colour(report.summary()))
-    return "\n".join(lines) + "\n"
+    lines += [colour(report.summary()), ""]
+    return "\n".join(lines)  # one copy of a text that holds every Service
 
 
 def _drain_lines(report, style):

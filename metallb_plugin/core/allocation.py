@@ -36,10 +36,14 @@ DEPRECATED_PREFIX = "metallb.universe.tf/"
 
 
 def annotation(service: Obj, keys: Iterable[str]) -> Optional[str]:
-    annotations = k8s.annotations(service)
+    return _first(k8s.annotations(service), keys)
+
+
+def _first(annotations: Mapping[str, Any], keys: Iterable[str]) -> Optional[str]:
     for key in keys:
-        if annotations.get(key):
-            return str(annotations[key])
+        value = annotations.get(key)
+        if value:
+            return str(value)
     return None
 
 
@@ -67,8 +71,9 @@ def _family_number(text: str) -> int:
 
 def request(service: Obj) -> Request:
     spec = service.get("spec") or {}
+    annotations = k8s.annotations(service)
     problems: List[str] = []
-    listed = annotation(service, LOADBALANCER_IPS)
+    listed = _first(annotations, LOADBALANCER_IPS)
     ips = [part.strip() for part in (listed or "").split(",") if part.strip()]
     if spec.get("loadBalancerIP"):
         if ips:
@@ -94,8 +99,8 @@ def request(service: Obj) -> Request:
         wanted = declared[:1] if policy == "SingleStack" else declared
     return Request(
         ips=tuple(ips),
-        pool=annotation(service, ADDRESS_POOL),
-        sharing_key=annotation(service, ALLOW_SHARED_IP),
+        pool=_first(annotations, ADDRESS_POOL),
+        sharing_key=_first(annotations, ALLOW_SHARED_IP),
         families=wanted,
         dual_stack=policy,
         problems=tuple(problems),
