@@ -121,6 +121,27 @@ def test_report_writes_one_private_archive_with_everything_listed(tmp_path, monk
     assert "No previous log for 1 containers: they have not restarted." in result.stdout
 
 
+def test_one_reading_serves_the_files_and_every_command_run_in_process(tmp_path):
+    # status (four times), analyze (twice), version and strict-arp run inside the report: each collection is listed
+    # once, and the plugin's own views describe the objects the report's files hold
+    fake = fake_cluster()
+    lists = []
+    listing = fake.list
+
+    def recorded(path, label_selector=None, field_selector=None, each=None):
+        lists.append((path, label_selector, field_selector))
+        return listing(path, label_selector, field_selector, each)
+
+    fake.list = recorded
+    path = tmp_path / "r.tar.gz"
+    assert run_cli("report", "--file", str(path), cluster=fake).code == 0
+    assert ("/api/v1/services", None, None) in lists and ("/api/v1/nodes", None, None) in lists
+    assert len(set(lists)) == len(lists), [q for q in set(lists) if lists.count(q) > 1]
+    status = json.loads(members(path)["r/plugin/status.json"])
+    assert [s["name"] for s in status["services"]] == ["web"]
+    assert status["services"][0]["ips"] == ["198.51.100.240"]
+
+
 def test_no_planted_password_or_secret_value_anywhere(tmp_path):
     path = tmp_path / "r.tar.gz"
     assert run_cli("report", "--file", str(path), cluster=fake_cluster()).code == 0
