@@ -21,6 +21,9 @@ from metallb_plugin.core.objects import Obj
 REDACTED = "<redacted>"
 MIN_KNOWN = 4  # shorter values are not scrubbed from text (too many false hits)
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+# most strings of an object (names, addresses, times) are short: one search for a credential word costs less than
+# the three substitutions it rules out (a long text is rarely without one, and scanning it first would cost more)
+SHORT = 256
 
 # names of fields, variables, flags and config lines whose values are credentials: password, bgpPassword, token,
 # id-token, client-key-data, secretkey, tls.key, privateKey, apiKey ... (not `key`, `topologyKey`, `secretName`)
@@ -88,6 +91,8 @@ class Redactor:
             return text
         if self._known is not None:
             text = self._known.sub(REDACTED, text)
+        if len(text) < SHORT and not _SECRET_NAME.search(text):
+            return text  # each pattern below needs a credential word
         text = _FRR_PASSWORD.sub(lambda m: m.group(1) + REDACTED, text)
         text = _LINE.sub(lambda m: m.group(0) if _NAMES_A_THING.search(m.group(2)) else m.group(1) + REDACTED, text)
         return _JSON.sub(lambda m: m.group(1) + json.dumps(REDACTED), text)
