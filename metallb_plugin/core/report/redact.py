@@ -11,7 +11,6 @@ references, not values (`key` of a selector or toleration, `secretName`, `passwo
 """
 
 import base64
-import copy
 import json
 import re
 from typing import Any, Dict, Iterable, List, Optional
@@ -98,22 +97,25 @@ class Redactor:
         return _JSON.sub(lambda m: m.group(1) + json.dumps(REDACTED), text)
 
     def object(self, obj: Any) -> Any:
-        """A redacted deep copy of a JSON-like value."""
-        return self._walk(copy.deepcopy(obj)) if self.enabled else obj
+        """A redacted copy of a JSON-like value."""
+        return self._walk(obj) if self.enabled else obj
 
     def _walk(self, value: Any, field: str = "") -> Any:
+        """The redacted copy of a value (dicts and lists are new, the value is left as it was)."""
         if isinstance(value, dict):
-            if "name" in value and "value" in value and isinstance(value.get("name"), str):  # an env var
-                if secret_env(value["name"]) and isinstance(value["value"], str):
-                    value["value"] = REDACTED
-            for key, item in list(value.items()):
+            env = "name" in value and "value" in value and isinstance(value.get("name"), str)  # an env var
+            hide_value = env and secret_env(value["name"]) and isinstance(value["value"], str)
+            out = {}
+            for key, item in value.items():
+                if hide_value and key == "value":
+                    item = REDACTED
                 if key == LAST_APPLIED and isinstance(item, str):
-                    value[key] = self._json_text(item)
+                    out[key] = self._json_text(item)
                 elif isinstance(item, str) and secret_field(str(key)):
-                    value[key] = REDACTED
+                    out[key] = REDACTED
                 else:
-                    value[key] = self._walk(item, str(key))
-            return value
+                    out[key] = self._walk(item, str(key))
+            return out
         if isinstance(value, list):
             if field in ("args", "command"):
                 return self._argv(value)
