@@ -750,6 +750,18 @@ def test_pending_reasons_in_order():
     assert result(report, "services.foreign").message == ("1 Service left to other implementations (loadBalancerClass)")
 
 
+def test_a_check_names_twenty_services_and_counts_the_rest():
+    # the Services list shows every one with its reason: a check's details name the first twenty
+    facts = healthy()
+    facts.objects["services"] += [service(f"new-{i:02}") for i in range(25)]
+    report = evaluate(facts)
+    details = result(report, "services.pending").details
+    assert result(report, "services.pending").message == "25 Services pending"
+    assert [d.split(":")[0] for d in details[:20]] == [f"apps/new-{i:02}" for i in range(20)]
+    assert details[20:] == ("and 5 more (all, with their reasons, under LoadBalancer Services)",)
+    assert len([s for s in report.services if s.state == "pending"]) == 25
+
+
 def test_pending_because_no_pool_fits():
     facts = healthy()
     facts.objects["ipaddresspools"] = [pool("reserved", autoAssign=False)]

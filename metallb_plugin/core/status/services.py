@@ -1,6 +1,6 @@
 """Services: every LoadBalancer Service has an address that is announced, and nothing else took it."""
 
-from typing import Any, Iterable, Tuple
+from typing import Any, Sequence, Tuple
 
 from metallb_plugin.core import service_status as svc
 from metallb_plugin.core.checks import FAIL, OK, WARN, Check, Result, Skip, register
@@ -9,9 +9,17 @@ from metallb_plugin.core.status.common import (
 )
 from metallb_plugin.core.view import View
 
+SHOWN = 20  # Services a check lists by name: all of them, with their reasons, are in the Services list below
 
-def _service_lines(states: Iterable[Any]) -> Tuple[str, ...]:
-    return tuple(f"{s.key}: {s.reason}" + (f" -> {s.hint}" if s.hint else "") for s in states)
+
+def _listed(lines: Sequence[str], total: int) -> Tuple[str, ...]:
+    more = total - len(lines)
+    return tuple(lines) + ((f"and {more} more (all, with their reasons, under LoadBalancer Services)",) if more else ())
+
+
+def _service_lines(states: Sequence[Any]) -> Tuple[str, ...]:
+    shown = [f"{s.key}: {s.reason}" + (f" -> {s.hint}" if s.hint else "") for s in states[:SHOWN]]
+    return _listed(shown, len(states))
 
 
 def check_pending(view: View) -> Result:
@@ -87,7 +95,9 @@ def check_annotations(view: View) -> Result:
         return Result(
             WARN,
             f"deprecated: {'; '.join(what)}",
-            tuple(f"{s.key}: {', '.join(s.deprecated_annotations + s.deprecated_fields)}" for s in old),
+            _listed(
+                [f"{s.key}: {', '.join(s.deprecated_annotations + s.deprecated_fields)}" for s in old[:SHOWN]], len(old)
+            ),
         )
     return Result(OK, "no deprecated annotations or fields")
 
