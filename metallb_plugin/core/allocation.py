@@ -206,11 +206,11 @@ class Pool:
 
 @dataclass
 class PoolTable:
-    """The pools (by name) and who holds which address: parsed and counted once, since every pending Service is
-    judged against all of them."""
+    """The pools (by name), parsed and counted once, since every pending Service is judged against all of them."""
 
     pools: List[Pool]
-    holders: Dict[str, List[Tuple[str, Optional[str]]]]  # ingress IP -> [(namespace/name, allow-shared-ip key)]
+    services: Sequence[Obj] = ()
+    _holders: Optional[Dict[str, List[Tuple[str, Optional[str]]]]] = None
 
     @classmethod
     def of(
@@ -224,13 +224,19 @@ class PoolTable:
         for pool in sorted(pools or [], key=lambda p: k8s.meta(p).get("name", "")):
             name = k8s.meta(pool).get("name", "")
             table.append(Pool.of(pool, name, parsed[name], use.pools.get(name)))
-        holders: Dict[str, List[Tuple[str, Optional[str]]]] = {}
-        for service in services:
-            meta = k8s.meta(service)
-            user = (f"{meta.get('namespace', '')}/{meta.get('name', '')}", annotation(service, ALLOW_SHARED_IP))
-            for ip in ipam.ingress_ips(service):
-                holders.setdefault(ip, []).append(user)
-        return cls(table, holders)
+        return cls(table, services)
+
+    def holders(self, ip: str) -> List[Tuple[str, Optional[str]]]:
+        """(namespace/name, allow-shared-ip key) of each Service whose status holds ip: indexed when a Service
+        first asks for an address."""
+        if self._holders is None:
+            self._holders = {}
+            for service in self.services:
+                meta = k8s.meta(service)
+                user = (f"{meta.get('namespace', '')}/{meta.get('name', '')}", annotation(service, ALLOW_SHARED_IP))
+                for held in ipam.ingress_ips(service):
+                    self._holders.setdefault(held, []).append(user)
+        return self._holders.get(ip, [])
 
 
 def evaluate_pools(
@@ -273,7 +279,7 @@ def evaluate_pools(
             if outside:
                 fit.reasons.append(f"requested address {', '.join(outside)} is not in this pool")
             for ip in wanted.ips:
-                for user, key in table.holders.get(ip, ()):
+                for user, key in table.holders(ip):
                     if user != own_key and (not wanted.sharing_key or key != wanted.sharing_key):
                         fit.reasons.append(
                             f"requested address {ip} is already used by {user} and the two do not "
