@@ -17,7 +17,7 @@ While MetalLB's admission webhook is not serving yet (right after install), writ
 """
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from metallb_plugin import errors
 from metallb_plugin.context import Cluster, Context
@@ -220,11 +220,19 @@ def refusal(plan: Plan, flag: str) -> str:
 # ------------------------------------------------------------------------------------------- 2. permissions
 
 
-def _review(client: Cluster, access: Access) -> bool:
-    allowed, _ = client.can_i(
-        access.verb, access.resource, group=access.group, namespace=access.namespace, subresource=access.subresource
-    )
-    return allowed
+def review(client: Cluster, needs: Sequence[Access]) -> List[Tuple[bool, str]]:
+    """(allowed, reason) of one SelfSubjectAccessReview per access, sent in parallel; errors.Forbidden when the
+    user may not ask."""
+    if not needs:
+        return []
+
+    def ask(access: Access) -> Tuple[bool, str]:
+        return client.can_i(
+            access.verb, access.resource, group=access.group, namespace=access.namespace, subresource=access.subresource
+        )
+
+    with ThreadPoolExecutor(max_workers=min(READ_WORKERS, len(needs))) as pool:
+        return list(pool.map(ask, needs))
 
 
 def check_access(ctx: Context, client: Cluster, plan: Plan) -> None:
@@ -233,9 +241,7 @@ def check_access(ctx: Context, client: Cluster, plan: Plan) -> None:
     missing: List[str] = []
     if needs:
         try:
-            with ThreadPoolExecutor(max_workers=min(READ_WORKERS, len(needs))) as pool:
-                answers = list(pool.map(lambda a: _review(client, a), needs))
-            missing = [str(a) for a, allowed in zip(needs, answers) if not allowed]
+            missing = [str(a) for a, (allowed, _) in zip(needs, review(client, needs)) if not allowed]
         except errors.Forbidden:
             ctx.warn("cannot ask the API server which permissions you have (SelfSubjectAccessReview refused)")
     # a dry run the server forbade although the reviews allow it (e.g. granting RBAC the user does not hold)

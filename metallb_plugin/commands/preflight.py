@@ -13,7 +13,7 @@ examples:
 exit codes: 0 nothing failed (warnings allowed), 1 a check failed, 2 bad flags or input, 3 cluster unreachable.
 """
 
-from metallb_plugin import cluster, errors, monitoring, output, reading
+from metallb_plugin import cluster, errors, monitoring, output, reading, writes
 from metallb_plugin.commands import add_prometheus_fit, read_manifest
 from metallb_plugin.core import checks as checklib
 from metallb_plugin.core import ipam, manifests, releases
@@ -148,14 +148,11 @@ def review_permissions(client, facts, objects=None, progress=None):
     needs = permissions.needed_access(facts.namespace, resources, facts.mode, pools=facts.addresses is not None)
     if progress:
         progress.update(f"checking {len(needs)} permissions...")
-    reviews = []
-    for access in needs:
-        try:
-            allowed, reason = client.can_i(access.verb, access.resource, group=access.group, namespace=access.namespace)
-        except errors.Forbidden:
-            return Unreadable("no permission to create SelfSubjectAccessReviews")
-        reviews.append((access, allowed, reason))
-    return reviews
+    try:
+        answers = writes.review(client, needs)
+    except errors.Forbidden:
+        return Unreadable("no permission to create SelfSubjectAccessReviews")
+    return [(access, allowed, reason) for access, (allowed, reason) in zip(needs, answers)]
 
 
 def dry_run(client, objects, check, progress=None):
