@@ -98,7 +98,8 @@ class OneReading:
     process (status four times, analyze twice) all see that one reading of the cluster, instead of six readings
     taken at different moments (and of 20,000 Services read seven times). Every other request goes to the client.
 
-    A command's projection (each) is applied to the shared items, giving it objects of its own.
+    A command's projection (each) makes it objects of its own from the shared items; without one it gets the shared
+    items themselves, which the commands only read (the analyzer adds the `kind` a list's items leave out).
     """
 
     def __init__(self, client: Any) -> None:
