@@ -26,6 +26,7 @@ from metallb_plugin.core import objects as k8s
 from metallb_plugin.core import workloads
 from metallb_plugin.core.objects import Obj, name
 from metallb_plugin.core.selectors import any_matches
+from metallb_plugin.core.view import status_target
 
 SPEAKER_LOGS = "speakerlogs"
 ESTABLISHED = "Established"
@@ -265,13 +266,9 @@ def summarize(view: Any) -> Summary:
         key=lambda n: n.node,
     )
     advertised = sorted(
-        Advertised(
-            f"{k8s.status(s).get('serviceNamespace') or k8s.labels(s).get('metallb.io/service-namespace')}/"
-            f"{k8s.status(s).get('serviceName') or k8s.labels(s).get('metallb.io/service-name')}",
-            str(k8s.status(s).get("node") or k8s.labels(s).get("metallb.io/node") or ""),
-            tuple(k8s.status(s).get("peers") or ()),
-        )
+        Advertised(f"{namespace}/{service}", node, tuple(k8s.status(s).get("peers") or ()))
         for s in view.local.get("servicebgpstatuses") or []
+        for namespace, service, node in [status_target(s)]
     )
     return Summary(backend, peers, sessions, node_states, advertised, read is not None, problems)
 

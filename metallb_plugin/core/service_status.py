@@ -96,30 +96,14 @@ def handles(view: View, service: Obj) -> Tuple[bool, str]:
     return True, ""
 
 
-def _status_matches(obj: Obj, service: Obj) -> bool:
-    status = obj.get("status") or {}
-    labels = meta(obj).get("labels") or {}
-    svc_ns, svc_name = meta(service).get("namespace"), name(service)
-    namespace = status.get("serviceNamespace") or labels.get("metallb.io/service-namespace")
-    service_name = status.get("serviceName") or labels.get("metallb.io/service-name")
-    return bool(namespace == svc_ns and service_name == svc_name)
+STATUS_KINDS = {"servicel2statuses": (adv.L2, "ServiceL2Status"), "servicebgpstatuses": (adv.BGP, "ServiceBGPStatus")}
 
 
 def announcements(view: View, service: Obj) -> List[Announcement]:
-    found: Set[Announcement] = set()
-    for kind, protocol, source in (
-        ("servicel2statuses", adv.L2, "ServiceL2Status"),
-        ("servicebgpstatuses", adv.BGP, "ServiceBGPStatus"),
-    ):
-        for obj in view.local.get(kind) or []:
-            node = (obj.get("status") or {}).get("node") or (meta(obj).get("labels") or {}).get("metallb.io/node")
-            if node and _status_matches(obj, service):
-                found.add(Announcement(node, protocol, source))
+    found: Set[Announcement] = {Announcement(node, *STATUS_KINDS[kind]) for kind, node in view.statuses_of(service)}
     # nodeAssigned events only tell for a protocol whose status kind the release lacks: a speaker records the event
     # even when it then cannot announce (announceFailed), and its status object is written only when it announces
-    silent = {
-        p for kind, p in (("servicel2statuses", adv.L2), ("servicebgpstatuses", adv.BGP)) if not view.served(kind)
-    }
+    silent = {protocol for kind, (protocol, _) in STATUS_KINDS.items() if not view.served(kind)}
     if not found and silent:
         events = [e for e in view.events_of_service(service) if e.get("reason") == "nodeAssigned"]
         matched = [(ev.when(e), ANNOUNCING.search(e.get("message") or "")) for e in events]

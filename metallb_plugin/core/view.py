@@ -196,6 +196,14 @@ class View:
             items = sorted(facts.listed(kind), key=name)
             self.local[kind] = [o for o in items if meta(o).get("namespace") == self.ns]
             self.elsewhere[kind] = [o for o in items if meta(o).get("namespace") != self.ns]
+        # Service (namespace, name) -> [(kind, node)] of the ServiceL2Status/ServiceBGPStatus objects about it,
+        # indexed once: a speaker writes one per announced Service, and every Service looks its own up
+        self.service_statuses: Dict[Tuple[str, str], List[Tuple[str, str]]] = {}
+        for kind in ("servicel2statuses", "servicebgpstatuses"):
+            for obj in self.local[kind]:
+                namespace, service, node = status_target(obj)
+                if node:
+                    self.service_statuses.setdefault((namespace, service), []).append((kind, node))
         self.pools = self.local["ipaddresspools"]
         # parsed once: every Service's classification looks them up
         self.pool_ranges = {name(p): k8s.pool_ranges(p, lenient=True)[0] for p in self.pools}
@@ -250,6 +258,10 @@ class View:
         """Whether the installed release is this version or newer (False when unknown)."""
         return self.version is not None and self.version >= version
 
+    def statuses_of(self, service: Mapping[str, Any]) -> List[Tuple[str, str]]:
+        """[(kind, node)]: the ServiceL2Status/ServiceBGPStatus objects saying which node announces the Service."""
+        return self.service_statuses.get((meta(service).get("namespace", ""), name(service)), [])
+
     def events_of_service(self, service: Mapping[str, Any]) -> List[ev.Event]:
         return self.service_events.get(("Service", meta(service).get("namespace", ""), name(service)), [])
 
@@ -258,6 +270,17 @@ class View:
 
     def pod_events(self, pod: Mapping[str, Any]) -> List[ev.Event]:
         return self.events_by_object.get(("Pod", meta(pod).get("namespace", ""), name(pod)), [])
+
+
+def status_target(obj: Obj) -> Tuple[str, str, str]:
+    """(Service namespace, Service name, node) of a ServiceL2Status or ServiceBGPStatus: its status fields, else the
+    labels a speaker sets on it."""
+    status, labels = k8s.status(obj), k8s.labels(obj)
+    return (
+        str(status.get("serviceNamespace") or labels.get("metallb.io/service-namespace") or ""),
+        str(status.get("serviceName") or labels.get("metallb.io/service-name") or ""),
+        str(status.get("node") or labels.get("metallb.io/node") or ""),
+    )
 
 
 def ready_endpoints(slices: Optional[Iterable[Obj]]) -> List[Tuple[str, Optional[str]]]:
