@@ -144,7 +144,7 @@ def drain(view: View, states: Iterable[Any], services: Dict[str, Obj], drained: 
             if not el.advertisements_for(view, state.pool, service, protocol):
                 continue
             before = el.elect(view, service, state.pool, protocol)
-            after = el.elect(view, service, state.pool, protocol, drained=gone)
+            after = el.elect(view, service, state.pool, protocol, drained=gone, before=before)
             observed = sorted({a.node for a in state.announced_by if a.protocol == protocol})
             found.append(
                 Moved(

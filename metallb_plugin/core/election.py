@@ -21,15 +21,17 @@ Release differences handled here (read in each release's speaker):
 The plugin sees memberlist through the API: a node has an active speaker when its speaker Pod is Ready and not
 terminating. `--simulate-drain` removes nodes: their speakers and the endpoints on them are gone.
 
-    elect(view, service, pool, protocol, drained=()) -> Election
+    elect(view, service, pool, protocol, drained=(), before=None) -> Election
     active_speakers(view) -> set of node names, or None when speaker Pods cannot be seen
+    electorate(view, protocol) -> Electorate      the nodes' own reasons, worked out once per View
     excluded_by_label(node, version, ignore_exclude_lb) -> bool
 """
 
+import functools
 import hashlib
 import ipaddress
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Set, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 from metallb_plugin.core import advertisements as adv
 from metallb_plugin.core import ipam, workloads
@@ -112,6 +114,69 @@ def active_speakers(view: View) -> Optional[Set[str]]:
     }
 
 
+@dataclass
+class Electorate:
+    """What the election reads from the cluster that does not depend on the Service, for one protocol."""
+
+    caveats: List[str]
+    speakers: Optional[Set[str]]  # None: every node counts as running an active speaker
+    reasons: Dict[str, List[str]]  # node -> why it is no candidate whatever the Service (speakers aside)
+
+
+def electorate(view: View, protocol: str) -> Electorate:
+    """The nodes as every Service's election sees them, worked out once per View and protocol."""
+    return view.once(("electorate", protocol), lambda: _electorate(view, protocol))
+
+
+def _electorate(view: View, protocol: str) -> Electorate:
+    version, caveats = view.version, []
+    speakers = active_speakers(view)
+    if speakers is None:
+        caveats.append("speaker Pods are not visible: every node is assumed to run an active speaker")
+    if protocol == adv.L2 and not memberlist_enabled(view.speaker):
+        if _newer(version, 0, 15, 0):
+            speakers = None
+            caveats.append("memberlist is disabled: every node counts as a speaker")
+        else:
+            speakers = set()
+            caveats.append("memberlist is disabled: this release then counts no speaker at all")
+    reasons = {}
+    for node in view.nodes:
+        found = []
+        if k8s.condition(node, "NetworkUnavailable").get("status") == "True":
+            found.append(NETWORK_UNAVAILABLE)
+        if version == (0, 14, 9) and k8s.spec(node).get("unschedulable"):
+            found.append(CORDONED)
+        if excluded_by_label(node, version, view.ignore_exclude_lb):
+            found.append(exclusion_reason(view.ignore_exclude_lb))
+        reasons[name(node)] = found
+    return Electorate(caveats, speakers, reasons)
+
+
+def selected_nodes(view: View, ads: List[Obj]) -> Set[str]:
+    """Nodes that one of these advertisements' nodeSelectors select, worked out once per View and set of them."""
+    return view.once(
+        ("selected", tuple(id(a) for a in ads)),
+        lambda: {name(n) for n in view.nodes if any(adv.allows_node(a, n) for a in ads)},
+    )
+
+
+def _eligible(view: View, protocol: str, ads: List[Obj]) -> List[str]:
+    """The candidates before the Service's endpoints and the drain are considered, once per View and set of
+    advertisements."""
+
+    def make() -> List[str]:
+        voters, selected = electorate(view, protocol), selected_nodes(view, ads)
+        speakers = voters.speakers
+        return [
+            node
+            for node, fixed in voters.reasons.items()
+            if not fixed and node in selected and (speakers is None or node in speakers)
+        ]
+
+    return view.once(("eligible", protocol, tuple(id(a) for a in ads)), make)
+
+
 def hash_address(ip: str) -> str:
     """The address as Go's net.IP.String() writes it (an IPv4-mapped IPv6 address in dotted form)."""
     address = ipaddress.ip_address(ip)
@@ -122,8 +187,8 @@ def hash_address(ip: str) -> str:
 
 def rank(nodes: Iterable[str], ip: str) -> List[str]:
     """Nodes in the speakers' order for this address: sha256(node + "#" + ip), bytes ascending."""
-    text = hash_address(ip)
-    return sorted(nodes, key=lambda node: hashlib.sha256(f"{node}#{text}".encode()).digest())
+    suffix = f"#{hash_address(ip)}".encode()
+    return sorted(nodes, key=lambda node: hashlib.sha256(node.encode() + suffix).digest())
 
 
 @dataclass
@@ -131,11 +196,17 @@ class Election:
     service: str  # namespace/name
     protocol: str  # advertisements.L2 | advertisements.BGP
     ip: Optional[str]  # the address the ranking hashes (the first one in the Service's status)
-    ranked: List[str] = field(default_factory=list)  # candidates, in MetalLB's order
-    verdicts: Dict[str, List[str]] = field(default_factory=dict)  # every node -> why it is no candidate ([]: it is)
+    ranked: List[str] = field(default_factory=list)  # candidates (L2: in MetalLB's order; BGP: by name)
+    judge: Callable[[], Dict[str, List[str]]] = field(default=dict, repr=False, compare=False)
     blocked: str = ""  # why no node announces whatever the candidates (no endpoint can serve, ...)
     drained: Tuple[str, ...] = ()
     caveats: List[str] = field(default_factory=list)  # what the prediction could not see
+
+    @functools.cached_property
+    def verdicts(self) -> Dict[str, List[str]]:
+        """Every node -> why it is no candidate ([]: it is); worked out only when shown, for it is one entry per
+        node for every Service."""
+        return self.judge()
 
     @property
     def announcers(self) -> List[str]:
@@ -170,46 +241,53 @@ def advertisements_for(view: View, pool: str, service: Obj, protocol: str) -> Li
     return found
 
 
-def elect(view: View, service: Obj, pool: str, protocol: str = adv.L2, drained: Iterable[str] = ()) -> Election:
+def elect(
+    view: View,
+    service: Obj,
+    pool: str,
+    protocol: str = adv.L2,
+    drained: Iterable[str] = (),
+    before: Optional[Election] = None,
+) -> Election:
     """Who announces this Service's address with this protocol (the Service's pool given), as its speakers would
-    decide with the nodes in drained gone."""
+    decide with the nodes in drained gone. before: its election without the drain, whose order is reused (draining
+    only takes candidates away)."""
     version = view.version
     gone = set(drained)
     ips = [i for i in k8s.ingress_addresses(service) if ipam.is_address(i)]
     election = Election(k8s.key(service), protocol, ips[0] if ips else None, drained=tuple(sorted(gone)))
     ads = advertisements_for(view, pool, service, protocol)
-    speakers = active_speakers(view)
-    if speakers is None:
-        election.caveats.append("speaker Pods are not visible: every node is assumed to run an active speaker")
-    if protocol == adv.L2 and not memberlist_enabled(view.speaker):
-        if _newer(version, 0, 15, 0):
-            speakers = None
-            election.caveats.append("memberlist is disabled: every node counts as a speaker")
-        else:
-            speakers = set()
-            election.caveats.append("memberlist is disabled: this release then counts no speaker at all")
+    voters = electorate(view, protocol)
+    election.caveats = list(voters.caveats)
+    selected = selected_nodes(view, ads)
     can_serve, endpoint_nodes = serving_nodes(view.slices_of(service), version, gone)
     local = k8s.spec(service).get("externalTrafficPolicy") == "Local"
-    for node in view.nodes:
-        node_name = name(node)
-        reasons = []
-        if node_name in gone:
-            reasons.append(DRAINED)
-        elif speakers is not None and node_name not in speakers:
-            reasons.append(NO_SPEAKER)
-        if k8s.condition(node, "NetworkUnavailable").get("status") == "True":
-            reasons.append(NETWORK_UNAVAILABLE)
-        if version == (0, 14, 9) and k8s.spec(node).get("unschedulable"):
-            reasons.append(CORDONED)
-        if excluded_by_label(node, version, view.ignore_exclude_lb):
-            reasons.append(exclusion_reason(view.ignore_exclude_lb))
-        if not any(adv.allows_node(a, node) for a in ads):
-            reasons.append(NOT_SELECTED)
-        if local and node_name not in endpoint_nodes:
-            reasons.append(NO_LOCAL_ENDPOINT)
-        election.verdicts[node_name] = reasons
-    candidates = [n for n, reasons in election.verdicts.items() if not reasons]
-    election.ranked = rank(candidates, election.ip) if election.ip else sorted(candidates)
+    speakers = voters.speakers
+
+    def reasons(node: str) -> List[str]:
+        found = []
+        if node in gone:
+            found.append(DRAINED)
+        elif speakers is not None and node not in speakers:
+            found.append(NO_SPEAKER)
+        found += voters.reasons[node]
+        if node not in selected:
+            found.append(NOT_SELECTED)
+        if local and node not in endpoint_nodes:
+            found.append(NO_LOCAL_ENDPOINT)
+        return found
+
+    election.judge = lambda: {node: reasons(node) for node in voters.reasons}
+    candidates = [
+        node for node in _eligible(view, protocol, ads) if node not in gone and (not local or node in endpoint_nodes)
+    ]
+    if before is not None and before.ip == election.ip:
+        chosen = set(candidates)
+        election.ranked = [node for node in before.ranked if node in chosen]
+    elif protocol == adv.L2 and election.ip:
+        election.ranked = rank(candidates, election.ip)
+    else:  # in BGP every candidate announces: no order
+        election.ranked = sorted(candidates)
     if not ads:
         kind = "L2Advertisement" if protocol == adv.L2 else "BGPAdvertisement"
         election.blocked = f"no {kind} covers pool {pool}" + (

@@ -14,7 +14,7 @@ frr-k8s' bgpsessionstates (all namespaces) and frrnodestates.
 """
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple, TypeVar, cast
 
 from metallb_plugin.core import advertisements, allocation, projections, releases
 from metallb_plugin.core import events as ev
@@ -23,6 +23,8 @@ from metallb_plugin.core import objects as k8s
 from metallb_plugin.core.objects import key, meta, name
 from metallb_plugin.core.snapshot import ALL, CLUSTER, METALLB, Obj, Snapshot, Source
 from metallb_plugin.defaults import FRRK8S, V1BETA1, V1BETA2
+
+T = TypeVar("T")
 
 METALLB_KINDS = (
     "ipaddresspools",
@@ -214,6 +216,7 @@ class View:
         )
         self.ignore_exclude_lb = self._switch(self.speaker, "speaker", "--ignore-exclude-lb")
         self._analysis: Any = None
+        self._once: Dict[Any, Any] = {}
         self._pool_table: Optional[allocation.PoolTable] = None
 
     def pool_table(self) -> "allocation.PoolTable":
@@ -222,6 +225,12 @@ class View:
         if self._pool_table is None:
             self._pool_table = allocation.PoolTable.of(self.pools, self.services)
         return self._pool_table
+
+    def once(self, key: Any, make: Callable[[], T]) -> T:
+        """make(), worked out once per View under this key: what the judgements of many Services share."""
+        if key not in self._once:
+            self._once[key] = make()
+        return cast(T, self._once[key])
 
     def _find(self, items: List[Obj], wanted: Optional[str]) -> Optional[Obj]:
         if not wanted or not self.install:

@@ -165,6 +165,25 @@ def test_drain_moves_the_winner_and_loses_services_without_candidates():
     assert elect(view, drained=["n1", "n2", "n3"]).announcers == []
 
 
+def test_a_drain_reusing_the_order_before_it_elects_as_one_from_scratch():
+    view = cluster([node("n1"), node("n2"), node("n3"), node("n4")])
+    before = elect(view)
+    for drained in (
+        [before.winner],
+        [n for n in ("n1", "n2", "n3", "n4") if n != before.winner],
+        ["n1", "n2", "n3", "n4"],
+    ):
+        reused = election.elect(view, web(view), "prod", adv.L2, drained, before=before)
+        fresh = elect(view, drained=drained)
+        assert (reused.ranked, reused.announcers, reused.blocked) == (fresh.ranked, fresh.announcers, fresh.blocked)
+        assert reused.verdicts == fresh.verdicts and all(reused.verdicts[n] == [election.DRAINED] for n in drained)
+
+
+def test_bgp_candidates_are_listed_by_name():
+    ads = [{"kind": "BGPAdvertisement", "metadata": {"name": "b", "namespace": "metallb-system"}, "spec": {}}]
+    assert elect(cluster(["n3", "n1", "n2"], bgpadvertisements=ads), protocol=adv.BGP).ranked == ["n1", "n2", "n3"]
+
+
 def test_drain_table():
     view = cluster()
     report = status.evaluate(view.facts, drained=["n1", "n2", "n3"])
