@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Benchmark the plugin against kubectl on a large synthetic cluster served by the real API server.
 
-For `--help`, `version`, `preflight`, `status`, `pools`, `analyze` and `report` it measures wall time (median and
-range over --runs), peak RSS and the number of API requests, counted on the server from its audit log. Next to
-each, in the same run, it times
+For `--help`, `version`, `preflight`, `status`, `pools`, `analyze`, `report` and `status --simulate-drain` (drain)
+it measures wall time (median and range over --runs), peak RSS and the number of API requests, counted on the
+server from its audit log. Next to each, in the same run, it times
   - raw: the same GET and LIST requests (same pages, same page size, the plugin's number of connections) sent by
     benchmarks/raw.py, a client that only reads the bytes: how long the API server takes to serve them, the floor;
   - kubectl: the kubectl calls that fetch the same data (derived from what the plugin itself requested: the minimum
@@ -12,7 +12,7 @@ and prints the ratios. --page-sizes also times the raw requests with other page 
 under --workdir and reused by later runs; the load average is recorded before and after each scale.
 
     benchmarks/bench.py [--scales 1,4] [--runs 5] [--workdir .bench] [--out FILE] [--page-sizes 500,1000,2000]
-                        [--baseline DIR] [--add-to FILE]
+                        [--baseline DIR] [--add-to FILE] [--commands status,drain,...]
 
 --baseline times another checkout's plugin in the same turns (before/after a change); --add-to appends the scales
 to an earlier results file (each scale records its own start, runs and load).
@@ -49,7 +49,8 @@ GNU_TIME = "/usr/bin/time"  # Debian package "time"
 # version: one GET, so its time is what every command pays to start and connect
 REPORT = os.path.join(tempfile.gettempdir(), f"bench-report-{os.getpid()}.tar.gz")  # report writes a new file
 COMMANDS = {"--help": ["--help"], "version": ["version"], "preflight": ["preflight"], "status": ["status"],
-            "pools": ["pools"], "analyze": ["analyze"], "report": ["report", "-f", REPORT]}
+            "pools": ["pools"], "analyze": ["analyze"], "report": ["report", "-f", REPORT],
+            "drain": ["status", "--simulate-drain", "node-00001"]}
 # plugin / kubectl wall-time ratio, at most (analyze: the budget of status, which reads more)
 TARGETS = {"--help": 2.0, "status": 1.5, "pools": 1.5, "analyze": 1.5}
 RAW_TARGET = 1.3  # plugin / raw wall-time ratio, at most, at 4x and beyond
@@ -168,7 +169,7 @@ def prepare(workdir, size):
     return ControlPlane(home, audit=True).up()
 
 
-def bench_scale(workdir, size, runs, page_sizes=(), baseline=None):
+def bench_scale(workdir, size, runs, page_sizes=(), baseline=None, commands=tuple(COMMANDS)):
     plane = prepare(workdir, size)
     try:
         env = dict(os.environ, KUBECONFIG=plane.kubeconfig(), NO_COLOR="1",
@@ -176,7 +177,8 @@ def bench_scale(workdir, size, runs, page_sizes=(), baseline=None):
         env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed package has its bytecode compiled
         audit = Audit(plane.path("audit.log"))
         rows = []
-        for name, argv in COMMANDS.items():
+        for name in commands:
+            argv = COMMANDS[name]
             plugin_argv = [sys.executable, PLUGIN, *argv]
             run_measured(plugin_argv, env)  # warm file caches; not counted
             contestants = {"plugin": ([plugin_argv], "kubectl-metallb")}
@@ -275,8 +277,12 @@ def main(argv=None):
     parser.add_argument("--page-sizes", default="", help="comma-separated page sizes to time the raw requests with")
     parser.add_argument("--baseline", metavar="DIR", help="also time the plugin of another checkout (git archive)")
     parser.add_argument("--add-to", metavar="FILE", help="add the scales measured to this results file")
+    parser.add_argument("--commands", default=",".join(COMMANDS), help=f"comma-separated, of: {', '.join(COMMANDS)}")
     opts = parser.parse_args(argv)
     page_sizes = [int(n) for n in opts.page_sizes.split(",") if n]
+    commands = [c for c in opts.commands.split(",") if c]
+    if unknown := sorted(set(commands) - set(COMMANDS)):
+        parser.error(f"unknown command {', '.join(unknown)}: choose from {', '.join(COMMANDS)}")
     base = load.Size(*(int(n) for n in opts.base.split(",")))
     results = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cores": os.cpu_count(), "scales": []}
     if opts.add_to:
@@ -286,7 +292,7 @@ def main(argv=None):
         size = base.scaled(factor)
         started = time.strftime("%H:%M:%SZ", time.gmtime())
         load_before = os.getloadavg()
-        rows = bench_scale(opts.workdir, size, opts.runs, page_sizes, opts.baseline)
+        rows = bench_scale(opts.workdir, size, opts.runs, page_sizes, opts.baseline, commands)
         results["scales"].append({"label": f"{factor}x", "size": json.loads(size.key()), "runs": opts.runs,
                                   "started": started,
                                   "load_before": load_before, "load_after": os.getloadavg(), "rows": rows})

@@ -1,4 +1,5 @@
-"""A synthetic large cluster on the test API server: nodes, LoadBalancer Services, pools, a MetalLB install.
+"""A synthetic large cluster on the test API server: nodes, LoadBalancer Services with their EndpointSlices, pools,
+a MetalLB install, and the ServiceL2Status a speaker writes for each Service it announces in layer 2.
 
 Objects are written in parallel through the plugin's own Client (raw JSON over one connection pool).
 """
@@ -16,6 +17,7 @@ from metallb_plugin.cluster import api_path
 NS = "metallb-system"
 POOL_BLOCK = ipaddress.ip_network("10.200.0.0/16")  # 50 pools of /22: room for 20,000 Services
 PENDING_EVERY = 10  # one Service in ten is left pending, with an AllocationFailed event
+CONTENT = 2  # what a cluster holds; part of its key, so that a cluster loaded by an older loader is loaded again
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ class Size:
         return Size(self.nodes * factor, self.services * factor, self.namespaces, self.pools)
 
     def key(self):
-        return json.dumps(asdict(self), sort_keys=True)
+        return json.dumps({**asdict(self), "content": CONTENT}, sort_keys=True)
 
 
 def _parallel(function, items, workers=8):
@@ -172,9 +174,18 @@ def services(client, size):
             # without node ports: 5,000 Services would exhaust the default NodePort range
             "spec": {"type": "LoadBalancer", "selector": {"app": name}, "allocateLoadBalancerNodePorts": False,
                      "ports": [{"port": 80, "targetPort": 8080, "protocol": "TCP"}]}})
+        endpoints = [(i * 7 + k) % size.nodes for k in (0, 1)]  # two Pods, as the endpointslice controller lists them
+        client.create(api_path("discovery.k8s.io/v1", "endpointslices", namespace), {
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": f"{name}-bench", "labels": {"kubernetes.io/service-name": name}},
+            "addressType": "IPv4", "ports": [{"port": 8080, "protocol": "TCP"}],
+            "endpoints": [{"addresses": [f"10.{64 + n // 256}.{n % 256}.{i % 250 + 2}"], "nodeName": f"node-{n:05d}",
+                           "conditions": {"ready": True}} for n in endpoints]})
         if ip:
             client.patch(api_path("v1", "services", namespace, name, "status"),
                          {"status": {"loadBalancer": {"ingress": [{"ip": ip, "ipMode": "VIP"}]}}})
+            if pool < size.pools // 2:  # an L2 pool (see _config): the announcing speaker's status object
+                l2_status(client, namespace, name, f"node-{endpoints[0]:05d}")
         else:
             client.create(api_path("v1", "events", namespace), {
                 "apiVersion": "v1", "kind": "Event", "metadata": {"name": f"{name}.alloc"},
@@ -185,6 +196,15 @@ def services(client, size):
                 "firstTimestamp": "2026-01-01T00:00:00Z", "lastTimestamp": "2026-01-01T00:00:00Z"})
 
     _parallel(create, [plan(i) for i in range(size.services)])
+
+
+def l2_status(client, namespace, service, node):
+    path = api_path("metallb.io/v1beta1", "servicel2statuses", NS)
+    labels = {"metallb.io/node": node, "metallb.io/service-name": service, "metallb.io/service-namespace": namespace}
+    created = client.create(path, {"apiVersion": "metallb.io/v1beta1", "kind": "ServiceL2Status",
+                                   "metadata": {"generateName": "l2-", "labels": labels}})
+    client.patch(f"{path}/{created['metadata']['name']}/status", {"status": {
+        "node": node, "serviceName": service, "serviceNamespace": namespace, "interfaces": [{"name": "eth0"}]}})
 
 
 def load(client, size, manifest_path):

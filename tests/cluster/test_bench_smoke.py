@@ -17,10 +17,10 @@ def test_benchmark_runs_end_to_end(tmp_path, upstream_manifest, capsys):
                        "--out", str(out)]) == 0
     results = json.loads(out.read_text())
     rows = {row["command"]: row for row in results["scales"][0]["rows"]}
-    assert set(rows) == {"--help", "version", "preflight", "status", "pools", "analyze", "report"}
+    assert set(rows) == {"--help", "version", "preflight", "status", "pools", "analyze", "report", "drain"}
     assert rows["--help"]["plugin"]["requests"] == 0 and "raw" not in rows["--help"]
     assert rows["version"]["plugin"]["requests"] == rows["version"]["raw"]["requests"] == 1
-    for name in ("preflight", "status", "pools", "analyze", "report"):
+    for name in ("preflight", "status", "pools", "analyze", "report", "drain"):
         assert rows[name]["plugin"]["requests"] > 0, name  # counted on the server, from its audit log
         assert rows[name]["kubectl"]["requests"] > 0, name
         assert rows[name]["kubectl_calls"], name
