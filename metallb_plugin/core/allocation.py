@@ -19,6 +19,7 @@ API:
     evaluate_pools(service, table, namespace_labels, wanted) -> [PoolFit]  one per pool, by name
 """
 
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
@@ -70,27 +71,47 @@ def _family_number(text: str) -> int:
 
 
 def request(service: Obj) -> Request:
+    """What the Service asks MetalLB for. Most Services ask alike (nothing but their IP families), so a Request is
+    made once per distinct ask and shared: it is immutable."""
     spec = service.get("spec") or {}
     annotations = k8s.annotations(service)
+    load_balancer_ip = spec.get("loadBalancerIP")
+    return _request(  # as text: a Service read from a file may hold anything there
+        _first(annotations, LOADBALANCER_IPS),
+        str(load_balancer_ip) if load_balancer_ip else None,
+        _first(annotations, ADDRESS_POOL),
+        _first(annotations, ALLOW_SHARED_IP),
+        str(spec.get("ipFamilyPolicy") or "SingleStack"),
+        tuple(str(f) for f in spec.get("ipFamilies") or ["IPv4"]),
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _request(
+    listed: Optional[str],
+    load_balancer_ip: Optional[str],
+    pool: Optional[str],
+    sharing_key: Optional[str],
+    policy: str,
+    ip_families: Tuple[str, ...],
+) -> Request:
     problems: List[str] = []
-    listed = _first(annotations, LOADBALANCER_IPS)
     ips = [part.strip() for part in (listed or "").split(",") if part.strip()]
-    if spec.get("loadBalancerIP"):
+    if load_balancer_ip:
         if ips:
             problems.append(
                 "the Service sets both spec.loadBalancerIP and the metallb.io/loadBalancerIPs "
                 "annotation: MetalLB refuses that; keep only the annotation"
             )
         else:
-            ips = [spec["loadBalancerIP"]]
+            ips = [load_balancer_ip]
     families: List[int] = []
     for ip in ips:
         try:
             families.append(ipaddress.ip_address(ip).version)
         except ValueError:
             problems.append(f'requested address "{ip}" is not an IP address')
-    policy = spec.get("ipFamilyPolicy") or "SingleStack"
-    declared = tuple(_family_number(f) for f in spec.get("ipFamilies") or ["IPv4"])
+    declared = tuple(_family_number(f) for f in ip_families)
     if families:
         wanted = tuple(dict.fromkeys(families))
     elif policy == "RequireDualStack":
@@ -99,8 +120,8 @@ def request(service: Obj) -> Request:
         wanted = declared[:1] if policy == "SingleStack" else declared
     return Request(
         ips=tuple(ips),
-        pool=_first(annotations, ADDRESS_POOL),
-        sharing_key=_first(annotations, ALLOW_SHARED_IP),
+        pool=pool,
+        sharing_key=sharing_key,
         families=wanted,
         dual_stack=policy,
         problems=tuple(problems),
