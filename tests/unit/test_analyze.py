@@ -1,10 +1,12 @@
 """The analyzer's rules, one by one (a configuration that trips each and one that does not), its document and the
 offline snapshot of files."""
 
+import random
+
 import pytest
 
-from metallb_plugin.core import analyze
-from metallb_plugin.core.analyze import RULES, Ref, files
+from metallb_plugin.core import analyze, ipam
+from metallb_plugin.core.analyze import RULES, Ref, addresses, files
 from metallb_plugin.core.checks import SKIP
 from metallb_plugin.core.snapshot import Unreadable
 from metallb_plugin.defaults import HOMEPAGE
@@ -528,3 +530,20 @@ def test_documentation_links_point_at_the_repository_krew_names():
         repository = re.search(r'\$repository := "([^"]+)"', handle.read()).group(1)
     assert f"https://github.com/{repository}" == HOMEPAGE
     assert analyze.doc_url("MLB0402") == f"https://github.com/{repository}/blob/main/docs/analyzers.md#mlb0402"
+
+
+def test_the_overlap_index_finds_what_comparing_every_pair_finds():
+    rng = random.Random(7)
+
+    def some_range():
+        if rng.random() < 0.2:  # IPv6, and IPv4-mapped addresses that count as IPv4
+            return ipam.parse_entry(rng.choice(["2001:db8::/120", "2001:db8::5/128", "::ffff:192.0.2.7/128"]))
+        first = rng.randrange(0, 256)
+        return ipam.parse_entry(f"192.0.2.{first}-192.0.2.{min(255, first + rng.choice([0, 0, 3, 40, 200]))}")
+
+    for _ in range(50):
+        ranges = [some_range() for _ in range(rng.randrange(0, 30))]
+        overlapping = addresses._index(ranges)
+        for _ in range(10):
+            probe = some_range()
+            assert overlapping(probe) == [i for i, r in enumerate(ranges) if probe.overlaps(r)]

@@ -1,8 +1,10 @@
 """Pools and their addresses: objects outside MetalLB's namespace, invalid entries, overlapping pools, and
 addresses that belong to something else (special ranges, nodes, the service CIDR, pod CIDRs)."""
 
+import bisect
 import ipaddress
-from typing import Any, Dict, List, Tuple
+import itertools
+from typing import Any, Callable, Dict, List, Tuple
 
 from metallb_plugin.core import ipam, pools
 from metallb_plugin.core import objects as k8s
@@ -104,20 +106,46 @@ def special(model: Model) -> List[Finding]:
 
 def _network_findings(model: Model, code: str, networks: List[Tuple[str, Any]], why: str) -> List[Finding]:
     found = []
-    spans = [(what, network, ipam.network_range(network)) for what, network in networks]  # once, not per entry
+    overlapping = _index([ipam.network_range(network) for _, network in networks])
     for entry, address_range in _entries(model):
-        for what, network, other in spans:
-            if address_range.overlaps(other):
-                shown = network.network_address if network.num_addresses == 1 else network
-                found.append(
-                    finding(
-                        code,
-                        f"IPAddressPool {name(entry.pool)}: {entry.text} overlaps {what} ({shown}): {why}",
-                        "take those addresses out of the pool (split the range around them)",
-                        Ref.of(entry.pool, entry.path, kind="IPAddressPool"),
-                    )
+        for index in overlapping(address_range):
+            what, network = networks[index]
+            shown = network.network_address if network.num_addresses == 1 else network
+            found.append(
+                finding(
+                    code,
+                    f"IPAddressPool {name(entry.pool)}: {entry.text} overlaps {what} ({shown}): {why}",
+                    "take those addresses out of the pool (split the range around them)",
+                    Ref.of(entry.pool, entry.path, kind="IPAddressPool"),
                 )
+            )
     return found
+
+
+def _index(ranges: List[ipam.AddressRange]) -> Callable[[ipam.AddressRange], List[int]]:
+    """A function giving the positions of the ranges that overlap a range, in order, without comparing it with
+    each of them (thousands of node addresses and pod CIDRs against every pool entry)."""
+    families: Dict[int, List[Tuple[int, int, int]]] = {}
+    for position, address_range in enumerate(ranges):
+        family, first, last = address_range.span
+        families.setdefault(family, []).append((first, last, position))
+    firsts, reach = {}, {}  # per family: sorted starts; the furthest end among the ranges up to each
+    for family, items in families.items():
+        items.sort()
+        firsts[family] = [first for first, _, _ in items]
+        reach[family] = list(itertools.accumulate((last for _, last, _ in items), max))
+
+    def overlapping(address_range: ipam.AddressRange) -> List[int]:
+        family, first, last = address_range.span
+        items, found = families.get(family, []), []
+        at = bisect.bisect_right(firsts.get(family, []), last) - 1  # the ranges from here down start by `last`
+        while at >= 0 and reach[family][at] >= first:  # some range from here down still ends at or after `first`
+            if items[at][1] >= first:
+                found.append(items[at][2])
+            at -= 1
+        return sorted(found)
+
+    return overlapping
 
 
 def node_addresses(model: Model) -> List[Finding]:
