@@ -6,6 +6,7 @@ it measures wall time (median and range over --runs), peak RSS and the number of
 server from its audit log. Next to each, in the same run, it times
   - raw: the same GET and LIST requests (same pages, same page size, the plugin's number of connections) sent by
     benchmarks/raw.py, a client that only reads the bytes: how long the API server takes to serve them, the floor;
+  - decoded: the same, each body also decoded with json.loads: the floor for a Python client that reads objects;
   - kubectl: the kubectl calls that fetch the same data (derived from what the plugin itself requested: the minimum
     any tool must do),
 and prints the ratios. --page-sizes also times the raw requests with other page sizes. Loaded clusters are kept
@@ -199,6 +200,7 @@ def bench_scale(workdir, size, runs, page_sizes=(), baseline=None, commands=tupl
                     json.dump(raw_plan(events), handle, indent=0)
                 raw_argv = [sys.executable, RAW, plane.kubeconfig(), plan, "--workers", str(READ_WORKERS)]
                 contestants["raw"] = ([raw_argv], "bench-raw")
+                contestants["decoded"] = ([[*raw_argv, "--decode"]], "bench-raw")
                 for limit in page_sizes:
                     contestants[f"raw-{limit}"] = ([[*raw_argv, "--limit", str(limit)]], "bench-raw")
             for argv_k in equivalent:  # warm kubectl's discovery cache, as a user's would be
@@ -210,6 +212,7 @@ def bench_scale(workdir, size, runs, page_sizes=(), baseline=None, commands=tupl
             row["target_ratio"] = TARGETS.get(name)
             if "raw" in row:
                 row["raw_ratio"] = row["plugin"]["median_s"] / row["raw"]["median_s"]
+                row["decoded_ratio"] = row["plugin"]["median_s"] / row["decoded"]["median_s"]
             if baseline:
                 row["baseline_ratio"] = row["plugin"]["median_s"] / row["baseline"]["median_s"]
             rows.append(row)
@@ -241,7 +244,8 @@ def render(results):
                 verdicts.append("memory")
             table.append([scale["label"], row["command"], _ms(p["median_s"]), f"{_ms(p['min_s'])}-{_ms(p['max_s'])}",
                           f"{p['peak_rss_mb']:.0f}", p["requests"], _ms(r["median_s"]) if r else "",
-                          f"{row['raw_ratio']:.2f}" if r else "", _ms(k["median_s"]), k["requests"],
+                          f"{row['raw_ratio']:.2f}" if r else "", _ms(row["decoded"]["median_s"]) if r else "",
+                          f"{row['decoded_ratio']:.2f}" if r else "", _ms(k["median_s"]), k["requests"],
                           f"{row['ratio']:.2f}", "MISSED " + ", ".join(verdicts) if verdicts else ""])
             if "baseline" in row:
                 b = row["baseline"]
@@ -250,7 +254,8 @@ def render(results):
             if any(name.startswith("raw-") for name in row):
                 pages.append((scale["label"], row))
     text = tabulate(table, tablefmt="github", headers=[
-        "scale", "command", "plugin ms", "range ms", "peak MB", "requests", "raw ms", "plugin/raw", "kubectl ms",
+        "scale", "command", "plugin ms", "range ms", "peak MB", "requests", "raw ms", "plugin/raw", "decoded ms",
+        "plugin/decoded", "kubectl ms",
         "kubectl req", "plugin/kubectl", ""])
     if pages:
         sizes = sorted({int(name[4:]) for _, row in pages for name in row if name.startswith("raw-")})

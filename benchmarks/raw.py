@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """The raw baseline: the LIST and GET requests a command made, sent again by a client that only reads the bytes.
 
-    raw.py KUBECONFIG PLAN [--workers N] [--limit N]
+    raw.py KUBECONFIG PLAN [--workers N] [--limit N] [--decode]
 
 PLAN is a JSON list of request URIs (as the audit log has them), one per listing: a URI with `limit=` is a list,
 followed page by page through the `continue` token the server returns (found in the list's metadata, which the
 server writes before the items, so nothing is decoded). Listings run on --workers connections at once, in the
 plan's order; bodies are read and dropped. --limit replaces the page size of every list, to compare page sizes.
+--decode also decodes each body with json.loads (on the thread that read it, as the GIL lets it): the floor for a
+Python client that reads the objects, not only the bytes.
 The kubeconfig must name a client certificate (the benchmark's control plane writes such kubeconfigs).
 """
 
@@ -48,7 +50,7 @@ def with_query(uri, **changes):
     return path + ("?" + urllib.parse.urlencode(params) if params else "")
 
 
-def fetch(http, server, uri):
+def fetch(http, server, uri, decode=False):
     """Send one listing (all its pages); (requests, bytes) read."""
     headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
     paged = "limit=" in uri
@@ -60,6 +62,8 @@ def fetch(http, server, uri):
         )
         body = response.data
         size += len(body)
+        if decode:
+            json.loads(body)
         requests += 1
         match = CONTINUE.search(body, 0, HEAD) if paged and response.status == 200 else None
         if not match:
@@ -73,6 +77,7 @@ def main(argv=None):
     parser.add_argument("plan")
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--limit", type=int)
+    parser.add_argument("--decode", action="store_true")
     opts = parser.parse_args(argv)
     with open(opts.plan) as handle:
         uris = json.load(handle)
@@ -80,7 +85,7 @@ def main(argv=None):
         uris = [with_query(u, limit=str(opts.limit)) if "limit=" in u else u for u in uris]
     server, http = connection(opts.kubeconfig, opts.workers)
     with ThreadPoolExecutor(opts.workers) as pool:
-        done = list(pool.map(lambda u: fetch(http, server, u), uris))
+        done = list(pool.map(lambda u: fetch(http, server, u, opts.decode), uris))
     print(json.dumps({"requests": sum(r for r, _ in done), "bytes": sum(b for _, b in done)}))
     return 0
 

@@ -28,5 +28,6 @@ def test_benchmark_runs_end_to_end(tmp_path, upstream_manifest, capsys):
         assert rows[name]["raw"]["requests"] > 0 and rows[name]["raw_ratio"] > 0, name
     # the raw client sends the plugin's reads again: every GET and LIST page (preflight's access reviews aside)
     assert rows["status"]["raw"]["requests"] == rows["status"]["plugin"]["requests"]
+    assert rows["status"]["decoded"]["requests"] == rows["status"]["raw"]["requests"]
     assert rows["pools"]["raw"]["requests"] == rows["pools"]["plugin"]["requests"]
     assert "| 1x" in capsys.readouterr().out
