@@ -65,6 +65,22 @@ def overview_text(report, style):
     return "\n".join(lines)  # one copy of a text that holds every Service
 
 
+NODES_SHOWN = 3  # a drain table cell names this many nodes at most (over BGP every node may announce)
+
+
+def _nodes(names):
+    return ", ".join(names) if len(names) <= NODES_SHOWN else f"{', '.join(names[:2])} and {len(names) - 2} more"
+
+
+def _after(move):
+    """The nodes announcing after the drain; beside many announcing now, as those minus the ones that stop."""
+    after = set(move.after)
+    stopped = [n for n in move.now if n not in after]
+    if len(after) > NODES_SHOWN and after <= set(move.now) and len(stopped) <= NODES_SHOWN:
+        return f"the same except {', '.join(stopped)}" if stopped else "the same"
+    return _nodes(move.after)
+
+
 def _drain_lines(report, style):
     title = f"If {', '.join(report.drained)} {'were' if len(report.drained) > 1 else 'was'} gone (--simulate-drain)"
     lines = [title, "-" * len(title)]
@@ -73,8 +89,8 @@ def _drain_lines(report, style):
             m.service,
             ",".join(m.ips),
             m.protocol,
-            ", ".join(m.now) + ("*" if m.now and not m.observed else "") or "-",
-            ", ".join(m.after) or "-",
+            _nodes(m.now) + ("*" if m.now and not m.observed else "") or "-",
+            _after(m) or "-",
             m.change + (f" ({m.blocked})" if not m.after and m.blocked else ""),
         ]
         for m in report.moves

@@ -174,6 +174,20 @@ def test_simulate_drain_for_one_service_and_the_overview():
     assert "If n1, n2 were gone (--simulate-drain)" in text and "1 Service would lose its announcement" in text
 
 
+def test_the_drain_table_counts_the_nodes_of_a_service_announced_by_many():
+    names = [f"n{i}" for i in range(1, 7)]
+    objects = [o for o in cluster().store.values() if o["kind"] not in ("Node", "Pod", "L2Advertisement")]
+    objects += [node(n) for n in names] + [pod(f"speaker-{n}", n) for n in names]
+    objects += [{"kind": "BGPAdvertisement", "apiVersion": "metallb.io/v1beta1",
+                 "metadata": {"name": "bgp", "namespace": "metallb-system"}, "spec": {"ipAddressPools": ["prod"]}}]  # fmt: skip
+    fake = FakeCluster(objects)
+    text = run_cli("status", "--simulate-drain", "n1", cluster=fake).stdout
+    row = next(line for line in text.splitlines() if line.startswith("apps/web"))
+    assert " ".join(row.split()[2:]) == "bgp n1, n2 and 4 more* the same except n1 moves", row
+    document = json.loads(run_cli("status", "--simulate-drain", "n1", "-o", "json", cluster=fake).stdout)
+    assert document["drain"]["services"][0]["after"] == names[1:]  # the document names every node
+
+
 def test_a_winner_other_than_predicted_is_noted_under_the_announcer():
     facts = healthy()
     facts.objects["pods"] = [pod("speaker-1", "n1"), pod("speaker-2", "n2")]
