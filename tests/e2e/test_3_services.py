@@ -61,13 +61,14 @@ def test_a_healthy_service_step_by_step(pool, admin, kubectl, web, namespace, la
     ip = service_ip(kubectl, namespace, "shop")
     macs = {lan.mac(node): node for node in ("node-a", "node-b")}
     owner = macs[lan.wait_for(ip, set(macs), timeout=30)]
-    result = until(lambda: (r := explain(admin, namespace, "shop")).returncode == 0 and r, timeout=30,
-                   what="the Service to be reported served")
+    # served as soon as one Pod is ready: wait for the second one too, whose readiness may come later
+    result = until(lambda: (r := explain(admin, namespace, "shop")).returncode == 0
+                   and "√ endpoints: 2 ready on" in r.stdout and r, timeout=30,
+                   what="the Service to be reported served, with both Pods ready")
     out = result.stdout
     assert f"√ address: {ip} from pool {POOL}" in out
     assert f'      event Normal IPAllocated: Assigned IP ["{ip}"]' in out
     assert f'      event Normal nodeAssigned: announcing from node "{owner}" with protocol "layer2"' in out
-    assert "√ endpoints: 2 ready on" in out
     assert f"√ announced by {owner} (layer2)" in out
     doc = json.loads(run_plugin("status", "-o", "json", env=admin).stdout)
     row = next(s for s in doc["services"] if (s["namespace"], s["name"]) == (namespace, "shop"))
