@@ -313,6 +313,35 @@ def test_install_again_changes_nothing(tmp_path):
     assert doc["action"] == "reinstall" and doc["summary"]["unchanged"] == 4 and doc["summary"]["created"] == 0
 
 
+def crd(plural):
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.metallb.io", "labels": {"version": "{tag}"}},  # changed by each release
+        "spec": {"group": "metallb.io", "names": {"kind": plural.title(), "plural": plural}, "scope": "Namespaced"},
+    }
+
+
+def test_install_of_a_release_without_a_crd_deletes_it_and_waits_only_for_the_applied_ones(tmp_path):
+    """The dropped CRD's delete comes after every apply; it is gone (its DELETE may even answer 404), so it is not
+    waited for, and the wait for the applied CRDs still comes before the objects after them."""
+    old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
+    old.write_text(yaml.safe_dump_all([crd("pools"), crd("statuses"), *MANIFEST_OBJECTS]).replace("{tag}", "v0.15.3"))
+    new.write_text(yaml.safe_dump_all([crd("pools"), *MANIFEST_OBJECTS]).replace("{tag}", "v0.16.1"))
+    fake = FakeCluster()
+    assert run_cli("install", "--manifest", str(old), "--no-wait", "--yes", cluster=fake).code == 0
+    fake.calls.clear()
+    clock = Clock()
+    result = run_cli("install", "--manifest", str(new), "--no-wait", "--yes", cluster=fake, clock=clock)
+    assert result.code == 0, result.stderr
+    assert "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/statuses.metallb.io" not in fake.store
+    assert "CRDs Established (1/1)" in result.stderr
+    assert "customresourcedefinition.apiextensions.k8s.io/statuses.metallb.io deleted" in result.stdout
+    assert clock.sleeps == []  # nothing was polled until a timeout
+    writes = [p.rsplit("/", 1)[-1] for _, p in fake.writes()]
+    assert writes.index("pools.metallb.io") < writes.index("controller") < writes.index("statuses.metallb.io")
+
+
 def test_install_wait_times_out_saying_what_is_stuck(tmp_path):
     fake = FakeCluster()
     clock = Clock()
