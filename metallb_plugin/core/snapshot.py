@@ -44,13 +44,18 @@ class Source:
 
 
 def project(obj: Obj, fields: Fields) -> Obj:
-    """A copy of obj with only the given fields (absent ones stay absent; a value that is not an object where
-    fields are listed is kept as it is, for the checks to judge)."""
+    """A copy of obj with only the given fields; fields listed for a list apply to each object in it. Absent fields
+    stay absent; a value that is not an object where fields are listed is kept as it is, for the checks to judge."""
     out = {}
     for name, sub in fields.items():
         if name in obj:
             value = obj[name]
-            out[name] = project(value, sub) if sub is not True and isinstance(value, dict) else value
+            if sub is not True:
+                if isinstance(value, dict):
+                    value = project(value, sub)
+                elif isinstance(value, list):
+                    value = [project(v, sub) if isinstance(v, dict) else v for v in value]
+            out[name] = value
     return out
 
 

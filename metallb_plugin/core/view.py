@@ -38,6 +38,7 @@ METALLB_KINDS = (
     "servicebgpstatuses",
 )
 CONFIG_KINDS = ("ipaddresspools", "l2advertisements", "bgpadvertisements", "bgppeers")
+STATUS_KINDS = ("servicel2statuses", "servicebgpstatuses")  # one per announced Service (and node)
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 
@@ -83,6 +84,7 @@ CLUSTER_SOURCES = (
             optional=True,
             fallback=V1BETA1 if kind == "bgppeers" else None,  # older CRDs serve BGPPeer in v1beta1 only
             narrow=True,
+            fields=projections.SERVICE_STATUS if kind in STATUS_KINDS else None,
         )
         for kind in METALLB_KINDS
     )
@@ -111,6 +113,7 @@ NAMESPACE_SOURCES = (
         ALL,
         "EndpointSlices",
         label_selector="{slice_selector}",
+        fields=projections.ENDPOINT_SLICE,
     ),
 )
 
@@ -201,7 +204,7 @@ class View:
         # Service (namespace, name) -> [(kind, node)] of the ServiceL2Status/ServiceBGPStatus objects about it,
         # indexed once: a speaker writes one per announced Service, and every Service looks its own up
         self.service_statuses: Dict[Tuple[str, str], List[Tuple[str, str]]] = {}
-        for kind in ("servicel2statuses", "servicebgpstatuses"):
+        for kind in STATUS_KINDS:
             for obj in self.local[kind]:
                 namespace, service, node = status_target(obj)
                 if node:
