@@ -1,6 +1,7 @@
 """The projections of Services, Nodes, EndpointSlices and ServiceL2Status/ServiceBGPStatus objects: what they keep, and that no code reads a field they drop."""
 
 import ast
+import json
 import pathlib
 
 import pytest
@@ -192,3 +193,9 @@ def test_fields_listed_for_a_list_apply_to_each_object_in_it():
     ]
     assert slice_["ports"] == ENDPOINT_SLICE["ports"]
     assert project({"endpoints": ["odd", None]}, projections.ENDPOINT_SLICE) == {"endpoints": ["odd", None]}
+
+
+def test_a_string_value_repeated_across_objects_is_kept_once():
+    first, second = (project(json.loads(json.dumps(SERVICE)), projections.SERVICE) for _ in range(2))
+    assert first["spec"]["type"] == "LoadBalancer" and first["spec"]["type"] is second["spec"]["type"]
+    assert first["metadata"]["namespace"] is second["metadata"]["namespace"]
