@@ -16,7 +16,7 @@ from metallb_plugin.core import allocation, ipam, workloads
 from metallb_plugin.core import events as ev
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core.objects import Obj, key, meta, name
-from metallb_plugin.core.view import View, ready_endpoints
+from metallb_plugin.core.view import STATUS_KINDS, View, ready_endpoints
 
 ASSIGNED, PENDING, IGNORED, OTHER = "assigned", "pending", "ignored", "other"
 ANNOUNCING = re.compile(r'announcing from node "([^"]+)" with protocol "([^"]+)"')
@@ -94,9 +94,6 @@ def handles(view: View, service: Obj) -> Tuple[bool, str]:
             "Services without a class"
         )
     return True, ""
-
-
-STATUS_KINDS = {"servicel2statuses": (adv.L2, "ServiceL2Status"), "servicebgpstatuses": (adv.BGP, "ServiceBGPStatus")}
 
 
 def announcements(view: View, service: Obj) -> List[Announcement]:

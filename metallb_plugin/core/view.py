@@ -38,7 +38,11 @@ METALLB_KINDS = (
     "servicebgpstatuses",
 )
 CONFIG_KINDS = ("ipaddresspools", "l2advertisements", "bgpadvertisements", "bgppeers")
-STATUS_KINDS = ("servicel2statuses", "servicebgpstatuses")  # one per announced Service (and node)
+# the status objects a speaker writes for each Service it announces: plural -> (protocol, kind)
+STATUS_KINDS = {
+    "servicel2statuses": (advertisements.L2, "ServiceL2Status"),
+    "servicebgpstatuses": (advertisements.BGP, "ServiceBGPStatus"),
+}
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 
