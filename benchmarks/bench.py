@@ -133,14 +133,11 @@ def raw_plan(events):
 
 def measure(contestants, env, audit, runs):
     """Median/min/max wall time, peak RSS and requests of each contestant, a sequence of processes: {name: (argvs,
-    user-agent prefix)}. The contestants take turns, `runs` rounds, so that their ratios see the same machine load;
-    each round starts with the next one, so that none always runs right after the same other one."""
+    user-agent prefix)}. The contestants take turns, `runs` rounds, so that their ratios see the same machine load."""
     walls, peaks, requests = defaultdict(list), defaultdict(list), defaultdict(list)
     audit.since_mark("")
-    turns = list(contestants.items())
-    for round_ in range(runs):
-        first = round_ % len(turns)
-        for name, (argvs, agent) in turns[first:] + turns[:first]:
+    for _ in range(runs):
+        for name, (argvs, agent) in contestants.items():
             wall, peak = 0.0, 0.0
             for argv in argvs:
                 seconds, rss, _ = run_measured(argv, env)
