@@ -220,16 +220,16 @@ class Installer:
 
         uids = {}
 
-        def creates_kinds(step):
+        def applies_crd(step):
             return step.kind == "CustomResourceDefinition" and step.write.method == "apply"
 
         def after(step, answer):
             uids[inventory.ref_key(step.ref())] = ((answer or {}).get("metadata") or {}).get("uid")
             if step.kind == "Namespace":
                 self._write_inventory(inventory.merge(old_refs, new_refs))
-            if creates_kinds(step):  # a CRD this release drops is deleted at the end, not waited for
+            if applies_crd(step):  # a CRD this release drops is deleted at the end, not waited for
                 crds.append(answer or step.write.body)
-                if step is [s for s in install_plan.pending() if creates_kinds(s)][-1]:
+                if step is [s for s in install_plan.pending() if applies_crd(s)][-1]:
                     self._wait_crds(crds, deadline)  # the new kinds are served before anything else is applied
 
         def begin():

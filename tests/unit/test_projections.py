@@ -1,4 +1,5 @@
-"""The projections of Services, Nodes, EndpointSlices and ServiceL2Status/ServiceBGPStatus objects: what they keep, and that no code reads a field they drop."""
+"""The projections of Services, Nodes, EndpointSlices and ServiceL2Status/ServiceBGPStatus objects: what they keep,
+and that no code reads a field they drop."""
 
 import ast
 import json
