@@ -7,7 +7,7 @@ what it applied and waits, all through the command's context and client.
 """
 
 from metallb_plugin import cluster, defaults, errors, writes
-from metallb_plugin.core import installation, manifests
+from metallb_plugin.core import endpoints, installation, manifests
 from metallb_plugin.core import plan as model
 from metallb_plugin.core.duration import format_duration
 from metallb_plugin.core.install import inventory, plan, removal
@@ -312,8 +312,8 @@ class Installer:
                 )
         slices = cluster.api_path("discovery.k8s.io/v1", "endpointslices", self.namespace)
         for service in plan.webhook_services(self.manifest.objects, self.namespace):
-            check = lambda s=service: installation.endpoints_ready(
-                self.client.list(slices, label_selector=f"kubernetes.io/service-name={s}")
+            check = lambda s=service: endpoints.readiness(
+                self.client.list(slices, label_selector=f"{endpoints.SERVICE_NAME_LABEL}={s}", each=endpoints.reduce)
             )
             targets.append((f"webhook Service {service}", None, check))
         return targets

@@ -48,7 +48,7 @@ def read_source(client: Client, source: Source, snapshot: Snapshot, params: Mapp
     labels = source.label_selector.format(**params) if source.label_selector else None
     try:
         fields_kept = source.fields
-        each = (lambda item: project(item, fields_kept)) if fields_kept else None
+        each = source.reduce or ((lambda item: project(item, fields_kept)) if fields_kept else None)
         items = client.list(path, label_selector=labels or None, field_selector=fields or None, each=each)
     except errors.NotFound:
         if source.fallback:

@@ -33,13 +33,13 @@ from metallb_plugin.commands import add_timeout
 from metallb_plugin.core import explain as explainer
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core import releases, status
+from metallb_plugin.core.endpoints import SERVICE_NAME_LABEL
 from metallb_plugin.core.objects import name
 from metallb_plugin.core.text import echo
 from metallb_plugin.core.view import (
     CLUSTER_SOURCES,
     METALLB_KINDS,
     NAMESPACE_SOURCES,
-    SERVICE_NAME_LABEL,
     Facts,
     View,
     locate,

@@ -36,6 +36,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple
 from metallb_plugin.core import advertisements as adv
 from metallb_plugin.core import ipam, workloads
 from metallb_plugin.core import objects as k8s
+from metallb_plugin.core.endpoints import Endpoint, Slice
 from metallb_plugin.core.objects import Obj, meta, name
 from metallb_plugin.core.view import View
 
@@ -66,10 +67,9 @@ def exclusion_reason(ignore_exclude_lb: bool) -> str:
     return f"labelled {EXCLUDE_LABEL}" + ("" if ignore_exclude_lb else " (the speaker's --ignore-exclude-lb is off)")
 
 
-def endpoint_can_serve(conditions: Optional[Obj], version: Version) -> bool:
-    """Whether the speaker of this release counts an endpoint with these conditions."""
-    conditions = conditions or {}
-    ready, serving = conditions.get("ready"), conditions.get("serving")
+def endpoint_can_serve(endpoint: Endpoint, version: Version) -> bool:
+    """Whether the speaker of this release counts this endpoint (by its conditions)."""
+    ready, serving = endpoint.ready, endpoint.serving
     if not _newer(version, 0, 14, 0):
         return ready is not False
     if not _newer(version, 0, 14, 5):
@@ -77,13 +77,13 @@ def endpoint_can_serve(conditions: Optional[Obj], version: Version) -> bool:
     return ready is not False or serving is True
 
 
-def serving_nodes(slices: Iterable[Obj], version: Version, gone: Set[str]) -> Tuple[bool, Set[str]]:
+def serving_nodes(slices: Iterable[Slice], version: Version, gone: Set[str]) -> Tuple[bool, Set[str]]:
     """(any endpoint can serve, nodes holding one), leaving out endpoints on nodes in gone."""
     anywhere, nodes = False, set()
     for item in slices:
-        for endpoint in item.get("endpoints") or []:
-            node = endpoint.get("nodeName")
-            if node in gone or not endpoint_can_serve(endpoint.get("conditions"), version):
+        for endpoint in item.endpoints:
+            node = endpoint.node
+            if node in gone or not endpoint_can_serve(endpoint, version):
                 continue
             anywhere = True
             if node:

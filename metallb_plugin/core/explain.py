@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 from metallb_plugin.core import advertisements as adv
-from metallb_plugin.core import allocation, election, workloads
+from metallb_plugin.core import allocation, election, endpoints, workloads
 from metallb_plugin.core import events as ev
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core import service_status as svc
@@ -31,7 +31,7 @@ from metallb_plugin.core.explain_nodes import (
 )
 from metallb_plugin.core.objects import Obj, key, meta, name
 from metallb_plugin.core.selectors import describe
-from metallb_plugin.core.view import View, ready_endpoints
+from metallb_plugin.core.view import View
 
 MAX_EVENTS = 10
 
@@ -275,7 +275,7 @@ def _address(b: _Builder, wanted: allocation.Request, fits: List[allocation.Pool
 
 
 def _endpoints(b: _Builder) -> Tuple[List[Tuple[str, Optional[str]]], List[str]]:
-    ready = ready_endpoints(b.view.slices_of(b.service))
+    ready = endpoints.ready(b.view.slices_of(b.service))
     nodes = sorted({n for _, n in ready if n})
     if not b.spec.get("selector") and not ready:
         b.step("endpoints: none (the Service has no selector; its EndpointSlices are managed by hand)", WARN)
@@ -364,7 +364,7 @@ def explain(view: View, service: Obj, drained: Iterable[str] = ()) -> Explanatio
                         "(or selects this Service)",
                         f"create one: an L2Advertisement in {view.ns} with spec.ipAddressPools: [{state.pool}]",
                     )
-                elif not ready_endpoints(view.slices_of(service)):
+                elif not endpoints.ready(view.slices_of(service)):
                     b.blocked(
                         "the Service has no ready endpoints, and MetalLB only announces Services that have some",
                         f"kubectl -n {b.ns} get endpointslices -l kubernetes.io/service-name={b.name}; check its Pods",

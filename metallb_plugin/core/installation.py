@@ -28,7 +28,7 @@ API (stable):
     find_operator(deployments) -> "namespace/name" of a metallb-operator Deployment, or None (the operator may
                         be installed before any MetalLB resource asks it to deploy MetalLB)
     image_tag(image)    "quay.io/metallb/controller:v0.16.1@sha256:..." -> "v0.16.1" (None without a tag)
-    deployment_ready(obj) / daemonset_ready(obj) / endpoints_ready(endpointslices) -> (ready, "1/1 available")
+    deployment_ready(obj) / daemonset_ready(obj) -> (ready, "1/1 available")
     why_not_ready(workload, pods, events) -> "pod controller-x Pending (FailedScheduling: ...)" and the like
 """
 
@@ -284,20 +284,6 @@ def daemonset_ready(obj: Obj) -> Tuple[bool, str]:
     if desired == 0:
         return False, "ready on 0/0 nodes (no node is eligible to run it)"
     return bool(ready >= desired and updated >= desired), f"ready on {ready}/{desired} nodes"
-
-
-def endpoints_ready(slices: Optional[Iterable[Obj]]) -> Tuple[bool, str]:
-    """A Service serves when one of its EndpointSlices (discovery.k8s.io/v1 dicts) has a ready address."""
-    count = 0
-    slices = list(slices or [])
-    for item in slices:
-        for endpoint in item.get("endpoints") or []:
-            # ready unset means ready (EndpointSlice API); serving-but-terminating does not count
-            if (endpoint.get("conditions") or {}).get("ready", True) is not False and endpoint.get("addresses"):
-                count += 1
-    if count:
-        return True, f"{count} ready endpoint{'s' if count != 1 else ''}"
-    return False, "no ready endpoints" if slices else "no endpoints (no EndpointSlice yet)"
 
 
 def why_not_ready(obj: Obj, pods: Iterable[Obj], events: Iterable[Obj]) -> str:

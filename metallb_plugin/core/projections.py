@@ -1,6 +1,6 @@
 """What the read commands (status, analyze, preflight, pools) keep of the kinds a large cluster has many of:
-Services, Nodes, and the EndpointSlices and ServiceL2Status/ServiceBGPStatus objects there are one or more of per
-Service.
+Services, Nodes, and the ServiceL2Status/ServiceBGPStatus objects there are one or more of per Service (an
+EndpointSlice is reduced further, to core/endpoints.Slice).
 
 Applied to each object as its LIST page is decoded (Source.fields, Client.list(each=...)): every field some check
 reads stays, the rest (server bookkeeping, the Node's image list, session affinity, ...) is dropped before the next
@@ -48,15 +48,6 @@ NODE: Fields = {
     "metadata": METADATA,
     "spec": True,
     "status": {"conditions": True, "addresses": True, "nodeInfo": True, "phase": True, "daemonEndpoints": True},
-}
-
-ENDPOINT_SLICE: Fields = {
-    "apiVersion": True,
-    "kind": True,
-    "metadata": METADATA,
-    "addressType": True,
-    "endpoints": {"addresses": True, "conditions": True, "nodeName": True},
-    "ports": True,
 }
 
 SERVICE_STATUS: Fields = {  # ServiceL2Status and ServiceBGPStatus: which node announces which Service

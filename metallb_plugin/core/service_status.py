@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from metallb_plugin.core import advertisements as adv
-from metallb_plugin.core import allocation, ipam, workloads
+from metallb_plugin.core import allocation, endpoints, ipam, workloads
 from metallb_plugin.core import events as ev
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core.objects import Obj, key, meta, name
-from metallb_plugin.core.view import STATUS_KINDS, View, ready_endpoints
+from metallb_plugin.core.view import STATUS_KINDS, View
 
 ASSIGNED, PENDING, IGNORED, OTHER = "assigned", "pending", "ignored", "other"
 ANNOUNCING = re.compile(r'announcing from node "([^"]+)" with protocol "([^"]+)"')
@@ -204,7 +204,7 @@ def _not_announced(view: View, service: Obj, pool_name: str) -> Tuple[str, Optio
         return f"pool {pool_name} is not announced: no L2Advertisement or BGPAdvertisement selects it", "fail"
     if covering and not any(adv.selects_service(a, service) for a in covering):
         return "no advertisement of its pool selects this Service (serviceSelectors)", "fail"
-    if not ready_endpoints(view.slices_of(service)):
+    if not endpoints.ready(view.slices_of(service)):
         return "not announced: it has no ready endpoints", "warn"
     protocols = {adv.protocol(a) for a in covering}
     observable = (adv.L2 in protocols and view.served("servicel2statuses") and view.at_least(0, 14, 6)) or (

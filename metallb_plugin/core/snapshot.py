@@ -4,7 +4,8 @@ A command describes its LISTs as `Source`s; `reading.read_snapshot` reads them i
 each key holds a list of raw objects, None (the server does not serve that kind) or `Unreadable(reason)` (no
 permission, or an error): the checks that need it are then skipped with that reason, never passed.
 A Source's `fields` (core/projections.py) keep only what the commands read of each object, page by page as the
-list is decoded: a cluster's Services then cost a fraction of their decoded size.
+list is decoded: a cluster's Services then cost a fraction of their decoded size. A kind read in one way only is
+reduced to a record of its own instead (`reduce`: EndpointSlices to core/endpoints.Slice).
 """
 
 import sys
@@ -40,13 +41,14 @@ class Source:
     required: bool = False  # any failure to read it is the command's failure
     fallback: Optional[str] = None  # api_version to try when api_version is not served
     fields: Optional[Fields] = None  # keep only these fields of each item, as each page is decoded
+    reduce: Optional[Callable[[Obj], Any]] = None  # or reduce each item to this, as each page is decoded
     narrow: bool = False  # when listing all namespaces is forbidden, list MetalLB's namespace instead
     keep: Optional[Callable[[List[Obj]], List[Obj]]] = None  # reduce the items once all are read
 
 
 def project(obj: Obj, fields: Fields) -> Obj:
-    """A copy of obj with only the given fields; fields listed for a list apply to each object in it. Absent fields
-    stay absent; a value that is not an object where fields are listed is kept as it is, for the checks to judge.
+    """A copy of obj with only the given fields. Absent fields stay absent; a value that is not an object where
+    fields are listed is kept as it is, for the checks to judge.
 
     A string field is kept as one shared copy per distinct value (sys.intern): JSON decoding makes a new string for
     every "LoadBalancer", namespace and node name, and 20,000 Services repeat them."""
@@ -57,8 +59,6 @@ def project(obj: Obj, fields: Fields) -> Obj:
             if sub is not True:
                 if isinstance(value, dict):
                     value = project(value, sub)
-                elif isinstance(value, list):
-                    value = [project(v, sub) if isinstance(v, dict) else v for v in value]
             elif value.__class__ is str:
                 value = sys.intern(value)
             out[name] = value
@@ -78,7 +78,7 @@ class Unreadable:
         return isinstance(other, Unreadable) and other.reason == self.reason
 
 
-Read = Union[List[Obj], None, Unreadable]
+Read = Union[List[Any], None, Unreadable]  # a list of raw dicts, or of what the Source reduced them to
 
 
 def unreadable_reason(source: Source, namespace: str, forbidden: bool) -> str:

@@ -3,7 +3,7 @@
 The command fills a `Facts` (one LIST per kind, raw dicts; Secrets reduced to their key names before they get
 here, so no secret value ever reaches this code) and `View(facts)` derives what every check needs: the install's
 own workloads and Pods, its configuration objects (and those left in other namespaces, which MetalLB ignores),
-events per object, EndpointSlices per Service.
+events per object, EndpointSlices per Service (reduced to core/endpoints.Slice as they are read).
 
 Kinds (Facts.objects keys, read from CLUSTER_SOURCES, then NAMESPACE_SOURCES): deployments, daemonsets (all
 namespaces), pods, events, configmaps (MetalLB namespace), services, serviceEvents, endpointslices, nodes,
@@ -14,9 +14,9 @@ frr-k8s' bgpsessionstates (all namespaces) and frrnodestates.
 """
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple, TypeVar, cast
+from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Tuple, TypeVar, cast
 
-from metallb_plugin.core import advertisements, allocation, projections, releases
+from metallb_plugin.core import advertisements, allocation, endpoints, projections, releases
 from metallb_plugin.core import events as ev
 from metallb_plugin.core import installation as inst
 from metallb_plugin.core import objects as k8s
@@ -43,7 +43,6 @@ STATUS_KINDS = {
     "servicel2statuses": (advertisements.L2, "ServiceL2Status"),
     "servicebgpstatuses": (advertisements.BGP, "ServiceBGPStatus"),
 }
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 
 def secret_keys(items: List[Obj]) -> List[Obj]:
@@ -117,7 +116,7 @@ NAMESPACE_SOURCES = (
         ALL,
         "EndpointSlices",
         label_selector="{slice_selector}",
-        fields=projections.ENDPOINT_SLICE,
+        reduce=endpoints.reduce,
     ),
 )
 
@@ -191,11 +190,10 @@ class View:
         self.lb_services = [s for s in self.services if k8s.is_load_balancer(s)]
         self.nodes = sorted(facts.listed("nodes"), key=name)
         self.namespace_labels = {name(n): meta(n).get("labels") or {} for n in facts.listed("namespaces")}
-        self.slices: Dict[Tuple[str, str], List[Obj]] = {}
-        for item in facts.listed("endpointslices"):
-            owner = (meta(item).get("labels") or {}).get(SERVICE_NAME_LABEL)
-            if owner:
-                self.slices.setdefault((meta(item).get("namespace", ""), owner), []).append(item)
+        self.slices: Dict[Tuple[str, str], List[endpoints.Slice]] = {}
+        for item in cast(List[endpoints.Slice], facts.listed("endpointslices")):  # reduced as they were read
+            if item.service:
+                self.slices.setdefault((item.namespace, item.service), []).append(item)
         self.secrets = {s["name"]: set(s.get("keys") or ()) for s in facts.listed("secrets")}
         self.configmaps = {name(c): c for c in facts.listed("configmaps")}
         self.webhook_configurations = facts.listed("validatingwebhookconfigurations")
@@ -281,7 +279,7 @@ class View:
     def events_of_service(self, service: Mapping[str, Any]) -> List[ev.Event]:
         return self.service_events.get(("Service", meta(service).get("namespace", ""), name(service)), [])
 
-    def slices_of(self, service: Mapping[str, Any]) -> List[Obj]:
+    def slices_of(self, service: Mapping[str, Any]) -> List[endpoints.Slice]:
         return self.slices.get((meta(service).get("namespace", ""), name(service)), [])
 
     def pod_events(self, pod: Mapping[str, Any]) -> List[ev.Event]:
@@ -297,15 +295,3 @@ def status_target(obj: Obj) -> Tuple[str, str, str]:
         str(status.get("serviceName") or labels.get("metallb.io/service-name") or ""),
         str(status.get("node") or labels.get("metallb.io/node") or ""),
     )
-
-
-def ready_endpoints(slices: Optional[Iterable[Obj]]) -> List[Tuple[str, Optional[str]]]:
-    """[(address, nodeName)] of endpoints that are ready (a missing ready condition counts as ready)."""
-    found: List[Tuple[str, Optional[str]]] = []
-    for item in slices or []:
-        for endpoint in item.get("endpoints") or []:
-            if (endpoint.get("conditions") or {}).get("ready") is False:
-                continue
-            for address in endpoint.get("addresses") or []:
-                found.append((address, endpoint.get("nodeName")))
-    return found

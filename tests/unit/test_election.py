@@ -5,7 +5,7 @@ import hashlib
 import pytest
 
 from metallb_plugin.core import advertisements as adv
-from metallb_plugin.core import announcing, election, releases, status
+from metallb_plugin.core import announcing, election, endpoints, releases, status
 from metallb_plugin.core.view import View, locate
 from unit.test_status import daemonset, endpoint_slice, healthy, l2, node, pod, service
 
@@ -123,7 +123,8 @@ def test_local_traffic_policy_counts_nodes_with_an_endpoint():
     ],
 )
 def test_which_endpoints_count_per_release(version, conditions, counts):
-    assert election.endpoint_can_serve(conditions, releases.parse_version(version)) is counts
+    (endpoint,) = endpoints.reduce({"endpoints": [{"addresses": ["10.244.0.5"], "conditions": conditions}]}).endpoints
+    assert election.endpoint_can_serve(endpoint, releases.parse_version(version)) is counts
 
 
 def test_no_endpoint_that_can_serve_means_no_announcement():

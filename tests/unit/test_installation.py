@@ -5,7 +5,6 @@ import pytest
 from metallb_plugin.core.installation import (
     daemonset_ready,
     deployment_ready,
-    endpoints_ready,
     find_installation,
     find_installations,
     find_operator,
@@ -296,17 +295,6 @@ def test_deployment_ready(status, generation, replicas, expected):
 )
 def test_daemonset_ready(status, expected):
     assert daemonset_ready(_with_status("DaemonSet", status)) == expected
-
-
-def test_endpoints_ready():
-    assert endpoints_ready([]) == (False, "no endpoints (no EndpointSlice yet)")
-    not_ready = {"endpoints": [{"addresses": ["10.0.0.5"], "conditions": {"ready": False}}]}
-    assert endpoints_ready([not_ready]) == (False, "no ready endpoints")
-    assert endpoints_ready([{"endpoints": None}]) == (False, "no ready endpoints")
-    unset = {"endpoints": [{"addresses": ["10.0.0.5"]}]}
-    assert endpoints_ready([not_ready, unset]) == (True, "1 ready endpoint")
-    two = {"endpoints": [{"addresses": ["10.0.0.6"], "conditions": {"ready": True}}, {"addresses": ["10.0.0.7"]}]}
-    assert endpoints_ready([two]) == (True, "2 ready endpoints")
 
 
 def _pod(name, labels, phase="Pending", waiting=None, ready=False):

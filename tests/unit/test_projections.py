@@ -1,5 +1,5 @@
-"""The projections of Services, Nodes, EndpointSlices and ServiceL2Status/ServiceBGPStatus objects: what they keep,
-and that no code reads a field they drop."""
+"""The projections of Services, Nodes and ServiceL2Status/ServiceBGPStatus objects: what they keep, and that no code
+reads a field they drop."""
 
 import ast
 import json
@@ -103,27 +103,6 @@ NODE = {
     },
 }
 
-# every field of an EndpointSlice (discovery.k8s.io/v1, v1.37)
-ENDPOINT_SLICE = {
-    "apiVersion": "discovery.k8s.io/v1",
-    "kind": "EndpointSlice",
-    "metadata": METADATA,
-    "addressType": "IPv4",
-    "endpoints": [
-        {
-            "addresses": ["10.244.1.5"],
-            "conditions": {"ready": True, "serving": True, "terminating": False},
-            "hostname": "web-0",
-            "targetRef": {"kind": "Pod", "namespace": "shop", "name": "web-0", "uid": "2"},
-            "nodeName": "node-a",
-            "zone": "zone-1",
-            "hints": {"forZones": [{"name": "zone-1"}], "forNodes": [{"name": "node-a"}]},
-            "deprecatedTopology": {"topology.kubernetes.io/zone": "zone-1"},
-        }
-    ],
-    "ports": [{"name": "http", "protocol": "TCP", "port": 8080, "appProtocol": "http"}],
-}
-
 # every field of a ServiceL2Status (a ServiceBGPStatus has peers where this has interfaces)
 SERVICE_STATUS = {
     "apiVersion": "metallb.io/v1beta1",
@@ -161,10 +140,9 @@ def _literals():
     [
         (SERVICE, projections.SERVICE),
         (NODE, projections.NODE),
-        (ENDPOINT_SLICE, projections.ENDPOINT_SLICE),
         (SERVICE_STATUS, projections.SERVICE_STATUS),
     ],
-    ids=["Service", "Node", "EndpointSlice", "ServiceL2Status"],
+    ids=["Service", "Node", "ServiceL2Status"],
 )
 def test_no_code_reads_a_dropped_field(full, fields):
     dropped = list(_dropped(full, project(full, fields)))
@@ -185,15 +163,6 @@ def test_keeps_what_is_listed_and_nothing_else():
 def test_absent_fields_stay_absent_and_odd_values_are_kept_as_they_are():
     assert project({"metadata": {"name": "a"}}, projections.SERVICE) == {"metadata": {"name": "a"}}
     assert project({"metadata": None, "spec": "x"}, projections.SERVICE) == {"metadata": None, "spec": "x"}
-
-
-def test_fields_listed_for_a_list_apply_to_each_object_in_it():
-    slice_ = project(ENDPOINT_SLICE, projections.ENDPOINT_SLICE)
-    assert slice_["endpoints"] == [
-        {"addresses": ["10.244.1.5"], "conditions": ENDPOINT_SLICE["endpoints"][0]["conditions"], "nodeName": "node-a"}
-    ]
-    assert slice_["ports"] == ENDPOINT_SLICE["ports"]
-    assert project({"endpoints": ["odd", None]}, projections.ENDPOINT_SLICE) == {"endpoints": ["odd", None]}
 
 
 def test_a_string_value_repeated_across_objects_is_kept_once():

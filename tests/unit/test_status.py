@@ -5,7 +5,17 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from metallb_plugin.core import allocation, election, events, explain, objects, service_status, status, workloads
+from metallb_plugin.core import (
+    allocation,
+    election,
+    endpoints,
+    events,
+    explain,
+    objects,
+    service_status,
+    status,
+    workloads,
+)
 from metallb_plugin.core.checks import FAIL, OK, SKIP, WARN
 from metallb_plugin.core.snapshot import Unreadable
 from metallb_plugin.core.view import METALLB_KINDS, Facts, View, locate
@@ -213,6 +223,11 @@ def peer(name="router", ns=NS):
 
 
 def endpoint_slice(svc_name, nodes, ns="apps", ready=True):
+    """The EndpointSlice as status keeps it (reduced as it is read)."""
+    return endpoints.reduce(endpoint_slice_object(svc_name, nodes, ns, ready))
+
+
+def endpoint_slice_object(svc_name, nodes, ns="apps", ready=True):
     return {
         "metadata": {"name": f"{svc_name}-x", "namespace": ns, "labels": {"kubernetes.io/service-name": svc_name}},
         "endpoints": [

@@ -10,7 +10,7 @@ from unit.inprocess import FakeCluster, run_cli
 from unit.test_status import (
     daemonset,
     deployment,
-    endpoint_slice,
+    endpoint_slice_object,
     evaluate,
     event,
     healthy,
@@ -130,7 +130,7 @@ def cluster():
         pool(),
         l2(),
         service("web", ip="192.168.10.1", pool="prod", ports=[{"port": 80}]),
-        {"kind": "EndpointSlice", **endpoint_slice("web", ["n1", "n2"])},
+        {"kind": "EndpointSlice", **endpoint_slice_object("web", ["n1", "n2"])},
     ]
     return FakeCluster(objects)
 

@@ -10,8 +10,9 @@ kinds (MetalLB's namespace, -n) and where `kubectl apply -f` would for the other
 """
 
 import copy
-from typing import Dict, Iterable, List, Tuple
+from typing import Any, Dict, Iterable, List, Tuple
 
+from metallb_plugin.core import endpoints
 from metallb_plugin.core.objects import meta
 from metallb_plugin.core.snapshot import Obj, Unreadable
 from metallb_plugin.core.view import METALLB_KINDS, Facts, locate, secret_keys
@@ -57,9 +58,9 @@ def _group(obj: Obj) -> str:
     return api_version.split("/")[0] if "/" in api_version else ""
 
 
-def sort_out(objects: Iterable[Obj], namespace: str) -> Tuple[Dict[str, List[Obj]], List[str]]:
+def sort_out(objects: Iterable[Obj], namespace: str) -> Tuple[Dict[str, List[Any]], List[str]]:
     """({snapshot key: [objects]}, ["Kind namespace/name" of objects the analyzer does not read])."""
-    found: Dict[str, List[Obj]] = {}
+    found: Dict[str, List[Any]] = {}
     ignored: List[str] = []
     for obj in expand(objects):
         kind = str(obj.get("kind") or "")
@@ -75,10 +76,14 @@ def sort_out(objects: Iterable[Obj], namespace: str) -> Tuple[Dict[str, List[Obj
         found.setdefault(key, []).append(obj)
     if "secrets" in found:
         found["secrets"] = secret_keys(found["secrets"])
+    if "endpointslices" in found:
+        found["endpointslices"] = [endpoints.reduce(s) for s in found["endpointslices"]]
     return found, ignored
 
 
-def _identity(obj: Obj) -> Tuple[str, str]:
+def _identity(obj: Any) -> Tuple[str, str]:
+    if isinstance(obj, endpoints.Slice):
+        return obj.namespace, obj.name
     return str(meta(obj).get("namespace") or obj.get("namespace") or ""), str(meta(obj).get("name") or obj.get("name"))
 
 

@@ -2,7 +2,7 @@
 
 from typing import Optional
 
-from metallb_plugin.core import installation as inst
+from metallb_plugin.core import endpoints
 from metallb_plugin.core.checks import FAIL, OK, WARN, Check, Result, Skip, register
 from metallb_plugin.core.installation import Installation
 from metallb_plugin.core.objects import Obj, meta, name
@@ -25,7 +25,7 @@ def check_webhook_endpoints(view: View) -> Result:
     if not any(meta(s).get("namespace") == view.ns and name(s) == wanted for s in view.services):
         return Result(FAIL, f"webhook Service {wanted} not found in {view.ns}")
     view.facts.get("endpointslices")
-    ready, text = inst.endpoints_ready(view.slices.get((view.ns, wanted)))
+    ready, text = endpoints.readiness(view.slices.get((view.ns, wanted)))
     if not ready:
         return Result(
             FAIL,
