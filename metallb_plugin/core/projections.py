@@ -53,7 +53,8 @@ NODE: Fields = {
 SERVICE_STATUS: Fields = {  # ServiceL2Status and ServiceBGPStatus: which node announces which Service
     "apiVersion": True,
     "kind": True,
-    "metadata": METADATA,
+    # read for the Service and node they name (the labels, until the speaker has written the status)
+    "metadata": {"name": True, "namespace": True, "labels": True},
     "spec": True,
     "status": True,
 }
