@@ -24,7 +24,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from metallb_plugin.core import ipam
+from metallb_plugin.core import ipam, pool_usage
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core.objects import Obj
 from metallb_plugin.core.selectors import any_matches, describe
@@ -32,7 +32,7 @@ from metallb_plugin.core.selectors import any_matches, describe
 ADDRESS_POOL = ("metallb.io/address-pool", "metallb.universe.tf/address-pool")
 LOADBALANCER_IPS = ("metallb.io/loadBalancerIPs", "metallb.universe.tf/loadBalancerIPs")
 ALLOW_SHARED_IP = ("metallb.io/allow-shared-ip", "metallb.universe.tf/allow-shared-ip")
-ALLOCATED_FROM_POOL = ipam.ALLOCATED_FROM_POOL
+ALLOCATED_FROM_POOL = pool_usage.ALLOCATED_FROM_POOL
 DEPRECATED_PREFIX = "metallb.universe.tf/"
 
 
@@ -176,7 +176,7 @@ def _service_allowed(allocation: Obj, service: Obj) -> Tuple[bool, str]:
     return False, ("serviceAllocation limits it to Services labelled " + " or ".join(describe(s) for s in selectors))
 
 
-def _free(pool: Obj, ranges: List[ipam.AddressRange], used: Optional[ipam.PoolUsage]) -> Dict[int, int]:
+def _free(pool: Obj, ranges: List[ipam.AddressRange], used: Optional[pool_usage.PoolUsage]) -> Dict[int, int]:
     """{family: free addresses}: the pool's status counters (v0.15+) when present, else capacity minus use."""
     status = pool.get("status") or {}
     cap = ipam.capacity(ranges, bool((pool.get("spec") or {}).get("avoidBuggyIPs")))
@@ -208,7 +208,11 @@ class Pool:
 
     @classmethod
     def of(
-        cls, obj: Obj, name: str, parsed: Tuple[List[ipam.AddressRange], Optional[str]], used: Optional[ipam.PoolUsage]
+        cls,
+        obj: Obj,
+        name: str,
+        parsed: Tuple[List[ipam.AddressRange], Optional[str]],
+        used: Optional[pool_usage.PoolUsage],
     ) -> "Pool":
         ranges, error = parsed
         spec = obj.get("spec") or {}
@@ -235,12 +239,12 @@ class PoolTable:
 
     @classmethod
     def of(
-        cls, pools: Optional[Sequence[Obj]], services: Sequence[Obj] = (), use: Optional[ipam.Usage] = None
+        cls, pools: Optional[Sequence[Obj]], services: Sequence[Obj] = (), use: Optional[pool_usage.Usage] = None
     ) -> "PoolTable":
         """use: the pools' usage by `services` when the caller has it already."""
         parsed = {k8s.meta(p).get("name", ""): k8s.pool_ranges(p, lenient=True) for p in pools or []}
         if use is None:
-            use = ipam.usage(services, {name: ranges for name, (ranges, _) in parsed.items()})
+            use = pool_usage.usage(services, {name: ranges for name, (ranges, _) in parsed.items()})
         table = []
         for pool in sorted(pools or [], key=lambda p: k8s.meta(p).get("name", "")):
             name = k8s.meta(pool).get("name", "")
@@ -255,7 +259,7 @@ class PoolTable:
             for service in self.services:
                 meta = k8s.meta(service)
                 user = (f"{meta.get('namespace', '')}/{meta.get('name', '')}", annotation(service, ALLOW_SHARED_IP))
-                for held in ipam.ingress_ips(service):
+                for held in pool_usage.ingress_ips(service):
                     self._holders.setdefault(held, []).append(user)
         return self._holders.get(ip, [])
 
@@ -272,7 +276,7 @@ def evaluate_pools(
     namespace = meta.get("namespace", "")
     own_key = f"{namespace}/{meta.get('name', '')}"
     wanted = wanted or request(service)
-    held = ipam.ingress_ips(service)
+    held = pool_usage.ingress_ips(service)
     fits: List[PoolFit] = []
     for pool in table.pools:
         ranges, error, allocation = pool.ranges, pool.error, pool.allocation

@@ -23,8 +23,6 @@ API (stable; preflight and status import it):
   the whole address space (0.0.0.0/0, ::/0), unspecified, loopback, link-local, multicast, reserved (240.0.0.0/4)
   and broadcast addresses. Preflight and the analyzer both refuse such pools.
 - `contains(ranges, ip)`, `pool_of(ip, pools)`: which pool holds an address; `is_address(text)`.
-- `usage(services, pools) -> Usage`: per pool, the distinct LoadBalancer IPs and the Services using them, from
-  raw Service dicts (annotation `metallb.io/ip-allocated-from-pool`, else the pool containing the ingress IP).
 - `readable_count(n)`: `256`, `2^64`, `2^64+254`, `~2^64.6`: sizes a person can read, IPv6 included.
 """
 
@@ -32,7 +30,7 @@ import functools
 import ipaddress
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from metallb_plugin.core.text import echo, printable
 
@@ -40,7 +38,6 @@ IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 _MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")  # IPv4-mapped IPv6: ::ffff:a.b.c.d is a.b.c.d
 _MAPPED_FIRST, _MAPPED_LAST = int(_MAPPED.network_address), int(_MAPPED.broadcast_address)
 
-ALLOCATED_FROM_POOL = ("metallb.io/ip-allocated-from-pool", "metallb.universe.tf/ip-allocated-from-pool")
 EXAMPLES = "use a CIDR like 192.168.10.0/24 or a range like 192.168.10.1-192.168.10.50"
 MAX_ENTRY = 100  # characters: the longest range of full IPv6 addresses is 91
 
@@ -124,26 +121,6 @@ class Overlap:
             if self.pool != self.other_pool
             else f'{self.entry} overlaps {self.other_entry} in pool "{self.pool}"'
         )
-
-
-@dataclass(frozen=True)
-class PoolUsage:
-    ips: FrozenSet[str] = frozenset()  # distinct addresses in use (shared IPs count once)
-    services: Tuple[str, ...] = ()  # "namespace/name", sorted
-
-    @property
-    def used(self) -> int:
-        return len(self.ips)
-
-    def by_family(self) -> Capacity:
-        v4 = sum(1 for ip in self.ips if ":" not in ip)  # written by str(ip_address()): IPv6 always has a colon
-        return Capacity(v4, len(self.ips) - v4)
-
-
-@dataclass(frozen=True)
-class Usage:
-    pools: Dict[str, PoolUsage]  # every pool name given, used or not
-    outside: Tuple[Tuple[str, str], ...] = ()  # (service, ip) for ingress IPs that are in no pool
 
 
 # --------------------------------------------------------------------------------------------- parsing
@@ -452,57 +429,3 @@ def special_overlaps(ranges: Iterable[AddressRange]) -> List[Special]:
             continue
         found += [Special(entry, kind, str(special), why) for special, kind, why in specials if entry.overlaps(special)]
     return found
-
-
-# --------------------------------------------------------------------------------------------- usage
-
-
-def _annotation_pool(service: Mapping[str, Any]) -> Optional[str]:
-    annotations = (service.get("metadata") or {}).get("annotations") or {}
-    for key in ALLOCATED_FROM_POOL:  # the current prefix wins, as in MetalLB
-        if annotations.get(key):
-            return str(annotations[key])
-    return None
-
-
-def ingress_ips(service: Mapping[str, Any]) -> List[str]:
-    """The LoadBalancer IPs written in a Service's status."""
-    ingress = (((service.get("status") or {}).get("loadBalancer") or {}).get("ingress")) or []
-    return [entry["ip"] for entry in ingress if isinstance(entry, dict) and entry.get("ip")]
-
-
-def usage(services: Sequence[Mapping[str, Any]], pools: Mapping[str, Sequence["AddressRange"]]) -> "Usage":
-    """Which addresses of which pool ({name: [AddressRange]}) LoadBalancer Services use.
-
-    An ingress IP counts for the pool named in `metallb.io/ip-allocated-from-pool` when that pool holds it,
-    else for the pool whose range holds it; a Service is listed under every pool it takes an IP from, or under
-    the annotated pool. IPs shared by several Services count once.
-    """
-    ips: Dict[str, Set[str]] = {name: set() for name in pools}
-    users: Dict[str, Set[str]] = {name: set() for name in pools}
-    outside: List[Tuple[str, str]] = []
-    for service in services:
-        if (service.get("spec") or {}).get("type") != "LoadBalancer":
-            continue
-        meta = service.get("metadata") or {}
-        key = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
-        annotated = _annotation_pool(service)
-        if annotated is not None and annotated in users:
-            users[annotated].add(key)
-        for ip in ingress_ips(service):
-            try:
-                address = ipaddress.ip_address(ip)  # parsed once for every pool it is compared with
-            except ValueError:
-                outside.append((key, ip))
-                continue
-            owner: Optional[str]
-            if annotated is not None and annotated in pools and contains(pools[annotated], address):
-                owner = annotated
-            else:
-                owner = pool_of(address, pools)
-            if owner is None:
-                outside.append((key, ip))
-                continue
-            ips[owner].add(str(address))
-            users[owner].add(key)
-    return Usage({name: PoolUsage(frozenset(ips[name]), tuple(sorted(users[name]))) for name in pools}, tuple(outside))

@@ -15,7 +15,7 @@ import re
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from metallb_plugin.core import advertisements as adv
-from metallb_plugin.core import ipam
+from metallb_plugin.core import ipam, pool_usage
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core.objects import Obj
 from metallb_plugin.core.text import echo
@@ -57,7 +57,7 @@ def summarize(
             parsed[name] = ranges
     for overlap in ipam.pool_overlaps(parsed):
         warnings.append(f"{overlap}: MetalLB rejects overlapping pools until this is fixed")
-    usage = ipam.usage(services or [], parsed)
+    usage = pool_usage.usage(services or [], parsed)
     rows: List[Dict[str, Any]] = []
     for pool in sorted(pools, key=k8s.name):
         name, spec = k8s.name(pool), pool.get("spec") or {}
@@ -65,7 +65,7 @@ def summarize(
         readable = parsed.get(name)
         size = ipam.capacity(readable, avoid) if readable is not None else None
         from_status = _status_used(pool)
-        found = usage.pools.get(name, ipam.PoolUsage())
+        found = usage.pools.get(name, pool_usage.PoolUsage())
         if from_status is not None:
             used, source = ipam.Capacity(*from_status), "status"
         elif services is not None:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metallb_plugin.core import ipam
+from metallb_plugin.core import ipam, pool_usage
 from metallb_plugin.core.ipam import AddressError, AddressRange, parse_entry
 
 # --------------------------------------------------------------------------------------------- parsing
@@ -246,11 +246,11 @@ def test_usage_from_services():
             "status": {"loadBalancer": {"ingress": [{"hostname": "lb.example.com"}]}},
         },
     ]
-    result = ipam.usage(services, pools)
+    result = pool_usage.usage(services, pools)
     assert result.pools["web"].used == 2 and result.pools["web"].by_family() == ipam.Capacity(1, 1)
     assert result.pools["web"].services == ("default/a", "other/b")
     assert result.pools["db"].used == 2 and result.pools["db"].services == ("default/c", "default/d", "default/g")
-    assert result.pools["idle"] == ipam.PoolUsage()
+    assert result.pools["idle"] == pool_usage.PoolUsage()
     assert result.outside == (("default/f", "8.8.8.8"),)
 
 

@@ -15,7 +15,7 @@ def _made_for(advertisement, pool_name):
 
 
 def run(args, ctx):
-    from metallb_plugin.core import ipam
+    from metallb_plugin.core import pool_usage
     from metallb_plugin.core import pools as model
 
     client = ctx.connect(args)
@@ -26,7 +26,7 @@ def run(args, ctx):
         names = ", ".join(sorted(p["metadata"]["name"] for p in pools)) or "none"
         raise errors.PluginError(f'no pool "{echo(args.name)}" in namespace {ns} (pools there: {names})')
     services = client.list(cluster.api_path("v1", "services"))
-    users = ipam.usage(services, pool_ranges(pools)).pools.get(args.name, ipam.PoolUsage()).services
+    users = pool_usage.usage(services, pool_ranges(pools)).pools.get(args.name, pool_usage.PoolUsage()).services
     if users:
         listed = ", ".join(users[:10]) + (f" and {len(users) - 10} more" if len(users) > 10 else "")
         if not args.force:

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from metallb_plugin.core import allocation, election, ipam
+from metallb_plugin.core import allocation, election, ipam, pool_usage
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core import service_status as svc
 from metallb_plugin.core.checks import Skip
@@ -137,7 +137,7 @@ class Model:
         if annotated:
             return annotated
         return next(
-            (p for p in (ipam.pool_of(ip, self.view.pool_ranges) for ip in ipam.ingress_ips(service)) if p), None
+            (p for p in (ipam.pool_of(ip, self.view.pool_ranges) for ip in pool_usage.ingress_ips(service)) if p), None
         )
 
     # ------------------------------------------------------------------------------------------ pools

@@ -4,7 +4,7 @@ namespace would destroy, and why a namespace is still Terminating."""
 
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
-from metallb_plugin.core import backups, installation, ipam, manifests
+from metallb_plugin.core import backups, installation, manifests, pool_usage
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.defaults import FIELD_MANAGER, INVENTORY
 
@@ -63,17 +63,17 @@ def holders(pools: Mapping[str, Sequence[Any]], services: Sequence[Obj]) -> List
     """ "namespace/name ips (pool ...)" of LoadBalancer Services holding an address of the pools (by range or by
     MetalLB's allocation annotation)."""
     found: Dict[str, Set[str]] = {}
-    for pool_name, used in ipam.usage(services, pools).pools.items():
+    for pool_name, used in pool_usage.usage(services, pools).pools.items():
         for holder in used.services:
             found.setdefault(holder, set()).add(pool_name)
     for service in services:
-        pool = next((k8s.annotations(service)[k] for k in ipam.ALLOCATED_FROM_POOL if k8s.annotations(service).get(k)),
+        pool = next((k8s.annotations(service)[k] for k in pool_usage.ALLOCATED_FROM_POOL if k8s.annotations(service).get(k)),
                     None)  # fmt: skip
-        if pool and ipam.ingress_ips(service):
+        if pool and pool_usage.ingress_ips(service):
             found.setdefault(k8s.key(service), set()).add(pool)
     by_key = {k8s.key(s): s for s in services}
     return [
-        f"{key} {', '.join(ipam.ingress_ips(by_key[key])) or 'no address in status'} "
+        f"{key} {', '.join(pool_usage.ingress_ips(by_key[key])) or 'no address in status'} "
         f"(pool {', '.join(sorted(found[key]))})"
         for key in sorted(found)
     ]

@@ -3,7 +3,7 @@ pools, Services."""
 
 from typing import Iterable, List, Optional
 
-from metallb_plugin.core import ipam
+from metallb_plugin.core import ipam, pool_usage
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core.checks import FAIL, OK, WARN, Check, Result, Skip, register
 from metallb_plugin.core.preflight.facts import Facts
@@ -149,7 +149,7 @@ def check_addresses_in_use(facts: Facts) -> Result:
         f"{k8s.qualified(s)}: {ip}"
         for s in facts.items("services")
         if k8s.is_load_balancer(s)
-        for ip in ipam.ingress_ips(s)
+        for ip in pool_usage.ingress_ips(s)
         if ipam.contains(_addresses(facts), ip)
     ]
     if used:

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple, Union
 
-from metallb_plugin.core import ipam, projections, releases
+from metallb_plugin.core import ipam, pool_usage, projections, releases
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core.objects import Obj
 from metallb_plugin.core.plan import Access as Access  # one permission as an access review asks it (re-exported)
@@ -88,4 +88,4 @@ def is_linux(node: Obj) -> bool:
 
 
 def allocated_by_metallb(service: Obj) -> bool:
-    return any(k8s.annotations(service).get(key) for key in ipam.ALLOCATED_FROM_POOL)
+    return any(k8s.annotations(service).get(key) for key in pool_usage.ALLOCATED_FROM_POOL)

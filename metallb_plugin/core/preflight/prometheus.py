@@ -10,6 +10,7 @@ from typing import List
 
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core import prometheus as prom
+from metallb_plugin.core import prometheus_results as prom_results
 from metallb_plugin.core.checks import FAIL, OK, WARN, Check, Result, Skip, register
 from metallb_plugin.core.preflight.facts import Facts
 
@@ -51,15 +52,15 @@ def check_instances(facts: Facts) -> Result:
     found = prom.instances(facts.items("prometheuses"), facts.items("prometheusagents"))
     if not found:
         return Result(WARN, "no Prometheus object in the cluster: nothing will scrape MetalLB's ServiceMonitors")
-    return Result(OK, details=tuple(prom.describe(i) for i in found))
+    return Result(OK, details=tuple(prom_results.describe(i) for i in found))
 
 
 def check_selection(facts: Facts) -> Result:
-    return prom.selection_result(verdicts(facts), _plan(facts).monitors, facts.namespace)
+    return prom_results.selection_result(verdicts(facts), _plan(facts).monitors, facts.namespace)
 
 
 def check_account(facts: Facts) -> Result:
-    return prom.access_result(verdicts(facts), _plan(facts).granted, facts.namespace)
+    return prom_results.access_result(verdicts(facts), _plan(facts).granted, facts.namespace)
 
 
 def fix(facts: Facts) -> str:
@@ -67,8 +68,8 @@ def fix(facts: Facts) -> str:
     found = verdicts(facts) if facts.readable("prometheuses") and facts.readable("prometheusagents") else []
     chosen = prom.best(found)
     if chosen and chosen.selects and chosen.missing == [f"get {prom.METRICS_PATH}"]:
-        return prom.metrics_grant(chosen.instance.account)
-    return prom.install_command(chosen, _plan(facts).labels, _plan(facts).command)
+        return prom_results.metrics_grant(chosen.instance.account)
+    return prom_results.install_command(chosen, _plan(facts).labels, _plan(facts).command)
 
 
 register(
