@@ -25,7 +25,6 @@ from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequ
 
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core import selectors
-from metallb_plugin.core.checks import OK, WARN, Result, Skip
 from metallb_plugin.core.snapshot import ALL, METALLB, Obj, Source
 
 GROUP = "monitoring.coreos.com"
@@ -138,6 +137,9 @@ def monitor(obj: Obj) -> Monitor:
 def monitors(objects: Iterable[Obj]) -> List[Monitor]:
     """MetalLB's ServiceMonitors in a manifest's (or a namespace's) objects."""
     return [monitor(o) for o in objects if o.get("kind", "ServiceMonitor") == "ServiceMonitor"]
+
+
+RELEASE_GRANTS = frozenset({("", "services"), ("", "endpoints"), ("", "pods")})  # every release's Role
 
 
 def release_monitors(namespace: str) -> List[Monitor]:
@@ -386,85 +388,6 @@ def flags(verdict: Verdict, labels: Mapping[str, str]) -> List[str]:
     for key, value in sorted({**labels, **verdict.monitor_labels}.items()):
         found.append(f"--servicemonitor-label {key}={value}")
     return found
-
-
-# ------------------------------------------------------------------------------------------- results
-# shared by preflight (and install --prometheus) and status: the same findings, worded the same way
-
-RELEASE_GRANTS = frozenset({("", "services"), ("", "endpoints"), ("", "pods")})  # every release's Role
-
-
-def describe(found: Instance) -> str:
-    """One detail line: who it runs as, which ServiceMonitors and namespaces it selects."""
-    where = (
-        f"namespaces {selectors.describe(found.namespace_selector)}"
-        if found.namespace_selector is not None
-        else f"namespace {found.namespace} only"
-    )
-    return (
-        f"{found} runs as {found.account}; selects ServiceMonitors {selectors.describe(found.monitor_selector)} in "
-        f"{where}"
-    )
-
-
-def selection_result(verdicts: Sequence[Verdict], monitors: Sequence[Monitor], namespace: str) -> Result:
-    """Whether some Prometheus selects every one of MetalLB's ServiceMonitors."""
-    if not verdicts:
-        raise Skip("no Prometheus object")
-    names = ", ".join(m.name for m in monitors)
-    chosen = [v for v in verdicts if v.selects]
-    if chosen:
-        return Result(OK, details=tuple(f"{v.instance} selects {names} in {namespace}" for v in chosen))
-    details = tuple(f"{v.instance}: {m}: {why}" for v in verdicts for m, why in v.unselected.items())
-    return Result(
-        WARN,
-        f"no Prometheus selects MetalLB's ServiceMonitors ({names}): nothing will scrape MetalLB's metrics",
-        details + tuple(f"then: {step}" for step in (best(verdicts) or verdicts[0]).steps),
-    )
-
-
-def access_result(
-    verdicts: Sequence[Verdict], granted: Mapping[Account, FrozenSet[Resource]], namespace: str
-) -> Result:
-    """Whether the ServiceAccount of the Prometheus that selects MetalLB (else of every Prometheus) is the one the
-    RoleBinding binds (granted: what the namespace's RoleBindings give whom), and may discover and scrape the
-    targets."""
-    if not verdicts:
-        raise Skip("no Prometheus object")
-    subjects = [a for a, found in granted.items() if all(covers(found, r) for r in RELEASE_GRANTS)]
-    bound = ", ".join(str(s) for s in sorted(subjects)) or "no ServiceAccount"
-    chosen = [v for v in verdicts if v.selects] or list(verdicts)
-    good = [v for v in chosen if not v.missing]
-    if good:
-        lines = [f"the RoleBinding in {namespace} binds {bound}"]
-        for v in good:
-            how = "bound by it" if v.bound else "not bound by it, but allowed through other roles"
-            lines.append(f"{v.instance} runs as {v.instance.account}: {how}")
-        return Result(OK, details=tuple(lines))
-    details = tuple(f"{v.instance} runs as {v.instance.account}, which may not {', '.join(v.missing)}" for v in chosen)
-    lacking = {m for v in chosen for m in v.missing}
-    if all(m == f"get {METRICS_PATH}" for m in lacking):
-        message = (
-            f"Prometheus's ServiceAccount may not GET {METRICS_PATH}: MetalLB's metrics endpoints refuse its scrapes "
-            "(403)"
-        )
-    else:
-        message = f"the RoleBinding in {namespace} binds {bound}, not the ServiceAccount Prometheus runs as"
-    return Result(WARN, message, details)
-
-
-def metrics_grant(account: Account) -> str:
-    """The commands that let account GET /metrics (what kube-prometheus grants its Prometheus)."""
-    return (
-        f"kubectl create clusterrole metrics-reader --verb=get --non-resource-url={METRICS_PATH} && kubectl create "
-        f"clusterrolebinding {account.name}-metrics-reader --clusterrole=metrics-reader --serviceaccount="
-        f"{account.namespace}:{account.name}"
-    )
-
-
-def install_command(verdict: Optional[Verdict], labels: Mapping[str, str], command: str) -> str:
-    """command (kubectl metallb install --prometheus ...) with the flags that fit verdict's Prometheus."""
-    return " ".join([command, *(flags(verdict, labels) if verdict else [])])
 
 
 # ------------------------------------------------------------------------------------------- the plan

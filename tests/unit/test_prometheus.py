@@ -5,6 +5,7 @@ import pytest
 from prometheus_objects import NS, helm_prometheus, prometheus, role, role_binding, service_monitor
 
 from metallb_plugin.core import prometheus as prom
+from metallb_plugin.core import prometheus_results as prom_results
 from metallb_plugin.core.checks import OK, WARN, Skip
 from metallb_plugin.core.install import prometheus as variant
 from metallb_plugin.core.manifests import Manifest, ManifestError
@@ -135,7 +136,7 @@ def test_kube_prometheus_defaults_work_as_shipped():
     assert found.selects and found.bound and found.scrapes
     assert found.unselected == {} and found.missing == [] and found.steps == []
     assert prom.flags(found, {}) == []
-    assert prom.describe(found.instance) == (
+    assert prom_results.describe(found.instance) == (
         "Prometheus monitoring/k8s runs as monitoring/prometheus-k8s; selects ServiceMonitors <all> in namespaces <all>"
     )
 
@@ -237,13 +238,13 @@ def test_access_reviews_count_cluster_roles_and_the_metrics_path():
     found = verdict(helm_prometheus(), manifest.objects, allowed=reviews)
     assert found.selects and not found.bound and found.scrapes
     assert found.missing == ["get /metrics"]
-    result = prom.access_result([found], prom.bindings(manifest.objects), NS)
+    result = prom_results.access_result([found], prom.bindings(manifest.objects), NS)
     assert result.status == WARN
     assert (
         result.message
         == "Prometheus's ServiceAccount may not GET /metrics: MetalLB's metrics endpoints refuse its scrapes (403)"
     )
-    assert "kps-prometheus-metrics-reader" in prom.metrics_grant(HELM)
+    assert "kps-prometheus-metrics-reader" in prom_results.metrics_grant(HELM)
 
 
 def test_access_reviews_are_what_prometheus_does():
@@ -262,24 +263,24 @@ def test_access_reviews_are_what_prometheus_does():
 def test_results_and_the_proposed_command():
     monitors = prom.monitors(VARIANT[2:])
     with pytest.raises(Skip, match="no Prometheus object"):
-        prom.selection_result([], monitors, NS)
-    good = prom.selection_result([verdict(prometheus())], monitors, NS)
+        prom_results.selection_result([], monitors, NS)
+    good = prom_results.selection_result([verdict(prometheus())], monitors, NS)
     assert good.status == OK
     assert good.details == (f"Prometheus monitoring/k8s selects controller-monitor, speaker-monitor in {NS}",)
     helm = verdict(helm_prometheus())
-    bad = prom.selection_result([helm], monitors, NS)
+    bad = prom_results.selection_result([helm], monitors, NS)
     assert bad.status == WARN
     assert bad.message == (
         "no Prometheus selects MetalLB's ServiceMonitors (controller-monitor, speaker-monitor): nothing will scrape "
         "MetalLB's metrics"
     )
-    access = prom.access_result([helm], prom.bindings(VARIANT), NS)
+    access = prom_results.access_result([helm], prom.bindings(VARIANT), NS)
     assert access.status == WARN
     assert (
         access.message
         == f"the RoleBinding in {NS} binds monitoring/prometheus-k8s, not the ServiceAccount Prometheus runs as"
     )
-    assert prom.install_command(helm, {}, "kubectl metallb install --prometheus --version v0.15.3") == (
+    assert prom_results.install_command(helm, {}, "kubectl metallb install --prometheus --version v0.15.3") == (
         "kubectl metallb install --prometheus --version v0.15.3 --prometheus-service-account "
         "observability/kps-prometheus --servicemonitor-label release=kps"
     )

@@ -11,6 +11,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core import prometheus as prom
+from metallb_plugin.core import prometheus_results as prom_results
 from metallb_plugin.core import selectors
 from metallb_plugin.core.checks import OK, WARN, Check, Result, Skip, register
 from metallb_plugin.core.snapshot import Obj
@@ -151,12 +152,12 @@ def check_monitors(view: View) -> Result:
 
 
 def check_selected(view: View) -> Result:
-    return prom.selection_result(verdicts(view), monitors(view), view.ns)
+    return prom_results.selection_result(verdicts(view), monitors(view), view.ns)
 
 
 def check_access(view: View) -> Result:
     granted = prom.bindings(view.facts.listed("rolebindings") + view.facts.listed("roles"))
-    return prom.access_result(verdicts(view), granted, view.ns)
+    return prom_results.access_result(verdicts(view), granted, view.ns)
 
 
 def check_targets(view: View) -> Result:
@@ -176,8 +177,8 @@ def fix(view: View) -> str:
         return _command(view)
     chosen = prom.best(found)
     if chosen and chosen.selects and chosen.missing == [f"get {prom.METRICS_PATH}"]:
-        return prom.metrics_grant(chosen.instance.account)
-    return prom.install_command(chosen, labels, _command(view))
+        return prom_results.metrics_grant(chosen.instance.account)
+    return prom_results.install_command(chosen, labels, _command(view))
 
 
 def targets_hint(view: View) -> str:
