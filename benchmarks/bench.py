@@ -77,12 +77,24 @@ def run_measured(argv, env):
 class Audit:
     """Reads the requests the API server logged since the last mark."""
 
+    QUIET_S, MAX_S = 0.5, 10.0
+
     def __init__(self, path):
         self.path = path
         self.offset = os.path.getsize(path)
 
+    def _settle(self):
+        """Wait until the log has not grown for QUIET_S (at most MAX_S): the audit backend writes an event once the
+        response is complete, which on a busy machine can be well after the client read it."""
+        started = last_change = time.monotonic()
+        size = os.path.getsize(self.path)
+        while time.monotonic() - last_change < self.QUIET_S and time.monotonic() - started < self.MAX_S:
+            time.sleep(0.1)
+            if os.path.getsize(self.path) != size:
+                size, last_change = os.path.getsize(self.path), time.monotonic()
+
     def since_mark(self, agent_prefix):
-        time.sleep(0.3)  # the audit backend writes an event once the response is complete
+        self._settle()
         with open(self.path) as handle:
             handle.seek(self.offset)
             events = [json.loads(line) for line in handle if line.strip()]
