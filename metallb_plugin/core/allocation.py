@@ -32,7 +32,6 @@ from metallb_plugin.core.selectors import any_matches, describe
 ADDRESS_POOL = ("metallb.io/address-pool", "metallb.universe.tf/address-pool")
 LOADBALANCER_IPS = ("metallb.io/loadBalancerIPs", "metallb.universe.tf/loadBalancerIPs")
 ALLOW_SHARED_IP = ("metallb.io/allow-shared-ip", "metallb.universe.tf/allow-shared-ip")
-ALLOCATED_FROM_POOL = pool_usage.ALLOCATED_FROM_POOL
 DEPRECATED_PREFIX = "metallb.universe.tf/"
 
 

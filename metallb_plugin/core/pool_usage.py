@@ -4,13 +4,16 @@ usage(services, {pool: [AddressRange]}) -> Usage   per pool, the distinct LoadBa
                                                     using them (annotation metallb.io/ip-allocated-from-pool,
                                                     else the pool containing the ingress IP)
 ingress_ips(service) -> ["198.51.100.10"]           the LoadBalancer IPs in a Service's status
+annotated_pool(service) -> "pool" or None           the pool its metallb.io/ip-allocated-from-pool names
 """
 
 import ipaddress
 from dataclasses import dataclass
 from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Set, Tuple
 
+from metallb_plugin.core import objects as k8s
 from metallb_plugin.core.ipam import AddressRange, Capacity, contains, pool_of
+from metallb_plugin.core.objects import Obj
 
 ALLOCATED_FROM_POOL = ("metallb.io/ip-allocated-from-pool", "metallb.universe.tf/ip-allocated-from-pool")
 
@@ -35,8 +38,9 @@ class Usage:
     outside: Tuple[Tuple[str, str], ...] = ()  # (service, ip) for ingress IPs that are in no pool
 
 
-def _annotation_pool(service: Mapping[str, Any]) -> Optional[str]:
-    annotations = (service.get("metadata") or {}).get("annotations") or {}
+def annotated_pool(service: Obj) -> Optional[str]:
+    """The pool MetalLB's controller says it allocated the Service's address from (its annotation), or None."""
+    annotations = k8s.annotations(service)
     for key in ALLOCATED_FROM_POOL:  # the current prefix wins, as in MetalLB
         if annotations.get(key):
             return str(annotations[key])
@@ -64,7 +68,7 @@ def usage(services: Sequence[Mapping[str, Any]], pools: Mapping[str, Sequence[Ad
             continue
         meta = service.get("metadata") or {}
         key = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
-        annotated = _annotation_pool(service)
+        annotated = annotated_pool(service)
         if annotated is not None and annotated in users:
             users[annotated].add(key)
         for ip in ingress_ips(service):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from metallb_plugin.core import advertisements as adv
-from metallb_plugin.core import allocation, endpoints, ipam, workloads
+from metallb_plugin.core import allocation, endpoints, ipam, pool_usage, workloads
 from metallb_plugin.core import events as ev
 from metallb_plugin.core import objects as k8s
 from metallb_plugin.core.objects import Obj, key, meta, name
@@ -230,7 +230,7 @@ def classify(view: View, service: Obj) -> ServiceState:
         state.reason = why[0].upper() + why[1:] if why else ""
         return state
     pools = view.pool_ranges
-    annotated = allocation.annotation(service, allocation.ALLOCATED_FROM_POOL)
+    annotated = pool_usage.annotated_pool(service)
     if state.ips:
         state.pool = annotated
         if not state.pool:

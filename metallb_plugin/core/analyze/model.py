@@ -133,7 +133,7 @@ class Model:
 
     def pool_of(self, service: Obj) -> Optional[str]:
         """The pool a Service's address came from: its ip-allocated-from-pool annotation, else the pool holding it."""
-        annotated = allocation.annotation(service, allocation.ALLOCATED_FROM_POOL)
+        annotated = pool_usage.annotated_pool(service)
         if annotated:
             return annotated
         return next(

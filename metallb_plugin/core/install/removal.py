@@ -67,8 +67,7 @@ def holders(pools: Mapping[str, Sequence[Any]], services: Sequence[Obj]) -> List
         for holder in used.services:
             found.setdefault(holder, set()).add(pool_name)
     for service in services:
-        pool = next((k8s.annotations(service)[k] for k in pool_usage.ALLOCATED_FROM_POOL if k8s.annotations(service).get(k)),
-                    None)  # fmt: skip
+        pool = pool_usage.annotated_pool(service)
         if pool and pool_usage.ingress_ips(service):
             found.setdefault(k8s.key(service), set()).add(pool)
     by_key = {k8s.key(s): s for s in services}

@@ -88,4 +88,4 @@ def is_linux(node: Obj) -> bool:
 
 
 def allocated_by_metallb(service: Obj) -> bool:
-    return any(k8s.annotations(service).get(key) for key in pool_usage.ALLOCATED_FROM_POOL)
+    return pool_usage.annotated_pool(service) is not None
