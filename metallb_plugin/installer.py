@@ -229,6 +229,7 @@ class Installer:
                 self._write_inventory(inventory.merge(old_refs, new_refs))
             if applies_crd(step):  # a CRD this release drops is deleted at the end, not waited for
                 crds.append(answer or step.write.body)
+                # the last CRD that changes: known only once carry_out's server dry run has marked what writes
                 if step is [s for s in install_plan.pending() if applies_crd(s)][-1]:
                     self._wait_crds(crds, deadline)  # the new kinds are served before anything else is applied
 
