@@ -216,14 +216,19 @@ class Client:
             self._log(f"{method} {path} {response.status} ({took:.0f} ms)")
         data = response.data
         if response.status >= 400:
-            error = self._failures.status(method, path, response.status, data)
-            retries = len(response.retries.history) if response.retries else 0
-            if retries and isinstance(error, errors.APIError) and not isinstance(error, errors.Unauthorized):
-                error.note = f"after {retries} retries"
-            raise error
+            raise self._status_error(method, path, response)
         if text:
             return data.decode("utf-8", "replace")
         return self._decode(data, method, path) if decode else data
+
+    def _status_error(self, method: str, path: str, response: Any) -> errors.PluginError:
+        """The error an answer of status >= 400 stands for. Made here, not in request(): an exception that a frame
+        holds in a local while it is raised there forms a cycle, which a read's gc.freeze would keep for good."""
+        error = self._failures.status(method, path, response.status, response.data)
+        retries = len(response.retries.history) if response.retries else 0
+        if retries and isinstance(error, errors.APIError) and not isinstance(error, errors.Unauthorized):
+            error.note = f"after {retries} retries"
+        return error
 
     def _decode(self, data: bytes, method: str, path: str) -> Any:
         if not data:

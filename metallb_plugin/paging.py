@@ -62,7 +62,10 @@ class _Reader:
         """The next page's bytes and the token its successor was requested with (None: it was not)."""
         data, token, error = self._pages.get()
         if error is not None:
-            raise error
+            try:
+                raise error
+            finally:  # this frame is in error's traceback: a cycle, which a read's gc.freeze would keep for good
+                del error
         return data, token
 
     def stop(self) -> None:

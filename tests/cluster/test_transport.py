@@ -3,10 +3,12 @@ headers, TLS and scheme mistakes, a server under a path prefix. Against the real
 servers (tests/netservers.py) where a failure has to be produced on purpose."""
 
 import base64
+import gc
 import json
 import os
 import subprocess
 import sys
+import weakref
 
 import pytest
 
@@ -100,6 +102,24 @@ def test_a_server_under_a_path_prefix(tmp_path):
         result = run_plugin("version", "--kubeconfig", kubeconfig(tmp_path, server.url + "/"))
         assert result.returncode == 0, result.stderr
         assert [path for _, _, path, _ in server.seen] == ["/k8s/clusters/c-m-abc/version"]
+
+
+def test_a_failed_request_is_freed_by_reference_counting_alone(controlplane):
+    """An error answer leaves no reference cycle behind: reads freeze what they made (gc.freeze), so a cycle through
+    a 404 (a kind the server does not serve) would keep the snapshot it was read for until the command ends."""
+    api = client(controlplane.kubeconfig())
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for path in ("/apis/example.com/v1/nothings", "/api/v1/namespaces/nowhere/services/none"):
+            try:
+                api.get(path)
+            except errors.NotFound as exc:
+                failure = weakref.ref(exc)
+            assert failure() is None, path
+    finally:
+        if collecting:
+            gc.enable()
 
 
 # ------------------------------------------------------------------------------------------- scheme and TLS mistakes

@@ -1,8 +1,12 @@
 """The pages of a LIST (paging.pages): the next page is requested from the token read early, before this one is
 decoded; custom resources' lists page by page; a wrong early token, failures and a caller that stops."""
 
+import gc
 import json
 import threading
+import time
+import types
+import weakref
 
 import pytest
 
@@ -131,3 +135,40 @@ def test_a_caller_that_stops_stops_the_reader():
     asked = len(server.asked)
     threading.Event().wait(0.2)
     assert len(server.asked) == asked <= 3 + paging.AHEAD + 2
+
+
+MADE = []  # weak references to each Gone raised
+
+
+class Gone(RuntimeError):
+    """A failed request."""
+
+    def __init__(self):
+        super().__init__("gone")
+        MADE.append(weakref.ref(self))
+
+
+@pytest.mark.parametrize("failing", [0, 1])
+def test_a_failed_page_is_freed_by_reference_counting_alone(failing):
+    """No reference cycle through the failure: a read freezes what it made (gc.freeze), so a cycle would keep the
+    failure's frames, and the whole snapshot they reference, for as long as the command runs."""
+    server = Server(3)
+
+    def fetch(token):
+        if (0 if token is None else int(token.lstrip("t"))) == failing:
+            raise Gone()
+        return server.fetch(token)
+
+    MADE.clear()
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        with pytest.raises(Gone):
+            read(types.SimpleNamespace(fetch=fetch))
+        deadline = time.monotonic() + 5  # the reader thread lets go of it as it ends
+        while MADE[0]() is not None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert MADE[0]() is None
+    finally:
+        if collecting:
+            gc.enable()
