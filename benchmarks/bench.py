@@ -47,6 +47,7 @@ PLUGIN = os.path.join(REPO, "kubectl-metallb")  # the launcher: the package as i
 KUBECTL = os.path.join(BINDIR, "kubectl")
 RAW = os.path.join(HERE, "raw.py")
 GNU_TIME = "/usr/bin/time"  # Debian package "time"
+EVENT_TTL = "8760h"  # a loaded cluster is kept for months; at the API server's default of 1h its events would expire
 # version: one GET, so its time is what every command pays to start and connect
 REPORT = os.path.join(tempfile.gettempdir(), f"bench-report-{os.getpid()}.tar.gz")  # report writes a new file
 COMMANDS = {"--help": ["--help"], "version": ["version"], "preflight": ["preflight"], "status": ["status"],
@@ -169,17 +170,25 @@ def prepare(workdir, size):
     marker = os.path.join(home, "loaded.json")
     if not os.path.exists(marker) or open(marker).read() != size.key():
         shutil.rmtree(home, ignore_errors=True)  # partly loaded or another size: start again
-        plane = ControlPlane(home).up()
+        plane = ControlPlane(home, event_ttl=EVENT_TTL).up()
         try:
             started = time.monotonic()
-            _, args = cli.parse(["version", "--kubeconfig", plane.kubeconfig()])
-            load.load(cluster.connect(args), size, MANIFEST)
+            load.load(_client(plane), size, MANIFEST)
         finally:
             plane.down()
         with open(marker, "w") as handle:
             handle.write(size.key())
         print(f"loaded {size} in {time.monotonic() - started:.0f} s", file=sys.stderr)
-    return ControlPlane(home, audit=True).up()
+    plane = ControlPlane(home, audit=True, event_ttl=EVENT_TTL).up()
+    missing = load.restore_events(_client(plane), size)
+    if missing:
+        print(f"created again {missing} expired AllocationFailed events", file=sys.stderr)
+    return plane
+
+
+def _client(plane):
+    _, args = cli.parse(["version", "--kubeconfig", plane.kubeconfig()])
+    return cluster.connect(args)
 
 
 def bench_scale(workdir, size, runs, page_sizes=(), baseline=None, commands=tuple(COMMANDS)):

@@ -187,15 +187,35 @@ def services(client, size):
             if pool < size.pools // 2:  # an L2 pool (see _config): the announcing speaker's status object
                 l2_status(client, namespace, name, f"node-{endpoints[0]:05d}")
         else:
-            client.create(api_path("v1", "events", namespace), {
-                "apiVersion": "v1", "kind": "Event", "metadata": {"name": f"{name}.alloc"},
-                "involvedObject": {"apiVersion": "v1", "kind": "Service", "namespace": namespace, "name": name},
-                "reason": "AllocationFailed", "type": "Warning", "count": 1,
-                "message": f'Failed to allocate IP for "{namespace}/{name}": no available IPs',
-                "source": {"component": "metallb-controller"},
-                "firstTimestamp": "2026-01-01T00:00:00Z", "lastTimestamp": "2026-01-01T00:00:00Z"})
+            allocation_failed(client, namespace, name)
 
     _parallel(create, [plan(i) for i in range(size.services)])
+
+
+def _pending(size):
+    """(namespace, name) of each Service left without an address."""
+    return [(f"bench-{i % size.namespaces:02d}", f"svc-{i:05d}") for i in range(0, size.services, PENDING_EVERY)]
+
+
+def allocation_failed(client, namespace, name):
+    """The Warning event MetalLB's controller records for a Service it cannot give an address."""
+    client.create(api_path("v1", "events", namespace), {
+        "apiVersion": "v1", "kind": "Event", "metadata": {"name": f"{name}.alloc"},
+        "involvedObject": {"apiVersion": "v1", "kind": "Service", "namespace": namespace, "name": name},
+        "reason": "AllocationFailed", "type": "Warning", "count": 1,
+        "message": f'Failed to allocate IP for "{namespace}/{name}": no available IPs',
+        "source": {"component": "metallb-controller"},
+        "firstTimestamp": "2026-01-01T00:00:00Z", "lastTimestamp": "2026-01-01T00:00:00Z"})
+
+
+def restore_events(client, size):
+    """Create again the AllocationFailed events the API server has expired (its --event-ttl), so that a cluster
+    loaded long ago still holds what it was loaded with; returns how many were missing."""
+    kept = {(e["metadata"]["namespace"], e["involvedObject"]["name"])
+            for e in client.list("/api/v1/events", field_selector="reason=AllocationFailed")}
+    missing = [pending for pending in _pending(size) if pending not in kept]
+    _parallel(lambda pending: allocation_failed(client, *pending), missing)
+    return len(missing)
 
 
 def l2_status(client, namespace, service, node):

@@ -44,9 +44,10 @@ class AlreadyRunning(Exception):
 
 class ControlPlane:
     components = ("etcd", "apiserver")  # in start order; stopped in reverse
-    def __init__(self, workdir, audit=False):
+    def __init__(self, workdir, audit=False, event_ttl=None):
         self.dir = os.path.abspath(workdir)
         self.audit = audit  # write every request to audit.log (JSON lines), for counting requests for real
+        self.event_ttl = event_ttl  # how long etcd keeps an Event (kube-apiserver's default: 1h)
         self.pki = os.path.join(self.dir, "pki")
         state = self._state()
         self.port = state.get("port")
@@ -148,6 +149,7 @@ class ControlPlane:
             # loopback cannot be published as the kubernetes Service's endpoint; nothing needs it here
             "--endpoint-reconciler-type=none",
             *(self._audit_flags() if self.audit else []),
+            *([f"--event-ttl={self.event_ttl}"] if self.event_ttl else []),
         ]
 
     def _audit_flags(self):
