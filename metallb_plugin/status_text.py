@@ -12,11 +12,11 @@ _INFO = "-"
 
 
 def _headline(report):
-    install = report.view.install.to_dict() if report.view.install else None
+    install = report.install.to_dict() if report.install else None
     if not install and report.verdict == "unknown":
-        return f"MetalLB: cannot tell whether it is installed (namespace {report.view.ns})"
+        return f"MetalLB: cannot tell whether it is installed (namespace {report.ns})"
     if not install:
-        return f"MetalLB: not found (namespace {report.view.ns})"
+        return f"MetalLB: not found (namespace {report.ns})"
     how = {"helm": f"Helm release {install.get('helm_release') or '?'}", "operator": "metallb-operator"}.get(
         install["managed_by"], "manifest"
     )
@@ -55,7 +55,7 @@ def overview_text(report, style):
     else:
         lines.append("none")
     lines.append("")
-    summary = report.view.bgp
+    summary = report.bgp
     if summary and any(s.source for s in summary.sessions):  # native mode: only status --bgp knows them
         lines += _block("BGP sessions", _session_rows(summary), SESSION_HEADERS)
     if report.drained:
@@ -124,7 +124,7 @@ def _block(title, rows, headers):
 
 def bgp_text(report, style):
     """status --bgp: peers, sessions per node, FRR per node, Services advertised over BGP, the BGP checks."""
-    summary, ns = report.view.bgp, report.view.ns
+    summary, ns = report.bgp, report.ns
     if not summary or not summary.configured:
         return f"No BGP: no BGPPeer in {ns}, no BGP session reported, no Service advertised over BGP.\n"
     if summary.backend == "frr-k8s":

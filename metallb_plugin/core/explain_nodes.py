@@ -111,7 +111,7 @@ def analyzer_step(b: "_Builder", pool: Optional[str]) -> None:
 
 
 def announced_step(b: "_Builder", state: svc.ServiceState) -> List[svc.Announcement]:
-    found = state.announced_by
+    found = list(state.announced_by)
     if found:
         b.step(
             "announced by " + ", ".join(f"{a.node} ({a.protocol})" for a in found),

@@ -8,7 +8,7 @@ why), ignored (a loadBalancerClass MetalLB does not handle) or served by somethi
 """
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from metallb_plugin.core import advertisements as adv
@@ -29,7 +29,7 @@ ALLOCATION_WARNINGS = (
 )
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Announcement:
     node: str
     protocol: str
@@ -39,20 +39,22 @@ class Announcement:
         return {"node": self.node, "protocol": self.protocol, "source": self.source}
 
 
-@dataclass
+@dataclass(slots=True)
 class ServiceState:
+    """One per LoadBalancer Service, 20,000 in a large cluster: slots, and tuples (the empty one is shared)."""
+
     namespace: str
     name: str
     state: str
-    ips: List[str] = field(default_factory=list)
+    ips: Tuple[str, ...] = ()
     pool: Optional[str] = None
     pool_inferred: bool = False  # no ip-allocated-from-pool annotation: the pool holding the address
-    announced_by: List[Announcement] = field(default_factory=list)
+    announced_by: Tuple[Announcement, ...] = ()
     reason: str = ""
     hint: str = ""
     severity: Optional[str] = None  # None: fine; "warn" or "fail": a problem of this Service
-    deprecated_annotations: List[str] = field(default_factory=list)
-    deprecated_fields: List[str] = field(default_factory=list)  # spec.loadBalancerIP
+    deprecated_annotations: Tuple[str, ...] = ()
+    deprecated_fields: Tuple[str, ...] = ()  # spec.loadBalancerIP
 
     @property
     def key(self) -> str:
@@ -220,11 +222,11 @@ def classify(view: View, service: Obj) -> ServiceState:
         meta(service).get("namespace", ""),
         name(service),
         PENDING,
-        deprecated_annotations=allocation.deprecated_annotations(service),
-        deprecated_fields=allocation.deprecated_fields(service),
+        deprecated_annotations=tuple(allocation.deprecated_annotations(service)),
+        deprecated_fields=tuple(allocation.deprecated_fields(service)),
     )
     ok, why = handles(view, service)
-    state.ips = k8s.ingress_addresses(service)
+    state.ips = tuple(k8s.ingress_addresses(service))
     if not ok:
         state.state = OTHER if state.ips else IGNORED
         state.reason = why[0].upper() + why[1:] if why else ""
@@ -246,7 +248,7 @@ def classify(view: View, service: Obj) -> ServiceState:
             state.severity = "warn"
             return state
         state.state = ASSIGNED
-        state.announced_by = announcements(view, service)
+        state.announced_by = tuple(announcements(view, service))
         if not state.announced_by:
             state.reason, state.severity = _not_announced(view, service, state.pool)
             state.hint = explain_hint(service) if state.severity else ""

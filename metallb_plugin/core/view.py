@@ -190,10 +190,12 @@ class View:
         self.lb_services = [s for s in self.services if k8s.is_load_balancer(s)]
         self.nodes = sorted(facts.listed("nodes"), key=name)
         self.namespace_labels = {name(n): meta(n).get("labels") or {} for n in facts.listed("namespaces")}
-        self.slices: Dict[Tuple[str, str], List[endpoints.Slice]] = {}
+        # indexes with a tuple per Service (usually of one item: smaller than a list)
+        self.slices: Dict[Tuple[str, str], Tuple[endpoints.Slice, ...]] = {}
         for item in cast(List[endpoints.Slice], facts.listed("endpointslices")):  # reduced as they were read
             if item.service:
-                self.slices.setdefault((item.namespace, item.service), []).append(item)
+                at = (item.namespace, item.service)
+                self.slices[at] = self.slices.get(at, ()) + (item,)
         self.secrets = {s["name"]: set(s.get("keys") or ()) for s in facts.listed("secrets")}
         self.configmaps = {name(c): c for c in facts.listed("configmaps")}
         self.webhook_configurations = facts.listed("validatingwebhookconfigurations")
@@ -205,12 +207,13 @@ class View:
             self.elsewhere[kind] = [o for o in items if meta(o).get("namespace") != self.ns]
         # Service (namespace, name) -> [(kind, node)] of the ServiceL2Status/ServiceBGPStatus objects about it,
         # indexed once: a speaker writes one per announced Service, and every Service looks its own up
-        self.service_statuses: Dict[Tuple[str, str], List[Tuple[str, str]]] = {}
+        self.service_statuses: Dict[Tuple[str, str], Tuple[Tuple[str, str], ...]] = {}
         for kind in STATUS_KINDS:
             for obj in self.local[kind]:
                 namespace, service, node = status_target(obj)
                 if node:
-                    self.service_statuses.setdefault((namespace, service), []).append((kind, node))
+                    at = (namespace, service)
+                    self.service_statuses[at] = self.service_statuses.get(at, ()) + ((kind, node),)
         self.pools = self.local["ipaddresspools"]
         # parsed once: every Service's classification looks them up
         self.pool_ranges = {name(p): k8s.pool_ranges(p, lenient=True)[0] for p in self.pools}
@@ -272,15 +275,15 @@ class View:
         """Whether the installed release is this version or newer (False when unknown)."""
         return self.version is not None and self.version >= version
 
-    def statuses_of(self, service: Mapping[str, Any]) -> List[Tuple[str, str]]:
-        """[(kind, node)]: the ServiceL2Status/ServiceBGPStatus objects saying which node announces the Service."""
-        return self.service_statuses.get((meta(service).get("namespace", ""), name(service)), [])
+    def statuses_of(self, service: Mapping[str, Any]) -> Tuple[Tuple[str, str], ...]:
+        """((kind, node), ...): the ServiceL2Status/ServiceBGPStatus objects saying which node announces the Service."""
+        return self.service_statuses.get((meta(service).get("namespace", ""), name(service)), ())
 
     def events_of_service(self, service: Mapping[str, Any]) -> List[ev.Event]:
         return self.service_events.get(("Service", meta(service).get("namespace", ""), name(service)), [])
 
-    def slices_of(self, service: Mapping[str, Any]) -> List[endpoints.Slice]:
-        return self.slices.get((meta(service).get("namespace", ""), name(service)), [])
+    def slices_of(self, service: Mapping[str, Any]) -> Tuple[endpoints.Slice, ...]:
+        return self.slices.get((meta(service).get("namespace", ""), name(service)), ())
 
     def pod_events(self, pod: Mapping[str, Any]) -> List[ev.Event]:
         return self.events_by_object.get(("Pod", meta(pod).get("namespace", ""), name(pod)), [])

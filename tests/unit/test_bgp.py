@@ -152,7 +152,7 @@ def test_ipv6_peers_vrfs_and_node_selectors_match_as_frr_k8s_names_them():
     facts = bgp_cluster(peers=[v6, red], states=states)
     facts.objects["nodes"][0]["metadata"]["labels"]["kubernetes.io/hostname"] = "n1"
     report = report_of(facts)
-    summary = report.view.bgp
+    summary = report.bgp
     assert [(s.node, s.peer, s.vrf, s.peers, s.state) for s in summary.sessions] == [
         ("n1", "2001-0db8-0000-0000-0000-0000-0000-0001", "", ["v6"], "Established"),
         ("n1", "192.0.2.1", "red", ["red"], "Established"),
@@ -266,7 +266,7 @@ def test_native_mode_with_speaker_logs():
     sessions = result(report, "bgp.sessions")
     assert sessions.status == FAIL and sessions.message == "1 of 2 BGP sessions down (from speaker log)"
     assert sessions.details == (f"n2 -> {ROUTER} (tor): Connect (2026-11-30T12:00:02Z: EOF)",)
-    assert [s.peer for s in report.view.bgp.sessions] == [ROUTER, ROUTER]  # not the peer configured before
+    assert [s.peer for s in report.bgp.sessions] == [ROUTER, ROUTER]  # not the peer configured before
     facts.objects[bgp.SPEAKER_LOGS] = [
         {"node": "n1", "pod": "speaker-a", "events": up},
         {"node": "n2", "pod": "speaker-b", "error": "no permission to read logs"},

@@ -1,6 +1,8 @@
 """The pure evaluation behind `kubectl metallb status` on hand-built object sets."""
 
 import copy
+import gc
+import weakref
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -347,7 +349,7 @@ def test_healthy_manifest_install():
     web = row(report, "web")
     assert (web.state, web.ips, web.pool, [a.node for a in web.announced_by]) == (
         "assigned",
-        ["192.168.10.1"],
+        ("192.168.10.1",),
         "prod",
         ["n1"],
     )
@@ -369,6 +371,17 @@ def test_healthy_manifest_install():
     assert doc["checks"]["success"] is True and doc["problems"] == []
 
 
+def test_the_report_keeps_nothing_of_the_snapshot_it_judged():
+    """status prints the report after the objects read are freed: the report must not hold them."""
+    facts = healthy()
+    report = status.evaluate(facts)
+    read = weakref.ref(facts)
+    del facts
+    gc.collect()  # the View and the analysis made of it point at each other
+    assert read() is None
+    assert report.to_document()["components"]["speaker"]["nodesWithoutReadyPod"] == []
+
+
 def test_helm_install_in_its_own_namespace():
     facts = healthy(
         labels=HELM,
@@ -378,7 +391,7 @@ def test_helm_install_in_its_own_namespace():
     )
     report = evaluate(facts)
     assert facts.namespace == "metallb"
-    assert report.view.install.managed_by == "helm" and report.view.install.helm_release == "lb"
+    assert report.install.managed_by == "helm" and report.install.helm_release == "lb"
     assert result(report, "install.found").message == ("MetalLB v0.16.1 in metallb, installed with the Helm release lb")
     assert result(report, "secrets.memberlist").message == "Secret lb-metallb-memberlist has secretkey"
     assert report.healthy, [o.result for o in report.problems]
@@ -388,7 +401,7 @@ def test_namespace_flag_overrides_discovery():
     facts = healthy()
     facts.namespace, facts.namespace_given = "other", True
     report = evaluate(facts)
-    assert report.view.install is None
+    assert report.install is None
     assert result(report, "install.found").message == (
         "no MetalLB in namespace other (-n); found one in metallb-system: use -n metallb-system or leave -n out"
     )
@@ -430,7 +443,7 @@ def test_metallb_crds_missing_with_an_install():
 )
 def test_object_names_per_version(version, names):
     report = evaluate(healthy(version=version, webhook=names))
-    assert report.view.install.webhook_service == names[0]
+    assert report.install.webhook_service == names[0]
     assert result(report, "webhook.endpoints").message == f"webhook Service {names[0]}: 1 ready endpoint"
     assert result(report, "webhook.certificate").message == f"Secret {names[1]} has ca.crt"
     assert report.healthy
