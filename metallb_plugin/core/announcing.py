@@ -9,7 +9,7 @@ make a node eligible when none is, and the --simulate-drain table.
 """
 
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from metallb_plugin.core import advertisements as adv
 from metallb_plugin.core import election as el
@@ -101,15 +101,15 @@ class Moved:
     """One announced Service before and after the drained nodes are gone."""
 
     service: str
-    ips: List[str]
+    ips: Tuple[str, ...]
     protocol: str
-    observed: List[str]  # announcing now, as its ServiceL2Status / ServiceBGPStatus / nodeAssigned events say
-    predicted: List[str]  # announcing now, as MetalLB's order predicts
-    after: List[str]  # predicted once the drained nodes are gone
+    observed: Tuple[str, ...]  # announcing now, as its ServiceL2Status / ServiceBGPStatus / nodeAssigned events say
+    predicted: Tuple[str, ...]  # announcing now, as MetalLB's order predicts
+    after: Tuple[str, ...]  # predicted once the drained nodes are gone
     blocked: str  # why nothing would announce it then
 
     @property
-    def now(self) -> List[str]:
+    def now(self) -> Tuple[str, ...]:
         return self.observed or self.predicted
 
     @property
@@ -136,6 +136,13 @@ def drain(view: View, states: Iterable[Any], services: Dict[str, Obj], drained: 
     announced now and would be with the drained nodes gone."""
     gone = tuple(drained)
     found = []
+    # in BGP every candidate node announces, often the same thousands for every Service: one copy of each set
+    shared: Dict[Tuple[str, ...], Tuple[str, ...]] = {}
+
+    def one(nodes: List[str]) -> Tuple[str, ...]:
+        kept = tuple(nodes)
+        return shared.setdefault(kept, kept)
+
     for state in states:
         service = services.get(state.key)
         if service is None or state.state != "assigned" or not state.pool:
@@ -145,15 +152,15 @@ def drain(view: View, states: Iterable[Any], services: Dict[str, Obj], drained: 
                 continue
             before = el.elect(view, service, state.pool, protocol)
             after = el.elect(view, service, state.pool, protocol, drained=gone, before=before)
-            observed = sorted({a.node for a in state.announced_by if a.protocol == protocol})
+            observed = tuple(sorted({a.node for a in state.announced_by if a.protocol == protocol}))
             found.append(
                 Moved(
                     key(service),
-                    list(state.ips),
+                    tuple(state.ips),
                     protocol,
                     observed,
-                    before.announcers,
-                    after.announcers,
+                    one(before.announcers),
+                    one(after.announcers),
                     after.blocked,
                 )
             )

@@ -205,7 +205,7 @@ class View:
             items = sorted(facts.listed(kind), key=name)
             self.local[kind] = [o for o in items if meta(o).get("namespace") == self.ns]
             self.elsewhere[kind] = [o for o in items if meta(o).get("namespace") != self.ns]
-        # Service (namespace, name) -> [(kind, node)] of the ServiceL2Status/ServiceBGPStatus objects about it,
+        # Service (namespace, name) -> ((kind, node), ...) of the ServiceL2Status/ServiceBGPStatus objects about it,
         # indexed once: a speaker writes one per announced Service, and every Service looks its own up
         self.service_statuses: Dict[Tuple[str, str], Tuple[Tuple[str, str], ...]] = {}
         for kind in STATUS_KINDS:

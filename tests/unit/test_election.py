@@ -190,14 +190,26 @@ def test_drain_table():
     report = status.evaluate(view.facts, drained=["n1", "n2", "n3"])
     moved = report.moves
     assert len(moved) == 1 and moved[0].service == "apps/web"
-    assert moved[0].now == moved[0].observed == ["n1"]  # the ServiceL2Status says n1
-    assert moved[0].predicted == by_hash(["n1", "n2", "n3"])[:1]
-    assert moved[0].after == [] and moved[0].change == "loses its announcement"
+    assert moved[0].now == moved[0].observed == ("n1",)  # the ServiceL2Status says n1
+    assert list(moved[0].predicted) == by_hash(["n1", "n2", "n3"])[:1]
+    assert moved[0].after == () and moved[0].change == "loses its announcement"
     assert report.to_document()["drain"]["services"][0]["change"] == "loses its announcement"
     other = next(n for n in ("n2", "n3") if n != elect(view).winner)
     kept = status.evaluate(view.facts, drained=[other]).moves[0]
-    assert kept.after == by_hash([n for n in ("n1", "n2", "n3") if n != other])[:1]
-    assert kept.change == ("stays" if kept.after == ["n1"] else "moves")
+    assert list(kept.after) == by_hash([n for n in ("n1", "n2", "n3") if n != other])[:1]
+    assert kept.change == ("stays" if kept.after == ("n1",) else "moves")
+
+
+def test_the_drain_keeps_one_copy_of_the_nodes_bgp_services_share():
+    """In BGP every candidate announces: in a large cluster thousands of nodes for each Service, often the same."""
+    ads = [{"kind": "BGPAdvertisement", "metadata": {"name": "b", "namespace": "metallb-system"}, "spec": {}}]
+    facts = cluster(bgpadvertisements=ads).facts
+    facts.objects["services"].append(service("api", ip="192.168.10.2", pool="prod"))
+    facts.objects["endpointslices"].append(endpoint_slice("api", ["n1", "n2", "n3"]))
+    moves = {m.service: m for m in status.evaluate(facts, drained=["n1"]).moves if m.protocol == adv.BGP}
+    web, api = moves["apps/web"], moves["apps/api"]
+    assert web.predicted == ("n1", "n2", "n3") and web.predicted is api.predicted
+    assert web.after == ("n2", "n3") and web.after is api.after and web.change == "moves"
 
 
 def test_lines_mark_the_winner_in_order():
