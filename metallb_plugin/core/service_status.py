@@ -9,7 +9,7 @@ why), ignored (a loadBalancerClass MetalLB does not handle) or served by somethi
 
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Set, Tuple
 
 from metallb_plugin.core import advertisements as adv
 from metallb_plugin.core import allocation, endpoints, ipam, pool_usage, workloads
@@ -29,8 +29,9 @@ ALLOCATION_WARNINGS = (
 )
 
 
-@dataclass(frozen=True, order=True, slots=True)
-class Announcement:
+class Announcement(NamedTuple):
+    """Who announces a Service (a tuple: small, ordered and hashable; one per announced Service)."""
+
     node: str
     protocol: str
     source: str = ""  # ServiceL2Status | ServiceBGPStatus | event
@@ -39,9 +40,9 @@ class Announcement:
         return {"node": self.node, "protocol": self.protocol, "source": self.source}
 
 
-@dataclass(slots=True)
+@dataclass
 class ServiceState:
-    """One per LoadBalancer Service, 20,000 in a large cluster: slots, and tuples (the empty one is shared)."""
+    """One per LoadBalancer Service, 20,000 in a large cluster: tuples, whose empty one is shared."""
 
     namespace: str
     name: str
