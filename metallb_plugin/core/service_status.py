@@ -42,20 +42,35 @@ class Announcement(NamedTuple):
 
 @dataclass
 class ServiceState:
-    """One per LoadBalancer Service, 20,000 in a large cluster: tuples, whose empty one is shared."""
+    """One per LoadBalancer Service, 20,000 in a large cluster: slots (declared, as fields without defaults allow
+    on Python 3.9) and tuples, whose empty one is shared."""
 
+    __slots__ = (
+        "announced_by",
+        "deprecated_annotations",
+        "deprecated_fields",
+        "hint",
+        "ips",
+        "name",
+        "namespace",
+        "pool",
+        "pool_inferred",
+        "reason",
+        "severity",
+        "state",
+    )
     namespace: str
     name: str
     state: str
-    ips: Tuple[str, ...] = ()
-    pool: Optional[str] = None
-    pool_inferred: bool = False  # no ip-allocated-from-pool annotation: the pool holding the address
-    announced_by: Tuple[Announcement, ...] = ()
-    reason: str = ""
-    hint: str = ""
-    severity: Optional[str] = None  # None: fine; "warn" or "fail": a problem of this Service
-    deprecated_annotations: Tuple[str, ...] = ()
-    deprecated_fields: Tuple[str, ...] = ()  # spec.loadBalancerIP
+    ips: Tuple[str, ...]
+    pool: Optional[str]
+    pool_inferred: bool  # no ip-allocated-from-pool annotation: the pool holding the address
+    announced_by: Tuple[Announcement, ...]
+    reason: str
+    hint: str
+    severity: Optional[str]  # None: fine; "warn" or "fail": a problem of this Service
+    deprecated_annotations: Tuple[str, ...]
+    deprecated_fields: Tuple[str, ...]  # spec.loadBalancerIP
 
     @property
     def key(self) -> str:
@@ -220,9 +235,16 @@ def _not_announced(view: View, service: Obj, pool_name: str) -> Tuple[str, Optio
 
 def classify(view: View, service: Obj) -> ServiceState:
     state = ServiceState(
-        meta(service).get("namespace", ""),
-        name(service),
-        PENDING,
+        namespace=meta(service).get("namespace", ""),
+        name=name(service),
+        state=PENDING,
+        ips=(),
+        pool=None,
+        pool_inferred=False,
+        announced_by=(),
+        reason="",
+        hint="",
+        severity=None,
         deprecated_annotations=tuple(allocation.deprecated_annotations(service)),
         deprecated_fields=tuple(allocation.deprecated_fields(service)),
     )
