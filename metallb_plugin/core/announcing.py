@@ -156,7 +156,7 @@ def drain(view: View, states: Iterable[Any], services: Dict[str, Obj], drained: 
             found.append(
                 Moved(
                     key(service),
-                    tuple(state.ips),
+                    state.ips,
                     protocol,
                     observed,
                     one(before.announcers),
