@@ -59,8 +59,9 @@ RAW_TARGET = 1.3  # plugin / raw wall-time ratio, at most, at 4x and beyond
 RSS_TARGET_MB = 150
 
 
-def run_measured(argv, env):
-    """(seconds, peak RSS in MB, exit code) of one process.
+def run_measured(argv, env, check=False):
+    """(seconds, peak RSS in MB) of one process; with check, an exit code other than 0 is an error: a run that
+    failed did not do the work being timed.
 
     GNU time starts it: a child forked straight from this (large) process would report this process's
     high-water mark as its own peak RSS, since Linux keeps the pre-exec peak.
@@ -70,36 +71,50 @@ def run_measured(argv, env):
     with tempfile.NamedTemporaryFile("r") as peak:
         started = time.perf_counter()
         done = subprocess.run([GNU_TIME, "-f", "%M", "-o", peak.name, *argv], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE if check else subprocess.DEVNULL)
         seconds = time.perf_counter() - started
-        return seconds, int(peak.read().split()[-1]) / 1024, done.returncode
+        if check and done.returncode:
+            raise RuntimeError(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.decode()[-2000:]}")
+        return seconds, int(peak.read().split()[-1]) / 1024
 
 
 class Audit:
-    """Reads the requests the API server logged since the last mark."""
+    """Reads the requests the API server logged since the last mark.
 
-    QUIET_S, MAX_S = 0.5, 10.0
+    The server logs each request twice: as it arrives, before serving it (so once a client has exited, all its
+    requests are in the log), and once its response is complete, which on a busy machine can be well after the
+    client read it. A mark waits until every request logged as arrived is logged as complete too."""
+
+    MAX_S = 60.0
 
     def __init__(self, path):
         self.path = path
         self.offset = os.path.getsize(path)
 
-    def _settle(self):
-        """Wait until the log has not grown for QUIET_S (at most MAX_S): the audit backend writes an event once the
-        response is complete, which on a busy machine can be well after the client read it."""
-        started = last_change = time.monotonic()
-        size = os.path.getsize(self.path)
-        while time.monotonic() - last_change < self.QUIET_S and time.monotonic() - started < self.MAX_S:
-            time.sleep(0.1)
-            if os.path.getsize(self.path) != size:
-                size, last_change = os.path.getsize(self.path), time.monotonic()
-
     def since_mark(self, agent_prefix):
-        self._settle()
-        with open(self.path) as handle:
+        """The completed requests since the last mark whose user agent starts with agent_prefix."""
+        pending, events = set(), []
+        deadline = time.monotonic() + self.MAX_S
+        with open(self.path, "rb") as handle:
             handle.seek(self.offset)
-            events = [json.loads(line) for line in handle if line.strip()]
-        self.offset = os.path.getsize(self.path)
+            while True:
+                for line in iter(handle.readline, b""):
+                    if not line.endswith(b"\n"):  # still being written: read it whole on the next pass
+                        handle.seek(-len(line), os.SEEK_CUR)
+                        break
+                    event = json.loads(line)
+                    if event["stage"] == "RequestReceived":
+                        if event["verb"] != "watch":  # a watch completes when its client goes
+                            pending.add(event["auditID"])
+                    else:
+                        pending.discard(event["auditID"])
+                        events.append(event)
+                if not pending:
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{len(pending)} requests not complete in the audit log after {self.MAX_S:.0f} s")
+                time.sleep(0.05)
+            self.offset = handle.tell()
         return [e for e in events if e.get("userAgent", "").startswith(agent_prefix)]
 
 
@@ -146,14 +161,15 @@ def raw_plan(events):
 
 def measure(contestants, env, audit, runs):
     """Median/min/max wall time, peak RSS and requests of each contestant, a sequence of processes: {name: (argvs,
-    user-agent prefix)}. The contestants take turns, `runs` rounds, so that their ratios see the same machine load."""
+    user-agent prefix)}. The contestants take turns, `runs` rounds, so that their ratios see the same machine load.
+    All but the plugin's must succeed (the plugin's exit code reports on the cluster)."""
     walls, peaks, requests = defaultdict(list), defaultdict(list), defaultdict(list)
     audit.since_mark("")
     for _ in range(runs):
         for name, (argvs, agent) in contestants.items():
             wall, peak = 0.0, 0.0
             for argv in argvs:
-                seconds, rss, _ = run_measured(argv, env)
+                seconds, rss = run_measured(argv, env, check=agent != "kubectl-metallb")
                 wall, peak = wall + seconds, max(peak, rss)
             walls[name].append(wall)
             peaks[name].append(peak)

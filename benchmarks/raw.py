@@ -7,7 +7,7 @@ PLAN is a JSON list of request URIs (as the audit log has them), one per listing
 followed page by page through the `continue` token the server returns (found in the list's metadata, which the
 server writes before the items, so nothing is decoded). Listings run on --workers connections at once, in the
 plan's order; bodies are read and dropped. --limit replaces the page size of every list, to compare page sizes.
---decode also decodes each body with json.loads (on the thread that read it, as the GIL lets it): the floor for a
+--decode also decodes each JSON body with json.loads (on the thread that read it, as the GIL lets it): the floor for a
 Python client that reads the objects, not only the bytes.
 The kubeconfig must name a client certificate (the benchmark's control plane writes such kubeconfigs).
 """
@@ -62,8 +62,8 @@ def fetch(http, server, uri, decode=False):
         )
         body = response.data
         size += len(body)
-        if decode:
-            json.loads(body)
+        if decode and response.headers.get("Content-Type", "").startswith("application/json"):
+            json.loads(body)  # not a 404 from a group the server does not serve: its body is text
         requests += 1
         match = CONTINUE.search(body, 0, HEAD) if paged and response.status == 200 else None
         if not match:

@@ -154,9 +154,9 @@ class ControlPlane:
 
     def _audit_flags(self):
         policy = self.path("audit-policy.json")
-        with open(policy, "w") as handle:  # one event per request, when the response is complete
+        with open(policy, "w") as handle:  # two events per request: as it arrives, and when its response is complete
             json.dump({"apiVersion": "audit.k8s.io/v1", "kind": "Policy",
-                       "omitStages": ["RequestReceived", "ResponseStarted"], "rules": [{"level": "Metadata"}]},
+                       "omitStages": ["ResponseStarted"], "rules": [{"level": "Metadata"}]},
                       handle)
         return [f"--audit-policy-file={policy}", f"--audit-log-path={self.path('audit.log')}",
                 "--audit-log-format=json", "--audit-log-mode=blocking", "--audit-log-maxsize=0"]
