@@ -60,8 +60,9 @@ def metallb_pid(pod):
     return int(container_id.split("//")[1])
 
 
-def until(check, timeout=60, interval=0.5, what="the condition"):
-    """Poll check() until it returns something truthy; that value, or AssertionError naming what and the last value."""
+def until(check, timeout=60, interval=0.5, what="the condition", show=None):
+    """Poll check() until it returns something truthy; that value, or AssertionError naming what and the last value
+    (or, given show, what show() returns then: the state behind a check that says only yes or no)."""
     deadline = time.monotonic() + timeout
     value = None
     while time.monotonic() < deadline:
@@ -69,7 +70,7 @@ def until(check, timeout=60, interval=0.5, what="the condition"):
         if value:
             return value
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {value!r}")
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {show() if show else value!r}")
 
 
 @contextmanager
