@@ -8,8 +8,9 @@ import threading
 import time
 
 import pytest
+from helpers import REPO
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "benchmarks"))
+sys.path.insert(0, os.path.join(REPO, "benchmarks"))
 import bench
 
 
